@@ -1,0 +1,3 @@
+"""attnbook: a transparent NumPy transformer and the figures of an interactive book about attention."""
+
+__version__ = "0.1.0"

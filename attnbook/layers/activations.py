@@ -1,0 +1,227 @@
+"""MLP non-linearities with backward passes: ReLU, GeLU (Hendrycks & Gimpel 2016), Swish/SiLU, SwiGLU (Shazeer 2020)."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from attnbook._checks import as_float_array, check_choice
+from attnbook.layers._common import check_dout
+
+__all__ = [
+    "KINDS",
+    "ActivationCache",
+    "backward",
+    "forward",
+    "gelu_backward",
+    "gelu_forward",
+    "relu_backward",
+    "relu_forward",
+    "swiglu_backward",
+    "swiglu_forward",
+    "swish_backward",
+    "swish_forward",
+]
+
+KINDS = ("relu", "gelu", "gelu_exact", "swish", "swiglu")
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to double precision
+
+
+class ActivationCache(NamedTuple):
+    """The input and one intermediate the derivative reuses."""
+
+    kind: str  # one of KINDS
+    x: np.ndarray  # the input
+    aux: np.ndarray | None  # tanh(...) for gelu, Φ(x) for gelu_exact, sigmoid for swish / swiglu's gate
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # 0.5 (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) but cannot overflow for large negative x.
+    s = np.multiply(x, 0.5)
+    np.tanh(s, out=s)
+    s += 1.0
+    s *= 0.5
+    return s
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return _erf_scalar(x).astype(x.dtype)
+
+
+# Kernels: no checks, 2-D or N-D arrays, out-of-place results (the input stays in the cache).
+
+
+def _forward(kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    if kind == "relu":
+        return np.maximum(x, 0.0), None
+    if kind == "gelu":
+        # 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), built in place in one buffer.
+        t = np.square(x)
+        t *= _GELU_A
+        t += 1.0
+        t *= x
+        t *= _SQRT_2_OVER_PI
+        np.tanh(t, out=t)
+        out = t + 1.0
+        out *= x
+        out *= 0.5
+        return out, t
+    if kind == "gelu_exact":
+        phi = _erf(x * _INV_SQRT_2)
+        phi += 1.0
+        phi *= 0.5  # Φ(x), the standard normal CDF
+        return x * phi, phi
+    if kind == "swish":
+        s = _sigmoid(x)
+        return x * s, s
+    if kind == "swiglu":
+        F = x.shape[-1] // 2
+        a, g = x[..., :F], x[..., F:]  # gate branch (through Swish) and linear branch
+        s = _sigmoid(a)
+        out = a * s
+        out *= g
+        return out, s
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def _backward(kind: str, dout: np.ndarray, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+    if kind == "relu":
+        return dout * (x > 0)  # derivative 0 at the kink, as in PyTorch
+    if kind == "gelu":
+        t = aux
+        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) √(2/π) (1 + 3·0.044715 x²)
+        dx = np.square(x)
+        dx *= 3.0 * _GELU_A * _SQRT_2_OVER_PI
+        dx += _SQRT_2_OVER_PI
+        dx *= x
+        dx *= 1.0 - np.square(t)
+        dx += 1.0 + t
+        dx *= 0.5
+        dx *= dout
+        return dx
+    if kind == "gelu_exact":
+        # d/dx = Φ(x) + x φ(x)
+        dx = np.square(x)
+        dx *= -0.5
+        np.exp(dx, out=dx)
+        dx *= _INV_SQRT_2PI
+        dx *= x
+        dx += aux
+        dx *= dout
+        return dx
+    if kind == "swish":
+        s = aux
+        # d/dx x s(x) = s (1 + x (1 - s))
+        dx = 1.0 - s
+        dx *= x
+        dx += 1.0
+        dx *= s
+        dx *= dout
+        return dx
+    if kind == "swiglu":
+        s = aux
+        F = x.shape[-1] // 2
+        a, g = x[..., :F], x[..., F:]
+        dx = np.empty_like(x)
+        da, dg = dx[..., :F], dx[..., F:]
+        np.multiply(a, s, out=dg)
+        dg *= dout  # d out / d g = swish(a)
+        np.subtract(1.0, s, out=da)
+        da *= a
+        da += 1.0
+        da *= s  # swish'(a)
+        da *= g
+        da *= dout
+        return dx
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def forward(x, kind: str) -> tuple[np.ndarray, ActivationCache]:
+    """Apply the activation ``kind`` elementwise (SwiGLU halves the last axis).
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., F), or (..., 2F) for ``"swiglu"``
+        For SwiGLU the first half is the gate branch (through Swish), the second the linear branch:
+        ``out = swish(x[..., :F]) * x[..., F:]``.
+    kind : {"relu", "gelu", "gelu_exact", "swish", "swiglu"}
+        ``"gelu"`` is the tanh approximation used by GPT-2, ``"gelu_exact"`` uses erf.
+
+    Returns
+    -------
+    out : ndarray, shape (..., F)
+    cache : ActivationCache
+    """
+    check_choice("kind", kind, KINDS)
+    x = as_float_array("x", x, min_ndim=1)
+    if kind == "swiglu" and x.shape[-1] % 2:
+        raise ValueError(f"x last axis must be even for swiglu (two halves), got shape {x.shape}")
+    out, aux = _forward(kind, x)
+    return out, ActivationCache(kind, x, aux)
+
+
+def backward(dout, cache: ActivationCache) -> np.ndarray:
+    """Gradient of :func:`forward` with respect to its input.
+
+    Parameters
+    ----------
+    dout : ndarray, shape of the forward output
+    cache : ActivationCache
+
+    Returns
+    -------
+    dx : ndarray, shape of the forward input
+    """
+    out_shape = cache.x.shape
+    if cache.kind == "swiglu":
+        out_shape = (*out_shape[:-1], out_shape[-1] // 2)
+    dout = check_dout(dout, out_shape, cache.x.dtype)
+    return _backward(cache.kind, dout, cache.x, cache.aux)
+
+
+def relu_forward(x) -> tuple[np.ndarray, ActivationCache]:
+    """``max(x, 0)``; see :func:`forward`."""
+    return forward(x, "relu")
+
+
+def relu_backward(dout, cache: ActivationCache) -> np.ndarray:
+    """Gradient of :func:`relu_forward` (0 at the kink)."""
+    return backward(dout, cache)
+
+
+def gelu_forward(x, approximate: str = "tanh") -> tuple[np.ndarray, ActivationCache]:
+    """GeLU ``x Φ(x)``; ``approximate="tanh"`` (GPT-2) or ``"none"`` (exact, with erf), as in PyTorch."""
+    check_choice("approximate", approximate, ("tanh", "none"))
+    return forward(x, "gelu" if approximate == "tanh" else "gelu_exact")
+
+
+def gelu_backward(dout, cache: ActivationCache) -> np.ndarray:
+    """Gradient of :func:`gelu_forward`."""
+    return backward(dout, cache)
+
+
+def swish_forward(x) -> tuple[np.ndarray, ActivationCache]:
+    """Swish / SiLU ``x · sigmoid(x)`` (Ramachandran et al. 2017)."""
+    return forward(x, "swish")
+
+
+def swish_backward(dout, cache: ActivationCache) -> np.ndarray:
+    """Gradient of :func:`swish_forward`."""
+    return backward(dout, cache)
+
+
+def swiglu_forward(x) -> tuple[np.ndarray, ActivationCache]:
+    """SwiGLU ``swish(x[..., :F]) * x[..., F:]`` on a (..., 2F) input (Shazeer 2020)."""
+    return forward(x, "swiglu")
+
+
+def swiglu_backward(dout, cache: ActivationCache) -> np.ndarray:
+    """Gradient of :func:`swiglu_forward`, shape (..., 2F)."""
+    return backward(dout, cache)

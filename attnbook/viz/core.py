@@ -1,0 +1,96 @@
+"""Shared pieces of every attnbook figure: embedding as one HTML output, float32 payloads, palettes, callbacks."""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from bokeh.document import Document
+from bokeh.embed import components
+from bokeh.models import CustomJS, LayoutDOM
+
+from .._checks import as_float_array
+
+__all__ = ["FigureHTML", "show", "js_callback", "on_document_ready", "float32", "DIVERGING", "SEQUENTIAL", "NAN_COLOR"]
+
+# Blue-white-red for signed values (scores, activations) and white-to-blue for weights in [0, 1].
+DIVERGING = (
+    "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b",
+)
+SEQUENTIAL = (
+    "#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b",
+)
+NAN_COLOR = "#d9d9d9"  # masked cells (-inf before the softmax)
+
+JS_DIR = Path(str(resources.files("attnbook.viz") / "js"))
+
+
+class FigureHTML:
+    """A figure ready for a notebook: its only output is one ``text/html`` block (div + script).
+
+    BokehJS itself is not included: the book's Sphinx extension ships it once into ``_static`` and adds it to
+    every page that contains the ``data-attnbook-figure`` marker.
+    """
+
+    def __init__(self, html_text: str):
+        self.html = html_text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"<attnbook figure, {len(self.html)} bytes of HTML>"
+
+
+def show(layout: LayoutDOM, *, title: str | None = None) -> FigureHTML:
+    """Turn a Bokeh layout into one standalone HTML output (``bokeh.embed.components``).
+
+    Parameters
+    ----------
+    layout : bokeh.models.LayoutDOM
+        The figure (plot, widget box or layout) to embed.
+    title : str, optional
+        Accessible label of the figure wrapper.
+    """
+    if not isinstance(layout, LayoutDOM):
+        raise TypeError(f"layout must be a Bokeh LayoutDOM (plot, widget or layout), got {type(layout).__name__}")
+    script, div = components(layout)
+    label = f' aria-label="{html.escape(title, quote=True)}"' if title else ""
+    return FigureHTML(f'<div class="attnbook-figure" data-attnbook-figure{label}>\n{div}\n{script}\n</div>')
+
+
+def js_callback(name: str, **args) -> CustomJS:
+    """A CustomJS callback whose body is the ES module ``attnbook/viz/js/<name>.mjs``.
+
+    The module's default export destructures exactly the keyword names given here.
+    """
+    path = JS_DIR / f"{name}.mjs"
+    if not path.is_file():
+        raise ValueError(f"name must be one of the callbacks in {JS_DIR}, got {name!r}")
+    return CustomJS.from_file(path, **args)
+
+
+def on_document_ready(layout: LayoutDOM, callback: CustomJS) -> LayoutDOM:
+    """Put ``layout`` in its own Document and run ``callback`` once when the page has rendered it.
+
+    Figures draw their first state with the same callback that serves every later one, so what the reader
+    first sees cannot drift from what the widgets show.
+    """
+    doc = layout.document or Document()
+    if layout.document is None:
+        doc.add_root(layout)
+    doc.js_on_event("document_ready", callback)
+    return layout
+
+
+def float32(name: str, x) -> np.ndarray:
+    """Validate ``x`` and return it as a C-contiguous float32 array: the form tensors travel in to the page.
+
+    Non-finite values are allowed (a masked score is -inf before the softmax).
+    """
+    x = as_float_array(name, x, finite=False)
+    if np.isnan(x).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return np.ascontiguousarray(x, dtype=np.float32)

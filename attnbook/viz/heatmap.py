@@ -1,0 +1,112 @@
+"""Attention heatmaps: numeric axes with token tick labels (so repeated tokens work), colour bar, hover."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper
+from bokeh.plotting import figure
+
+from .._checks import as_float_array
+from .core import NAN_COLOR, SEQUENTIAL, float32
+
+__all__ = ["heatmap_columns", "attention_heatmap", "label_axes"]
+
+
+def _check_tokens(name: str, tokens, n: int) -> tuple[str, ...]:
+    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+        raise TypeError(f"{name} must be a sequence of str")
+    tokens = tuple(tokens)
+    if len(tokens) != n:
+        raise ValueError(f"{name} must have {n} entries to match the weights, got {len(tokens)}")
+    return tokens
+
+
+def heatmap_columns(weights, q_tokens: Sequence[str], k_tokens: Sequence[str], scores=None) -> dict:
+    """The ColumnDataSource columns of a (Tq, Tk) heatmap: one row per cell, query ``i`` at ``y = -i``.
+
+    Parameters
+    ----------
+    weights : (Tq, Tk) float array
+    q_tokens, k_tokens : sequences of str, lengths Tq and Tk
+    scores : (Tq, Tk) float array, optional
+        Pre-softmax scores shown on hover (may contain -inf for masked cells).
+    """
+    weights = as_float_array("weights", weights, ndim=2)
+    Tq, Tk = weights.shape
+    q_tokens = _check_tokens("q_tokens", q_tokens, Tq)
+    k_tokens = _check_tokens("k_tokens", k_tokens, Tk)
+    if scores is None:
+        scores = np.full((Tq, Tk), np.nan)
+    else:
+        scores = as_float_array("scores", scores, ndim=2, finite=False)
+        if scores.shape != weights.shape:
+            raise ValueError(f"scores must have the shape of weights {weights.shape}, got {scores.shape}")
+    ii, jj = np.meshgrid(np.arange(Tq), np.arange(Tk), indexing="ij")
+    return dict(
+        x=jj.ravel().astype(np.float32),
+        y=-ii.ravel().astype(np.float32),
+        weight=float32("weights", weights).ravel(),
+        score=scores.astype(np.float32).ravel(),  # NaN when unknown, -inf when masked
+        q_token=[q_tokens[i] for i in ii.ravel()],
+        k_token=[k_tokens[j] for j in jj.ravel()],
+    )
+
+
+def label_axes(plot, q_tokens: Sequence[str], k_tokens: Sequence[str]) -> None:
+    """Put token labels on numeric axes: column j at x = j (top), row i at y = -i (left)."""
+    plot.xaxis.ticker = FixedTicker(ticks=list(range(len(k_tokens))), name=f"{plot.name}-xticks")
+    plot.xaxis.major_label_overrides = {j: t for j, t in enumerate(k_tokens)}
+    plot.yaxis.ticker = FixedTicker(ticks=[-i for i in range(len(q_tokens))], name=f"{plot.name}-yticks")
+    plot.yaxis.major_label_overrides = {-i: t for i, t in enumerate(q_tokens)}
+    plot.xaxis.major_label_orientation = 0.9
+    plot.axis.major_tick_line_color = None
+    plot.axis.minor_tick_line_color = None
+    plot.axis.axis_line_color = None
+    plot.grid.visible = False
+
+
+def attention_heatmap(
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    *,
+    scores=None,
+    name: str = "attention",
+    title: str = "Attention weights",
+    width: int = 360,
+    height: int = 340,
+    palette: Sequence[str] = SEQUENTIAL,
+    low: float = 0.0,
+    high: float = 1.0,
+):
+    """A heatmap of attention weights with token labels, a colour bar and hover (query, key, score, weight).
+
+    The data source is named ``<name>-source`` and the plot ``<name>``; callbacks replace the source's
+    ``weight``/``score`` columns (and the axis label overrides when the tokens change).
+
+    Parameters
+    ----------
+    weights : (Tq, Tk) float array
+        Rows are queries, columns keys.
+    q_tokens, k_tokens : sequences of str
+    scores : (Tq, Tk) float array, optional
+    """
+    columns = heatmap_columns(weights, q_tokens, k_tokens, scores)
+    source = ColumnDataSource(columns, name=f"{name}-source")
+    Tq, Tk = np.shape(weights)
+    plot = figure(
+        name=name, title=title, width=width, height=height, x_range=(-0.5, Tk - 0.5), y_range=(-Tq + 0.5, 0.5),
+        x_axis_location="above", tools="", toolbar_location=None,
+    )
+    mapper = LinearColorMapper(palette=list(palette), low=low, high=high, nan_color=NAN_COLOR,
+                               name=f"{name}-mapper")
+    cells = plot.rect("x", "y", 1, 1, source=source, line_color="white", line_width=0.5,
+                      fill_color={"field": "weight", "transform": mapper})
+    plot.add_tools(HoverTool(renderers=[cells], tooltips=[
+        ("query", "@q_token"), ("key", "@k_token"), ("score", "@score{0.000}"), ("weight", "@weight{0.000}"),
+    ]))
+    plot.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
+    label_axes(plot, q_tokens, k_tokens)
+    return plot

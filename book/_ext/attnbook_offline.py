@@ -1,0 +1,167 @@
+"""Sphinx extension that makes the book work offline and keeps executed chapters in step with the package.
+
+It does three things:
+
+* copies BokehJS (from the installed bokeh, so versions always match) and a local MathJax into ``_static``
+  and adds the BokehJS script tags only to pages that contain an attnbook figure;
+* appends to every chapter a hidden code cell holding a hash of the ``attnbook`` modules the chapter
+  imports (and, transitively, what they import, plus the JavaScript callbacks), because jupyter-cache keys
+  only on cell source: a no-change rebuild executes nothing, an edited module re-executes its chapters;
+* fails the build if a page would load anything from the network.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+FIGURE_MARKER = "data-attnbook-figure"
+PACKAGE = Path(__file__).resolve().parents[2] / "attnbook"
+BOKEH_DIR = "bokeh"
+MATHJAX_DIR = "mathjax"
+# What MathJax needs for TeX input and CommonHTML output; the speech-rule engine (sre/, ~15 MB) is left out.
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors")
+_IMPORT_RE = re.compile(r"^\s*(?:from\s+(attnbook[\w.]*)\s+import|import\s+(attnbook[\w.]*))", re.M)
+
+
+# --- chapter dependency hash ---------------------------------------------------------------------------
+def _module_file(name: str) -> Path | None:
+    parts = name.split(".")[1:]
+    base = PACKAGE.joinpath(*parts)
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _imports_of(path: Path) -> tuple[str, ...]:
+    """Absolute names of the attnbook modules imported by one package file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ["attnbook", *path.relative_to(PACKAGE).with_suffix("").parts]
+    if path.name == "__init__.py":
+        package = package[:-1]
+    else:
+        package = package[:-1]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.startswith("attnbook")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.startswith("attnbook"):
+                names.append(mod)
+                names += [f"{mod}.{a.name}" for a in node.names]
+    return tuple(names)
+
+
+def dependency_files(source: str) -> list[Path]:
+    """Files of the attnbook package that a chapter's source depends on (transitive closure)."""
+    todo = ["attnbook"] + [m for pair in _IMPORT_RE.findall(source) for m in pair if m]
+    seen: set[Path] = set()
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        todo += list(_imports_of(path))
+        # a package's parents are imported with it
+        todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+    files = set(seen)
+    if any(p.parent.name == "viz" or "viz" in p.parts for p in seen):
+        files |= set((PACKAGE / "viz" / "js").glob("*.mjs"))
+    return sorted(files)
+
+
+def dependency_hash(source: str) -> str:
+    digest = hashlib.sha256()
+    for path in dependency_files(source):
+        digest.update(str(path.relative_to(PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _stamp_chapter(app: Sphinx, docname: str, source: list[str]) -> None:
+    text = source[0]
+    if "```{code-cell}" not in text:
+        return
+    stamp = dependency_hash(text)
+    source[0] = (
+        text.rstrip("\n")
+        + "\n\n```{code-cell} ipython3\n:tags: [remove-cell]\n\n"
+        + f"# attnbook sources this chapter depends on: {stamp}\n```\n"
+    )
+
+
+# --- offline assets ------------------------------------------------------------------------------------
+def _bokeh_files() -> dict[str, Path]:
+    from bokeh import __version__
+    from bokeh.util.paths import bokehjs_path
+
+    js = Path(bokehjs_path()) / "js"
+    return {
+        f"{BOKEH_DIR}/{stem}-{__version__}.min.js": js / f"{stem}.min.js"
+        for stem in ("bokeh", "bokeh-widgets", "bokeh-tables")
+    }
+
+
+def _mathjax_source() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The local MathJax copy comes from the sphinx-mathjax-offline wheel: pip install sphinx-mathjax-offline"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+
+
+def _add_bokeh_to_figure_pages(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    body = context.get("body", "")
+    if FIGURE_MARKER not in body:
+        return
+    for rel in _bokeh_files():
+        if "bokeh-tables" in rel and '"name":"DataTable"' not in body.replace(" ", ""):
+            continue
+        app.builder.add_js_file(rel)
+
+
+def _copy_assets(app: Sphinx, exc) -> None:
+    if exc is not None or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    for rel, src in _bokeh_files().items():
+        dest = static / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists() or dest.stat().st_size != src.stat().st_size:
+            shutil.copyfile(src, dest)
+    mathjax = _mathjax_source()
+    for part in MATHJAX_PARTS:
+        src, dest = mathjax / part, static / MATHJAX_DIR / part
+        if src.is_dir():
+            shutil.copytree(src, dest, dirs_exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("source-read", _stamp_chapter)
+    app.connect("html-page-context", _add_bokeh_to_figure_pages)
+    app.connect("build-finished", _copy_assets)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

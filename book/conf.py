@@ -1,0 +1,68 @@
+"""Sphinx configuration of the attnbook book: myst-nb notebooks executed at build time, shipped fully offline."""
+
+import sys
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parent
+sys.path.insert(0, str(BOOK / "_ext"))
+sys.path.insert(0, str(BOOK.parent))
+
+import attnbook  # noqa: E402
+
+project = "attnbook"
+author = "the attnbook authors"
+copyright = "2026, the attnbook authors"
+release = attnbook.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx_design",
+    "sphinxcontrib.bibtex",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "attnbook_offline",
+]
+
+exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints", "README.md"]
+root_doc = "index"
+
+# --- notebooks -----------------------------------------------------------------------------------------
+# Execute chapters at build time, cached. jupyter-cache keys only on cell source, so attnbook_offline
+# appends to each chapter a hidden cell holding a hash of the attnbook modules it imports: editing one of
+# them re-executes exactly the chapters that depend on it.
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(BOOK / "_build" / ".jupyter_cache")
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 900
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
+myst_heading_anchors = 3
+
+# --- references ----------------------------------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+# --- api -----------------------------------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+
+# --- html ----------------------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "attnbook: attention, by moving the numbers"
+html_static_path = ["_static"]
+html_css_files = ["attnbook.css"]
+html_context = {"default_mode": "light"}
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "home_page_in_toc": True,
+}
+html_last_updated_fmt = None
+# MathJax from a local copy (attnbook_offline copies it into _static/mathjax): zero requests to a CDN.
+mathjax_path = "mathjax/tex-chtml.js"
