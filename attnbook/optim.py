@@ -241,4 +241,5 @@ def lr_schedule(step: int, max_lr: float, warmup_steps: int, total_steps: int, m
     if step >= total_steps:
         return min_lr
     ratio = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (max_lr - min_lr)
+    # written from max_lr downwards so the first step after warm-up is exactly max_lr
+    return max_lr - 0.5 * (1.0 - math.cos(math.pi * ratio)) * (max_lr - min_lr)

@@ -1,4 +1,4 @@
-"""Attention core: against an explicit loop, masked rows, stability, dtypes, the step-by-step record, errors."""
+"""Attention core: against an explicit loop; masked rows, stability, dtypes, the step record, errors."""
 
 import math
 import warnings
@@ -135,7 +135,9 @@ def test_float32_close_to_float64():
     rng = np.random.default_rng(2)
     q, k, v = rng.normal(size=(3, 2, 5, 4))
     out64, w64 = scaled_dot_product_attention(q, k, v, mask=masks.causal(5))
-    out32, w32 = scaled_dot_product_attention(*(a.astype(np.float32) for a in (q, k, v)), mask=masks.causal(5))
+    out32, w32 = scaled_dot_product_attention(
+        *(a.astype(np.float32) for a in (q, k, v)), mask=masks.causal(5)
+    )
     np.testing.assert_allclose(w32, w64, atol=1e-5)
     np.testing.assert_allclose(out32, out64, atol=1e-5)
 

@@ -196,7 +196,7 @@ def attention_steps_figure(
 
     width_cells = max(sum(len(p.cols) for p in ps) + _GAP * (len(ps) - 1) for ps in panels)
     plot = figure(
-        name=f"{name}-plot", width=760, height=90 + 34 * T, x_range=(-3.2, width_cells + 0.2),
+        name=f"{name}-plot", width=740, height=90 + 34 * T, x_range=(-3.2, width_cells + 0.2),
         y_range=(-T - 0.2, 1.6), tools="", toolbar_location=None, match_aspect=False,
     )
     plot.axis.visible = False
@@ -215,14 +215,14 @@ def attention_steps_figure(
     ]))
 
     step_slider = Slider(start=1, end=len(STEP_TITLES), value=step, step=1, title="Step", name=f"{name}-step",
-                         width=300)
-    play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=90)
+                         width=250)
+    play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=80, align="end")
     temperature = Slider(start=TEMPERATURES[0], end=TEMPERATURES[-1], value=1.0, step=0.25,
-                         title="Temperature τ", name=f"{name}-temperature", width=220)
-    causal = Toggle(label="Causal mask", active=False, name=f"{name}-causal", width=120)
+                         title="Temperature τ", name=f"{name}-temperature", width=190)
+    causal = Toggle(label="Causal mask", active=False, name=f"{name}-causal", width=110, align="end")
     head = Select(title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head",
-                  width=90)
-    caption = Div(text="", name=f"{name}-caption", width=760)
+                  width=70)
+    caption = Div(text="", name=f"{name}-caption", width=740)
 
     weights0 = first.weights
     attention = attention_heatmap(
