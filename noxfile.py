@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nox
 
-nox.needs_version = ">=2024.3.2"
+nox.needs_version = ">=2025.2.9"
 nox.options.sessions = ["build", "tests", "lint"]
 # Reuse each session's virtualenv between runs: the dependency install then takes seconds, not minutes.
 nox.options.reuse_venv = "yes"

@@ -1,5 +1,6 @@
 """Sphinx configuration of the attnbook book: myst-nb notebooks executed at build time, shipped fully offline."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ root_doc = "index"
 # appends to each chapter a hidden cell holding a hash of the attnbook modules it imports: editing one of
 # them re-executes exactly the chapters that depend on it.
 nb_execution_mode = "cache"
-nb_execution_cache_path = str(BOOK / "_build" / ".jupyter_cache")
+nb_execution_cache_path = os.environ.get("ATTNBOOK_JUPYTER_CACHE", str(BOOK / "_build" / ".jupyter_cache"))
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_timeout = 900

@@ -205,3 +205,22 @@ def test_position_matters():
     _, a = minilm.attentions("dog bites man")
     _, b = minilm.attentions("man bites dog")
     assert np.abs(a - b).max() > 1e-2
+
+
+def test_rollout_and_patterns_on_real_attention():
+    """The analysis tools accept the model's output, and a previous-token head (Clark et al. 2019 found
+    them in BERT) shows up as the same head on two unrelated sentences."""
+    from attnbook.pretrained import patterns, rollout
+
+    best = []
+    for text in (
+        "The cat sat on the mat, and the dog sat on the rug.",
+        "Prices rose 3% in May; wages did not.",
+    ):
+        tokens, w = minilm.attentions(text)
+        r = rollout.attention_rollout(w)
+        np.testing.assert_allclose(r.sum(axis=-1), 1.0, atol=1e-5)
+        top = patterns.top_heads(patterns.head_statistics(w, tokens), k=1)["previous_token"][0]
+        assert top.value > 0.5
+        best.append(top[:2])
+    assert best[0] == best[1]

@@ -163,7 +163,7 @@ def tokenize(text: str, text_pair: str | None = None, *, truncate: bool = False)
     Parameters
     ----------
     text : str
-        Non-empty text; lower-cased and accent-kept as by the model's own tokenizer.
+        Non-empty text; lower-cased with accents stripped, as by the model's own tokenizer.
     text_pair : str, optional
         Second segment (token type 1), as for a question/answer pair.
     truncate : bool, optional

@@ -1,0 +1,127 @@
+"""The run cache: training results on disk under a hash of the configs, the data and the package source.
+
+A book rebuild with no change reuses every trained model; any change to a config, a data spec or the
+code of the model and its training retrains (figures never show results of older code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .config import ModelConfig
+from .data import make_dataset, normalize_data_spec
+from .train import TrainConfig, TrainResult, load_checkpoint, save_checkpoint, train
+
+__all__ = ["cached_train", "default_cache_dir", "run_key", "source_hash"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# Sub-packages that cannot change a training result (figure builders, the pretrained BERT) are left out
+# of the source hash, so editing a figure does not retrain the book's models.
+_SOURCE_EXCLUDE = ("viz", "pretrained")
+
+
+def source_hash(package_dir: str | os.PathLike | None = None) -> str:
+    """SHA-256 of the package's ``.py`` files (relative path and bytes, sorted by path).
+
+    Files under ``attnbook/viz`` and ``attnbook/pretrained`` are not included (see ``_SOURCE_EXCLUDE``).
+    """
+    root = Path(package_dir) if package_dir is not None else _PACKAGE_DIR
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
+        rel = path.relative_to(root)
+        if rel.parts[0] in _SOURCE_EXCLUDE:
+            continue
+        h.update(rel.as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def run_key(cfg: ModelConfig, train_cfg: TrainConfig, data_spec: Mapping[str, Any]) -> str:
+    """The cache key of a run: SHA-256 of both configs, the normalised data spec and :func:`source_hash`."""
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"cfg must be a ModelConfig, got {type(cfg).__name__}")
+    if not isinstance(train_cfg, TrainConfig):
+        raise TypeError(f"train_cfg must be a TrainConfig, got {type(train_cfg).__name__}")
+    payload = {
+        "model": cfg.to_dict(),
+        "train": train_cfg.to_dict(),
+        "data": normalize_data_spec(data_spec),
+        "source": source_hash(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """``$ATTNBOOK_CACHE`` if set, else ``<repo>/.cache/runs`` next to the package."""
+    env = os.environ.get("ATTNBOOK_CACHE")
+    return Path(env) if env else _PACKAGE_DIR.parent / ".cache" / "runs"
+
+
+def _load(path: Path, key: str, cfg: ModelConfig, train_cfg: TrainConfig) -> TrainResult | None:
+    """The cached result at ``path``, or None when it is missing, unreadable or not this run's."""
+    try:
+        ck = load_checkpoint(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    if ck.extra.get("run_key") != key or ck.cfg != cfg or ck.train_cfg != train_cfg:
+        return None
+    status = ck.extra.get("status")
+    if status not in ("done", "diverged"):
+        return None
+    return TrainResult(ck.params, ck.history, None, ck.step, status)
+
+
+def cached_train(
+    cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    data_spec: Mapping[str, Any],
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    progress: bool = False,
+) -> TrainResult:
+    """Train on the dataset of ``data_spec`` (:func:`attnbook.train.train`), or reuse the stored result.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    train_cfg : TrainConfig
+    data_spec : dict
+        A spec for :func:`attnbook.data.make_dataset`, e.g. ``{"kind": "grammar", "n_sentences": 2000}``.
+    cache_dir : path, optional
+        Default :func:`default_cache_dir`.
+    progress : bool
+        Show the training progress line when training is needed.
+
+    Returns
+    -------
+    TrainResult
+        ``opt_state`` is None (the optimizer state is not cached). The history round-trips exactly.
+        An unreadable or mismatched cache entry is recomputed and overwritten, never returned; an
+        interrupted run is returned but not stored.
+    """
+    key = run_key(cfg, train_cfg, data_spec)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = root / f"{key}.npz"
+    cached = _load(path, key, cfg, train_cfg)
+    if cached is not None:
+        return cached
+    ds = make_dataset(data_spec)
+    result = train(cfg, train_cfg, ds, progress=progress)
+    if result.status == "interrupted":
+        return result
+    extra = {"run_key": key, "status": result.status, "data_spec": _short_spec(data_spec)}
+    save_checkpoint(path, result.params, cfg, train_cfg, result.step, None, result.history, extra=extra)
+    # Hand back what a later cache hit would return, so a first build and a rebuild see the same thing.
+    return TrainResult(result.params, result.history, None, result.step, result.status)
+
+
+def _short_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    s = normalize_data_spec(spec)
+    if s["kind"] == "text":  # the key already covers the text; keep the metadata small
+        s["text"] = f"<{len(s['text'])} characters, sha256 {hashlib.sha256(s['text'].encode()).hexdigest()}>"
+    return s

@@ -1,0 +1,250 @@
+"""The sentence-builder figure: tokens, their ids, their embedding rows and their dot-product similarities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from bokeh.layouts import column, row
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    Div,
+    HoverTool,
+    LinearColorMapper,
+    RadioButtonGroup,
+    Range1d,
+    Select,
+)
+from bokeh.plotting import figure
+
+from .._checks import as_float_array, check_choice
+from ..data import ADJECTIVES, NOUNS, VERBS
+from ..words import WORDS, word_ids
+from .core import DIVERGING, float32, js_callback, on_document_ready
+from .heatmap import label_axes
+
+__all__ = ["MODES", "PRESETS", "STRUCTURED_TEMPLATE", "sentence_builder_figure", "structured_sentence"]
+
+MODES = ("structured sentence", "preset sentence")
+
+# Preset sentences of different lengths. "the dog sees the dog." repeats two tokens; the list of words by
+# class shows the block structure of a learned table; "a" never occurs in the training corpus.
+PRESETS = (
+    "the dog.",
+    "the cat sees the dog.",
+    "the dog sees the dog.",
+    "the old king loves the young queen.",
+    "a clever girl helps a happy boy.",
+    "the small red bird finds the big old frog.",
+    "big red old cat dog king sees likes helps",
+    "the happy girl likes the quiet boy. the boy hears the girl.",
+)
+
+# The structured sentence: "the" appears twice, so two rows always share one embedding vector.
+STRUCTURED_TEMPLATE = "the {adjective} {noun} {verb} the {object_noun}."
+_SLOTS = ("adjective", "noun", "verb", "object_noun")
+_SLOT_CHOICES = {"adjective": ADJECTIVES, "noun": NOUNS, "verb": VERBS, "object_noun": NOUNS}
+_SLOT_TITLES = {"adjective": "adjective", "noun": "noun", "verb": "verb", "object_noun": "object noun"}
+
+
+def structured_sentence(adjective: str, noun: str, verb: str, object_noun: str) -> str:
+    """The sentence of the structured mode, e.g. ``"the big cat sees the dog."``."""
+    for slot, value in zip(_SLOTS, (adjective, noun, verb, object_noun), strict=True):
+        check_choice(slot, value, _SLOT_CHOICES[slot])
+    return STRUCTURED_TEMPLATE.format(adjective=adjective, noun=noun, verb=verb, object_noun=object_noun)
+
+
+def _check_tables(tables) -> tuple[list[str], list[np.ndarray]]:
+    if not isinstance(tables, Mapping) or not tables:
+        raise TypeError("tables must be a non-empty mapping of label -> (V, C) embedding table")
+    labels, arrays = [], []
+    for label, table in tables.items():
+        if not isinstance(label, str):
+            raise TypeError(f"tables keys must be str labels, got {type(label).__name__}")
+        table = as_float_array(f"tables[{label!r}]", table, ndim=2)
+        if table.shape[0] != len(WORDS):
+            raise ValueError(
+                f"tables[{label!r}] must have one row per word of WORDS (V={len(WORDS)}), got {table.shape}"
+            )
+        if arrays and table.shape[1] != arrays[0].shape[1]:
+            raise ValueError(f"all tables must have the same width C, got {table.shape[1]} and {arrays[0].shape[1]}")
+        labels.append(label)
+        arrays.append(table)
+    return labels, arrays
+
+
+def _symmetric_limit(x: np.ndarray) -> float:
+    """Colour range ±limit that covers ``x`` (1 for an all-zero array)."""
+    m = float(np.abs(x).max())
+    return m if m > 0 else 1.0
+
+
+def sentence_builder_figure(
+    tables: Mapping[str, np.ndarray],
+    *,
+    presets: Sequence[str] = PRESETS,
+    structured: Sequence[str] = ("big", "cat", "sees", "dog"),
+    name: str = "tokens",
+):
+    """Build the sentence builder: structured or preset sentence, embedding table select, three views.
+
+    The views are a strip of tokens with their ids, the embedding rows ``X = E[ids]`` as a (T, C) heatmap
+    and the dot products ``X Xᵀ`` as a (T, T) heatmap with hover. Every table ``E`` (V, C) and its
+    similarity table ``E Eᵀ`` (V, V) are computed here and shipped as float32; the page only gathers rows
+    and columns by token id.
+
+    Parameters
+    ----------
+    tables : mapping of str to (V, C) float arrays
+        Embedding tables by label (shown in the table select), one row per word of :data:`attnbook.words.WORDS`,
+        all of the same width C.
+    presets : sequence of str
+        Preset sentences in the vocabulary of ``WORDS`` (at least one).
+    structured : (adjective, noun, verb, object noun)
+        The structured sentence shown first (see :data:`STRUCTURED_TEMPLATE`).
+    name : str
+        Prefix of every model's name (``<name>-mode``, ``<name>-embedding-source``...), for tests.
+    """
+    labels, arrays = _check_tables(tables)
+    if not isinstance(name, str) or not name:
+        raise TypeError("name must be a non-empty str")
+    if isinstance(presets, str) or not isinstance(presets, Sequence) or not presets:
+        raise TypeError("presets must be a non-empty sequence of sentences (str)")
+    if len(set(presets)) != len(presets):
+        raise ValueError("presets must be distinct")
+    preset_ids = []
+    for k, sentence in enumerate(presets):
+        if not isinstance(sentence, str):
+            raise TypeError(f"presets[{k}] must be a str, got {type(sentence).__name__}")
+        preset_ids.append(word_ids(sentence)[1])  # ValueError naming unknown words
+    if isinstance(structured, str) or len(structured) != len(_SLOTS):
+        raise ValueError(f"structured must be ({', '.join(_SLOTS)}), got {structured!r}")
+    tokens0, ids0 = word_ids(structured_sentence(*structured))
+    template_ids = [int(i) for i in ids0]
+    slot_positions = [tokens0.index(w) for w in structured[:3]] + [len(tokens0) - 2]  # object noun before "."
+
+    V, C = arrays[0].shape
+    embeddings = [float32("tables", t) for t in arrays]  # (V, C) each
+    similarities = [float32("similarities", t @ t.T) for t in arrays]  # (V, V) each: every pair of words
+    emb_limits = [_symmetric_limit(e) for e in embeddings]
+    sim_limits = [_symmetric_limit(s) for s in similarities]
+    dims = [f"c{j}" for j in range(C)]
+    T0 = len(tokens0)
+
+    # --- widgets -----------------------------------------------------------------------------------------
+    mode = RadioButtonGroup(labels=list(MODES), active=0, name=f"{name}-mode")
+    table = Select(title="Embedding table", value=labels[0], options=labels, name=f"{name}-table", width=250)
+    slots = {
+        slot: Select(title=_SLOT_TITLES[slot], value=value, options=list(_SLOT_CHOICES[slot]), width=110,
+                     name=f"{name}-{slot.replace('_', '-')}")
+        for slot, value in zip(_SLOTS, structured, strict=True)
+    }
+    preset = Select(title="Preset sentence", value="0", options=[(str(k), s) for k, s in enumerate(presets)],
+                    name=f"{name}-preset", width=330)
+    strip = Div(text="", name=f"{name}-strip", width=740)
+
+    # --- (T, C) embedding heatmap -------------------------------------------------------------------------
+    emb_source = ColumnDataSource(_embedding_columns(tokens0, ids0, embeddings[0], emb_limits[0]),
+                                  name=f"{name}-embedding-source")
+    emb_plot = figure(
+        name=f"{name}-embedding", title=f"X = E[ids]  (T, C) = ({T0}, {C})", width=330, height=340,
+        x_range=Range1d(-0.5, C - 0.5, name=f"{name}-embedding-x-range"),
+        y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-embedding-y-range"),
+        x_axis_location="above", tools="", toolbar_location=None,
+    )
+    emb_mapper = LinearColorMapper(palette=list(DIVERGING), low=-emb_limits[0], high=emb_limits[0],
+                                   name=f"{name}-embedding-mapper")
+    emb_cells = emb_plot.rect("x", "y", 1, 1, source=emb_source, line_color="white", line_width=0.5,
+                              fill_color={"field": "value", "transform": emb_mapper})
+    emb_plot.text("x", "y", text="label", source=emb_source, text_align="center", text_baseline="middle",
+                  text_font_size="7pt", text_color="ink")
+    emb_plot.add_tools(HoverTool(renderers=[emb_cells], name=f"{name}-embedding-hover", tooltips=[
+        ("token", "@token (position @pos, id @id)"), ("dimension", "@dim"), ("value", "@value{0.000}"),
+    ]))
+    emb_plot.add_layout(ColorBar(color_mapper=emb_mapper, width=8, name=f"{name}-embedding-colorbar"), "right")
+    label_axes(emb_plot, tokens0, dims)
+    emb_plot.xaxis.major_label_orientation = 0
+
+    # --- (T, T) similarity heatmap ------------------------------------------------------------------------
+    sim_source = ColumnDataSource(_similarity_columns(tokens0, ids0, similarities[0], sim_limits[0]),
+                                  name=f"{name}-similarity-source")
+    sim_plot = figure(
+        name=f"{name}-similarity", title=f"Dot products X Xᵀ  (T, T) = ({T0}, {T0})", width=400, height=380,
+        x_range=Range1d(-0.5, T0 - 0.5, name=f"{name}-similarity-x-range"),
+        y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-similarity-y-range"),
+        x_axis_location="above", tools="", toolbar_location=None,
+    )
+    sim_mapper = LinearColorMapper(palette=list(DIVERGING), low=-sim_limits[0], high=sim_limits[0],
+                                   name=f"{name}-similarity-mapper")
+    sim_cells = sim_plot.rect("x", "y", 1, 1, source=sim_source, line_color="white", line_width=0.5,
+                              fill_color={"field": "value", "transform": sim_mapper})
+    sim_plot.text("x", "y", text="label", source=sim_source, text_align="center", text_baseline="middle",
+                  text_font_size="7pt", text_color="ink")
+    sim_plot.add_tools(HoverTool(renderers=[sim_cells], name=f"{name}-similarity-hover", tooltips=[
+        ("token i", "@token_i (position @i)"), ("token j", "@token_j (position @j)"),
+        ("dot product", "@value{0.000}"),
+    ]))
+    sim_plot.add_layout(ColorBar(color_mapper=sim_mapper, width=8, name=f"{name}-similarity-colorbar"), "right")
+    label_axes(sim_plot, tokens0, tokens0)
+
+    # --- callbacks ----------------------------------------------------------------------------------------
+    common = dict(
+        mode=mode, table=table, adjective=slots["adjective"], noun=slots["noun"], verb=slots["verb"],
+        object_noun=slots["object_noun"], preset=preset, strip=strip,
+        emb_source=emb_source, emb_plot=emb_plot, emb_mapper=emb_mapper,
+        sim_source=sim_source, sim_plot=sim_plot, sim_mapper=sim_mapper,
+        words=list(WORDS), labels=labels, embeddings=embeddings, similarities=similarities,
+        emb_limits=emb_limits, sim_limits=sim_limits, preset_ids=[[int(i) for i in p] for p in preset_ids],
+        template_ids=template_ids, slot_positions=slot_positions,
+        slot_options=[list(_SLOT_CHOICES[s]) for s in _SLOTS],
+        slot_option_ids=[[int(word_ids(w)[1][0]) for w in _SLOT_CHOICES[s]] for s in _SLOTS],
+    )
+
+    # One callback for every widget (the arrays travel once); it tells the widgets apart by cb_obj.
+    update = js_callback("sentence_builder", **common)
+    mode.js_on_change("active", update)
+    table.js_on_change("value", update)
+    for select in slots.values():
+        select.js_on_change("value", update)  # also switches to the structured mode
+    preset.js_on_change("value", update)  # also switches to the preset mode
+
+    controls = column(
+        row(mode, table, name=f"{name}-controls-top"),
+        row(*slots.values(), name=f"{name}-controls-structured"),
+        row(preset, name=f"{name}-controls-preset"),
+        name=f"{name}-controls",
+    )
+    layout = column(controls, strip, row(emb_plot, sim_plot, name=f"{name}-views"), name=name)
+    return on_document_ready(layout, update)
+
+
+def _ink(value: np.ndarray, limit: float) -> list[str]:
+    """Text colour readable on the diverging palette: white on the dark ends, dark grey elsewhere."""
+    return ["white" if abs(v) > 0.6 * limit else "#222222" for v in value.tolist()]
+
+
+def _embedding_columns(tokens, ids, table, limit) -> dict:
+    """The (T, C) heatmap's columns: cell (i, j) at x = j, y = -i (the page rebuilds them the same way)."""
+    T, C = len(tokens), table.shape[1]
+    ii, jj = np.meshgrid(np.arange(T), np.arange(C), indexing="ij")  # (T, C)
+    value = table[ids].ravel()  # (T * C,)
+    return dict(
+        x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32), value=value,
+        label=[f"{v:.2f}" for v in value.tolist()], ink=_ink(value, limit),
+        token=[tokens[i] for i in ii.ravel()], id=[int(ids[i]) for i in ii.ravel()],
+        pos=ii.ravel().tolist(), dim=[f"c{j}" for j in jj.ravel()],
+    )
+
+
+def _similarity_columns(tokens, ids, similarity, limit) -> dict:
+    """The (T, T) heatmap's columns: cell (i, j) = similarity[ids[i], ids[j]] at x = j, y = -i."""
+    T = len(tokens)
+    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")  # (T, T)
+    value = similarity[np.ix_(ids, ids)].ravel()  # (T * T,)
+    return dict(
+        x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32), value=value,
+        label=[f"{v:.2f}" for v in value.tolist()], ink=_ink(value, limit),
+        token_i=[tokens[i] for i in ii.ravel()], token_j=[tokens[j] for j in jj.ravel()],
+        i=ii.ravel().tolist(), j=jj.ravel().tolist(),
+    )

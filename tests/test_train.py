@@ -1,0 +1,329 @@
+"""Tests for attnbook.train: overfitting, checkpoints, resuming, the CLI, and a PyTorch twin's loss curve."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attnbook import model
+from attnbook.config import ModelConfig
+from attnbook.data import get_batch, make_dataset
+from attnbook.optim import lr_schedule
+from attnbook.train import (
+    TrainConfig,
+    _rng,
+    load_checkpoint,
+    main,
+    save_checkpoint,
+    train,
+)
+
+CFG = ModelConfig(vocab_size=11, block_size=8, d_model=16, n_layer=2, n_head=2, d_ff=32)
+
+
+def _data(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, CFG.vocab_size, size=n), rng.integers(0, CFG.vocab_size, size=n // 4)
+
+
+def _tc(**kw):
+    base = {"steps": 12, "batch_size": 4, "eval_interval": 4, "eval_batches": 1, "log_interval": 2}
+    return TrainConfig(**{**base, **kw})
+
+
+def _assert_same_run(a, b):
+    assert a.step == b.step
+    assert set(a.params) == set(b.params)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    assert set(a.history) == set(b.history)
+    for k in a.history:
+        assert a.history[k].dtype == b.history[k].dtype, k
+        np.testing.assert_array_equal(a.history[k], b.history[k], err_msg=k)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def test_tiny_batch_overfits():
+    rows = np.array([[1, 5, 2, 9, 3, 3, 7, 0, 4], [6, 2, 8, 1, 10, 4, 4, 9, 5]])  # two fixed sequences
+    tc = TrainConfig(steps=150, batch_size=4, lr=1e-2, warmup_steps=0, min_lr=1e-2, weight_decay=0.0)
+    result = train(CFG, tc, rows, progress=False)
+    h = result.history
+    assert h["loss"][0] > 2.0  # starts near ln(11) = 2.4
+    x, y = rows[:, :-1], rows[:, 1:]
+    final = model.loss(model.forward(result.params, x, CFG)[0], y)[0]
+    assert final < 0.05, final
+    assert result.status == "done" and result.step == 150
+
+
+def test_history_contents_and_shapes():
+    tc = _tc(snapshot_steps=(0, 6, 12), probe_size=2)
+    r = train(CFG, tc, _data(), progress=False)
+    h = r.history
+    np.testing.assert_array_equal(h["step"], [0, 2, 4, 6, 8, 10, 11])
+    np.testing.assert_array_equal(h["eval_step"], [0, 4, 8, 12])
+    for k in ("loss", "lr", "grad_norm"):
+        assert h[k].shape == (7,) and np.all(np.isfinite(h[k])), k
+    assert h["grad_norm_layers"].shape == (7, CFG.n_layer)
+    # per-layer norms are parts of the total norm
+    assert np.all(np.sqrt((h["grad_norm_layers"] ** 2).sum(axis=1)) < h["grad_norm"])
+    assert h["act_std"].shape[0] == 7 and np.all(h["act_std"] > 0)
+    assert h["attn_entropy"].shape == (7, CFG.n_layer, CFG.n_head)
+    # a causal row over t + 1 keys has entropy at most ln(t + 1)
+    max_ent = np.mean(np.log(np.arange(1, CFG.block_size + 1)))
+    assert np.all(h["attn_entropy"] > 0) and np.all(h["attn_entropy"] <= max_ent + 1e-9)
+    np.testing.assert_allclose(
+        h["lr"], [lr_schedule(int(s), tc.lr, tc.warmup_steps, 12, tc.min_lr) for s in h["step"]]
+    )
+    assert h["val_loss"].shape == (4,) and abs(h["val_loss"][0] - math.log(CFG.vocab_size)) < 0.1
+    np.testing.assert_array_equal(h["snapshot_step"], [0, 6, 12])
+    assert h["snapshot_attn"].shape == (3, CFG.n_layer, 2, CFG.n_head, 8, 8)
+    assert h["probe_idx"].shape == (2, 8)
+    # the last snapshot is the final model's attention on the probe batch
+    _, cache = model.forward(r.params, h["probe_idx"], CFG)
+    np.testing.assert_allclose(h["snapshot_attn"][-1], model.attention_maps(cache), rtol=1e-6)
+    np.testing.assert_allclose(h["snapshot_attn"][-1].sum(-1), 1.0, rtol=1e-5)
+
+
+def test_train_keeps_float64_and_does_not_touch_given_params():
+    params = model.init_params(CFG, 3, dtype=np.float64)
+    before = {k: v.copy() for k, v in params.items()}
+    r = train(CFG, _tc(steps=3, dtype="float64"), _data(), params=params, progress=False)
+    assert all(v.dtype == np.float64 for v in r.params.values())
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+    with pytest.raises(TypeError, match="dtype"):
+        train(CFG, _tc(steps=3), _data(), params=params, progress=False)  # float32 run, float64 params
+
+
+def test_train_bad_input():
+    with pytest.raises(ValueError, match="train data"):
+        train(CFG, _tc(), np.arange(5), progress=False)  # shorter than block_size + 1
+    with pytest.raises(ValueError, match="train data"):
+        train(CFG, _tc(), np.full(50, CFG.vocab_size), progress=False)  # token out of range
+    with pytest.raises(TypeError, match="train_cfg"):
+        train(CFG, {"steps": 3}, _data(), progress=False)
+    with pytest.raises(ValueError, match="min_lr"):
+        TrainConfig(lr=1e-3, min_lr=1e-2)
+    with pytest.raises(ValueError, match="snapshot_steps"):
+        TrainConfig(steps=10, snapshot_steps=(5, 20))
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="sgd")
+
+
+def test_progress_line_on_stderr(capsys):
+    train(CFG, _tc(steps=3), _data(), progress=True)
+    err = capsys.readouterr().err
+    assert "\r" in err and "step 3/12" not in err and "step" in err and err.endswith("\n")
+
+
+def test_train_config_dict_round_trip():
+    tc = _tc(snapshot_steps=(0, 5), weight_decay=0.0)
+    assert TrainConfig.from_dict(tc.to_dict()) == tc
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"stepz": 3})
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_round_trip(tmp_path):
+    path = tmp_path / "ck.npz"
+    tc = _tc(snapshot_steps=(0, 12))
+    r = train(CFG, tc, _data(), progress=False, checkpoint_path=path)
+    ck = load_checkpoint(path)
+    assert ck.cfg == CFG and ck.train_cfg == tc and ck.step == 12
+    for k in r.params:
+        np.testing.assert_array_equal(ck.params[k], r.params[k])
+        assert ck.params[k].dtype == np.float32
+    assert set(ck.opt_state) == set(r.opt_state)
+    for k in r.opt_state:
+        np.testing.assert_array_equal(ck.opt_state[k], r.opt_state[k])
+    for k in r.history:
+        np.testing.assert_array_equal(ck.history[k], r.history[k])
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_missing_and_truncated_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.npz")
+    path = tmp_path / "ck.npz"
+    r = train(CFG, _tc(steps=2), _data(), progress=False, checkpoint_path=path)
+    blob = path.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        load_checkpoint(tmp_path / "trunc.npz")
+    corrupt = bytearray(blob)
+    corrupt[len(blob) // 2] ^= 0xFF  # flip a byte inside some array's data
+    (tmp_path / "corrupt.npz").write_bytes(bytes(corrupt))
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(tmp_path / "corrupt.npz")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="checkpoint"):
+        load_checkpoint(tmp_path / "empty.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="metadata"):
+        load_checkpoint(tmp_path / "other.npz")
+    assert r.step == 2
+
+
+def test_mismatched_checkpoints(tmp_path):
+    r = train(CFG, _tc(steps=2), _data(), progress=False)
+    bigger = dataclasses.replace(CFG, d_model=32)
+    save_checkpoint(tmp_path / "shape.npz", r.params, bigger, _tc(), 2, r.opt_state, r.history)
+    with pytest.raises(ValueError, match="shape"):
+        load_checkpoint(tmp_path / "shape.npz")
+    fewer = {k: v for k, v in r.params.items() if k != "lm_head"}
+    save_checkpoint(tmp_path / "keys.npz", fewer, CFG, _tc(), 2, None, r.history)
+    with pytest.raises(ValueError, match="lm_head"):
+        load_checkpoint(tmp_path / "keys.npz")
+    opt = {k: v for k, v in r.opt_state.items() if k != "m.wte"}
+    save_checkpoint(tmp_path / "opt.npz", r.params, CFG, _tc(), 2, opt, r.history)
+    with pytest.raises(ValueError, match=r"m\.wte"):
+        load_checkpoint(tmp_path / "opt.npz")
+    # resuming with another model config is refused
+    save_checkpoint(tmp_path / "ok.npz", r.params, CFG, _tc(), 2, r.opt_state, r.history)
+    with pytest.raises(ValueError, match="another model config"):
+        train(dataclasses.replace(CFG, norm_eps=1e-6), _tc(), _data(), resume_from=tmp_path / "ok.npz")
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    tc = _tc(snapshot_steps=(0, 5, 12))
+    data = _data()
+    full = train(CFG, tc, data, progress=False)
+
+    def stop_at_5(step, logs):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    path = tmp_path / "ck.npz"
+    part = train(CFG, tc, data, progress=False, callback=stop_at_5, checkpoint_path=path)
+    assert part.status == "interrupted" and part.step == 5
+    assert load_checkpoint(path).step == 5
+    resumed = train(CFG, tc, data, progress=False, resume_from=path)
+    assert resumed.status == "done"
+    _assert_same_run(full, resumed)
+    # resuming a finished run changes nothing
+    save_checkpoint(path, *resumed[:1], CFG, tc, resumed.step, resumed.opt_state, resumed.history)
+    again = train(CFG, tc, data, progress=False, resume_from=path)
+    _assert_same_run(full, again)
+
+
+def test_callback_sees_every_step():
+    seen = []
+    train(CFG, _tc(steps=5), _data(), progress=False, callback=lambda s, logs: seen.append((s, logs)))
+    assert [s for s, _ in seen] == [1, 2, 3, 4, 5]
+    assert "val_loss" in seen[0][1] and "val_loss" in seen[4][1] and "val_loss" not in seen[1][1]
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_trains_and_writes_a_checkpoint(tmp_path, capsys):
+    out = tmp_path / "cli.npz"
+    args = ["--preset=tiny", "--steps=3", "--d_model=16", "--n_layer=1", "--block_size=16", "--batch_size=2"]
+    rc = main([*args, "--eval_batches=1", "--lr=3e-3", f"--out={out}", "--sample=10"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "step 3/3" in captured.err  # the progress line
+    assert f"wrote {out}" in captured.out
+    ck = load_checkpoint(out)
+    assert ck.step == 3 and ck.cfg.d_model == 16 and ck.train_cfg.lr == 3e-3
+    assert ck.cfg.vocab_size == len(ck.extra["tokenizer"]["chars"])  # fitted to the grammar corpus
+
+
+def test_cli_rejects_unknown_and_mistyped_keys(capsys):
+    assert main(["--stepz=3"]) == 2
+    err = capsys.readouterr().err
+    assert "--stepz" in err and "steps" in err and "d_model" in err  # lists the valid keys
+    assert main(["--steps=many"]) == 2
+    assert "--steps=many" in capsys.readouterr().err
+    assert main(["--attn_only=maybe"]) == 2
+    assert "attn_only" in capsys.readouterr().err
+    assert main(["--n_head=3"]) == 2  # does not divide d_model 64
+    assert "n_head" in capsys.readouterr().err
+    assert main(["--preset=huge"]) == 2
+    assert main(["--help"]) == 0
+
+
+# ---------------------------------------------------------------------------------------------- PyTorch twin
+
+
+def _twin_forward(P, idx, cfg):
+    """The same GPT written with torch ops (Pre-LN, LayerNorm, tanh GeLU, learned positions)."""
+    B, T = idx.shape
+    C, H = cfg.d_model, cfg.n_head
+    D = C // H
+    x = P["wte"][idx] + P["wpe"][:T]
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    for i in range(cfg.n_layer):
+
+        def p(k, i=i):
+            return P[f"blocks.{i}.{k}"]
+
+        h = F.layer_norm(x, (C,), p("ln1.w"), p("ln1.b"), cfg.norm_eps)
+        q, k, v = (h @ p("attn.w_qkv") + p("attn.b_qkv")).split(C, dim=-1)
+        q, k, v = (t.reshape(B, T, H, D).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(D)
+        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        x = x + y @ p("attn.w_o") + p("attn.b_o")
+        h = F.layer_norm(x, (C,), p("ln2.w"), p("ln2.b"), cfg.norm_eps)
+        x = (
+            x
+            + F.gelu(h @ p("mlp.w_in") + p("mlp.b_in"), approximate="tanh") @ p("mlp.w_out")
+            + p("mlp.b_out")
+        )
+    x = F.layer_norm(x, (C,), P["ln_f.w"], P["ln_f.b"], cfg.norm_eps)
+    return x @ P["lm_head"]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-4), ("float64", 1e-9)])
+def test_ten_steps_match_pytorch_twin(dtype, tol):
+    tc = _tc(steps=10, log_interval=1, lr=1e-2, warmup_steps=3, min_lr=1e-3, grad_clip=0.5, dtype=dtype)
+    # a learnable stream (a noisy cycle), so the curve falls and the comparison means something
+    rng = np.random.default_rng(1)
+    stream = (np.arange(600) * 3 + (rng.random(600) < 0.1)) % CFG.vocab_size
+    data = (stream, stream[:100])
+    init = model.init_params(CFG, 5, dtype=np.dtype(dtype))
+    ours = train(CFG, tc, data, params=init, progress=False)
+
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
+    decay = [p for p in P.values() if p.ndim >= 2]
+    no_decay = [p for p in P.values() if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.lr,
+        betas=(tc.beta1, tc.beta2),
+        eps=tc.eps,
+    )
+    losses = []
+    for step in range(tc.steps):
+        # the batches train() draws: derived from (seed, step)
+        x, y = get_batch(data[0], CFG.block_size, tc.batch_size, _rng(tc.seed, 1, step))
+        for group in opt.param_groups:
+            group["lr"] = lr_schedule(step, tc.lr, tc.warmup_steps, tc.steps, tc.min_lr)
+        logits = _twin_forward(P, torch.from_numpy(x), CFG)
+        loss = F.cross_entropy(logits.reshape(-1, CFG.vocab_size), torch.from_numpy(y).reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(P.values()), tc.grad_clip)
+        opt.step()
+        losses.append(loss.item())
+    diff = np.abs(ours.history["loss"] - np.array(losses))
+    assert diff.max() < tol, f"numpy {ours.history['loss']}\ntorch {np.array(losses)}"
+    assert losses[-1] < losses[0] - 0.1  # it learned something, so the curve is a real comparison
+    for k, p in P.items():
+        np.testing.assert_allclose(ours.params[k], p.detach().numpy(), rtol=0, atol=100 * tol, err_msg=k)
+
+
+def test_make_dataset_feeds_train():
+    ds = make_dataset({"kind": "repeated", "n": 40, "seq_len": 5, "vocab_size": 11})
+    cfg = dataclasses.replace(CFG, block_size=9)
+    r = train(cfg, _tc(steps=2), ds, progress=False)
+    assert r.step == 2 and np.isfinite(r.history["val_loss"]).all()
