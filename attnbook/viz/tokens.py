@@ -45,6 +45,7 @@ PRESETS = (
 STRUCTURED_TEMPLATE = "the {adjective} {noun} {verb} the {object_noun}."
 _SLOTS = ("adjective", "noun", "verb", "object_noun")
 _SLOT_CHOICES = {"adjective": ADJECTIVES, "noun": NOUNS, "verb": VERBS, "object_noun": NOUNS}
+_MAX_LABELLED_T = 10  # longer sentences show the (T, T) values on hover only: the cells get too small
 _SLOT_TITLES = {"adjective": "adjective", "noun": "noun", "verb": "verb", "object_noun": "object noun"}
 
 
@@ -148,7 +149,7 @@ def sentence_builder_figure(
     emb_source = ColumnDataSource(_embedding_columns(tokens0, ids0, embeddings[0], emb_limits[0]),
                                   name=f"{name}-embedding-source")
     emb_plot = figure(
-        name=f"{name}-embedding", title=f"X = E[ids]  (T, C) = ({T0}, {C})", width=330, height=340,
+        name=f"{name}-embedding", title=f"X = E[ids]:  (T, C) = ({T0}, {C})", width=330, height=340,
         x_range=Range1d(-0.5, C - 0.5, name=f"{name}-embedding-x-range"),
         y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-embedding-y-range"),
         x_axis_location="above", tools="", toolbar_location=None,
@@ -170,7 +171,7 @@ def sentence_builder_figure(
     sim_source = ColumnDataSource(_similarity_columns(tokens0, ids0, similarities[0], sim_limits[0]),
                                   name=f"{name}-similarity-source")
     sim_plot = figure(
-        name=f"{name}-similarity", title=f"Dot products X Xᵀ  (T, T) = ({T0}, {T0})", width=400, height=380,
+        name=f"{name}-similarity", title=f"Dot products X Xᵀ:  (T, T) = ({T0}, {T0})", width=400, height=380,
         x_range=Range1d(-0.5, T0 - 0.5, name=f"{name}-similarity-x-range"),
         y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-similarity-y-range"),
         x_axis_location="above", tools="", toolbar_location=None,
@@ -187,22 +188,28 @@ def sentence_builder_figure(
     ]))
     sim_plot.add_layout(ColorBar(color_mapper=sim_mapper, width=8, name=f"{name}-similarity-colorbar"), "right")
     label_axes(sim_plot, tokens0, tokens0)
+    for plot in (emb_plot, sim_plot):
+        _name_parts(plot)
 
     # --- callbacks ----------------------------------------------------------------------------------------
     common = dict(
         mode=mode, table=table, adjective=slots["adjective"], noun=slots["noun"], verb=slots["verb"],
         object_noun=slots["object_noun"], preset=preset, strip=strip,
         emb_source=emb_source, emb_plot=emb_plot, emb_mapper=emb_mapper,
+        emb_yaxis=emb_plot.yaxis[0],
         sim_source=sim_source, sim_plot=sim_plot, sim_mapper=sim_mapper,
+        sim_xaxis=sim_plot.xaxis[0], sim_yaxis=sim_plot.yaxis[0],
         words=list(WORDS), labels=labels, embeddings=embeddings, similarities=similarities,
         emb_limits=emb_limits, sim_limits=sim_limits, preset_ids=[[int(i) for i in p] for p in preset_ids],
         template_ids=template_ids, slot_positions=slot_positions,
         slot_options=[list(_SLOT_CHOICES[s]) for s in _SLOTS],
         slot_option_ids=[[int(word_ids(w)[1][0]) for w in _SLOT_CHOICES[s]] for s in _SLOTS],
+        max_labelled_t=_MAX_LABELLED_T,
     )
 
     # One callback for every widget (the arrays travel once); it tells the widgets apart by cb_obj.
     update = js_callback("sentence_builder", **common)
+    update.name = f"{name}-update"
     mode.js_on_change("active", update)
     table.js_on_change("value", update)
     for select in slots.values():
@@ -219,6 +226,21 @@ def sentence_builder_figure(
     return on_document_ready(layout, update)
 
 
+def _name_parts(plot) -> None:
+    """Name the parts Bokeh creates inside a figure (axes, title, renderers), so tests can find every model."""
+    plot.title.name = f"{plot.name}-title"
+    for side, axis in (("x", plot.xaxis[0]), ("y", plot.yaxis[0])):
+        axis.name = f"{plot.name}-{side}axis"
+        axis.formatter.name = f"{plot.name}-{side}formatter"
+    for k, renderer in enumerate(plot.renderers):
+        renderer.name = f"{plot.name}-renderer-{k}"
+
+
+def _fmt(v: float) -> str:
+    s = f"{v:.2f}"
+    return "0.00" if s == "-0.00" else s
+
+
 def _ink(value: np.ndarray, limit: float) -> list[str]:
     """Text colour readable on the diverging palette: white on the dark ends, dark grey elsewhere."""
     return ["white" if abs(v) > 0.6 * limit else "#222222" for v in value.tolist()]
@@ -231,7 +253,7 @@ def _embedding_columns(tokens, ids, table, limit) -> dict:
     value = table[ids].ravel()  # (T * C,)
     return dict(
         x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32), value=value,
-        label=[f"{v:.2f}" for v in value.tolist()], ink=_ink(value, limit),
+        label=[_fmt(v) for v in value.tolist()], ink=_ink(value, limit),
         token=[tokens[i] for i in ii.ravel()], id=[int(ids[i]) for i in ii.ravel()],
         pos=ii.ravel().tolist(), dim=[f"c{j}" for j in jj.ravel()],
     )
@@ -244,7 +266,7 @@ def _similarity_columns(tokens, ids, similarity, limit) -> dict:
     value = similarity[np.ix_(ids, ids)].ravel()  # (T * T,)
     return dict(
         x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32), value=value,
-        label=[f"{v:.2f}" for v in value.tolist()], ink=_ink(value, limit),
+        label=[_fmt(v) if T <= _MAX_LABELLED_T else "" for v in value.tolist()], ink=_ink(value, limit),
         token_i=[tokens[i] for i in ii.ravel()], token_j=[tokens[j] for j in jj.ravel()],
         i=ii.ravel().tolist(), j=jj.ravel().tolist(),
     )

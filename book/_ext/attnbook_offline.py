@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import re
 import shutil
 from functools import lru_cache
@@ -25,7 +26,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 FIGURE_MARKER = "data-attnbook-figure"
-PACKAGE = Path(__file__).resolve().parents[2] / "attnbook"
+# The attnbook the chapters will import (the editable install of this repository in the nox sessions).
+PACKAGE = Path(importlib.util.find_spec("attnbook").origin).parent
 BOKEH_DIR = "bokeh"
 MATHJAX_DIR = "mathjax"
 # What MathJax needs for TeX input and CommonHTML output; the speech-rule engine (sre/, ~15 MB) is left out.
@@ -121,8 +123,6 @@ def _bokeh_files() -> dict[str, Path]:
 
 
 def _mathjax_source() -> Path:
-    import importlib.util
-
     spec = importlib.util.find_spec("sphinx-mathjax-offline")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(

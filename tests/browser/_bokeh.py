@@ -634,7 +634,7 @@ HELPERS_JS = r"""
   // ---- one action: settle, snapshot, act, wait for the first change, settle again ---------------------
   T.act = async (doc, model, action, opts) => {
     const exclude = new Set([model.id]);
-    const res = { action: action.label, changed: [], ms: null, settle_ms: null, callback_ms: null, n_callbacks: 0, error: null };
+    const res = { action: action.label, changed: [], ms: null, apply_ms: null, settle_ms: null, callback_ms: null, n_callbacks: 0, error: null };
     if (!(await T.settle(doc, exclude, opts.quiet, opts.settleTimeout))) {
       res.error = "the figure kept changing before the action (is something animating on its own?)";
       return res;
@@ -643,7 +643,8 @@ HELPERS_JS = r"""
     const lis = T.listen(doc, exclude);
     const nlog = T.cbLog.length;
     const t0 = performance.now();
-    try { await action.apply(); } catch (e) { res.error = `the action threw: ${(e && e.stack) || e}`; }
+    try { action.apply(); } catch (e) { res.error = `the action threw: ${(e && e.stack) || e}`; }
+    res.apply_ms = performance.now() - t0;  // synchronous part: Bokeh's own view updates of the widget
     let changed = [], tDetect = null, seen = -1, lastSnap = -Infinity;
     for (;;) {
       const now = performance.now();
@@ -692,7 +693,7 @@ HELPERS_JS = r"""
 
   T.play = async (doc, m, opts) => {
     const exclude = new Set([m.id]);
-    const res = { action: `play ${opts.playMs} ms, then stop`, changed: [], ms: null, settle_ms: null, callback_ms: null, n_callbacks: 0, error: null };
+    const res = { action: `play ${opts.playMs} ms, then stop`, changed: [], ms: null, apply_ms: null, settle_ms: null, callback_ms: null, n_callbacks: 0, error: null };
     if (!(await T.settle(doc, exclude, opts.quiet, opts.settleTimeout))) {
       res.error = "the figure kept changing before play was pressed (autoplay?)";
       return res;

@@ -1,0 +1,101 @@
+"""The book's Sphinx extension: chapter cache keys follow the attnbook modules a chapter uses, and rebuilds reuse."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+sys.path.insert(0, str(BOOK / "_ext"))
+ext = importlib.import_module("attnbook_offline")
+
+CHAPTER_MASKS = "```{code-cell} ipython3\nfrom attnbook.masks import causal\n```\n"
+CHAPTER_VIZ = "```{code-cell} ipython3\nfrom attnbook.viz import show\n```\n"
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """A private copy of the attnbook sources that the extension hashes instead of the real ones."""
+    copy = tmp_path / "attnbook"
+    shutil.copytree(ROOT / "attnbook", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(ext, "PACKAGE", copy)
+    ext._imports_of.cache_clear()
+    yield copy
+    ext._imports_of.cache_clear()
+
+
+def test_dependencies_follow_imports_transitively(package_copy):
+    files = {p.relative_to(package_copy).as_posix() for p in ext.dependency_files(CHAPTER_MASKS)}
+    assert {"__init__.py", "masks.py", "_checks.py"} <= files
+    assert "viz/core.py" not in files
+    assert not any(f.startswith("pretrained/") for f in files)
+
+
+def test_viz_chapters_depend_on_the_js_callbacks(package_copy):
+    files = {p.relative_to(package_copy).as_posix() for p in ext.dependency_files(CHAPTER_VIZ)}
+    assert "viz/js/attention_steps.mjs" in files
+    assert "attention.py" in files  # viz.steps imports attnbook.attention
+
+
+def test_editing_a_used_module_changes_the_stamp_and_an_unused_one_does_not(package_copy):
+    before = ext.dependency_hash(CHAPTER_MASKS)
+    assert ext.dependency_hash(CHAPTER_MASKS) == before  # deterministic
+    (package_copy / "pretrained" / "rollout.py").write_text("# unrelated edit\n", encoding="utf-8")
+    ext._imports_of.cache_clear()
+    assert ext.dependency_hash(CHAPTER_MASKS) == before
+    with open(package_copy / "_checks.py", "a", encoding="utf-8") as f:
+        f.write("\n# an edit to a module masks.py imports\n")
+    ext._imports_of.cache_clear()
+    assert ext.dependency_hash(CHAPTER_MASKS) != before
+
+
+def test_the_stamp_is_a_hidden_cell_appended_to_notebook_chapters():
+    source = [CHAPTER_MASKS]
+    ext._stamp_chapter(None, "chapters/x", source)
+    assert source[0].startswith(CHAPTER_MASKS.rstrip("\n"))
+    assert ":tags: [remove-cell]" in source[0]
+    assert ext.dependency_hash(CHAPTER_MASKS) in source[0]
+    plain = ["# A page without code\n"]
+    ext._stamp_chapter(None, "glossary", plain)
+    assert plain == ["# A page without code\n"]
+
+
+@pytest.mark.slow
+def test_a_no_change_rebuild_executes_no_notebook(tmp_path):
+    """Build twice into a fresh output folder sharing one execution cache: the second run executes nothing."""
+    cache = tmp_path / "jupyter_cache"
+    env = {**os.environ, "ATTNBOOK_JUPYTER_CACHE": str(cache)}
+    # Only the step-by-step chapter, to keep this test short; the real build uses the same mechanism.
+    args = [sys.executable, "-m", "sphinx", "-b", "html", "-D", "nb_execution_mode=cache"]
+    book = tmp_path / "book"
+    shutil.copytree(BOOK, book, ignore=shutil.ignore_patterns("_build", "jupyter_execute"))
+    keep = {"02_attention.md"}
+    for chapter in (book / "chapters").glob("*.md"):
+        if chapter.name not in keep:
+            chapter.unlink()
+    index = book / "index.md"
+    index.write_text(
+        "\n".join(
+            line
+            for line in index.read_text(encoding="utf-8").splitlines()
+            if not line.startswith("chapters/") or line.split("/")[1] + ".md" in keep
+        ),
+        encoding="utf-8",
+    )
+    first = subprocess.run([*args, str(book), str(tmp_path / "out1")], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = subprocess.run(
+        [*args, str(book), str(tmp_path / "out2")], env=env, capture_output=True, text=True
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    log = second.stdout + second.stderr
+    assert "Executing notebook" in first.stdout + first.stderr
+    assert "Executing notebook" not in log
+    assert log.count("Using cached notebook") == len(keep)

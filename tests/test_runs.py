@@ -1,0 +1,112 @@
+"""Tests for attnbook.runs: cache hits do not retrain, keys follow configs and code, bad entries recompute."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from attnbook import runs
+from attnbook.config import ModelConfig
+from attnbook.train import TrainConfig
+
+CFG = ModelConfig(vocab_size=11, block_size=8, d_model=16, n_layer=1, n_head=2, d_ff=32)
+TC = TrainConfig(
+    steps=3, batch_size=2, eval_interval=2, eval_batches=1, log_interval=1, snapshot_steps=(0, 3)
+)
+SPEC = {"kind": "repeated", "n": 20, "seq_len": 5, "vocab_size": 11}
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    calls = []
+    real = runs.train
+
+    def counting_train(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "train", counting_train)
+    return calls
+
+
+def _same(a, b):
+    assert a.step == b.step and a.status == b.status
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+    assert set(a.history) == set(b.history)
+    for k in a.history:
+        assert a.history[k].dtype == b.history[k].dtype and a.history[k].shape == b.history[k].shape, k
+        np.testing.assert_array_equal(a.history[k], b.history[k])
+
+
+def test_cache_hit_does_not_retrain(tmp_path, counted):
+    first = runs.cached_train(CFG, TC, SPEC, tmp_path)
+    second = runs.cached_train(CFG, TC, SPEC, tmp_path)
+    assert len(counted) == 1
+    _same(first, second)
+    assert second.opt_state is None
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    # a different config trains again and gets its own entry
+    runs.cached_train(CFG, TC.replace(lr=1e-3), SPEC, tmp_path)
+    assert len(counted) == 2 and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_key_changes_with_configs_data_and_source(monkeypatch):
+    key = runs.run_key(CFG, TC, SPEC)
+    assert key == runs.run_key(CFG, TC, dict(SPEC))
+    assert key == runs.run_key(CFG, TC, {**SPEC, "seed": 0})  # defaults are filled in before hashing
+    assert runs.run_key(dataclasses.replace(CFG, n_layer=2), TC, SPEC) != key
+    assert runs.run_key(CFG, TC.replace(seed=1), SPEC) != key
+    assert runs.run_key(CFG, TC, {**SPEC, "seed": 1}) != key
+    monkeypatch.setattr(runs, "source_hash", lambda: "edited")
+    assert runs.run_key(CFG, TC, SPEC) != key
+
+
+def test_source_hash_follows_files(tmp_path):
+    pkg = tmp_path / "attnbook"
+    (pkg / "viz").mkdir(parents=True)
+    (pkg / "model.py").write_text("x = 1\n")
+    (pkg / "viz" / "fig.py").write_text("y = 1\n")
+    h0 = runs.source_hash(pkg)
+    (pkg / "viz" / "fig.py").write_text("y = 2\n")  # figure code cannot change a trained model
+    assert runs.source_hash(pkg) == h0
+    (pkg / "model.py").write_text("x = 2\n")
+    h1 = runs.source_hash(pkg)
+    assert h1 != h0
+    (pkg / "layers").mkdir()
+    (pkg / "layers" / "norm.py").write_text("")
+    assert runs.source_hash(pkg) != h1  # sub-packages count
+    assert len(runs.source_hash()) == 64
+
+
+def test_corrupt_entry_is_recomputed(tmp_path, counted):
+    first = runs.cached_train(CFG, TC, SPEC, tmp_path)
+    (entry,) = tmp_path.glob("*.npz")
+    blob = entry.read_bytes()
+    entry.write_bytes(blob[: len(blob) // 3])
+    again = runs.cached_train(CFG, TC, SPEC, tmp_path)
+    assert len(counted) == 2
+    _same(first, again)
+    runs.cached_train(CFG, TC, SPEC, tmp_path)
+    assert len(counted) == 2  # the rewritten entry is good
+
+
+def test_entry_of_another_run_is_not_returned(tmp_path, counted):
+    runs.cached_train(CFG, TC, SPEC, tmp_path)
+    other = TC.replace(seed=5)
+    (entry,) = tmp_path.glob("*.npz")
+    # an entry whose file name claims to be the other run's key
+    entry.rename(tmp_path / f"{runs.run_key(CFG, other, SPEC)}.npz")
+    result = runs.cached_train(CFG, other, SPEC, tmp_path)
+    assert len(counted) == 2
+    fresh = runs.train(CFG, other, runs.make_dataset(SPEC), progress=False)
+    for k in fresh.params:
+        np.testing.assert_array_equal(result.params[k], fresh.params[k])
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("ATTNBOOK_CACHE", str(tmp_path / "c"))
+    assert runs.default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("ATTNBOOK_CACHE")
+    d = runs.default_cache_dir()
+    assert d.parts[-2:] == (".cache", "runs") and (d.parent.parent / "attnbook").is_dir()
