@@ -38,7 +38,16 @@ def _install_book_env(session: nox.Session) -> None:
 
 def _sphinx_build(session: nox.Session, *extra: str) -> None:
     session.run(
-        "sphinx-build", "-W", "--keep-going", "-b", "html", "-j", "1", *extra, str(BOOK), str(HTML),
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "-j",
+        "1",
+        *extra,
+        str(BOOK),
+        str(HTML),
     )
 
 
@@ -77,8 +86,17 @@ def serve(session: nox.Session) -> None:
     _install_book_env(session)
     session.install(*_groups("serve"))
     session.run(
-        "sphinx-autobuild", "--host", "127.0.0.1", "--port", "8000", "--watch", "attnbook",
-        "--re-ignore", r"(_build|jupyter_execute|\.cache)", str(BOOK), str(HTML),
+        "sphinx-autobuild",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        "--watch",
+        "attnbook",
+        "--re-ignore",
+        r"(_build|jupyter_execute|\.cache)",
+        str(BOOK),
+        str(HTML),
     )
 
 
@@ -87,4 +105,9 @@ def bench(session: nox.Session) -> None:
     """Benchmark the NumPy transformer against PyTorch side by side (prints ratios)."""
     session.install("torch==2.13.0")
     session.install("-e", ".")
-    session.run("python", "scripts/bench.py", *session.posargs, env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
+    session.run(
+        "python",
+        "scripts/bench.py",
+        *session.posargs,
+        env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")},
+    )

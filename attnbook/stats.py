@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from attnbook import model
-from attnbook._checks import as_float_array, check_choice, check_int
+from attnbook._checks import as_float_array, check_bool, check_choice, check_int
 from attnbook.config import ModelConfig
 
 __all__ = [
@@ -195,8 +195,8 @@ class SignalProfile(NamedTuple):
     std: np.ndarray  # (n_layer + 1,) its standard deviation
     max: np.ndarray  # (n_layer + 1,) its largest absolute value
     grad_norm: np.ndarray  # (n_layer,) 2-norm of each block's parameter gradients
-    resid_hist: np.ndarray  # (n_layer, bins) fraction of residual-stream entries per bin, after each block
-    resid_range: np.ndarray  # (n_layer, 2) the bins' (low, high)
+    resid_hist: np.ndarray | None  # (n_layer, bins) fraction of residual-stream entries per bin, after each block
+    resid_range: np.ndarray | None  # (n_layer, 2) the bins' (low, high)
     mlp_hist: np.ndarray | None  # (n_layer, bins) the same for the MLP's activation output (None if attn_only)
     mlp_range: np.ndarray | None  # (n_layer, 2)
     loss: float  # cross-entropy on the random targets (about ln V at initialisation)
@@ -215,6 +215,7 @@ def signal_profile(
     batch_size: int = 2,
     bins: int = 30,
     data_seed: int = 0,
+    histograms: bool = True,
 ) -> SignalProfile:
     """Run a freshly initialised model forward and backward on random tokens and measure every layer.
 
@@ -231,6 +232,8 @@ def signal_profile(
         Histogram bins.
     data_seed : int, optional
         Seed of the tokens and targets.
+    histograms : bool, optional
+        Measure the histograms (False leaves the four histogram fields None, for a faster gradient sweep).
 
     Returns
     -------
@@ -242,6 +245,7 @@ def signal_profile(
     init = check_choice("init", init, INITS)
     B = check_int("batch_size", batch_size, low=1)
     bins = check_int("bins", bins, low=1)
+    histograms = check_bool("histograms", histograms)
     rng = np.random.default_rng(check_int("data_seed", data_seed, low=0))
     T, V = cfg.block_size, cfg.vocab_size
     idx = rng.integers(0, V, size=(B, T))  # (B, T)
@@ -259,12 +263,13 @@ def signal_profile(
     mx = np.concatenate([[first[2]], per_layer["max"]])
 
     L = cfg.n_layer
-    resid_hist, resid_range = np.empty((L, bins)), np.empty((L, 2))
-    for layer, r in enumerate(cache.residuals):
-        resid_hist[layer], edges = histogram(r, bins)
-        resid_range[layer] = edges[0], edges[-1]
-    mlp_hist = mlp_range = None
-    if not cfg.attn_only:
+    resid_hist = resid_range = mlp_hist = mlp_range = None
+    if histograms:
+        resid_hist, resid_range = np.empty((L, bins)), np.empty((L, 2))
+        for layer, r in enumerate(cache.residuals):
+            resid_hist[layer], edges = histogram(r, bins)
+            resid_range[layer] = edges[0], edges[-1]
+    if histograms and not cfg.attn_only:
         mlp_hist, mlp_range = np.empty((L, bins)), np.empty((L, 2))
         for layer, c in enumerate(cache.blocks):
             mlp_hist[layer], edges = histogram(c.mlp.f.a, bins)  # (N, d_ff) activation output
@@ -300,7 +305,7 @@ def signal_sweep(
         The values to sweep.
     seed : int, optional
     **kwargs
-        Passed to :func:`signal_profile` (``batch_size``, ``bins``, ``data_seed``).
+        Passed to :func:`signal_profile` (``batch_size``, ``bins``, ``data_seed``, ``histograms``).
 
     Returns
     -------

@@ -458,7 +458,7 @@ def train(
             raise ValueError(f"checkpoint {resume_from} has no optimizer state to resume from")
         params, opt_state, start, history = ck.params, ck.opt_state, ck.step, _History(ck.history)
         if start > tc.steps:
-            raise ValueError(f"checkpoint {resume_from} is at step {start}, beyond train_cfg.steps={tc.steps}")
+            raise ValueError(f"checkpoint {resume_from} is at step {start}, past train_cfg.steps={tc.steps}")
     if params is None:
         params = _model.init_params(cfg, tc.seed, dtype=dtype)
     else:

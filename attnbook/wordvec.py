@@ -66,7 +66,11 @@ def cooccurrence_counts(sentences: Iterable, vocab: Sequence[str], window: int) 
     -------
     counts : (V, V) float64 array
     """
-    if isinstance(vocab, str) or not isinstance(vocab, Sequence) or not all(isinstance(w, str) for w in vocab):
+    if (
+        isinstance(vocab, str)
+        or not isinstance(vocab, Sequence)
+        or not all(isinstance(w, str) for w in vocab)
+    ):
         raise TypeError("vocab must be a sequence of str")
     if len(vocab) == 0:
         raise ValueError("vocab must contain at least one word")

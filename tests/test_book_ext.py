@@ -89,7 +89,9 @@ def test_a_no_change_rebuild_executes_no_notebook(tmp_path):
         ),
         encoding="utf-8",
     )
-    first = subprocess.run([*args, str(book), str(tmp_path / "out1")], env=env, capture_output=True, text=True)
+    first = subprocess.run(
+        [*args, str(book), str(tmp_path / "out1")], env=env, capture_output=True, text=True
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     second = subprocess.run(
         [*args, str(book), str(tmp_path / "out2")], env=env, capture_output=True, text=True

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from attnbook._checks import as_float_array, check_choice
-from attnbook.layers._common import check_dout
+from attnbook.layers._common import check_dout, row_chunks
 
 __all__ = [
     "KINDS",
@@ -42,94 +42,92 @@ class ActivationCache(NamedTuple):
     aux: np.ndarray | None  # tanh(...) for gelu, Φ(x) for gelu_exact, sigmoid for swish / swiglu's gate
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     # 0.5 (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) but cannot overflow for large negative x.
-    s = np.multiply(x, 0.5)
-    np.tanh(s, out=s)
-    s += 1.0
-    s *= 0.5
-    return s
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
     return _erf_scalar(x).astype(x.dtype)
 
 
-# Kernels: no checks, 2-D or N-D arrays, out-of-place results (the input stays in the cache).
+# Kernels: no checks. Each works block by block on rows (see row_chunks) so that the chain of
+# elementwise steps runs in cache; the input stays untouched for the backward pass.
 
 
-def _forward(kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _fwd_block(kind: str, x: np.ndarray, out: np.ndarray, aux: np.ndarray | None) -> None:
     if kind == "relu":
-        return np.maximum(x, 0.0), None
-    if kind == "gelu":
-        # 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), built in place in one buffer.
-        t = np.square(x)
-        t *= _GELU_A
-        t += 1.0
-        t *= x
-        t *= _SQRT_2_OVER_PI
-        np.tanh(t, out=t)
-        out = t + 1.0
+        np.maximum(x, 0.0, out=out)
+    elif kind == "gelu":
+        # 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))); aux keeps the tanh for the backward pass.
+        np.square(x, out=aux)
+        aux *= _GELU_A * _SQRT_2_OVER_PI
+        aux += _SQRT_2_OVER_PI
+        aux *= x
+        np.tanh(aux, out=aux)
+        np.add(aux, 1.0, out=out)
         out *= x
         out *= 0.5
-        return out, t
-    if kind == "gelu_exact":
-        phi = _erf(x * _INV_SQRT_2)
-        phi += 1.0
-        phi *= 0.5  # Φ(x), the standard normal CDF
-        return x * phi, phi
-    if kind == "swish":
-        s = _sigmoid(x)
-        return x * s, s
-    if kind == "swiglu":
+    elif kind == "gelu_exact":
+        np.multiply(x, _INV_SQRT_2, out=aux)
+        aux[...] = _erf(aux)
+        aux += 1.0
+        aux *= 0.5  # Φ(x), the standard normal CDF
+        np.multiply(x, aux, out=out)
+    elif kind == "swish":
+        _sigmoid(x, aux)
+        np.multiply(x, aux, out=out)
+    else:  # swiglu: gate branch a through Swish, times the linear branch g
         F = x.shape[-1] // 2
-        a, g = x[..., :F], x[..., F:]  # gate branch (through Swish) and linear branch
-        s = _sigmoid(a)
-        out = a * s
+        a, g = x[..., :F], x[..., F:]
+        _sigmoid(a, aux)
+        np.multiply(a, aux, out=out)
         out *= g
-        return out, s
-    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
-def _backward(kind: str, dout: np.ndarray, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+def _bwd_block(kind: str, dout: np.ndarray, x: np.ndarray, aux: np.ndarray | None, dx: np.ndarray) -> None:
     if kind == "relu":
-        return dout * (x > 0)  # derivative 0 at the kink, as in PyTorch
-    if kind == "gelu":
-        t = aux
+        np.multiply(dout, x > 0, out=dx)  # derivative 0 at the kink, as in PyTorch
+    elif kind == "gelu":
         # d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) √(2/π) (1 + 3·0.044715 x²)
-        dx = np.square(x)
+        #      = 0.5 (1 + t) (1 + x (1 - t) √(2/π) (1 + 3·0.044715 x²)), with t the saved tanh.
+        t = aux
+        tmp = np.subtract(1.0, t)
+        np.square(x, out=dx)
         dx *= 3.0 * _GELU_A * _SQRT_2_OVER_PI
         dx += _SQRT_2_OVER_PI
         dx *= x
-        dx *= 1.0 - np.square(t)
-        dx += 1.0 + t
-        dx *= 0.5
+        dx *= tmp
+        dx += 1.0
+        np.add(t, 1.0, out=tmp)
+        dx *= tmp
         dx *= dout
-        return dx
-    if kind == "gelu_exact":
+        dx *= 0.5
+    elif kind == "gelu_exact":
         # d/dx = Φ(x) + x φ(x)
-        dx = np.square(x)
+        np.square(x, out=dx)
         dx *= -0.5
         np.exp(dx, out=dx)
         dx *= _INV_SQRT_2PI
         dx *= x
         dx += aux
         dx *= dout
-        return dx
-    if kind == "swish":
-        s = aux
+    elif kind == "swish":
         # d/dx x s(x) = s (1 + x (1 - s))
-        dx = 1.0 - s
+        s = aux
+        np.subtract(1.0, s, out=dx)
         dx *= x
         dx += 1.0
         dx *= s
         dx *= dout
-        return dx
-    if kind == "swiglu":
+    else:  # swiglu
         s = aux
         F = x.shape[-1] // 2
         a, g = x[..., :F], x[..., F:]
-        dx = np.empty_like(x)
         da, dg = dx[..., :F], dx[..., F:]
         np.multiply(a, s, out=dg)
         dg *= dout  # d out / d g = swish(a)
@@ -139,8 +137,34 @@ def _backward(kind: str, dout: np.ndarray, x: np.ndarray, aux: np.ndarray | None
         da *= s  # swish'(a)
         da *= g
         da *= dout
-        return dx
-    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def _forward(kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    x2 = x.reshape(-1, x.shape[-1])  # (N, F_in)
+    F_out = x2.shape[1] // 2 if kind == "swiglu" else x2.shape[1]
+    out = np.empty((x2.shape[0], F_out), dtype=x.dtype)
+    aux = None if kind == "relu" else np.empty_like(out)
+    starts, step = row_chunks(x2.shape[0], x2.shape[1])
+    for i in starts:
+        _fwd_block(kind, x2[i : i + step], out[i : i + step], None if aux is None else aux[i : i + step])
+    shape = (*x.shape[:-1], F_out)
+    return out.reshape(shape), None if aux is None else aux.reshape(shape)
+
+
+def _backward(kind: str, dout: np.ndarray, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    x2 = x.reshape(-1, x.shape[-1])  # (N, F_in)
+    d2 = dout.reshape(x2.shape[0], -1)  # (N, F_out)
+    a2 = None if aux is None else aux.reshape(d2.shape)
+    dx = np.empty_like(x2)
+    starts, step = row_chunks(x2.shape[0], x2.shape[1])
+    for i in starts:
+        sl = slice(i, i + step)
+        _bwd_block(kind, d2[sl], x2[sl], None if a2 is None else a2[sl], dx[sl])
+    return dx.reshape(x.shape)
 
 
 def forward(x, kind: str) -> tuple[np.ndarray, ActivationCache]:

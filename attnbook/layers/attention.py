@@ -15,7 +15,7 @@ import numpy as np
 
 from attnbook import positional
 from attnbook._checks import as_float_array, check_choice, check_int, check_real
-from attnbook.layers._common import check_dout, check_shape, optional_vector, same_dtype
+from attnbook.layers._common import check_dout, check_shape, colsum, optional_vector, rowsum, same_dtype
 from attnbook.layers.dropout import _mask as _dropout_mask
 from attnbook.layers.dropout import as_generator
 
@@ -129,6 +129,51 @@ def score_bias(mask=None, alibi_heads: int | None = None, T: int | None = None, 
 # Kernels (no checks): the model calls these directly.
 
 
+# Largest score for which softmax may skip the per-row max shift: exp(60) ≈ 1e26, so a row of up to
+# 1e12 such terms still sums to a finite float32. Computing the row maxima is the slowest step of a
+# NumPy softmax (a reduction over short rows), while the global maximum is cheap.
+_EXP_SAFE = 60.0
+# Smallest row sum accepted on that path: below it a row's weights could have lost precision to
+# underflow (or the row may attend nothing), and the row-max-shifted softmax is used instead.
+_SUM_SAFE = 1e-20
+
+
+def _softmax_fast(s2: np.ndarray) -> bool:
+    """Softmax of each row in place without the max shift; False (and ``s2`` spoiled) if unsafe."""
+    if not s2.max() <= _EXP_SAFE:
+        return False
+    np.exp(s2, out=s2)
+    tot = rowsum(s2)  # (rows,)
+    if not tot.min() >= _SUM_SAFE:
+        return False
+    s2 *= (1.0 / tot)[:, None]
+    return True
+
+
+def _softmax_stable(s2: np.ndarray) -> None:
+    """Softmax of each row in place, shifted by the row max; a row of only -inf becomes zeros, not NaN."""
+    m = s2.max(axis=1, keepdims=True)  # (rows, 1)
+    m[np.isneginf(m)] = 0.0
+    s2 -= m
+    np.exp(s2, out=s2)
+    tot = rowsum(s2)
+    tot[tot == 0.0] = 1.0
+    s2 *= (1.0 / tot)[:, None]
+
+
+def _batch_chunks(B: int, H: int, T: int):
+    # Blocks of whole sequences whose (b, H, T, T) score tensor fits in cache (about 256 KB in float32).
+    step = max(1, 65536 // (H * T * T))
+    return [slice(b, min(B, b + step)) for b in range(0, B, step)], step
+
+
+def _bias_rows(bias: np.ndarray | None, sl: slice) -> np.ndarray | None:
+    # A bias with a batch axis (e.g. padding) is sliced like the batch; (T, T) or (H, T, T) broadcasts.
+    if bias is not None and bias.ndim == 4 and bias.shape[0] != 1:
+        return bias[sl]
+    return bias
+
+
 def _forward(
     x2: np.ndarray,
     B: int,
@@ -146,6 +191,7 @@ def _forward(
 ) -> tuple[np.ndarray, AttentionCache]:
     C = x2.shape[1]
     H, D = n_head, C // n_head
+    dtype = x2.dtype
     qkv = x2 @ w_qkv  # (N, 3C)
     if b_qkv is not None:
         qkv += b_qkv
@@ -154,34 +200,33 @@ def _forward(
     scale = 1.0 / math.sqrt(D)
     if rope is not None:
         cos, sin = rope
-        k = _rope_apply(k, cos, sin, np.empty(k.shape, k.dtype))
-        q = _rope_apply(q, cos, sin, np.empty(q.shape, q.dtype))
+        k = _rope_apply(k, cos, sin, np.empty(k.shape, dtype))
+        q = _rope_apply(q, cos, sin, np.empty(q.shape, dtype))
         q *= scale
     else:
         q = q * scale  # scaling q (T·D values) is cheaper than scaling the scores (T·T)
-    att = q @ k.swapaxes(-1, -2)  # (B, H, T, T) scores
-    if bias is not None:
-        att += bias
-    # Softmax over keys, in place. A row that may attend nothing has max -inf: shift it by 0 instead
-    # so exp gives zeros, and divide it by 1, so its weights (and output) are zeros rather than NaN.
-    m = att.max(axis=-1, keepdims=True)  # (B, H, T, 1)
-    if bias is not None:
-        m[np.isneginf(m)] = 0.0
-    att -= m
-    np.exp(att, out=att)
-    s = att.sum(axis=-1, keepdims=True)  # (B, H, T, 1)
-    if bias is not None:
-        s[s == 0.0] = 1.0
-    att /= s
-    drop = None
-    p_att = att
-    if p_drop > 0.0:
-        drop = _dropout_mask(att.shape, p_drop, rng, att.dtype)
-        p_att = att * drop
-    yh = p_att @ v  # (B, H, T, D)
+    drop = _dropout_mask((B, H, T, T), p_drop, rng, dtype) if p_drop > 0.0 else None
+    att = np.empty((B, H, T, T), dtype=dtype)
+    y4 = np.empty((B, T, H, D), dtype=dtype)  # heads side by side: reshapes to (N, C) for free
+    yh = y4.transpose(0, 2, 1, 3)  # (B, H, T, D) view
+    chunks, _ = _batch_chunks(B, H, T)
+    for sl in chunks:
+        # Scores, softmax and weighted sum for a few sequences at a time, while they are in cache.
+        s = att[sl]  # (b, H, T, T) view
+        bias_sl = _bias_rows(bias, sl)
+        np.matmul(q[sl], k[sl].swapaxes(-1, -2), out=s)
+        if bias_sl is not None:
+            s += bias_sl
+        if not _softmax_fast(s.reshape(-1, T)):
+            np.matmul(q[sl], k[sl].swapaxes(-1, -2), out=s)
+            if bias_sl is not None:
+                s += bias_sl
+            _softmax_stable(s.reshape(-1, T))
+        p = s if drop is None else s * drop[sl]
+        np.matmul(p, v[sl], out=yh[sl])  # (b, H, T, D)
     if head_mask is not None:
-        yh *= head_mask[:, None, None]  # ablate / scale whole heads before they are mixed by w_o
-    y = yh.transpose(0, 2, 1, 3).reshape(B * T, C)  # (N, C), heads side by side
+        y4 *= head_mask[:, None]  # ablate / scale whole heads before w_o mixes them
+    y = y4.reshape(B * T, C)  # (N, C)
     out = y @ w_o  # (N, C)
     if b_o is not None:
         out += b_o
@@ -194,37 +239,50 @@ def _forward(
 def _backward(dout2: np.ndarray, c: AttentionCache) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     B, T, C = c.shape
     H, D = c.n_head, C // c.n_head
+    N = B * T
+    dtype = dout2.dtype
     grads = {"w_o": c.y.T @ dout2}  # (C, C)
     if c.has_bias:
-        grads["b_o"] = dout2.sum(axis=0)
-    dyh = (dout2 @ c.w_o.T).reshape(B, T, H, D).transpose(0, 2, 1, 3)  # (B, H, T, D)
+        grads["b_o"] = colsum(dout2)
+    dy = dout2 @ c.w_o.T  # (N, C), gradient of the (head-masked) head outputs
+    # Softmax backward needs sum_j dP_ij P_ij per query; it equals dy_i · y_i (FlashAttention's
+    # identity, since y = P v), which costs T·D per row instead of T·T. It also holds with dropout
+    # and with the head mask, because y is stored after both.
+    dot = rowsum((dy * c.y).reshape(N * H, D)).reshape(B, T, H).transpose(0, 2, 1)  # (B, H, T)
+    dy4 = dy.reshape(B, T, H, D)
     if c.head_mask is not None:
-        dyh = dyh * c.head_mask[:, None, None]
-    p_att = c.att if c.drop is None else c.att * c.drop
-    datt = dyh @ c.v.swapaxes(-1, -2)  # (B, H, T, T)
-    dqkv = np.empty((B, T, 3, H, D), dtype=dout2.dtype)
-    dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)  # (B, H, T, D) each, views into dqkv
-    np.matmul(p_att.swapaxes(-1, -2), dyh, out=dv)
-    if c.drop is not None:
-        datt *= c.drop
-    # Softmax backward, fused and in place: dS = P * (dP - sum_j dP P).
-    datt -= np.sum(datt * c.att, axis=-1, keepdims=True)
-    datt *= c.att  # (B, H, T, T), gradient of the scores
-    # S = q k^T with q pre-scaled: dq_rot = dS k / √D, dk_rot = dS^T q_scaled.
-    dq_rot = datt @ c.k  # (B, H, T, D)
+        dy4 = dy4 * c.head_mask[:, None]
+    dyh = dy4.transpose(0, 2, 1, 3)  # (B, H, T, D) view
+    dqkv = np.empty((B, T, 3, H, D), dtype=dtype)  # laid out like qkv, so it reshapes to (N, 3C)
+    dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)  # (B, H, T, D) views
+    if c.rope is not None:  # gradients of the rotated q, k first; rotated back below
+        dq_rot, dk_rot = np.empty((B, H, T, D), dtype), np.empty((B, H, T, D), dtype)
+    else:
+        dq_rot, dk_rot = dq, dk
+    chunks, step = _batch_chunks(B, H, T)
+    buf = np.empty((step, H, T, T), dtype=dtype)
+    for sl in chunks:
+        p = c.att[sl]  # (b, H, T, T)
+        ds = buf[: p.shape[0]]
+        p_used = p if c.drop is None else p * c.drop[sl]
+        np.matmul(p_used.swapaxes(-1, -2), dyh[sl], out=dv[sl])  # (b, H, T, D)
+        np.matmul(dyh[sl], c.v[sl].swapaxes(-1, -2), out=ds)  # dP, (b, H, T, T)
+        if c.drop is not None:
+            ds *= c.drop[sl]
+        ds -= dot[sl][..., None]
+        ds *= p  # dS = P (dP - sum_j dP P): the scores' gradient
+        # S = q k^T with q pre-scaled: dq_rot = dS k / √D, dk_rot = dS^T q_scaled.
+        np.matmul(ds, c.k[sl], out=dq_rot[sl])
+        np.matmul(ds.swapaxes(-1, -2), c.q[sl], out=dk_rot[sl])
     dq_rot *= 1.0 / math.sqrt(D)
-    dk_rot = datt.swapaxes(-1, -2) @ c.q  # (B, H, T, D)
     if c.rope is not None:
         cos, sin = c.rope
         _rope_apply(dq_rot, cos, sin, dq, inverse=True)
         _rope_apply(dk_rot, cos, sin, dk, inverse=True)
-    else:
-        dq[...] = dq_rot
-        dk[...] = dk_rot
-    dqkv2 = dqkv.reshape(B * T, 3 * C)  # (N, 3C)
+    dqkv2 = dqkv.reshape(N, 3 * C)  # (N, 3C)
     grads["w_qkv"] = c.x.T @ dqkv2  # (C, 3C)
     if c.has_bias:
-        grads["b_qkv"] = dqkv2.sum(axis=0)
+        grads["b_qkv"] = colsum(dqkv2)
     dx = dqkv2 @ c.w_qkv.T  # (N, C)
     return dx, grads
 

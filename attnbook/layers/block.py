@@ -20,7 +20,7 @@ from attnbook import masks
 from attnbook._checks import as_float_array, check_bool
 from attnbook.config import ModelConfig
 from attnbook.layers import activations, attention, norm
-from attnbook.layers._common import check_dout
+from attnbook.layers._common import check_dout, colsum
 from attnbook.layers.dropout import _mask as _dropout_mask
 from attnbook.layers.dropout import as_generator
 
@@ -193,12 +193,12 @@ def _mlp_fwd(cfg: ModelConfig, x2: np.ndarray, p: dict):
 def _mlp_bwd(cfg: ModelConfig, dout2: np.ndarray, c: MLPCache, grads: dict) -> np.ndarray:
     grads["mlp.w_out"] = c.a.T @ dout2  # (d_ff, C)
     if c.has_bias:
-        grads["mlp.b_out"] = dout2.sum(axis=0)
+        grads["mlp.b_out"] = colsum(dout2)
     da = dout2 @ c.w_out.T  # (N, d_ff)
     dh = activations._backward(cfg.activation, da, c.h, c.aux)  # (N, d_ff) or (N, 2 d_ff)
     grads["mlp.w_in"] = c.x.T @ dh  # (C, d_ff)
     if c.has_bias:
-        grads["mlp.b_in"] = dh.sum(axis=0)
+        grads["mlp.b_in"] = colsum(dh)
     return dh @ c.w_in.T  # (N, C)
 
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from attnbook._checks import as_float_array
-from attnbook.layers._common import check_dout, optional_vector, same_dtype
+from attnbook.layers._common import check_dout, colsum, optional_vector, same_dtype
 
 __all__ = ["LinearCache", "backward", "forward"]
 
@@ -33,7 +33,7 @@ def _backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     dx = dout2 @ w.T  # (N, C_in); the transpose is a view, BLAS reads it as is
     dw = x2.T @ dout2  # (C_in, C_out)
-    db = dout2.sum(axis=0) if has_bias else None  # (C_out,)
+    db = colsum(dout2) if has_bias else None  # (C_out,)
     return dx, dw, db
 
 

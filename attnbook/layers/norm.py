@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from attnbook._checks import as_float_array, check_real
-from attnbook.layers._common import check_dout, optional_vector
+from attnbook.layers._common import check_dout, colsum, filled, optional_vector
 
 __all__ = [
     "NormCache",
@@ -29,12 +29,13 @@ class NormCache(NamedTuple):
 
 
 def _layernorm_forward(x2: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float):
-    mu = x2.mean(axis=-1, keepdims=True)  # (N, 1)
-    xhat = x2 - mu  # (N, C), centred
-    var = np.mean(np.square(xhat), axis=-1, keepdims=True)  # (N, 1), biased variance as in the paper
+    inv_c = filled(x2.shape[1], 1.0 / x2.shape[1], x2.dtype)  # (C,); row means as BLAS mat-vec products
+    xhat = x2 - (x2 @ inv_c)[:, None]  # (N, C), centred
+    var = np.square(xhat) @ inv_c  # (N,), biased variance as in the paper
     var += eps  # eps is a Python float: NumPy keeps the array's dtype
     rstd = np.sqrt(var, out=var)
     np.reciprocal(rstd, out=rstd)
+    rstd = rstd[:, None]  # (N, 1)
     xhat *= rstd
     out = xhat * w
     if b is not None:
@@ -43,35 +44,42 @@ def _layernorm_forward(x2: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps:
 
 
 def _layernorm_backward(dout2: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, w: np.ndarray, has_bias: bool):
-    dw = np.sum(dout2 * xhat, axis=0)  # (C,)
-    db = dout2.sum(axis=0) if has_bias else None  # (C,)
-    dxhat = dout2 * w  # (N, C)
-    # dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)): the two means come from
-    # differentiating through the row mean and the row variance.
-    proj = np.mean(dxhat * xhat, axis=-1, keepdims=True)  # (N, 1)
-    dx = dxhat
-    dx -= dxhat.mean(axis=-1, keepdims=True)
-    dx -= xhat * proj
+    tmp = dout2 * xhat  # (N, C)
+    dw = colsum(tmp)  # (C,)
+    db = colsum(dout2) if has_bias else None  # (C,)
+    # dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with dxhat = dout w: the two means come
+    # from differentiating through the row mean and the row variance. Folding w into the mat-vec
+    # vector gives both means without forming dxhat first.
+    w_c = w * (1.0 / w.shape[0])  # (C,)
+    mean_d = dout2 @ w_c  # (N,)
+    mean_dx = tmp @ w_c  # (N,)
+    dx = dout2 * w
+    dx -= mean_d[:, None]
+    np.multiply(xhat, mean_dx[:, None], out=tmp)
+    dx -= tmp
     dx *= rstd
     return dx, dw, db
 
 
 def _rmsnorm_forward(x2: np.ndarray, w: np.ndarray, eps: float):
-    ms = np.mean(np.square(x2), axis=-1, keepdims=True)  # (N, 1), mean square
+    inv_c = filled(x2.shape[1], 1.0 / x2.shape[1], x2.dtype)
+    ms = np.square(x2) @ inv_c  # (N,), mean square
     ms += eps
     rstd = np.sqrt(ms, out=ms)
     np.reciprocal(rstd, out=rstd)
+    rstd = rstd[:, None]  # (N, 1)
     xhat = x2 * rstd  # (N, C)
     return xhat * w, xhat, rstd
 
 
 def _rmsnorm_backward(dout2: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, w: np.ndarray):
-    dw = np.sum(dout2 * xhat, axis=0)  # (C,)
-    dxhat = dout2 * w  # (N, C)
-    # No centring, so only the scale's derivative remains: dx = rstd * (dxhat - xhat * mean(dxhat * xhat)).
-    proj = np.mean(dxhat * xhat, axis=-1, keepdims=True)  # (N, 1)
-    dx = dxhat
-    dx -= xhat * proj
+    tmp = dout2 * xhat  # (N, C)
+    dw = colsum(tmp)  # (C,)
+    # No centring, so only the scale's derivative remains: dx = rstd (dxhat - xhat mean(dxhat xhat)).
+    mean_dx = tmp @ (w * (1.0 / w.shape[0]))  # (N,)
+    dx = dout2 * w
+    np.multiply(xhat, mean_dx[:, None], out=tmp)
+    dx -= tmp
     dx *= rstd
     return dx, dw
 

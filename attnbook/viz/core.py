@@ -13,14 +13,39 @@ from bokeh.models import CustomJS, LayoutDOM
 
 from .._checks import as_float_array
 
-__all__ = ["FigureHTML", "show", "js_callback", "on_document_ready", "float32", "DIVERGING", "SEQUENTIAL", "NAN_COLOR"]
+__all__ = [
+    "FigureHTML",
+    "show",
+    "js_callback",
+    "on_document_ready",
+    "float32",
+    "DIVERGING",
+    "SEQUENTIAL",
+    "NAN_COLOR",
+]
 
 # Blue-white-red for signed values (scores, activations) and white-to-blue for weights in [0, 1].
 DIVERGING = (
-    "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b",
+    "#2166ac",
+    "#4393c3",
+    "#92c5de",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#f4a582",
+    "#d6604d",
+    "#b2182b",
 )
 SEQUENTIAL = (
-    "#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b",
+    "#f7fbff",
+    "#deebf7",
+    "#c6dbef",
+    "#9ecae1",
+    "#6baed6",
+    "#4292c6",
+    "#2171b5",
+    "#08519c",
+    "#08306b",
 )
 NAN_COLOR = "#d9d9d9"  # masked cells (-inf before the softmax)
 
@@ -55,7 +80,9 @@ def show(layout: LayoutDOM, *, title: str | None = None) -> FigureHTML:
         Accessible label of the figure wrapper.
     """
     if not isinstance(layout, LayoutDOM):
-        raise TypeError(f"layout must be a Bokeh LayoutDOM (plot, widget or layout), got {type(layout).__name__}")
+        raise TypeError(
+            f"layout must be a Bokeh LayoutDOM (plot, widget or layout), got {type(layout).__name__}"
+        )
     script, div = components(layout)
     label = f' aria-label="{html.escape(title, quote=True)}"' if title else ""
     return FigureHTML(f'<div class="attnbook-figure" data-attnbook-figure{label}>\n{div}\n{script}\n</div>')

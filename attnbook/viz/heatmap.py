@@ -97,16 +97,40 @@ def attention_heatmap(
     source = ColumnDataSource(columns, name=f"{name}-source")
     Tq, Tk = np.shape(weights)
     plot = figure(
-        name=name, title=title, width=width, height=height, x_range=(-0.5, Tk - 0.5), y_range=(-Tq + 0.5, 0.5),
-        x_axis_location="above", tools="", toolbar_location=None,
+        name=name,
+        title=title,
+        width=width,
+        height=height,
+        x_range=(-0.5, Tk - 0.5),
+        y_range=(-Tq + 0.5, 0.5),
+        x_axis_location="above",
+        tools="",
+        toolbar_location=None,
     )
-    mapper = LinearColorMapper(palette=list(palette), low=low, high=high, nan_color=NAN_COLOR,
-                               name=f"{name}-mapper")
-    cells = plot.rect("x", "y", 1, 1, source=source, line_color="white", line_width=0.5,
-                      fill_color={"field": "weight", "transform": mapper})
-    plot.add_tools(HoverTool(renderers=[cells], tooltips=[
-        ("query", "@q_token"), ("key", "@k_token"), ("score", "@score{0.000}"), ("weight", "@weight{0.000}"),
-    ]))
+    mapper = LinearColorMapper(
+        palette=list(palette), low=low, high=high, nan_color=NAN_COLOR, name=f"{name}-mapper"
+    )
+    cells = plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=source,
+        line_color="white",
+        line_width=0.5,
+        fill_color={"field": "weight", "transform": mapper},
+    )
+    plot.add_tools(
+        HoverTool(
+            renderers=[cells],
+            tooltips=[
+                ("query", "@q_token"),
+                ("key", "@k_token"),
+                ("score", "@score{0.000}"),
+                ("weight", "@weight{0.000}"),
+            ],
+        )
+    )
     plot.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
     label_axes(plot, q_tokens, k_tokens)
     return plot

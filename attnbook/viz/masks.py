@@ -211,7 +211,7 @@ def masks_figure(
 
     def grid(role: str, title: str, color_field: str, mapper, tooltips):
         plot = figure(
-            name=f"{name}-{role}", title=title, width=365, height=350, x_range=(-0.5, T + 0.9),
+            name=f"{name}-{role}", title=title, width=365, height=350, x_range=(-0.5, T + 1.4),
             y_range=(-T + 0.5, 0.5), x_axis_location="above", tools="", toolbar_location=None,
         )
         cells_r = plot.rect("x", "y", 1, 1, source=cells, line_color="white", line_width=0.5,
@@ -225,7 +225,7 @@ def masks_figure(
                                     name=f"{name}-mask-mapper")
     weight_mapper = LinearColorMapper(palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR,
                                       name=f"{name}-attention-mapper")
-    mask_plot = grid("mask", "Mask (blue: may attend, grey: hidden)", "mask_color", mask_mapper,
+    mask_plot = grid("mask", "Mask (blue, orange: may attend; grey: hidden)", "mask_color", mask_mapper,
                      [("query", "@q_token"), ("key", "@k_token"), ("", "@allowed")])
     mask_plot.text("x", "y", text="n_keys", source=rows, text_align="left", text_baseline="middle",
                    text_font_size="8pt", text_color="color")

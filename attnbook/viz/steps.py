@@ -99,7 +99,7 @@ def _geometry(panels: list[StepPanel]) -> tuple[dict, dict]:
     lx, ly, ltext, lalign = [], [], [], []
     x0 = 0.0
     for p, panel in enumerate(panels):
-        n_rows, n_cols = len(panel.rows), len(panel.cols)
+        n_cols = len(panel.cols)
         for i, r in enumerate(panel.rows):
             for j, c in enumerate(panel.cols):
                 xs.append(x0 + j + 0.5)
@@ -123,8 +123,13 @@ def _geometry(panels: list[StepPanel]) -> tuple[dict, dict]:
                 ltext.append(r)
                 lalign.append("right")
         x0 += n_cols + _GAP
-    cells = dict(x=np.array(xs, np.float32), y=np.array(ys, np.float32), row=rows, col=cols,
-                 panel=np.array(pidx, np.int32))
+    cells = dict(
+        x=np.array(xs, np.float32),
+        y=np.array(ys, np.float32),
+        row=rows,
+        col=cols,
+        panel=np.array(pidx, np.int32),
+    )
     labels = dict(x=np.array(lx, np.float32), y=np.array(ly, np.float32), text=ltext, align=lalign)
     return cells, labels
 
@@ -188,46 +193,103 @@ def attention_steps_figure(
     t0 = TEMPERATURES.index(1.0)
     cells0, labels0 = geometry[step - 1]
     cells_source = ColumnDataSource(
-        dict(**cells0, value=values[step - 1][t0, 0, 0], color=np.zeros(len(cells0["x"]), np.float32),
-             text=[""] * len(cells0["x"]), score=[""] * len(cells0["x"]), weight=[""] * len(cells0["x"])),
+        dict(
+            **cells0,
+            value=values[step - 1][t0, 0, 0],
+            color=np.zeros(len(cells0["x"]), np.float32),
+            text=[""] * len(cells0["x"]),
+            score=[""] * len(cells0["x"]),
+            weight=[""] * len(cells0["x"]),
+        ),
         name=f"{name}-cells",
     )
     labels_source = ColumnDataSource(labels0, name=f"{name}-labels")
 
     width_cells = max(sum(len(p.cols) for p in ps) + _GAP * (len(ps) - 1) for ps in panels)
     plot = figure(
-        name=f"{name}-plot", width=740, height=90 + 34 * T, x_range=(-3.2, width_cells + 0.2),
-        y_range=(-T - 0.2, 1.6), tools="", toolbar_location=None, match_aspect=False,
+        name=f"{name}-plot",
+        width=740,
+        height=90 + 34 * T,
+        x_range=(-3.2, width_cells + 0.2),
+        y_range=(-T - 0.2, 1.6),
+        tools="",
+        toolbar_location=None,
+        match_aspect=False,
     )
     plot.axis.visible = False
     plot.grid.visible = False
     plot.outline_line_color = None
     mapper = LinearColorMapper(palette=DIVERGING, low=-1, high=1, nan_color=NAN_COLOR, name=f"{name}-mapper")
-    rects = plot.rect("x", "y", 0.96, 0.96, source=cells_source, line_color=None,
-                      fill_color={"field": "color", "transform": mapper})
-    plot.text("x", "y", text="text", source=cells_source, text_align="center", text_baseline="middle",
-              text_font_size="8pt", text_color="#222222")
-    plot.text("x", "y", text="text", source=labels_source, text_align="align", text_baseline="middle",
-              text_font_size="9pt", text_color="#333333")
-    plot.add_tools(HoverTool(renderers=[rects], tooltips=[
-        ("row (query)", "@row"), ("column (key)", "@col"), ("value", "@text"),
-        ("score", "@score"), ("weight", "@weight"),
-    ]))
+    rects = plot.rect(
+        "x",
+        "y",
+        0.96,
+        0.96,
+        source=cells_source,
+        line_color=None,
+        fill_color={"field": "color", "transform": mapper},
+    )
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=cells_source,
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="8pt",
+        text_color="#222222",
+    )
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=labels_source,
+        text_align="align",
+        text_baseline="middle",
+        text_font_size="9pt",
+        text_color="#333333",
+    )
+    plot.add_tools(
+        HoverTool(
+            renderers=[rects],
+            tooltips=[
+                ("row (query)", "@row"),
+                ("column (key)", "@col"),
+                ("value", "@text"),
+                ("score", "@score"),
+                ("weight", "@weight"),
+            ],
+        )
+    )
 
-    step_slider = Slider(start=1, end=len(STEP_TITLES), value=step, step=1, title="Step", name=f"{name}-step",
-                         width=250)
+    step_slider = Slider(
+        start=1, end=len(STEP_TITLES), value=step, step=1, title="Step", name=f"{name}-step", width=250
+    )
     play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=80, align="end")
-    temperature = Slider(start=TEMPERATURES[0], end=TEMPERATURES[-1], value=1.0, step=0.25,
-                         title="Temperature τ", name=f"{name}-temperature", width=190)
+    temperature = Slider(
+        start=TEMPERATURES[0],
+        end=TEMPERATURES[-1],
+        value=1.0,
+        step=0.25,
+        title="Temperature τ",
+        name=f"{name}-temperature",
+        width=190,
+    )
     causal = Toggle(label="Causal mask", active=False, name=f"{name}-causal", width=110, align="end")
-    head = Select(title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head",
-                  width=70)
+    head = Select(
+        title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head", width=70
+    )
     caption = Div(text="", name=f"{name}-caption", width=740)
 
     weights0 = first.weights
     attention = attention_heatmap(
-        weights0[0], tokens, tokens, name=f"{name}-attention", title="Attention weights A (current settings)",
-        width=330, height=300,
+        weights0[0],
+        tokens,
+        tokens,
+        name=f"{name}-attention",
+        title="Attention weights A (current settings)",
+        width=330,
+        height=300,
     )
     attention_source = attention.select_one({"name": f"{name}-attention-source"})
 

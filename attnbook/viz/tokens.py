@@ -69,7 +69,9 @@ def _check_tables(tables) -> tuple[list[str], list[np.ndarray]]:
                 f"tables[{label!r}] must have one row per word of WORDS (V={len(WORDS)}), got {table.shape}"
             )
         if arrays and table.shape[1] != arrays[0].shape[1]:
-            raise ValueError(f"all tables must have the same width C, got {table.shape[1]} and {arrays[0].shape[1]}")
+            raise ValueError(
+                f"all tables must have the same width C, got {table.shape[1]} and {arrays[0].shape[1]}"
+            )
         labels.append(label)
         arrays.append(table)
     return labels, arrays
@@ -137,71 +139,145 @@ def sentence_builder_figure(
     mode = RadioButtonGroup(labels=list(MODES), active=0, name=f"{name}-mode")
     table = Select(title="Embedding table", value=labels[0], options=labels, name=f"{name}-table", width=250)
     slots = {
-        slot: Select(title=_SLOT_TITLES[slot], value=value, options=list(_SLOT_CHOICES[slot]), width=110,
-                     name=f"{name}-{slot.replace('_', '-')}")
+        slot: Select(
+            title=_SLOT_TITLES[slot],
+            value=value,
+            options=list(_SLOT_CHOICES[slot]),
+            width=110,
+            name=f"{name}-{slot.replace('_', '-')}",
+        )
         for slot, value in zip(_SLOTS, structured, strict=True)
     }
-    preset = Select(title="Preset sentence", value="0", options=[(str(k), s) for k, s in enumerate(presets)],
-                    name=f"{name}-preset", width=330)
+    preset = Select(
+        title="Preset sentence",
+        value="0",
+        options=[(str(k), s) for k, s in enumerate(presets)],
+        name=f"{name}-preset",
+        width=330,
+    )
     strip = Div(text="", name=f"{name}-strip", width=740)
 
     # --- (T, C) embedding heatmap -------------------------------------------------------------------------
-    emb_source = ColumnDataSource(_embedding_columns(tokens0, ids0, embeddings[0], emb_limits[0]),
-                                  name=f"{name}-embedding-source")
+    emb_source = ColumnDataSource(
+        _embedding_columns(tokens0, ids0, embeddings[0], emb_limits[0]), name=f"{name}-embedding-source"
+    )
     emb_plot = figure(
-        name=f"{name}-embedding", title=f"X = E[ids]:  (T, C) = ({T0}, {C})", width=330, height=340,
+        name=f"{name}-embedding",
+        title=f"X = E[ids]:  (T, C) = ({T0}, {C})",
+        width=330,
+        height=340,
         x_range=Range1d(-0.5, C - 0.5, name=f"{name}-embedding-x-range"),
         y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-embedding-y-range"),
-        x_axis_location="above", tools="", toolbar_location=None,
+        x_axis_location="above",
+        tools="",
+        toolbar_location=None,
     )
-    emb_mapper = LinearColorMapper(palette=list(DIVERGING), low=-emb_limits[0], high=emb_limits[0],
-                                   name=f"{name}-embedding-mapper")
-    emb_cells = emb_plot.rect("x", "y", 1, 1, source=emb_source, line_color="white", line_width=0.5,
-                              fill_color={"field": "value", "transform": emb_mapper})
-    emb_plot.text("x", "y", text="label", source=emb_source, text_align="center", text_baseline="middle",
-                  text_font_size="7pt", text_color="ink")
-    emb_plot.add_tools(HoverTool(renderers=[emb_cells], name=f"{name}-embedding-hover", tooltips=[
-        ("token", "@token (position @pos, id @id)"), ("dimension", "@dim"), ("value", "@value{0.000}"),
-    ]))
-    emb_plot.add_layout(ColorBar(color_mapper=emb_mapper, width=8, name=f"{name}-embedding-colorbar"), "right")
+    emb_mapper = LinearColorMapper(
+        palette=list(DIVERGING), low=-emb_limits[0], high=emb_limits[0], name=f"{name}-embedding-mapper"
+    )
+    emb_cells = emb_plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=emb_source,
+        line_color="white",
+        line_width=0.5,
+        fill_color={"field": "value", "transform": emb_mapper},
+    )
+    _cell_text(emb_plot, emb_source)
+    emb_plot.add_tools(
+        HoverTool(
+            renderers=[emb_cells],
+            name=f"{name}-embedding-hover",
+            tooltips=[
+                ("token", "@token (position @pos, id @id)"),
+                ("dimension", "@dim"),
+                ("value", "@value{0.000}"),
+            ],
+        )
+    )
+    emb_plot.add_layout(
+        ColorBar(color_mapper=emb_mapper, width=8, name=f"{name}-embedding-colorbar"), "right"
+    )
     label_axes(emb_plot, tokens0, dims)
     emb_plot.xaxis.major_label_orientation = 0
 
     # --- (T, T) similarity heatmap ------------------------------------------------------------------------
-    sim_source = ColumnDataSource(_similarity_columns(tokens0, ids0, similarities[0], sim_limits[0]),
-                                  name=f"{name}-similarity-source")
+    sim_source = ColumnDataSource(
+        _similarity_columns(tokens0, ids0, similarities[0], sim_limits[0]), name=f"{name}-similarity-source"
+    )
     sim_plot = figure(
-        name=f"{name}-similarity", title=f"Dot products X Xᵀ:  (T, T) = ({T0}, {T0})", width=400, height=380,
+        name=f"{name}-similarity",
+        title=f"Dot products X Xᵀ:  (T, T) = ({T0}, {T0})",
+        width=400,
+        height=380,
         x_range=Range1d(-0.5, T0 - 0.5, name=f"{name}-similarity-x-range"),
         y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-similarity-y-range"),
-        x_axis_location="above", tools="", toolbar_location=None,
+        x_axis_location="above",
+        tools="",
+        toolbar_location=None,
     )
-    sim_mapper = LinearColorMapper(palette=list(DIVERGING), low=-sim_limits[0], high=sim_limits[0],
-                                   name=f"{name}-similarity-mapper")
-    sim_cells = sim_plot.rect("x", "y", 1, 1, source=sim_source, line_color="white", line_width=0.5,
-                              fill_color={"field": "value", "transform": sim_mapper})
-    sim_plot.text("x", "y", text="label", source=sim_source, text_align="center", text_baseline="middle",
-                  text_font_size="7pt", text_color="ink")
-    sim_plot.add_tools(HoverTool(renderers=[sim_cells], name=f"{name}-similarity-hover", tooltips=[
-        ("token i", "@token_i (position @i)"), ("token j", "@token_j (position @j)"),
-        ("dot product", "@value{0.000}"),
-    ]))
-    sim_plot.add_layout(ColorBar(color_mapper=sim_mapper, width=8, name=f"{name}-similarity-colorbar"), "right")
+    sim_mapper = LinearColorMapper(
+        palette=list(DIVERGING), low=-sim_limits[0], high=sim_limits[0], name=f"{name}-similarity-mapper"
+    )
+    sim_cells = sim_plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=sim_source,
+        line_color="white",
+        line_width=0.5,
+        fill_color={"field": "value", "transform": sim_mapper},
+    )
+    _cell_text(sim_plot, sim_source)
+    sim_plot.add_tools(
+        HoverTool(
+            renderers=[sim_cells],
+            name=f"{name}-similarity-hover",
+            tooltips=[
+                ("token i", "@token_i (position @i)"),
+                ("token j", "@token_j (position @j)"),
+                ("dot product", "@value{0.000}"),
+            ],
+        )
+    )
+    sim_plot.add_layout(
+        ColorBar(color_mapper=sim_mapper, width=8, name=f"{name}-similarity-colorbar"), "right"
+    )
     label_axes(sim_plot, tokens0, tokens0)
     for plot in (emb_plot, sim_plot):
         _name_parts(plot)
 
     # --- callbacks ----------------------------------------------------------------------------------------
     common = dict(
-        mode=mode, table=table, adjective=slots["adjective"], noun=slots["noun"], verb=slots["verb"],
-        object_noun=slots["object_noun"], preset=preset, strip=strip,
-        emb_source=emb_source, emb_plot=emb_plot, emb_mapper=emb_mapper,
+        mode=mode,
+        table=table,
+        adjective=slots["adjective"],
+        noun=slots["noun"],
+        verb=slots["verb"],
+        object_noun=slots["object_noun"],
+        preset=preset,
+        strip=strip,
+        emb_source=emb_source,
+        emb_plot=emb_plot,
+        emb_mapper=emb_mapper,
         emb_yaxis=emb_plot.yaxis[0],
-        sim_source=sim_source, sim_plot=sim_plot, sim_mapper=sim_mapper,
-        sim_xaxis=sim_plot.xaxis[0], sim_yaxis=sim_plot.yaxis[0],
-        words=list(WORDS), labels=labels, embeddings=embeddings, similarities=similarities,
-        emb_limits=emb_limits, sim_limits=sim_limits, preset_ids=[[int(i) for i in p] for p in preset_ids],
-        template_ids=template_ids, slot_positions=slot_positions,
+        sim_source=sim_source,
+        sim_plot=sim_plot,
+        sim_mapper=sim_mapper,
+        sim_xaxis=sim_plot.xaxis[0],
+        sim_yaxis=sim_plot.yaxis[0],
+        words=list(WORDS),
+        labels=labels,
+        embeddings=embeddings,
+        similarities=similarities,
+        emb_limits=emb_limits,
+        sim_limits=sim_limits,
+        preset_ids=[[int(i) for i in p] for p in preset_ids],
+        template_ids=template_ids,
+        slot_positions=slot_positions,
         slot_options=[list(_SLOT_CHOICES[s]) for s in _SLOTS],
         slot_option_ids=[[int(word_ids(w)[1][0]) for w in _SLOT_CHOICES[s]] for s in _SLOTS],
         max_labelled_t=_MAX_LABELLED_T,
@@ -241,9 +317,33 @@ def _fmt(v: float) -> str:
     return "0.00" if s == "-0.00" else s
 
 
-def _ink(value: np.ndarray, limit: float) -> list[str]:
-    """Text colour readable on the diverging palette: white on the dark ends, dark grey elsewhere."""
-    return ["white" if abs(v) > 0.6 * limit else "#222222" for v in value.tolist()]
+def _cell_text(plot, source) -> None:
+    """Cell values as text: dark on light cells (column ``label``), white on the dark ends (``label_light``).
+
+    Two glyphs with fixed colours rather than one with a per-cell colour column: BokehJS 3.9 fails to paint
+    a text glyph whose colour column changes length with the data.
+    """
+    for field, color in (("label", "#222222"), ("label_light", "white")):
+        plot.text(
+            "x",
+            "y",
+            text=field,
+            source=source,
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="7pt",
+            text_color=color,
+        )
+
+
+def _labels(value: np.ndarray, limit: float, show: bool = True) -> dict[str, list[str]]:
+    """The ``label``/``label_light`` columns: each value goes to one of them, by the darkness of its cell."""
+    dark = [abs(v) > 0.6 * limit for v in value.tolist()]
+    text = [_fmt(v) if show else "" for v in value.tolist()]
+    return dict(
+        label=["" if d else t for d, t in zip(dark, text, strict=True)],
+        label_light=[t if d else "" for d, t in zip(dark, text, strict=True)],
+    )
 
 
 def _embedding_columns(tokens, ids, table, limit) -> dict:
@@ -252,10 +352,14 @@ def _embedding_columns(tokens, ids, table, limit) -> dict:
     ii, jj = np.meshgrid(np.arange(T), np.arange(C), indexing="ij")  # (T, C)
     value = table[ids].ravel()  # (T * C,)
     return dict(
-        x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32), value=value,
-        label=[_fmt(v) for v in value.tolist()], ink=_ink(value, limit),
-        token=[tokens[i] for i in ii.ravel()], id=[int(ids[i]) for i in ii.ravel()],
-        pos=ii.ravel().tolist(), dim=[f"c{j}" for j in jj.ravel()],
+        x=jj.ravel().astype(np.float32),
+        y=-ii.ravel().astype(np.float32),
+        value=value,
+        **_labels(value, limit),
+        token=[tokens[i] for i in ii.ravel()],
+        id=[int(ids[i]) for i in ii.ravel()],
+        pos=ii.ravel().tolist(),
+        dim=[f"c{j}" for j in jj.ravel()],
     )
 
 
@@ -265,8 +369,12 @@ def _similarity_columns(tokens, ids, similarity, limit) -> dict:
     ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")  # (T, T)
     value = similarity[np.ix_(ids, ids)].ravel()  # (T * T,)
     return dict(
-        x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32), value=value,
-        label=[_fmt(v) if T <= _MAX_LABELLED_T else "" for v in value.tolist()], ink=_ink(value, limit),
-        token_i=[tokens[i] for i in ii.ravel()], token_j=[tokens[j] for j in jj.ravel()],
-        i=ii.ravel().tolist(), j=jj.ravel().tolist(),
+        x=jj.ravel().astype(np.float32),
+        y=-ii.ravel().astype(np.float32),
+        value=value,
+        **_labels(value, limit, show=T <= _MAX_LABELLED_T),
+        token_i=[tokens[i] for i in ii.ravel()],
+        token_j=[tokens[j] for j in jj.ravel()],
+        i=ii.ravel().tolist(),
+        j=jj.ravel().tolist(),
     )

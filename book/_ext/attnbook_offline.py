@@ -17,7 +17,7 @@ import hashlib
 import importlib.util
 import re
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -46,7 +46,7 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _imports_of(path: Path) -> tuple[str, ...]:
     """Absolute names of the attnbook modules imported by one package file."""
     tree = ast.parse(path.read_text(encoding="utf-8"))

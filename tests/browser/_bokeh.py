@@ -22,6 +22,11 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+except ImportError:  # pragma: no cover - the chromium fixture reports the missing package
+    PlaywrightTimeoutError = TimeoutError
+
 REPO = Path(__file__).resolve().parents[2]
 HTML_ROOT = REPO / "book" / "_build" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -146,7 +151,9 @@ class PageReport:
     def describe(self) -> str:
         lines = [f"page {self.url}:"] + [f"  - {p}" for p in self.problems()]
         if self.warnings:
-            lines += ["  console warnings (context, not failures):"] + [f"    {w}" for w in self.warnings[:10]]
+            lines += ["  console warnings (context, not failures):"] + [
+                f"    {w}" for w in self.warnings[:10]
+            ]
         return "\n".join(lines)
 
 
@@ -208,28 +215,35 @@ def open_page(browser, url: str, allowed: tuple[str, ...], timeout_ms: float = 3
         context.close()
 
 
-def wait_for_book_page(page, timeout_ms: float = 30_000) -> dict:
+def wait_for_book_page(page, report: PageReport | None = None, timeout_ms: float = 20_000) -> dict:
     """Wait until every figure is rendered by BokehJS and MathJax has typeset every formula.
 
     Returns the page's facts: number of figure wrappers and Bokeh documents, per-figure render checks,
-    and the math counts (``math`` elements, ``mjx-container`` elements, MathJax errors).
+    and the math counts (``math`` elements, ``mjx-container`` elements, MathJax errors). A timeout fails
+    with what the page reported (console errors usually say why).
     """
+
+    def wait(what: str, expression: str, arg=None) -> None:
+        try:
+            page.wait_for_function(expression, arg=arg, timeout=timeout_ms)
+        except PlaywrightTimeoutError:
+            detail = report.describe() if report is not None else ""
+            pytest.fail(f"{page.url}: timed out after {timeout_ms / 1000:.0f} s waiting for {what}\n{detail}")
+
     n_fig = page.evaluate("document.querySelectorAll('[data-attnbook-figure]').length")
     facts: dict = {"figures": n_fig}
     if n_fig:
-        page.wait_for_function(
+        wait(
+            f"BokehJS to render {n_fig} figure(s)",
             """(n) => window.Bokeh && Bokeh.documents && Bokeh.documents.length >= n
                 && Bokeh.documents.every((d) => d.is_idle)""",
-            arg=n_fig,
-            timeout=timeout_ms,
+            n_fig,
         )
         facts.update(page.evaluate("() => __attnbookTest.figureFacts()"))
     n_math = page.evaluate("document.querySelectorAll('.math').length")
     facts["math"] = n_math
     if n_math:
-        page.wait_for_function(
-            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=timeout_ms
-        )
+        wait("MathJax to start", "() => window.MathJax && MathJax.startup && MathJax.startup.promise")
         facts.update(
             page.evaluate(
                 """async () => {
@@ -322,10 +336,18 @@ def local_assets(root: Path, rel: str) -> set[str]:
 
 def page_weight(root: Path, rel: str, shared: set[str]) -> dict:
     """Bytes of a page plus the assets only it brings (not BokehJS/MathJax, not the theme's shared files)."""
-    own = sorted(a for a in local_assets(root, rel) if a not in shared and not a.startswith(SHARED_ASSET_DIRS))
+    own = sorted(
+        a for a in local_assets(root, rel) if a not in shared and not a.startswith(SHARED_ASSET_DIRS)
+    )
     html = (root / rel).stat().st_size
     assets = sum((root / a).stat().st_size for a in own)
-    return {"page": rel, "html_bytes": html, "asset_bytes": assets, "total_bytes": html + assets, "assets": own}
+    return {
+        "page": rel,
+        "html_bytes": html,
+        "asset_bytes": assets,
+        "total_bytes": html + assets,
+        "assets": own,
+    }
 
 
 def theme_shared_assets(root: Path) -> set[str]:
@@ -365,9 +387,10 @@ HELPERS_JS = r"""
   };
   T.isPlay = (m) => /play/i.test(m.name ?? "") && (T.isA(m, "Toggle") || T.isA(m, "Button"));
 
+  T.docs = () => (window.Bokeh && Bokeh.documents) || [];
   T.inventory = () => {
     const out = [];
-    Bokeh.documents.forEach((doc, i) => {
+    T.docs().forEach((doc, i) => {
       for (const m of doc.all_models)
         if (T.needsName(m)) out.push({ doc: i, id: m.id, type: m.type, name: m.name ?? "" });
     });
@@ -771,7 +794,7 @@ HELPERS_JS = r"""
 
   T.driveAll = async (opts) => {
     const out = [];
-    for (let i = 0; i < Bokeh.documents.length; i++) out.push(...(await T.driveDocument(i, opts)));
+    for (let i = 0; i < T.docs().length; i++) out.push(...(await T.driveDocument(i, opts)));
     return out;
   };
 
@@ -789,7 +812,12 @@ HELPERS_JS = r"""
       const plotFacts = plots.map((pv) => {
         const box = pv.el.getBoundingClientRect();
         const shown = pv.model.visible && box.width > 0 && box.height > 0;
-        const f = { name: pv.model.name ?? "", shown, finished: pv.has_finished(), colours: null };
+        // what the plot draws: visible renderers (glyphs, or annotations with a source) that have rows
+        const rows = (src) => (src && typeof src.get_length === "function" ? src.get_length() ?? 0 : 0);
+        const drawn = [...pv.model.renderers, ...pv.model.center, ...pv.model.above, ...pv.model.below,
+                       ...pv.model.left, ...pv.model.right]
+          .filter((r) => r.visible && rows(r.data_source ?? r.source) > 0).length;
+        const f = { name: pv.model.name ?? "", shown, finished: pv.has_finished(), colours: null, drawn };
         if (!shown) return f;
         const canvas = pv.export("png", false).canvas;
         const fb = pv.frame && pv.frame.bbox;

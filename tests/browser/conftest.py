@@ -71,7 +71,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if latencies:
         (out_dir / "latency.json").write_text(json.dumps(latencies, indent=1), encoding="utf-8")
         tr.section("widget latency (action -> first change of the figure; callback = CustomJS run time)")
-        tr.write_line(f"{'page':<48} {'via':<5} {'n':>4} {'median ms':>10} {'max ms':>8} {'max callback ms':>16}")
+        tr.write_line(
+            f"{'page':<48} {'via':<5} {'n':>4} {'median ms':>10} {'max ms':>8} {'max callback ms':>16}"
+        )
         groups: dict[tuple[str, str], list[dict]] = {}
         for r in latencies:
             groups.setdefault((r["page"], r["protocol"]), []).append(r)

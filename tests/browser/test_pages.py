@@ -28,7 +28,7 @@ def _params(pages: list[str], protocols: tuple[str, ...]) -> list:
     return [pytest.param(p, proto, id=f"{proto}:{p}") for p in pages for proto in protocols]
 
 
-def _url(rel, protocol, request) -> str:
+def _url(rel: str, protocol: str, request) -> tuple[str, tuple[str, ...]]:
     server = request.getfixturevalue("book_server").url if protocol == "http" else None
     return page_url(rel, protocol, server, HTML_ROOT), allowed_prefixes(protocol, server)
 
@@ -41,7 +41,7 @@ def test_page_loads_offline_and_renders(rel, protocol, chromium, request):
         pytest.fail(f"the book at {root} has no pages", pytrace=False)
     url, allowed = _url(rel, protocol, request)
     with open_page(chromium, url, allowed) as (page, report):
-        facts = wait_for_book_page(page)
+        facts = wait_for_book_page(page, report)
         page.wait_for_timeout(200)  # late errors (fonts, deferred scripts) still land in the report
         problems = report.problems()
 
@@ -59,6 +59,9 @@ def test_page_loads_offline_and_renders(rel, protocol, chromium, request):
                 if plot["shown"]:
                     assert plot["colours"] and plot["colours"] > 1, (
                         f"{where}: plot '{plot['name']}' is blank (one colour in its frame)"
+                    )
+                    assert plot["drawn"] > 0, (
+                        f"{where}: plot '{plot['name']}' draws nothing (no visible renderer with data)"
                     )
     if facts["math"]:
         assert facts["math_typeset"] == facts["math"], (

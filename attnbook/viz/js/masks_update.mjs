@@ -45,12 +45,13 @@ export default ({type_select, window_slider, global_slider, length_slider, cells
   }
   rows.data = {...rows.data, n_keys, row_sum, color}
 
-  const xs = new Map(lab.map((t, j) => [j, t]))
-  const ys = new Map(lab.map((t, i) => [-i, t]))
-  axes[0].major_label_overrides = xs
-  axes[1].major_label_overrides = ys
-  axes[2].major_label_overrides = new Map(xs)
-  axes[3].major_label_overrides = new Map(ys)
+  // Token labels change only with padding (<pad>) and global tokens (★): rebuild the axes only then.
+  const shown = axes[0].major_label_overrides
+  const get = (m, k) => m instanceof Map ? m.get(k) : m[k]
+  if (lab.some((t, j) => get(shown, j) !== t)) {
+    for (const [a, sign] of [[0, 1], [1, -1], [2, 1], [3, -1]])
+      axes[a].major_label_overrides = new Map(lab.map((t, j) => [sign * j + 0, t]))
+  }
 
   const fill = (text) => text.replaceAll("{w}", w).replaceAll("{g}", g).replaceAll("{L}", L)
     .replaceAll("{band}", 2 * w + 1)
@@ -60,16 +61,16 @@ export default ({type_select, window_slider, global_slider, length_slider, cells
   const settings = {none: "", causal: "", local: `w = ${w}`, "global-local": `w = ${w}, ${g} global`,
                     padding: `length ${L}`}
   const pct = (x) => `${(100 * x / n).toFixed(0)}%`
-  let html = `<table class="attnbook-cost" style="border-collapse:collapse;font-size:90%">` +
-    `<tr><th style="text-align:left;padding:0 8px">mask</th><th style="text-align:left;padding:0 8px">settings</th>` +
-    `<th style="padding:0 8px">scores used</th><th style="padding:0 8px">share of the T² = ${n} a dense kernel computes</th>` +
-    `<th style="padding:0 8px">wasted by a dense kernel</th><th style="padding:0 8px">rows that see nothing</th></tr>`
+  const th = (t, align) => `<th style="text-align:${align};padding:0 10px">${t}</th>`
+  const td = (t, align) => `<td style="text-align:${align};padding:0 10px">${t}</td>`
+  let html = `<table style="border-collapse:collapse;font-size:90%;margin-top:4px"><tr>` +
+    th("mask", "left") + th("settings", "left") + th("scores used", "right") + th(`share of T² = ${n}`, "right") +
+    th("computed but unused (dense)", "right") + th("rows that see nothing", "right") + "</tr>"
   for (const k of Object.keys(settings)) {
     const t = index[keyOf(k)]
     const style = k === kind ? "background:#deebf7;font-weight:bold" : ""
-    html += `<tr style="${style}"><td style="padding:0 8px">${k}</td><td style="padding:0 8px">${settings[k]}</td>` +
-      `<td style="text-align:right;padding:0 8px">${counts[t]}</td><td style="text-align:right;padding:0 8px">${pct(counts[t])}</td>` +
-      `<td style="text-align:right;padding:0 8px">${n - counts[t]}</td><td style="text-align:right;padding:0 8px">${empty_rows[t]}</td></tr>`
+    html += `<tr style="${style}">` + td(k, "left") + td(settings[k], "left") + td(counts[t], "right") +
+      td(pct(counts[t]), "right") + td(n - counts[t], "right") + td(empty_rows[t], "right") + "</tr>"
   }
   html += "</table>"
   const c = counts[s]

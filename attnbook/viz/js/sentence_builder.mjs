@@ -24,32 +24,37 @@ export default ({mode, table, adjective, noun, verb, object_noun, preset, strip,
   const S = similarities[t]
   const V = E.shape[0]
   const C = E.shape[1]
-  const ink = (v, limit) => (Math.abs(v) > 0.6 * limit ? "white" : "#222222")
   const fmt = (v) => { const s = v.toFixed(2); return s === "-0.00" ? "0.00" : s }
+  // each value is written in one of two text columns: dark on light cells, white on the dark ends
+  const put = (cols, v, limit, show) => {
+    const text = show ? fmt(v) : ""
+    const light = Math.abs(v) > 0.6 * limit
+    cols.label.push(light ? "" : text); cols.label_light.push(light ? text : "")
+  }
 
   // (T, C): row i of X is row ids[i] of E
   const n = T * C
-  const emb = {x: new Float32Array(n), y: new Float32Array(n), value: new Float32Array(n), label: [], ink: [],
+  const emb = {x: new Float32Array(n), y: new Float32Array(n), value: new Float32Array(n), label: [], label_light: [],
                token: [], id: [], pos: [], dim: []}
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < C; j++) {
       const k = i * C + j
       const v = E[ids[i] * C + j]
       emb.x[k] = j; emb.y[k] = -i; emb.value[k] = v
-      emb.label.push(fmt(v)); emb.ink.push(ink(v, emb_limits[t]))
+      put(emb, v, emb_limits[t], true)
       emb.token.push(tokens[i]); emb.id.push(ids[i]); emb.pos.push(i); emb.dim.push(`c${j}`)
     }
   }
   // (T, T): cell (i, j) is entry (ids[i], ids[j]) of E Eᵀ
   const m = T * T
-  const sim = {x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m), label: [], ink: [],
+  const sim = {x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m), label: [], label_light: [],
                token_i: [], token_j: [], i: [], j: []}
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < T; j++) {
       const k = i * T + j
       const v = S[ids[i] * V + ids[j]]
       sim.x[k] = j; sim.y[k] = -i; sim.value[k] = v
-      sim.label.push(T <= max_labelled_t ? fmt(v) : ""); sim.ink.push(ink(v, sim_limits[t]))
+      put(sim, v, sim_limits[t], T <= max_labelled_t)
       sim.token_i.push(tokens[i]); sim.token_j.push(tokens[j]); sim.i.push(i); sim.j.push(j)
     }
   }

@@ -1,0 +1,59 @@
+// Split of d_model into heads: each column of Q moves from (T, C) to (T, H, D) (reshape) to (H, T, D)
+// (transpose, drawn as a stack of H sheets). Only positions are interpolated here; Q itself comes from NumPy.
+export default ({select, progress, cells, heads, caption, tokens, q, colors, frames}) => {
+  const H = Number(select.value)
+  const T = tokens.length, C = q.length / T, D = C / H
+  const t = progress.value / frames
+  const ease = (s) => s * s * (3 - 2 * s)
+  const a = ease(Math.min(1, 2 * t))  // reshape phase: the column groups move apart
+  const b = ease(Math.max(0, 2 * t - 1))  // transpose phase: the groups slide into a stack
+  const GAP = 0.6, DX = 0.5, DY = 0.5
+  const n = T * C
+  const x = new Float32Array(n), y = new Float32Array(n), value = new Float32Array(n)
+  const color = new Array(n), token = new Array(n), column = new Array(n), head = new Array(n)
+  let c = 0
+  for (let h = H - 1; h >= 0; h--) {  // back sheets first, so head 1 ends on top of the stack
+    for (let i = 0; i < T; i++) {
+      for (let d = 0; d < D; d++) {
+        const j = h * D + d
+        const x0 = j, x1 = j + h * GAP, x2 = d + h * DX
+        x[c] = b > 0 ? x1 + (x2 - x1) * b : x0 + (x1 - x0) * a
+        y[c] = -i + h * DY * b
+        color[c] = colors[h]
+        token[c] = tokens[i]
+        column[c] = `c${j} → head ${h + 1}, d${d}`
+        head[c] = String(h + 1)
+        value[c] = q[i * C + j]
+        c++
+      }
+    }
+  }
+  cells.data = {x, y, color, token, column, head, value}
+
+  const hx = [], hy = [], text = [], hcolor = []
+  for (let h = 0; h < H; h++) {
+    const x0 = h * D + (D - 1) / 2, x1 = x0 + h * GAP, x2 = (D - 1) / 2 + h * DX
+    hx.push(b > 0 ? x1 + (x2 - x1) * b : x0 + (x1 - x0) * a)
+    // In the stack the labels would overlap: keep the back sheet's on top and the front sheet's below it.
+    const front = b >= 0.5 && h === 0 && H > 1
+    hy.push(front ? -T - 0.85 : 0.55 + h * DY * b)
+    text.push(b < 0.5 || front || h === H - 1 ? `h${h + 1}` : "")
+    hcolor.push(colors[h])
+  }
+  heads.data = {x: hx, y: hy, text, color: hcolor}
+
+  const shape = (...s) => `(${s.join(", ")})`
+  let html
+  if (t === 0) {
+    html = `<b>Q</b>, shape (T, C) = ${shape(T, C)}. Its ${C} columns are coloured by the head they go to: ` +
+      `head h takes D = C / H = ${C} / ${H} = ${D} consecutive columns.`
+  } else if (t <= 0.5) {
+    html = `<b>Reshape</b> (T, C) → (T, H, D) = ${shape(T, H, D)}: the same numbers in the same order, the ` +
+      `last axis read as ${H} group${H === 1 ? "" : "s"} of ${D}. Nothing is copied or computed.`
+  } else {
+    html = `<b>Transpose</b> (T, H, D) → (H, T, D) = ${shape(H, T, D)}: heads become the leading axis, like a ` +
+      `batch: ${H} separate (T, D) = ${shape(T, D)} matri${H === 1 ? "x" : "ces"}, each doing its own attention.`
+  }
+  if (H === 1) html += " With a single head there is nothing to split: D = C and the picture does not move."
+  caption.text = html + `<br><span style="color:#666">step ${progress.value} of ${frames}</span>`
+}
