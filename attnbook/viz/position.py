@@ -18,6 +18,7 @@ from bokeh.models import (
     Select,
     Slider,
 )
+from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
 from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real
@@ -50,6 +51,7 @@ SCHEME_LABELS = {
 }
 SIMILARITY_SCHEMES = ("sinusoidal", "learned", "rope")
 _PLAIN = {"toolbar_location": None, "tools": ""}
+_SMOOTH = interp_palette(DIVERGING, 65)  # continuous shading: similarities of 0.6 and 0.75 should not look alike
 
 
 def _check_tokens(tokens, T: int) -> tuple[str, ...]:
@@ -230,6 +232,7 @@ def permutation_figure(
             diff[i, s] = float32("diff", d).ravel()
             max_diff[i, s] = np.abs(d).max()
     labels = [[tokens[j] for j in p] for p in permutations]
+    reach = max(float(max_diff.max()), 1e-3)  # one colour scale for every state, so sizes compare
     options = [(str(i), f"{i + 1}: " + " ".join(lab)) for i, lab in enumerate(labels)]
     options[0] = ("0", "original: " + " ".join(labels[0]))
 
@@ -239,7 +242,7 @@ def permutation_figure(
     )
     right = attention_heatmap(
         diff[0, 0].reshape(T, T), tokens, tokens, name=f"{name}-diff",
-        title="Un-shuffled minus original", width=370, height=330, palette=DIVERGING, low=-0.5, high=0.5,
+        title="Un-shuffled minus original", width=370, height=330, palette=_SMOOTH, low=-reach, high=reach,
     )
     perm = Select(title="Order of the words", value="0", options=options, name=f"{name}-order", width=330)
     shuffle = Button(label="Shuffle", name=f"{name}-shuffle", width=90, align="end")
@@ -290,7 +293,7 @@ def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int =
 
     matrix = figure(name=f"{name}-matrix", title=f"PE (T={T} positions × C={C} dimensions)", width=360,
                     height=360, x_range=(-0.5, C - 0.5), y_range=(T - 0.5, -0.5), **_PLAIN)
-    mapper = LinearColorMapper(palette=list(DIVERGING), low=-1, high=1, name=f"{name}-mapper")
+    mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
     matrix.image(image=[float32("pe", pe)], x=-0.5, y=-0.5, dw=C, dh=T, color_mapper=mapper)
     band = ColumnDataSource(dict(x=[float(dim)], y=[(T - 1) / 2]), name=f"{name}-band")
     matrix.rect("x", "y", 1, T, source=band, fill_alpha=0, line_color="black", line_width=2)
@@ -300,7 +303,7 @@ def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int =
 
     wave = ColumnDataSource(dict(t=np.arange(T, dtype=np.float32), value=float32("pe", pe[:, dim])),
                             name=f"{name}-wave")
-    line = figure(name=f"{name}-line", title="", width=380, height=360, y_range=(-1.15, 1.15),
+    line = figure(name=f"{name}-line", title=f"dimension c = {dim}", width=380, height=360, y_range=(-1.15, 1.15),
                   x_range=(-0.5, T - 0.5), **_PLAIN)
     line.line("t", "value", source=wave, line_width=2, color="#2166ac")
     line.scatter("t", "value", source=wave, size=4, color="#2166ac")
@@ -354,7 +357,7 @@ def similarity_figure(similarities: Mapping[str, np.ndarray], *, position: int =
                                   value=float32("sim", sims[0]).ravel()), name=f"{name}-cells")
     grid = figure(name=f"{name}-grid", title="cos(position m, position n)", width=360, height=350,
                   x_range=(-0.5, T - 0.5), y_range=(T - 0.5, -0.5), **_PLAIN)
-    mapper = LinearColorMapper(palette=list(DIVERGING), low=-1, high=1, name=f"{name}-mapper")
+    mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
     rects = grid.rect("x", "y", 1, 1, source=cells, line_color=None,
                       fill_color={"field": "value", "transform": mapper})
     grid.add_tools(HoverTool(renderers=[rects], tooltips=[("m", "@y"), ("n", "@x"), ("cos", "@value{0.000}")]))
@@ -371,7 +374,7 @@ def similarity_figure(similarities: Mapping[str, np.ndarray], *, position: int =
                                      ys=[float32("sim", sims[0, m]) for m in range(T)]), name=f"{name}-rows")
     chosen = ColumnDataSource(dict(d=offsets[position].astype(np.float32), value=float32("sim", sims[0, position])),
                               name=f"{name}-chosen")
-    curve = figure(name=f"{name}-curve", title="", width=380, height=350, x_range=(-T + 0.5, T - 0.5),
+    curve = figure(name=f"{name}-curve", title=f"cos(position {position}, position n) against n − {position}", width=380, height=350, x_range=(-T + 0.5, T - 0.5),
                    y_range=(-1.05, 1.05), **_PLAIN)
     curve.multi_line("xs", "ys", source=all_rows, color="#bbbbbb", line_width=1)
     curve.line("d", "value", source=chosen, color="#b2182b", line_width=2.5)
@@ -453,7 +456,7 @@ def alibi_figure(n_head: int, T: int, *, head: int = 0, name: str = "alibi"):
     cells = ColumnDataSource(dict(x=jj.ravel().astype(np.float32), y=ii.ravel().astype(np.float32),
                                   value=shown[head].astype(np.float32).ravel()), name=f"{name}-cells")
     low = float(bias.min())
-    grid = figure(name=f"{name}-grid", title="", width=380, height=340, x_range=(-0.5, T - 0.5),
+    grid = figure(name=f"{name}-grid", title=f"Head {head + 1}", width=380, height=340, x_range=(-0.5, T - 0.5),
                   y_range=(T - 0.5, -0.5), **_PLAIN)
     mapper = LinearColorMapper(palette=list(SEQUENTIAL)[::-1], low=low, high=0, nan_color=NAN_COLOR,
                                name=f"{name}-mapper")
@@ -476,7 +479,7 @@ def alibi_figure(n_head: int, T: int, *, head: int = 0, name: str = "alibi"):
 
     weights = ColumnDataSource(dict(j=np.arange(T, dtype=np.float32), w=last[head].astype(np.float32)),
                                name=f"{name}-weights")
-    look = figure(name=f"{name}-look", title="", width=740, height=220, x_range=(-0.5, T - 0.5),
+    look = figure(name=f"{name}-look", title=f"Head {head + 1}: the last query's weights", width=740, height=220, x_range=(-0.5, T - 0.5),
                   y_range=(0, float(last.max()) * 1.08), **_PLAIN)
     look.vbar("j", 0.8, "w", source=weights, color="#2171b5")
     look.xaxis.axis_label = f"key j (the query is the last position, {T - 1})"
@@ -499,7 +502,7 @@ def alibi_figure(n_head: int, T: int, *, head: int = 0, name: str = "alibi"):
 
 
 def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, name: str = "schemes"):
-    """The same sentence's attention under each position scheme, per head, with the mean weight by distance.
+    """The same sentence's attention under each position scheme, per head, and how it differs from no position.
 
     Parameters
     ----------
@@ -515,37 +518,34 @@ def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, 
     tokens = _check_tokens(tokens, T)
     n_head = check_int("n_head", n_head, low=1)
     weights = np.stack([scheme_attention(x, w_q, w_k, n_head, s, learned=learned) for s in SCHEMES])  # (S, H, T, T)
-    profile = np.stack([[diagonal_profile(w)[1] for w in ws] for ws in weights])  # (S, H, 2T - 1)
+    change = weights - weights[:1]  # (S, H, T, T) what the position signal changed
+    reach = max(float(np.abs(change).max()), 1e-3)
     # The first repeated token: its two rows are identical exactly when nothing tells the positions apart.
     twin = next(((i, tokens.index(t)) for i, t in enumerate(tokens) if tokens.index(t) < i), None)
     if twin is None:
         twin_diff, twin_label = np.zeros((len(SCHEMES), n_head)), ""
     else:
         twin_diff = np.abs(weights[:, :, twin[0]] - weights[:, :, twin[1]]).max(axis=-1)  # (S, H)
-        twin_label = f"{tokens[twin[1]]} (position {twin[1]}) and {tokens[twin[0]]} (position {twin[0]})"
+        twin_label = f"“{tokens[twin[1]]}” (position {twin[1]}) and “{tokens[twin[0]]}” (position {twin[0]})"
 
     heat = attention_heatmap(weights[0, 0], tokens, tokens, name=f"{name}-attention", title="Attention weights",
                              width=370, height=340)
-    dist = ColumnDataSource(dict(d=np.arange(-(T - 1), T, dtype=np.float32),
-                                 w=float32("profile", profile[0, 0])), name=f"{name}-distance")
-    bars = figure(name=f"{name}-bars", title="Mean weight by distance (key − query)", width=370, height=340,
-                  x_range=(-T + 0.5, T - 0.5), y_range=(0, float(profile.max()) * 1.08), **_PLAIN)
-    bars.vbar("d", 0.8, "w", source=dist, color="#2171b5")
-    bars.xaxis.axis_label = "j − i"
-    bars.yaxis.axis_label = "mean weight"
+    diff = attention_heatmap(change[0, 0], tokens, tokens, name=f"{name}-change", title="Change from no position",
+                             width=370, height=340, palette=_SMOOTH, low=-reach, high=reach)
     scheme = Select(title="Position scheme", value="none", name=f"{name}-scheme", width=300,
                     options=[(s, SCHEME_LABELS[s]) for s in SCHEMES])
     head = Select(title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head",
                   width=80)
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
-        "position_schemes", scheme=scheme, head=head, readout=readout, dist=dist,
-        source=heat.select_one({"name": f"{name}-attention-source"}), weights=float32("weights", weights),
-        profile=float32("profile", profile), schemes=list(SCHEMES),
+        "position_schemes", scheme=scheme, head=head, readout=readout, heat=heat,
+        source=heat.select_one({"name": f"{name}-attention-source"}),
+        change_source=diff.select_one({"name": f"{name}-change-source"}), weights=float32("weights", weights),
+        change=float32("change", change), schemes=list(SCHEMES),
         scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES], twin_diff=float32("twin_diff", twin_diff),
         twin_label=twin_label,
     )
     scheme.js_on_change("value", update)
     head.js_on_change("value", update)
-    layout = column(row(scheme, head), row(heat, bars), readout, name=f"{name}-layout")
+    layout = column(row(scheme, head), row(heat, diff), readout, name=f"{name}-layout")
     return on_document_ready(layout, update)

@@ -279,7 +279,7 @@ def attention_steps_figure(
     head = Select(
         title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head", width=70
     )
-    caption = Div(text="", name=f"{name}-caption", width=740)
+    caption = Div(text="", name=f"{name}-caption", width=740, height=64)  # fixed size: no re-layout per step
 
     weights0 = first.weights
     attention = attention_heatmap(

@@ -28,7 +28,8 @@ except ImportError:  # pragma: no cover - the chromium fixture reports the missi
     PlaywrightTimeoutError = TimeoutError
 
 REPO = Path(__file__).resolve().parents[2]
-HTML_ROOT = REPO / "book" / "_build" / "html"
+# The built book under test (noxfile sets ATTNBOOK_BOOK_HTML to the folder it just built).
+HTML_ROOT = Path(os.environ.get("ATTNBOOK_BOOK_HTML", REPO / "book" / "_build" / "html")).resolve()
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = [
     "--no-sandbox",
