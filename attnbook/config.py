@@ -33,7 +33,7 @@ class ModelConfig:
     n_head: int = 2  # H, attention heads per block; must divide d_model (head dim D = C / H)
     d_ff: int = 256  # MLP hidden width; for swiglu the width of *each* of its two branches (and even)
     norm: Norm = "layernorm"  # normalisation layer (Ba et al. 2016 / Zhang & Sennrich 2019) or none
-    block: BlockKind = "pre"  # where the norms sit: Pre-LN, Post-LN (Vaswani et al.) or Sandwich (Ding et al.)
+    block: BlockKind = "pre"  # norm placement: Pre-LN, Post-LN (Vaswani et al.), Sandwich (Ding et al.)
     activation: Activation = "gelu"  # MLP non-linearity; "gelu" is GPT-2's tanh approximation
     pos: Position = "learned"  # position scheme; rope rotates q and k, alibi biases the scores
     attn_only: bool = False  # blocks without MLP (the induction-head models of Olsson et al. 2022)
@@ -107,7 +107,11 @@ class ModelConfig:
         for f in dataclasses.fields(cls):
             v = d[f.name]
             # JSON turns 1e-5 into a float but may hand back 0.0 as 0: accept ints for the float fields.
-            if f.name in ("dropout", "norm_eps") and isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            if (
+                f.name in ("dropout", "norm_eps")
+                and isinstance(v, numbers.Integral)
+                and not isinstance(v, bool)
+            ):
                 v = float(v)
             values[f.name] = v
         return cls(**values)
@@ -134,12 +138,16 @@ PRESETS: dict[str, ModelConfig] = {
         vocab_size=32, block_size=64, d_model=64, n_layer=2, n_head=4, d_ff=256, attn_only=True
     ),
     # Length extrapolation (Press et al. 2021): train short, evaluate longer, ALiBi vs sinusoidal.
-    "alibi": ModelConfig(vocab_size=65, block_size=128, d_model=64, n_layer=2, n_head=4, d_ff=256, pos="alibi"),
+    "alibi": ModelConfig(
+        vocab_size=65, block_size=128, d_model=64, n_layer=2, n_head=4, d_ff=256, pos="alibi"
+    ),
     "sinusoidal": ModelConfig(
         vocab_size=65, block_size=128, d_model=64, n_layer=2, n_head=4, d_ff=256, pos="sinusoidal"
     ),
     # Post-LN, the original placement, which needs learning-rate warm-up (Xiong et al. 2020).
-    "postln": ModelConfig(vocab_size=65, block_size=64, d_model=128, n_layer=4, n_head=4, d_ff=512, block="post"),
+    "postln": ModelConfig(
+        vocab_size=65, block_size=64, d_model=128, n_layer=4, n_head=4, d_ff=512, block="post"
+    ),
 }
 
 

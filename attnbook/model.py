@@ -238,8 +238,10 @@ def forward(
     if head_mask is not None:
         head_mask = as_float_array("head_mask", head_mask, ndim=2)
         if head_mask.shape != (cfg.n_layer, cfg.n_head):
-            raise ValueError(f"head_mask must have shape (n_layer, n_head) = {(cfg.n_layer, cfg.n_head)}, "
-                             f"got {head_mask.shape}")
+            raise ValueError(
+                f"head_mask must have shape (n_layer, n_head) = {(cfg.n_layer, cfg.n_head)}, "
+                f"got {head_mask.shape}"
+            )
         head_mask = head_mask.astype(dtype)
     ctx = _block.context(cfg, B, T, dtype, training=training, rng=rng)
     C = cfg.d_model

@@ -88,7 +88,8 @@ def check_grad(
     err = rel_error(num, ana)
     if err > tol:
         rows = "\n".join(
-            f"  [{i}] numeric {n: .10e}  analytic {a: .10e}" for i, n, a in zip(indices, num, ana)
+            f"  [{i}] numeric {n: .10e}  analytic {a: .10e}"
+            for i, n, a in zip(indices, num, ana, strict=True)
         )
         raise AssertionError(f"{name}: relative error {err:.3e} > {tol:.1e}\n{rows}")
     worst = err

@@ -67,6 +67,32 @@ def test_the_stamp_is_a_hidden_cell_appended_to_notebook_chapters():
     assert plain == ["# A page without code\n"]
 
 
+class _Env:
+    """The part of a Sphinx BuildEnvironment the outdated-chapter hook reads."""
+
+    def __init__(self, docs: dict[str, Path]):
+        self.found_docs = set(docs)
+        self._docs = docs
+
+    def doc2path(self, docname):
+        return self._docs[docname]
+
+
+def test_a_chapter_is_reread_when_a_module_it_uses_changes(package_copy, tmp_path):
+    chapter, page = tmp_path / "ch.md", tmp_path / "page.md"
+    chapter.write_text(CHAPTER_MASKS, encoding="utf-8")
+    page.write_text("# no code here\n", encoding="utf-8")
+    env = _Env({"chapters/ch": chapter, "page": page})
+    env.attnbook_stamps = {"chapters/ch": ext.dependency_hash(CHAPTER_MASKS)}
+    assert ext._outdated_chapters(None, env, set(), set(), set()) == []
+    with open(package_copy / "masks.py", "a", encoding="utf-8") as f:
+        f.write("\n# edited\n")
+    ext._imports_of.cache_clear()
+    assert ext._outdated_chapters(None, env, set(), set(), set()) == ["chapters/ch"]
+    # a chapter Sphinx already re-reads (its .md changed) is not listed twice
+    assert ext._outdated_chapters(None, env, set(), {"chapters/ch"}, set()) == []
+
+
 @pytest.mark.slow
 def test_a_no_change_rebuild_executes_no_notebook(tmp_path):
     """Build twice into a fresh output folder sharing one execution cache: the second run executes nothing."""

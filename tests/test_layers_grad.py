@@ -71,7 +71,9 @@ def test_layernorm_grad(bias):
     b = r.standard_normal(6) if bias else None
     dout = r.standard_normal(x.shape)
     out, cache = norm.layernorm_forward(x, w, b, eps=1e-5)
-    ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + (b if bias else 0.0)
+    ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + (
+        b if bias else 0.0
+    )
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     dx, dw, db = norm.layernorm_backward(dout, cache)
 
@@ -122,12 +124,16 @@ def test_activation_values():
     x = np.linspace(-4.0, 4.0, 17)
     np.testing.assert_allclose(activations.relu_forward(x)[0], np.maximum(x, 0.0))
     exact = np.array([0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x])
-    np.testing.assert_allclose(activations.gelu_forward(x, approximate="none")[0], exact, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(
+        activations.gelu_forward(x, approximate="none")[0], exact, rtol=1e-14, atol=1e-15
+    )
     # The tanh approximation is within 1e-3 of the exact GeLU on this range.
     np.testing.assert_allclose(activations.gelu_forward(x)[0], exact, atol=1e-3)
     np.testing.assert_allclose(activations.swish_forward(x)[0], x / (1.0 + np.exp(-x)), rtol=1e-14)
     both = np.concatenate([x, 2.0 * x])
-    np.testing.assert_allclose(activations.swiglu_forward(both)[0], x / (1.0 + np.exp(-x)) * 2.0 * x, rtol=1e-14)
+    np.testing.assert_allclose(
+        activations.swiglu_forward(both)[0], x / (1.0 + np.exp(-x)) * 2.0 * x, rtol=1e-14
+    )
     big = np.array([-1000.0, 1000.0], dtype=np.float32)
     with np.errstate(all="raise"):  # no overflow warnings for extreme inputs
         np.testing.assert_allclose(activations.swish_forward(big)[0], [0.0, 1000.0])
@@ -314,6 +320,37 @@ def test_attention_matches_definition(pos):
     assert np.all(cache.att[..., ~mask] == 0.0)
 
 
+@pytest.mark.parametrize(("sign", "dtype"), [(1.0, np.float64), (-1.0, np.float64), (1.0, np.float32)])
+def test_attention_extreme_scores(sign, dtype):
+    # Scores beyond exp's range (sign +1) or rows whose scores are all hugely negative (sign -1, q = -c k)
+    # leave the shift-free softmax; the row-max-shifted fallback must give the same values and gradients.
+    B, T, C, H = 2, 5, 8, 2
+    r = rng(22)
+    x = 1.0 + 0.3 * r.standard_normal((B, T, C))
+    w_qkv = r.standard_normal((C, 3 * C)) * 0.5
+    big = 400.0 if dtype == np.float64 else 40.0  # exp overflows above 709 in float64, 88 in float32
+    w_qkv[:, :C] = sign * big * w_qkv[:, C : 2 * C]  # q = ±big k: the diagonal scores are ±big |k|² / √D
+    w_o = r.standard_normal((C, C))
+    mask = masks.causal(T)
+    ref = _reference_attention(x, w_qkv, 0.0, w_o, 0.0, H, mask, "none")  # float64, shifted softmax
+    x, w_qkv, w_o = (a.astype(dtype) for a in (x, w_qkv, w_o))
+    out, cache = attention.forward(x, w_qkv, None, w_o, None, n_head=H, mask=mask)
+    row_max = np.where(mask, cache.q @ np.swapaxes(cache.k, -1, -2), -np.inf).max(-1)  # (B, H, T)
+    limit = 710.0 if dtype == np.float64 else 89.0
+    assert row_max.max() > limit if sign > 0 else row_max.min() < -limit
+    np.testing.assert_allclose(out, ref, rtol=1e-12 if dtype == np.float64 else 1e-4, atol=1e-10)
+    if dtype == np.float32:
+        return
+    dout = rng(23).standard_normal(out.shape)
+    dx, grads = attention.backward(dout, cache)
+
+    def f():
+        return dot_loss(attention.forward(x, w_qkv, None, w_o, None, n_head=H, mask=mask)[0], dout)
+
+    check_grad(f, x, dx, "dx", eps=1e-9, tol=1e-5)
+    check_grad(f, w_o, grads["w_o"], "dw_o")
+
+
 def test_attention_empty_rows_are_zero_and_head_mask_ablates():
     B, T, C, H = 2, 4, 8, 2
     x = rng(16).standard_normal((B, T, C)).astype(np.float32)
@@ -373,10 +410,9 @@ def _noisy_params(shapes, seed, scale=0.4):
 
 @pytest.mark.parametrize(("norm_kind", "placement", "act", "pos", "attn_only", "bias", "p"), BLOCK_CASES)
 def test_block_grad(norm_kind, placement, act, pos, attn_only, bias, p):
-    cfg = ModelConfig(
-        vocab_size=5, block_size=8, d_model=8, n_layer=1, n_head=2, d_ff=6, norm=norm_kind, block=placement,
-        activation=act, pos=pos, attn_only=attn_only, bias=bias, dropout=p, mask="local", window=2,
-    )  # fmt: skip
+    sizes = dict(vocab_size=5, block_size=8, d_model=8, n_layer=1, n_head=2, d_ff=6, mask="local", window=2)
+    choices = dict(norm=norm_kind, block=placement, activation=act, pos=pos, attn_only=attn_only, bias=bias)
+    cfg = ModelConfig(**sizes, **choices, dropout=p)
     params = _noisy_params(block.param_shapes(cfg), 18)
     x = rng(19).standard_normal((2, 5, 8))
     if act == "relu":

@@ -228,7 +228,9 @@ def test_without_positions_earlier_tokens_form_a_set():
     np.testing.assert_allclose(a[:, 2:], b[:, 2:], rtol=1e-12, atol=1e-12)
     learned = small_cfg(pos="learned", block_size=6, n_layer=1)
     p2 = noisy_params(learned)
-    assert not np.allclose(model.forward(p2, idx, learned)[0][:, 2:], model.forward(p2, swapped, learned)[0][:, 2:])
+    assert not np.allclose(
+        model.forward(p2, idx, learned)[0][:, 2:], model.forward(p2, swapped, learned)[0][:, 2:]
+    )
 
 
 def test_tied_weights_share_the_embedding():

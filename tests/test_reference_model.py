@@ -27,14 +27,20 @@ TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 def assert_close(name: str, ours, ref, dtype) -> None:
     """Max-abs difference relative to the reference's largest entry; on failure show both side by side."""
     ours = np.asarray(ours, dtype=np.float64)
-    ref = ref.detach().numpy().astype(np.float64) if isinstance(ref, torch.Tensor) else np.asarray(ref, np.float64)
+    ref = (
+        ref.detach().numpy().astype(np.float64)
+        if isinstance(ref, torch.Tensor)
+        else np.asarray(ref, np.float64)
+    )
     assert ours.shape == ref.shape, f"{name}: shape {ours.shape} != reference {ref.shape}"
     scale = max(np.abs(ref).max(initial=0.0), 1e-30)
     err = np.abs(ours - ref).max(initial=0.0) / scale
     if not err <= TOL[dtype]:
         flat = np.argsort(-np.abs(ours - ref).ravel())[:8]
-        rows = "\n".join(f"  {np.unravel_index(i, ref.shape)}: numpy {ours.flat[i]: .12e}  torch {ref.flat[i]: .12e}"
-                         for i in flat)  # fmt: skip
+        rows = "\n".join(
+            f"  {np.unravel_index(i, ref.shape)}: numpy {ours.flat[i]: .12e}  torch {ref.flat[i]: .12e}"
+            for i in flat
+        )
         raise AssertionError(f"{name}: relative error {err:.3e} > {TOL[dtype]:.0e}; worst entries:\n{rows}")
 
 
@@ -130,8 +136,8 @@ def test_cross_entropy(dtype, ignore):
     targets = r.integers(0, 7, (2, 5))
     value, dlogits = loss.softmax_cross_entropy(logits, targets, ignore_index=ignore)
     tl = T(logits, dtype)
-    tloss = F.cross_entropy(tl.reshape(-1, 7), torch.from_numpy(targets).reshape(-1),
-                            ignore_index=-100 if ignore is None else ignore)  # fmt: skip
+    t_ignore = -100 if ignore is None else ignore  # -100 is PyTorch's default: nothing ignored
+    tloss = F.cross_entropy(tl.reshape(-1, 7), torch.from_numpy(targets).reshape(-1), ignore_index=t_ignore)
     tloss.backward()
     assert_close("loss", value, tloss, dtype)
     assert_close("dlogits", dlogits, tl.grad, dtype)
@@ -292,16 +298,17 @@ def torch_gpt(p: dict, idx: torch.Tensor, cfg: ModelConfig, head_mask=None):
         hm = None if head_mask is None else head_mask[layer]
 
         def attn(z, lp=lp, hm=hm):
-            out, att = torch_attention(
-                z, lp["attn.w_qkv"], lp.get("attn.b_qkv"), lp["attn.w_o"], lp.get("attn.b_o"),
-                cfg.n_head, mask, cfg.pos if cfg.pos in ("rope", "alibi") else "none", hm,
-            )  # fmt: skip
+            w = (lp["attn.w_qkv"], lp.get("attn.b_qkv"), lp["attn.w_o"], lp.get("attn.b_o"))
+            inner_pos = cfg.pos if cfg.pos in ("rope", "alibi") else "none"  # the others act on x
+            out, att = torch_attention(z, *w, cfg.n_head, mask, inner_pos, hm)
             maps.append(att)
             return out
 
         def mlp(z, lp=lp):
             h = z @ lp["mlp.w_in"] + (lp["mlp.b_in"] if cfg.bias else 0.0)
-            return torch_activation(h, cfg.activation) @ lp["mlp.w_out"] + (lp["mlp.b_out"] if cfg.bias else 0.0)
+            return torch_activation(h, cfg.activation) @ lp["mlp.w_out"] + (
+                lp["mlp.b_out"] if cfg.bias else 0.0
+            )
 
         x = sublayer(x, "1", attn)
         if not cfg.attn_only:
@@ -315,12 +322,14 @@ def torch_gpt(p: dict, idx: torch.Tensor, cfg: ModelConfig, head_mask=None):
 MODEL_CONFIGS = {
     "pre-layernorm-gelu-learned": dict(),
     "post-rmsnorm-swiglu-rope": dict(block="post", norm="rmsnorm", activation="swiglu", pos="rope"),
-    "sandwich-layernorm-swish-alibi-local": dict(block="sandwich", activation="swish", pos="alibi", mask="local",
-                                                 window=3),
+    "sandwich-layernorm-swish-alibi-local": dict(
+        block="sandwich", activation="swish", pos="alibi", mask="local", window=3
+    ),
     "pre-none-relu-sinusoidal-tied": dict(norm="none", activation="relu", pos="sinusoidal", tie_weights=True),
-    "attn-only-global-local-nobias": dict(attn_only=True, pos="none", mask="global_local", window=2, n_global=2,
-                                          bias=False),
-}  # fmt: skip
+    "attn-only-global-local-nobias": dict(
+        attn_only=True, pos="none", mask="global_local", window=2, n_global=2, bias=False
+    ),
+}
 
 
 def _perturbed(params, seed):
@@ -332,13 +341,15 @@ def _perturbed(params, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(MODEL_CONFIGS))
 def test_full_model_forward_loss_backward(name, dtype):
-    cfg = ModelConfig(vocab_size=11, block_size=12, d_model=16, n_layer=2, n_head=4, d_ff=24,
-                      **MODEL_CONFIGS[name])  # fmt: skip
+    sizes = dict(vocab_size=11, block_size=12, d_model=16, n_layer=2, n_head=4, d_ff=24)
+    cfg = ModelConfig(**sizes, **MODEL_CONFIGS[name])
     params = _perturbed(model.init_params(cfg, 0, dtype=dtype), 1)
     r = np.random.default_rng(2)
     idx = r.integers(0, cfg.vocab_size, (3, 10))
     targets = r.integers(0, cfg.vocab_size, (3, 10))
-    head_mask = np.array([[1.0, 0.0, 1.0, 1.0], [0.5, 1.0, 1.0, 0.0]]) if name.startswith("pre-layer") else None
+    head_mask = (
+        np.array([[1.0, 0.0, 1.0, 1.0], [0.5, 1.0, 1.0, 0.0]]) if name.startswith("pre-layer") else None
+    )
 
     logits, cache = model.forward(params, idx, cfg, head_mask=head_mask)
     value, dlogits = model.loss(logits, targets)
@@ -364,8 +375,8 @@ def test_block_placements_match(dtype):
     for placement in ("pre", "post", "sandwich"):
         cfg = ModelConfig(d_model=16, n_head=2, d_ff=20, block=placement, pos="rope")
         r = np.random.default_rng(4)
-        params = {k: (r.standard_normal(s) * 0.3 + (k.endswith(".w"))).astype(dtype)
-                  for k, s in block.param_shapes(cfg).items()}  # fmt: skip
+        shapes = block.param_shapes(cfg)
+        params = {k: (r.standard_normal(s) * 0.3 + k.endswith(".w")).astype(dtype) for k, s in shapes.items()}
         x = r.standard_normal((2, 7, 16)).astype(dtype)
         out, cache = block.forward(x, params, cfg)
         dout = r.standard_normal(out.shape).astype(dtype)
@@ -377,14 +388,13 @@ def test_block_placements_match(dtype):
         lp = {k[len("blocks.0.") :]: v for k, v in tp.items()}
         mask = torch_mask("causal", 7)
 
-        def attn(z, lp=lp):
-            return torch_attention(z, lp["attn.w_qkv"], lp["attn.b_qkv"], lp["attn.w_o"], lp["attn.b_o"], 2,
-                                   mask, "rope")[0]  # fmt: skip
+        def attn(z, lp=lp, mask=mask):
+            w = (lp["attn.w_qkv"], lp["attn.b_qkv"], lp["attn.w_o"], lp["attn.b_o"])
+            return torch_attention(z, *w, 2, mask, "rope")[0]
 
-        def mlp(z, lp=lp):
-            return torch_activation(z @ lp["mlp.w_in"] + lp["mlp.b_in"], one.activation) @ lp["mlp.w_out"] + lp[
-                "mlp.b_out"
-            ]
+        def mlp(z, lp=lp, act=one.activation):
+            h = torch_activation(z @ lp["mlp.w_in"] + lp["mlp.b_in"], act)
+            return h @ lp["mlp.w_out"] + lp["mlp.b_out"]
 
         h = tx
         for s, f in (("1", attn), ("2", mlp)):

@@ -362,11 +362,13 @@ def forward(
         rope = rope_tables(T, D, rope_base, dtype)
     if mask is not None:
         if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-            raise TypeError(f"mask must be a NumPy bool array, got {getattr(mask, 'dtype', type(mask).__name__)}")
+            got = getattr(mask, "dtype", type(mask).__name__)
+            raise TypeError(f"mask must be a NumPy bool array, got {got}")
         try:
             np.broadcast_shapes(mask.shape, (B, n_head, T, T))
         except ValueError:
-            raise ValueError(f"mask must broadcast to (B, H, T, T) = {(B, n_head, T, T)}, got {mask.shape}") from None
+            want = (B, n_head, T, T)
+            raise ValueError(f"mask must broadcast to (B, H, T, T) = {want}, got {mask.shape}") from None
         if mask.ndim > 4:
             raise ValueError(f"mask must have at most 4 dimensions, got shape {mask.shape}")
     bias = score_bias(mask, n_head if pos == "alibi" else None, T, dtype)

@@ -103,7 +103,8 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
             if cfg.bias:
                 shapes["attn.b_o"] = (C,)
         else:
-            F_in = 2 * F if cfg.activation == "swiglu" else F  # SwiGLU's gate and linear branches side by side
+            # SwiGLU's gate and linear branches side by side in one matrix.
+            F_in = 2 * F if cfg.activation == "swiglu" else F
             shapes["mlp.w_in"] = (C, F_in)
             if cfg.bias:
                 shapes["mlp.b_in"] = (F_in,)
@@ -256,7 +257,9 @@ def _sublayer_bwd(cfg: ModelConfig, dh: np.ndarray, c: SublayerCache, grads: dic
     return dh + dz  # the residual path carries dh straight through
 
 
-def _forward(cfg: ModelConfig, x2: np.ndarray, p: dict, ctx: Context, head_mask) -> tuple[np.ndarray, BlockCache]:
+def _forward(
+    cfg: ModelConfig, x2: np.ndarray, p: dict, ctx: Context, head_mask
+) -> tuple[np.ndarray, BlockCache]:
     h, c_attn = _sublayer_fwd(cfg, x2, p, "1", ctx, head_mask)
     c_mlp = None
     if not cfg.attn_only:

@@ -54,7 +54,9 @@ def forward(x, w, b=None) -> tuple[np.ndarray, LinearCache]:
     x = as_float_array("x", x, min_ndim=1)
     w = as_float_array("w", w, ndim=2)
     if x.shape[-1] != w.shape[0]:
-        raise ValueError(f"w must have shape (C_in, C_out) with C_in = x.shape[-1] = {x.shape[-1]}, got {w.shape}")
+        raise ValueError(
+            f"w must have shape (C_in, C_out) with C_in = x.shape[-1] = {x.shape[-1]}, got {w.shape}"
+        )
     dtype = same_dtype(x=x, w=w)
     b = optional_vector("b", b, w.shape[1], dtype)
     x2 = x.reshape(-1, x.shape[-1])  # (N, C_in)

@@ -53,7 +53,9 @@ def _check(logits, targets, ignore_index):
     logits = as_float_array("logits", logits, min_ndim=1)
     targets = as_int_array("targets", targets)
     if targets.shape != logits.shape[:-1]:
-        raise ValueError(f"targets must have shape logits.shape[:-1] = {logits.shape[:-1]}, got {targets.shape}")
+        raise ValueError(
+            f"targets must have shape logits.shape[:-1] = {logits.shape[:-1]}, got {targets.shape}"
+        )
     V = logits.shape[-1]
     if ignore_index is not None:
         ignore_index = check_int("ignore_index", ignore_index)

@@ -294,7 +294,8 @@ def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int =
     matrix = figure(name=f"{name}-matrix", title=f"PE (T={T} positions × C={C} dimensions)", width=360,
                     height=360, x_range=(-0.5, C - 0.5), y_range=(T - 0.5, -0.5), **_PLAIN)
     mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
-    matrix.image(image=[float32("pe", pe)], x=-0.5, y=-0.5, dw=C, dh=T, color_mapper=mapper)
+    image = matrix.image(image=[float32("pe", pe)], x=-0.5, y=-0.5, dw=C, dh=T, color_mapper=mapper)
+    image.data_source.name = f"{name}-image"
     band = ColumnDataSource(dict(x=[float(dim)], y=[(T - 1) / 2]), name=f"{name}-band")
     matrix.rect("x", "y", 1, T, source=band, fill_alpha=0, line_color="black", line_width=2)
     matrix.xaxis.axis_label = "dimension c"

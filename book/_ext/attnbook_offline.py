@@ -32,6 +32,7 @@ BOKEH_DIR = "bokeh"
 MATHJAX_DIR = "mathjax"
 # What MathJax needs for TeX input and CommonHTML output; the speech-rule engine (sre/, ~15 MB) is left out.
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors")
+_CALLBACK_RE = re.compile(r"""js_callback\(\s*["'](\w+)["']""")
 _IMPORT_RE = re.compile(r"^\s*(?:from\s+(attnbook[\w.]*)\s+import|import\s+(attnbook[\w.]*))", re.M)
 
 
@@ -85,8 +86,12 @@ def dependency_files(source: str) -> list[Path]:
         # a package's parents are imported with it
         todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
     files = set(seen)
-    if any(p.parent.name == "viz" or "viz" in p.parts for p in seen):
-        files |= set((PACKAGE / "viz" / "js").glob("*.mjs"))
+    # the JavaScript callbacks the imported figure builders load by name
+    for path in seen:
+        for name in _CALLBACK_RE.findall(path.read_text(encoding="utf-8")):
+            js = PACKAGE / "viz" / "js" / f"{name}.mjs"
+            if js.is_file():
+                files.add(js)
     return sorted(files)
 
 
@@ -98,16 +103,52 @@ def dependency_hash(source: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def _is_notebook(text: str) -> bool:
+    return "```{code-cell}" in text
+
+
 def _stamp_chapter(app: Sphinx, docname: str, source: list[str]) -> None:
     text = source[0]
-    if "```{code-cell}" not in text:
+    if not _is_notebook(text):
         return
     stamp = dependency_hash(text)
+    if app is not None:
+        _stamps(app.env)[docname] = stamp
     source[0] = (
         text.rstrip("\n")
         + "\n\n```{code-cell} ipython3\n:tags: [remove-cell]\n\n"
         + f"# attnbook sources this chapter depends on: {stamp}\n```\n"
     )
+
+
+def _stamps(env) -> dict[str, str]:
+    if not hasattr(env, "attnbook_stamps"):
+        env.attnbook_stamps = {}
+    return env.attnbook_stamps
+
+
+def _outdated_chapters(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """Chapters whose .md did not change but whose attnbook dependencies did: Sphinx must re-read them."""
+    stamps = _stamps(env)
+    outdated = []
+    for docname in sorted(env.found_docs - set(added) - set(changed)):
+        path = Path(env.doc2path(docname))
+        if path.suffix != ".md" or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if _is_notebook(text) and stamps.get(docname) != dependency_hash(text):
+            outdated.append(docname)
+    if outdated:
+        logger.info(f"[attnbook] attnbook sources changed for: {', '.join(outdated)}")
+    return outdated
+
+
+def _merge_stamps(app: Sphinx, env, docnames, other) -> None:
+    _stamps(env).update({d: s for d, s in _stamps(other).items() if d in docnames})
+
+
+def _purge_stamp(app: Sphinx, env, docname: str) -> None:
+    _stamps(env).pop(docname, None)
 
 
 # --- offline assets ------------------------------------------------------------------------------------
@@ -162,6 +203,9 @@ def _copy_assets(app: Sphinx, exc) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.connect("source-read", _stamp_chapter)
+    app.connect("env-get-outdated", _outdated_chapters)
+    app.connect("env-merge-info", _merge_stamps)
+    app.connect("env-purge-doc", _purge_stamp)
     app.connect("html-page-context", _add_bokeh_to_figure_pages)
     app.connect("build-finished", _copy_assets)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
