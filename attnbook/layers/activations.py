@@ -139,7 +139,10 @@ def _bwd_block(kind: str, dout: np.ndarray, x: np.ndarray, aux: np.ndarray | Non
         da *= dout
 
 
-def _forward(kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _forward(
+    kind: str, x: np.ndarray, bias: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Activation of ``x`` (``x + bias`` when a bias is given: it is added to ``x`` in place)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     x2 = x.reshape(-1, x.shape[-1])  # (N, F_in)
@@ -148,6 +151,8 @@ def _forward(kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     aux = None if kind == "relu" else np.empty_like(out)
     starts, step = row_chunks(x2.shape[0], x2.shape[1])
     for i in starts:
+        if bias is not None:  # the preceding linear layer's bias, added while the block is in cache
+            x2[i : i + step] += bias
         _fwd_block(kind, x2[i : i + step], out[i : i + step], None if aux is None else aux[i : i + step])
     shape = (*x.shape[:-1], F_out)
     return out.reshape(shape), None if aux is None else aux.reshape(shape)

@@ -182,9 +182,8 @@ def _norm_bwd(cfg: ModelConfig, dout2: np.ndarray, c, grads: dict) -> np.ndarray
 def _mlp_fwd(cfg: ModelConfig, x2: np.ndarray, p: dict):
     w_in, w_out = p["mlp.w_in"], p["mlp.w_out"]
     h = x2 @ w_in  # (N, d_ff) or (N, 2 d_ff)
-    if cfg.bias:
-        h += p["mlp.b_in"]
-    a, aux = activations._forward(cfg.activation, h)  # (N, d_ff)
+    # The bias is added to h inside the activation's block loop (one memory pass fewer).
+    a, aux = activations._forward(cfg.activation, h, p["mlp.b_in"] if cfg.bias else None)  # (N, d_ff)
     out = a @ w_out  # (N, C)
     if cfg.bias:
         out += p["mlp.b_out"]

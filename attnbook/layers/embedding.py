@@ -21,7 +21,12 @@ class EmbeddingCache(NamedTuple):
 
 
 def _backward(dout2: np.ndarray, idx_flat: np.ndarray, vocab_size: int) -> np.ndarray:
-    # Repeated ids must accumulate: np.add.at does the unbuffered scatter-add (fast path in NumPy >= 2).
+    # Repeated ids must accumulate their gradients. For a small vocabulary the scatter-add is fastest
+    # as a matrix product with the one-hot matrix, onehot^T @ dout; otherwise np.add.at does it.
+    N = idx_flat.shape[0]
+    if N * vocab_size <= 1 << 22:
+        onehot = np.equal(idx_flat[:, None], np.arange(vocab_size)).astype(dout2.dtype)  # (N, V)
+        return onehot.T @ dout2  # (V, C)
     dw = np.zeros((vocab_size, dout2.shape[1]), dtype=dout2.dtype)  # (V, C)
     np.add.at(dw, idx_flat, dout2)
     return dw

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from attnbook._checks import as_float_array, check_real
-from attnbook.layers._common import check_dout, colsum, filled, optional_vector
+from attnbook.layers._common import check_dout, colsum, filled, optional_vector, row_chunks
 
 __all__ = [
     "NormCache",
@@ -29,58 +29,87 @@ class NormCache(NamedTuple):
 
 
 def _layernorm_forward(x2: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float):
-    inv_c = filled(x2.shape[1], 1.0 / x2.shape[1], x2.dtype)  # (C,); row means as BLAS mat-vec products
-    xhat = x2 - (x2 @ inv_c)[:, None]  # (N, C), centred
-    var = np.square(xhat) @ inv_c  # (N,), biased variance as in the paper
-    var += eps  # eps is a Python float: NumPy keeps the array's dtype
-    rstd = np.sqrt(var, out=var)
-    np.reciprocal(rstd, out=rstd)
-    rstd = rstd[:, None]  # (N, 1)
-    xhat *= rstd
-    out = xhat * w
-    if b is not None:
-        out += b
+    N, C = x2.shape
+    inv_c = filled(C, 1.0 / C, x2.dtype)  # (C,); row means as BLAS mat-vec products
+    xhat, out = np.empty_like(x2), np.empty_like(x2)  # (N, C)
+    rstd = np.empty((N, 1), dtype=x2.dtype)
+    starts, step = row_chunks(N, C)
+    for i in starts:  # a block of rows at a time, so the five passes below run in cache
+        x, xh, o, r = x2[i : i + step], xhat[i : i + step], out[i : i + step], rstd[i : i + step, 0]
+        np.subtract(x, (x @ inv_c)[:, None], out=xh)  # centred
+        np.square(xh, out=o)
+        np.matmul(o, inv_c, out=r)  # biased variance, as in the paper
+        r += eps  # eps is a Python float: NumPy keeps the array's dtype
+        np.sqrt(r, out=r)
+        np.reciprocal(r, out=r)
+        xh *= r[:, None]
+        np.multiply(xh, w, out=o)
+        if b is not None:
+            o += b
     return out, xhat, rstd
 
 
 def _layernorm_backward(dout2: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, w: np.ndarray, has_bias: bool):
-    tmp = dout2 * xhat  # (N, C)
-    dw = colsum(tmp)  # (C,)
-    db = colsum(dout2) if has_bias else None  # (C,)
     # dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with dxhat = dout w: the two means come
     # from differentiating through the row mean and the row variance. Folding w into the mat-vec
     # vector gives both means without forming dxhat first.
-    w_c = w * (1.0 / w.shape[0])  # (C,)
-    mean_d = dout2 @ w_c  # (N,)
-    mean_dx = tmp @ w_c  # (N,)
-    dx = dout2 * w
-    dx -= mean_d[:, None]
-    np.multiply(xhat, mean_dx[:, None], out=tmp)
-    dx -= tmp
-    dx *= rstd
+    N, C = dout2.shape
+    w_c = w * (1.0 / C)  # (C,)
+    dx = np.empty_like(dout2)  # (N, C)
+    dw = np.zeros(C, dtype=dout2.dtype)
+    starts, step = row_chunks(N, C)
+    buf = np.empty((min(step, N), C), dtype=dout2.dtype)
+    for i in starts:
+        d, xh, g, r = dout2[i : i + step], xhat[i : i + step], dx[i : i + step], rstd[i : i + step]
+        t = buf[: d.shape[0]]
+        np.multiply(d, xh, out=t)  # dout * xhat
+        dw += colsum(t)
+        mean_dx = t @ w_c  # (rows,), mean(dxhat * xhat)
+        np.multiply(d, w, out=g)  # dxhat
+        g -= (d @ w_c)[:, None]  # minus mean(dxhat)
+        np.multiply(xh, mean_dx[:, None], out=t)
+        g -= t
+        g *= r
+    db = colsum(dout2) if has_bias else None  # (C,)
     return dx, dw, db
 
 
 def _rmsnorm_forward(x2: np.ndarray, w: np.ndarray, eps: float):
-    inv_c = filled(x2.shape[1], 1.0 / x2.shape[1], x2.dtype)
-    ms = np.square(x2) @ inv_c  # (N,), mean square
-    ms += eps
-    rstd = np.sqrt(ms, out=ms)
-    np.reciprocal(rstd, out=rstd)
-    rstd = rstd[:, None]  # (N, 1)
-    xhat = x2 * rstd  # (N, C)
-    return xhat * w, xhat, rstd
+    N, C = x2.shape
+    inv_c = filled(C, 1.0 / C, x2.dtype)
+    xhat, out = np.empty_like(x2), np.empty_like(x2)  # (N, C)
+    rstd = np.empty((N, 1), dtype=x2.dtype)
+    starts, step = row_chunks(N, C)
+    for i in starts:
+        x, xh, o, r = x2[i : i + step], xhat[i : i + step], out[i : i + step], rstd[i : i + step, 0]
+        np.square(x, out=o)
+        np.matmul(o, inv_c, out=r)  # mean square
+        r += eps
+        np.sqrt(r, out=r)
+        np.reciprocal(r, out=r)
+        np.multiply(x, r[:, None], out=xh)
+        np.multiply(xh, w, out=o)
+    return out, xhat, rstd
 
 
 def _rmsnorm_backward(dout2: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, w: np.ndarray):
-    tmp = dout2 * xhat  # (N, C)
-    dw = colsum(tmp)  # (C,)
     # No centring, so only the scale's derivative remains: dx = rstd (dxhat - xhat mean(dxhat xhat)).
-    mean_dx = tmp @ (w * (1.0 / w.shape[0]))  # (N,)
-    dx = dout2 * w
-    np.multiply(xhat, mean_dx[:, None], out=tmp)
-    dx -= tmp
-    dx *= rstd
+    N, C = dout2.shape
+    w_c = w * (1.0 / C)
+    dx = np.empty_like(dout2)
+    dw = np.zeros(C, dtype=dout2.dtype)
+    starts, step = row_chunks(N, C)
+    buf = np.empty((min(step, N), C), dtype=dout2.dtype)
+    for i in starts:
+        d, xh, g, r = dout2[i : i + step], xhat[i : i + step], dx[i : i + step], rstd[i : i + step]
+        t = buf[: d.shape[0]]
+        np.multiply(d, xh, out=t)
+        dw += colsum(t)
+        mean_dx = t @ w_c  # (rows,)
+        np.multiply(d, w, out=g)
+        np.multiply(xh, mean_dx[:, None], out=t)
+        g -= t
+        g *= r
     return dx, dw
 
 

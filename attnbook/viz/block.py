@@ -94,7 +94,8 @@ def block_diagram(norm: str, block: str, activation: str) -> dict[str, dict[str,
         adds["y"].append(0.0)
         if post:
             box(add_x + 1.8, 0.0, 2.2, norm_name, _NORM_FILL)  # on the stream, after the addition
-    labels = {"x": [0.0, 20.0], "y": [-0.75, -0.75], "text": ["stream in (x)", "stream out"]}
+    labels = {"x": [0.0, 10.0, 20.0], "y": [-0.75, -0.75, -0.75],
+              "text": ["stream in (x)", "residual stream", "stream out"]}
     return {"boxes": boxes, "wires": wires, "adds": adds, "labels": labels}
 
 
@@ -158,7 +159,15 @@ def _offsets(depths: tuple[int, ...], extra: int) -> list[int]:
 # signal across depth
 
 
-def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "signal"):
+def signal_figure(
+    profiles: Mapping,
+    *,
+    init: str | None = None,
+    norm: str | None = None,
+    block: str | None = None,
+    activation: str | None = None,
+    name: str = "signal",
+):
     """Signal statistics across depth and activation histograms, with selects for norm, placement, activation.
 
     Parameters
@@ -169,23 +178,28 @@ def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "si
         its blocks.
     init : str, optional
         Which initialisation to show when the sweep holds several; default the first.
+    norm, block, activation : str, optional
+        The selects' first values; default the first of each in the sweep.
     name : str, optional
         Prefix of every model's name.
     """
     norms, blocks, acts, depths, inits = _axes(profiles)
     init = inits[0] if init is None else check_choice("init", init, inits)
+    norm0 = norms[0] if norm is None else check_choice("norm", norm, norms)
+    block0 = blocks[0] if block is None else check_choice("block", block, blocks)
+    act0 = acts[0] if activation is None else check_choice("activation", activation, acts)
     # Without a norm the placements are one network; signal_sweep shares its profile, so store it once.
     rows: list[SignalProfile] = []
     row_of: dict[str, int] = {}
-    for norm in norms:
-        for block in blocks:
-            for act in acts:
-                first = profiles[norm, block, act, depths[0], init]
+    for n_ in norms:
+        for b_ in blocks:
+            for a_ in acts:
+                first = profiles[n_, b_, a_, depths[0], init]
                 match = next((i for i, r in enumerate(rows) if r.resid_hist is first.resid_hist), None)
                 if match is None:
                     match = len(rows)
                     rows.append(first)
-                row_of[f"{norm}|{block}|{act}"] = match
+                row_of[f"{n_}|{b_}|{a_}"] = match
     unique = {}
     for key, r in row_of.items():
         unique.setdefault(r, key)
@@ -204,9 +218,9 @@ def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "si
     mlp = np.zeros((R, n_l, bins))
     mlp_range = np.zeros((R, n_l, 2))
     for r, key in enumerate(keys_of_row):
-        norm, block, act = key.split("|")
+        n_, b_, a_ = key.split("|")
         for k, d in enumerate(depths):
-            p = profiles[norm, block, act, d, init]
+            p = profiles[n_, b_, a_, d, init]
             if p.resid_hist is None or p.mlp_hist is None or p.resid_hist.shape[1] != bins:
                 raise ValueError(f"profile {key} depth {d} must have histograms of {bins} bins")
             stats[r, off_s[k]:off_s[k] + d + 1] = np.stack([p.mean, p.std, p.max], axis=1)
@@ -216,7 +230,7 @@ def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "si
             mlp_range[r, off_l[k]:off_l[k] + d] = p.mlp_range
 
     diagrams = {f"{n}|{b}|{a}": block_diagram(n, b, a) for n in norms for b in blocks for a in acts}
-    key0 = f"{norms[0]}|{blocks[0]}|{acts[0]}"
+    key0 = f"{norm0}|{block0}|{act0}"
     diagram, dsources = _diagram_plot(name, diagrams[key0])
 
     d0 = depths[-1]
@@ -232,7 +246,8 @@ def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "si
         line = stats_plot.line("layer", key, source=stats_source, color=colors[key], line_width=2)
         dots = stats_plot.scatter("layer", key, source=stats_source, color=colors[key], size=5)
         items.append(LegendItem(label=label, renderers=[line, dots]))
-    stats_plot.add_layout(Legend(items=items, location="top_left", name=f"{name}-legend"))
+    stats_plot.add_layout(Legend(items=items, orientation="horizontal", location="top_left", padding=3, margin=4,
+                                 background_fill_alpha=0.7, label_text_font_size="8pt", name=f"{name}-legend"))
     stats_plot.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("mean", "@mean{0.0000}"), ("std", "@std{0.0000}"),
                                              ("max |x|", "@max{0.000}")], mode="vline"))
     stats_plot.xaxis.axis_label = "after block (0 = embeddings)"
@@ -252,11 +267,11 @@ def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "si
     resid_plot.xaxis.axis_label = "value"
     mlp_plot.xaxis.axis_label = "act(h)"
 
-    norm_w = Select(title="Norm", value=norms[0], options=[(n, NORM_LABELS[n]) for n in norms],
+    norm_w = Select(title="Norm", value=norm0, options=[(n, NORM_LABELS[n]) for n in norms],
                     name=f"{name}-norm", width=150)
-    block_w = Select(title="Placement", value=blocks[0], options=[(b, BLOCK_LABELS[b]) for b in blocks],
+    block_w = Select(title="Placement", value=block0, options=[(b, BLOCK_LABELS[b]) for b in blocks],
                      name=f"{name}-block", width=150)
-    act_w = Select(title="Activation", value=acts[0], options=[(a, ACTIVATION_LABELS[a]) for a in acts],
+    act_w = Select(title="Activation", value=act0, options=[(a, ACTIVATION_LABELS[a]) for a in acts],
                    name=f"{name}-activation", width=150)
     depth_w = Slider(start=depths[0], end=depths[-1], value=depths[-1], step=1, title="Depth (blocks)",
                      name=f"{name}-depth", width=260)
@@ -290,7 +305,9 @@ def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "si
 # gradients per layer
 
 
-def gradient_figure(profiles: Mapping, *, activation: str | None = None, name: str = "grads"):
+def gradient_figure(
+    profiles: Mapping, *, activation: str | None = None, init: str | None = None, name: str = "grads"
+):
     """Gradient norm of each block's parameters at initialisation, one line per placement.
 
     Parameters
@@ -300,9 +317,12 @@ def gradient_figure(profiles: Mapping, *, activation: str | None = None, name: s
         (histograms not needed).
     activation : str, optional
         The activation shown when the sweep holds several; default the first.
+    init : str, optional
+        The initialisation shown first; default the first in the sweep.
     name : str, optional
     """
     norms, blocks, acts, depths, inits = _axes(profiles)
+    init0 = inits[0] if init is None else check_choice("init", init, inits)
     act = acts[0] if activation is None else check_choice("activation", activation, acts)
     off = _offsets(depths, 0)
     n_slots = off[-1] + depths[-1]
@@ -325,13 +345,14 @@ def gradient_figure(profiles: Mapping, *, activation: str | None = None, name: s
         line = plot.line("layer", b, source=source, color=_BLOCK_COLORS.get(b, "#333333"), line_width=2.5)
         dots = plot.scatter("layer", b, source=source, color=_BLOCK_COLORS.get(b, "#333333"), size=6)
         items.append(LegendItem(label=BLOCK_LABELS[b], renderers=[line, dots]))
-    plot.add_layout(Legend(items=items, location="top_right", name=f"{name}-legend"))
+    plot.add_layout(Legend(items=items, orientation="horizontal", padding=2, margin=2, spacing=12,
+                           border_line_color=None, name=f"{name}-legend"), "above")
     plot.add_tools(HoverTool(tooltips=[("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in blocks],
                              mode="vline"))
     plot.xaxis.axis_label = "block (1 = nearest the input)"
     plot.yaxis.axis_label = "‖∂loss/∂θ_block‖ (log scale)"
 
-    init_w = Select(title="Initialisation", value=inits[0], options=[(i, INIT_LABELS.get(i, i)) for i in inits],
+    init_w = Select(title="Initialisation", value=init0, options=[(i, INIT_LABELS.get(i, i)) for i in inits],
                     name=f"{name}-init", width=330)
     norm_w = Select(title="Norm", value=norms[0], options=[(n, NORM_LABELS[n]) for n in norms],
                     name=f"{name}-norm", width=150)

@@ -47,6 +47,7 @@ __all__ = [
     "dequantize",
     "head_view_figure",
     "model_view_figure",
+    "model_view_grid",
     "patterns_figure",
     "preset_label",
     "quantize",
@@ -274,7 +275,7 @@ def head_view_figure(
     plot = figure(
         name=f"{name}-plot",
         width=420,
-        height=70 + 24 * t_max,
+        height=60 + 22 * t_max,
         x_range=(-1.1, 2.2),
         y_range=(-t_max + 0.4, 1.5),
         tools="",
@@ -342,7 +343,7 @@ def head_view_figure(
         name=f"{name}-focus",
         width=150,
     )
-    caption = Div(text="", name=f"{name}-caption", width=300)
+    caption = Div(text="", name=f"{name}-caption", width=300, height=60 + 22 * t_max)
 
     update = js_callback(
         "pretrained_head_view",
@@ -354,6 +355,7 @@ def head_view_figure(
         lines_source=lines_source,
         legend_source=legend_source,
         caption=caption,
+        plot=plot,
         tokens=[list(s.tokens) for s in sentences],
         weights=[quantize(s.attentions) for s in sentences],  # (L, H, T, T) uint8 each
         stats=[float32("stats", st) for st in stats],  # (7, L, H) each
@@ -390,7 +392,25 @@ def head_view_figure(
 
 
 # --- model view --------------------------------------------------------------------------------------------
-_CELL = 1.1  # thumbnail pitch in data units: a 1 x 1 image and a 0.1 gap
+def model_view_grid(attentions) -> np.ndarray:
+    """Every head's quantised weights tiled into one image: layers down, heads across, one empty pixel between.
+
+    Parameters
+    ----------
+    attentions : float array, shape (L, H, T, T)
+
+    Returns
+    -------
+    grid : uint8 array, shape (L (T + 1) - 1, H (T + 1) - 1)
+        ``grid[l (T + 1) + i, h (T + 1) + j] = quantize(attentions[l, h, i, j])``; the gaps hold 0.
+    """
+    a = as_float_array("attentions", attentions, ndim=4)
+    L, H, T, Tk = a.shape
+    if T != Tk:
+        raise ValueError(f"attentions must have shape (L, H, T, T), got {a.shape}")
+    padded = np.zeros((L, T + 1, H, T + 1), np.uint8)
+    padded[:, :T, :, :T] = quantize(a).transpose(0, 2, 1, 3)  # (L, T, H, T): query rows, then heads across
+    return np.ascontiguousarray(padded.reshape(L * (T + 1), H * (T + 1))[:-1, :-1])
 
 
 def _detail_heatmap(tokens, weights, name: str, title: str, width: int, height: int):
@@ -420,7 +440,8 @@ def model_view_figure(
 ):
     """A model view as in BertViz: every layer × head as a thumbnail; tap one (or use the sliders) to enlarge it.
 
-    Beside the enlarged heatmap, the head's statistics on the sentence and their rank among all heads.
+    The thumbnails are one image (:func:`model_view_grid`) with a frame per head; beside the enlarged heatmap,
+    the head's statistics on the sentence and their rank among all heads.
 
     Parameters
     ----------
@@ -435,51 +456,45 @@ def model_view_figure(
     layer, head = _check_head(layer, head, L, H)
     stats = _statistics(sentences)
     ranks = _ranks(stats)
-    # One (T, T) uint8 image per head, row 0 = first query (drawn at the top: origin "top_left").
-    thumbs = [[quantize(s.attentions[li, h]) for li in range(L) for h in range(H)] for s in sentences]
+    grids = [model_view_grid(s.attentions) for s in sentences]
 
-    hh, ll = np.meshgrid(np.arange(H), np.arange(L))  # (L, H) each, layer-major like the thumbnails
-    thumbs_source = ColumnDataSource(
-        dict(
-            image=thumbs[0],
-            x=(hh.ravel() * _CELL).astype(np.float32),
-            y=(-ll.ravel() * _CELL).astype(np.float32),
-            dw=np.ones(L * H, np.float32),
-            dh=np.ones(L * H, np.float32),
-            layer=(ll.ravel() + 1).astype(np.int32),
-            head=(hh.ravel() + 1).astype(np.int32),
-        ),
-        name=f"{name}-thumbs",
+    # Data units are image pixels: head h of layer l covers x in [h (T+1), h (T+1) + T], y in -[l (T+1) + T, l (T+1)].
+    image_source = ColumnDataSource(
+        dict(image=[grids[0]], x=[0], y=[0], dw=[1], dh=[1]), name=f"{name}-image"
     )
-    frame_source = ColumnDataSource(dict(x=[0.5], y=[-0.5]), name=f"{name}-frame")
+    thumbs_source = ColumnDataSource(dict(x=[], y=[], size=[], layer=[], head=[]), name=f"{name}-thumbs")
+    frame_source = ColumnDataSource(dict(x=[], y=[], size=[]), name=f"{name}-frame")
     grid = figure(
         name=f"{name}-grid",
         width=740,
-        height=60 + int(740 * (L * _CELL + 0.2) / (H * _CELL + 0.2) * 0.93),
-        x_range=(-0.1, H * _CELL),
-        y_range=(-L * _CELL, 0.1),
+        height=60 + int(680 * L / H),
+        x_range=(0, 1),
+        y_range=(-1, 0),
         tools="",
         toolbar_location=None,
         x_axis_location="above",
         title="Every head of every layer (tap one to enlarge it)",
     )
     mapper = LinearColorMapper(palette=list(SEQUENTIAL), low=0, high=QUANT_LEVELS, name=f"{name}-mapper")
-    images = grid.image(
+    grid.image(
         image="image",
         x="x",
         y="y",
         dw="dw",
         dh="dh",
-        source=thumbs_source,
+        source=image_source,
         color_mapper=mapper,
         origin="top_left",
         anchor="top_left",
     )
-    grid.rect("x", "y", 1.06, 1.06, source=frame_source, fill_alpha=0, line_color="#d62728", line_width=2.5)
-    grid.xaxis.ticker = FixedTicker(ticks=[h * _CELL + 0.5 for h in range(H)], name=f"{name}-xticks")
-    grid.xaxis.major_label_overrides = {h * _CELL + 0.5: str(h + 1) for h in range(H)}
-    grid.yaxis.ticker = FixedTicker(ticks=[-li * _CELL - 0.5 for li in range(L)], name=f"{name}-yticks")
-    grid.yaxis.major_label_overrides = {-li * _CELL - 0.5: str(li + 1) for li in range(L)}
+    thumbs = grid.rect(
+        "x", "y", "size", "size", source=thumbs_source, fill_alpha=0, line_color="#c6dbef", line_width=1
+    )
+    grid.rect(
+        "x", "y", "size", "size", source=frame_source, fill_alpha=0, line_color="#d62728", line_width=2.5
+    )
+    grid.xaxis.ticker = FixedTicker(ticks=[], name=f"{name}-xticks")
+    grid.yaxis.ticker = FixedTicker(ticks=[], name=f"{name}-yticks")
     grid.xaxis.axis_label = "head"
     grid.yaxis.axis_label = "layer"
     grid.axis.major_tick_line_color = None
@@ -492,7 +507,7 @@ def model_view_figure(
     detail = _detail_heatmap(
         s0.tokens, s0.attentions[layer, head], f"{name}-detail", "Layer 1, head 1", width=420, height=400
     )
-    stats_div = Div(text="", name=f"{name}-stats", width=300)
+    stats_div = Div(text="", name=f"{name}-stats", width=300, height=400)
     sentence = _sentence_select(sentences, name, 400)
     layer_slider = Slider(
         start=1, end=L, value=layer + 1, step=1, title="Layer", name=f"{name}-layer", width=140
@@ -504,27 +519,28 @@ def model_view_figure(
         sentence=sentence,
         layer=layer_slider,
         head=head_slider,
+        grid=grid,
+        image_source=image_source,
         thumbs_source=thumbs_source,
         frame_source=frame_source,
         detail=_heatmap_handles(detail),
         stats_div=stats_div,
         tokens=[list(s.tokens) for s in sentences],
-        thumbs=thumbs,
+        grids=grids,
         stats=[float32("stats", st) for st in stats],
         ranks=list(ranks),
         stat_labels=[STATISTIC_LABELS[k] for k in STATISTICS],
-        cell=_CELL,
         levels=QUANT_LEVELS,
     )
     for widget in (sentence, layer_slider, head_slider):
         widget.js_on_change("value", update)
     tap = js_callback(
-        "pretrained_model_tap", layer=layer_slider, head=head_slider, cell=_CELL, n_layer=L, n_head=H
+        "pretrained_model_tap", layer=layer_slider, head=head_slider, thumbs_source=thumbs_source
     )
     grid.add_tools(
-        TapTool(renderers=[images], behavior="inspect", callback=tap, name=f"{name}-tap"),
+        TapTool(renderers=[thumbs], behavior="inspect", callback=tap, name=f"{name}-tap"),
         HoverTool(
-            renderers=[images], tooltips=[("layer", "@layer"), ("head", "@head")], name=f"{name}-hover"
+            renderers=[thumbs], tooltips=[("layer", "@layer"), ("head", "@head")], name=f"{name}-hover"
         ),
     )
     controls = row(sentence, layer_slider, head_slider, name=f"{name}-controls")
@@ -633,7 +649,7 @@ def patterns_figure(sentences: Sequence[SentenceAttention], *, k: int = 3, name:
         name=f"{name}-pattern",
         width=230,
     )
-    table = Div(text="", name=f"{name}-table", width=740)
+    table = Div(text="", name=f"{name}-table", width=740, height=200)
     update = js_callback(
         "pretrained_patterns",
         sentence=sentence,
@@ -707,7 +723,7 @@ def rollout_figure(
     residual = Toggle(
         label="Residual (A + I) / 2", active=True, name=f"{name}-residual", width=150, align="end"
     )
-    caption = Div(text="", name=f"{name}-caption", width=740)
+    caption = Div(text="", name=f"{name}-caption", width=740, height=40)
     update = js_callback(
         "pretrained_rollout",
         sentence=sentence,

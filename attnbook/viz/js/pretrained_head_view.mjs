@@ -1,7 +1,7 @@
 // Head view (as in BertViz): queries in the left column, keys in the right, one line per weight above the
 // threshold with opacity = weight. The weights were computed by NumPy at build time and quantised to uint8
 // (w = level / 255); this callback picks one layer (and head, or all heads) and lays the lines out.
-export default ({sentence, layer, head, focus, tokens_source, lines_source, legend_source, caption, tokens,
+export default ({sentence, layer, head, focus, tokens_source, lines_source, legend_source, caption, plot, tokens,
                  weights, stats, stat_short, colors, geometry, threshold, all_heads_threshold}, obj) => {
   const s = Number(sentence.value)
   const toks = tokens[s]
@@ -61,6 +61,7 @@ export default ({sentence, layer, head, focus, tokens_source, lines_source, lege
       balpha.push(a)
     }
   }
+  plot.y_range.setv({start: -T + 0.4, end: 1.5})  // the rows fill the plot's height
   tokens_source.data = {bx, y, tx, text, align, key, fill, alpha: balpha, bw}
   legend_source.data = {...legend_source.data,
                         alpha: Array.from({length: H}, (_, k) => (all || k === h ? 1 : 0.2))}

@@ -1,11 +1,13 @@
 // Model view: tapping a thumbnail moves the layer and head sliders to it (their change redraws the figure).
-export default ({layer, head, cell, n_layer, n_head}, obj, data) => {
+export default ({layer, head, thumbs_source}, obj, data) => {
   const g = data != null ? data.geometries : null
   if (g == null) return
-  const h = Math.floor(g.x / cell)
-  const l = Math.floor(-g.y / cell)
-  if (h < 0 || h >= n_head || l < 0 || l >= n_layer) return
-  if (g.x - h * cell > 1 || -g.y - l * cell > 1) return  // the gap between two thumbnails
-  if (layer.value !== l + 1) layer.value = l + 1
-  if (head.value !== h + 1) head.value = h + 1
+  const d = thumbs_source.data
+  for (let r = 0; r < d.x.length; r++) {
+    if (Math.abs(g.x - d.x[r]) <= d.size[r] / 2 && Math.abs(g.y - d.y[r]) <= d.size[r] / 2) {
+      if (layer.value !== d.layer[r]) layer.value = d.layer[r]
+      if (head.value !== d.head[r]) head.value = d.head[r]
+      return
+    }
+  }
 }
