@@ -519,7 +519,7 @@ def model_view_figure(
         sentence=sentence,
         layer=layer_slider,
         head=head_slider,
-        grid=grid,
+        grid=dict(plot=grid, xaxis=grid.xaxis[0], yaxis=grid.yaxis[0]),
         image_source=image_source,
         thumbs_source=thumbs_source,
         frame_source=frame_source,

@@ -78,13 +78,14 @@ export default ({sentence, layer, head, focus, tokens_source, lines_source, lege
       row.sort((a, b) => b[0] - a[0])
       pairs.push([hh, row])
     }
+    const dir = side === "q" ? "From" : "Into"
+    const ends = side === "q" ? "go to" : "come from"
     if (all) {
-      html += `<br>Strongest ${side === "q" ? "key of" : "query on"} <b>${tok}</b> (${fi}) per head: `
+      html += `<br>${dir} <b>${tok}</b> (${fi}), the strongest line of each head ${side === "q" ? "goes to" : "comes from"}: `
       html += pairs.map(([hh, r]) => `<span style="color:${colors[hh]}">■</span>${hh + 1}: ` +
                                      `${esc(toks[r[0][1]])} ${r[0][0].toFixed(2)}`).join(", ")
     } else {
-      html += `<br>${side === "q" ? "Keys" : "Queries"} ${side === "q" ? "that" : "attending to"} <b>${tok}</b> ` +
-              `(${fi}) ${side === "q" ? "attends to most" : "most"}: ` +
+      html += `<br>${dir} <b>${tok}</b> (${fi}), the strongest lines ${ends}: ` +
               pairs[0][1].slice(0, 3).map(([v, j]) => `${esc(toks[j])} (${j}) ${v.toFixed(2)}`).join(", ")
     }
   } else {

@@ -27,14 +27,14 @@ export default ({sentence, layer, head, grid, image_source, thumbs_source, frame
       }
     }
     thumbs_source.data = {x, y, size, layer: lay, head: hd}
-    grid.x_range.setv({start: -1, end: width + 1})
-    grid.y_range.setv({start: -G.shape[0] - 1, end: 1})
+    grid.plot.x_range.setv({start: -1, end: width + 1})
+    grid.plot.y_range.setv({start: -G.shape[0] - 1, end: 1})
     const xt = Array.from({length: H}, (_, k) => k * P + T / 2)
     const yt = Array.from({length: L}, (_, k) => -(k * P + T / 2))
-    grid.xaxis[0].ticker.ticks = xt
-    grid.xaxis[0].major_label_overrides = new Map(xt.map((t, k) => [t, String(k + 1)]))
-    grid.yaxis[0].ticker.ticks = yt
-    grid.yaxis[0].major_label_overrides = new Map(yt.map((t, k) => [t, String(k + 1)]))
+    grid.xaxis.ticker.ticks = xt
+    grid.xaxis.major_label_overrides = new Map(xt.map((t, k) => [t, String(k + 1)]))
+    grid.yaxis.ticker.ticks = yt
+    grid.yaxis.major_label_overrides = new Map(yt.map((t, k) => [t, String(k + 1)]))
   }
   frame_source.data = {x: [h * P + T / 2], y: [-(l * P + T / 2)], size: [T + 0.8]}
 
