@@ -31,9 +31,9 @@ def _default_decay(name: str, p: np.ndarray) -> bool:
 class Adam:
     """Adam with optional L2 penalty, updating the parameter arrays in place.
 
-    The moment estimates live in preallocated buffers keyed by parameter name, and each step works in
-    one scratch buffer per parameter, so a step allocates nothing. The update is PyTorch's
-    ``torch.optim.Adam`` (same bias correction and epsilon placement).
+    The moment estimates live in preallocated buffers (``m[name]``, ``v[name]`` are views of them), and
+    a step works in preallocated scratch space. The update is PyTorch's ``torch.optim.Adam`` (same bias
+    correction and epsilon placement).
 
     Parameters
     ----------
@@ -75,15 +75,23 @@ class Adam:
             raise TypeError("decay_filter must be a callable (name, array) -> bool")
         self.decays = {k: bool(rule(k, p)) for k, p in self.params.items()}
         self.t = 0
-        self.m = {k: np.zeros_like(p) for k, p in self.params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in self.params.items()}
-        self._buf = {k: np.empty_like(p) for k, p in self.params.items()}
-        # Adam's L2 term needs the penalised gradient g + wd * p without touching the caller's grads.
-        self._gbuf = (
-            {k: np.empty_like(p) for k, p in self.params.items()}
-            if self.weight_decay and not self._decoupled
-            else {}
-        )
+        # The moments and the scratch space are flat buffers, one per dtype, so the arithmetic of a step
+        # is a dozen ufunc calls over all parameters at once rather than a dozen per parameter (which
+        # dominates for small models). self.m / self.v expose per-parameter views of them.
+        self._groups = []
+        for dt in dict.fromkeys(p.dtype for p in self.params.values()):
+            keys = [k for k, p in self.params.items() if p.dtype == dt]
+            sizes = [self.params[k].size for k in keys]
+            offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+            n = offsets[-1]
+            bufs = {name: np.zeros(n, dtype=dt) for name in ("m", "v", "g", "buf")}
+            slices = {k: slice(offsets[i], offsets[i + 1]) for i, k in enumerate(keys)}
+            self._groups.append((keys, slices, bufs))
+        self.m, self.v = {}, {}
+        for keys, slices, bufs in self._groups:
+            for k in keys:
+                self.m[k] = bufs["m"][slices[k]].reshape(self.params[k].shape)
+                self.v[k] = bufs["v"][slices[k]].reshape(self.params[k].shape)
 
     def _check_grads(self, grads) -> None:
         if not isinstance(grads, Mapping):
@@ -114,14 +122,14 @@ class Adam:
         # Python floats keep float32 arrays float32 (NumPy 2 treats them as weak scalars).
         step_size = lr / (1.0 - b1**self.t)
         inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - b2**self.t)
-        for k, p in self.params.items():
-            g, m, v, buf = grads[k], self.m[k], self.v[k], self._buf[k]
-            if wd and self.decays[k]:
-                if self._decoupled:
-                    p *= 1.0 - lr * wd  # AdamW: shrink the weights, independent of the gradient scale
-                else:
-                    g = np.multiply(p, wd, out=self._gbuf[k])
-                    g += grads[k]
+        for keys, slices, bufs in self._groups:
+            m, v, g, buf = bufs["m"], bufs["v"], bufs["g"], bufs["buf"]
+            np.concatenate([grads[k].reshape(-1) for k in keys], out=g)  # our own copy of the gradients
+            if wd and not self._decoupled:
+                for k in keys:  # Adam's L2 penalty: g + wd * p
+                    if self.decays[k]:
+                        np.multiply(self.params[k].reshape(-1), wd, out=buf[slices[k]])
+                        g[slices[k]] += buf[slices[k]]
             m *= b1
             np.multiply(g, 1.0 - b1, out=buf)
             m += buf  # m = b1 m + (1 - b1) g
@@ -133,8 +141,12 @@ class Adam:
             buf *= inv_sqrt_bc2
             buf += eps
             np.divide(m, buf, out=buf)
-            buf *= step_size
-            p -= buf  # p -= lr / bc1 * m / (sqrt(v / bc2) + eps)
+            buf *= step_size  # the update lr / bc1 * m / (sqrt(v / bc2) + eps), for every parameter
+            for k in keys:
+                p = self.params[k]
+                if wd and self._decoupled and self.decays[k]:
+                    p *= 1.0 - lr * wd  # AdamW: shrink the weights, independent of the gradient scale
+                p -= buf[slices[k]].reshape(p.shape)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat arrays for a checkpoint: ``"t"`` (step count) and ``"m.<name>"``, ``"v.<name>"``."""

@@ -195,9 +195,13 @@ class SignalProfile(NamedTuple):
     std: np.ndarray  # (n_layer + 1,) its standard deviation
     max: np.ndarray  # (n_layer + 1,) its largest absolute value
     grad_norm: np.ndarray  # (n_layer,) 2-norm of each block's parameter gradients
-    resid_hist: np.ndarray | None  # (n_layer, bins) fraction of residual-stream entries per bin, after each block
+    resid_hist: (
+        np.ndarray | None
+    )  # (n_layer, bins) fraction of residual-stream entries per bin, after each block
     resid_range: np.ndarray | None  # (n_layer, 2) the bins' (low, high)
-    mlp_hist: np.ndarray | None  # (n_layer, bins) the same for the MLP's activation output (None if attn_only)
+    mlp_hist: (
+        np.ndarray | None
+    )  # (n_layer, bins) the same for the MLP's activation output (None if attn_only)
     mlp_range: np.ndarray | None  # (n_layer, 2)
     loss: float  # cross-entropy on the random targets (about ln V at initialisation)
 
@@ -275,7 +279,16 @@ def signal_profile(
             mlp_hist[layer], edges = histogram(c.mlp.f.a, bins)  # (N, d_ff) activation output
             mlp_range[layer] = edges[0], edges[-1]
     return SignalProfile(
-        cfg, init, mean, std, mx, layer_grad_norms(grads, L), resid_hist, resid_range, mlp_hist, mlp_range,
+        cfg,
+        init,
+        mean,
+        std,
+        mx,
+        layer_grad_norms(grads, L),
+        resid_hist,
+        resid_range,
+        mlp_hist,
+        mlp_range,
         float(value),
     )
 
@@ -316,8 +329,13 @@ def signal_sweep(
         raise TypeError(f"base must be an attnbook.config.ModelConfig, got {type(base).__name__}")
     norms, blocks, activations, inits = (tuple(v) for v in (norms, blocks, activations, inits))
     depths = tuple(check_int("depths", d, low=1) for d in depths)
-    for name, values in (("norms", norms), ("blocks", blocks), ("activations", activations),
-                         ("inits", inits), ("depths", depths)):
+    for name, values in (
+        ("norms", norms),
+        ("blocks", blocks),
+        ("activations", activations),
+        ("inits", inits),
+        ("depths", depths),
+    ):
         if not values:
             raise ValueError(f"{name} must not be empty")
     out: dict[tuple[str, str, str, int, str], SignalProfile] = {}

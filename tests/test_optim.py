@@ -216,3 +216,21 @@ def test_lr_schedule_bad_input():
         lr_schedule(-1, 1e-3, 0, 10)
     with pytest.raises(TypeError, match="warmup_steps"):
         lr_schedule(0, 1e-3, 1.5, 10)
+
+
+def test_mixed_dtypes_match_separate_optimizers():
+    params, grads_seq = _problem(np.float64)
+    params["blocks.0.attn.w"] = params["blocks.0.attn.w"].astype(np.float32)
+    for g in grads_seq:
+        g["blocks.0.attn.w"] = g["blocks.0.attn.w"].astype(np.float32)
+    together = {k: p.copy() for k, p in params.items()}
+    opt = AdamW(together, lr=1e-2, weight_decay=0.1)
+    for g in grads_seq:
+        opt.step(g)
+    for name in params:  # each parameter alone gives the same result
+        alone = {name: params[name].copy()}
+        opt1 = AdamW(alone, lr=1e-2, weight_decay=0.1)
+        for g in grads_seq:
+            opt1.step({name: g[name]})
+        assert together[name].dtype == params[name].dtype
+        np.testing.assert_array_equal(together[name], alone[name])

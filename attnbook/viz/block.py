@@ -28,7 +28,10 @@ __all__ = [
 NORM_LABELS = {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "none": "no norm"}
 BLOCK_LABELS = {"pre": "Pre-LN", "post": "Post-LN", "sandwich": "Sandwich"}
 ACTIVATION_LABELS = {"relu": "ReLU", "gelu": "GeLU", "swish": "Swish", "swiglu": "SwiGLU"}
-INIT_LABELS = {"gpt2": "GPT-2: N(0, 0.02²), output projections / √(2L)", "xavier": "Xavier: N(0, 2/(fan_in + fan_out))"}
+INIT_LABELS = {
+    "gpt2": "GPT-2: N(0, 0.02²), output projections / √(2L)",
+    "xavier": "Xavier: N(0, 2/(fan_in + fan_out))",
+}
 _PLAIN = {"toolbar_location": None, "tools": ""}
 _BLOCK_COLORS = {"pre": "#2166ac", "post": "#b2182b", "sandwich": "#4d9221"}
 _NORM_FILL, _F_FILL = "#fddbc7", "#d1e5f0"
@@ -94,27 +97,59 @@ def block_diagram(norm: str, block: str, activation: str) -> dict[str, dict[str,
         adds["y"].append(0.0)
         if post:
             box(add_x + 1.8, 0.0, 2.2, norm_name, _NORM_FILL)  # on the stream, after the addition
-    labels = {"x": [0.0, 10.0, 20.0], "y": [-0.75, -0.75, -0.75],
-              "text": ["stream in (x)", "residual stream", "stream out"]}
+    labels = {
+        "x": [0.0, 10.0, 20.0],
+        "y": [-0.75, -0.75, -0.75],
+        "text": ["stream in (x)", "residual stream", "stream out"],
+    }
     return {"boxes": boxes, "wires": wires, "adds": adds, "labels": labels}
 
 
 def _diagram_plot(name: str, first: dict) -> tuple[object, dict[str, ColumnDataSource]]:
-    plot = figure(name=f"{name}-diagram", title="One block", width=740, height=170, x_range=(-1.2, 21.2),
-                  y_range=(-1.2, 2.1), **_PLAIN)
+    plot = figure(
+        name=f"{name}-diagram",
+        title="One block",
+        width=740,
+        height=170,
+        x_range=(-1.2, 21.2),
+        y_range=(-1.2, 2.1),
+        **_PLAIN,
+    )
     plot.axis.visible = False
     plot.grid.visible = False
     plot.outline_line_color = None
     sources = {key: ColumnDataSource(first[key], name=f"{name}-diagram-{key}") for key in first}
     plot.multi_line("xs", "ys", source=sources["wires"], line_color="#555555", line_width=2)
     plot.rect("x", "y", "w", 0.8, source=sources["boxes"], fill_color="fill", line_color="#444444")
-    plot.text("x", "y", text="label", source=sources["boxes"], text_align="center", text_baseline="middle",
-              text_font_size="9pt")
+    plot.text(
+        "x",
+        "y",
+        text="label",
+        source=sources["boxes"],
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="9pt",
+    )
     plot.scatter("x", "y", source=sources["adds"], size=18, fill_color="white", line_color="#444444")
-    plot.text("x", "y", text={"value": "+"}, source=sources["adds"], text_align="center",
-              text_baseline="middle", text_font_size="12pt")
-    plot.text("x", "y", text="text", source=sources["labels"], text_align="center", text_baseline="middle",
-              text_font_size="8pt", text_color="#666666")
+    plot.text(
+        "x",
+        "y",
+        text={"value": "+"},
+        source=sources["adds"],
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="12pt",
+    )
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=sources["labels"],
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="8pt",
+        text_color="#666666",
+    )
     return plot, sources
 
 
@@ -125,15 +160,21 @@ def _diagram_plot(name: str, first: dict) -> tuple[object, dict[str, ColumnDataS
 def _axes(profiles: Mapping) -> tuple[tuple, ...]:
     """The sorted-by-appearance values of each key position, and a check that the sweep is complete."""
     if not isinstance(profiles, Mapping) or not profiles:
-        raise TypeError("profiles must be a non-empty mapping from (norm, block, activation, depth, init) keys")
+        raise TypeError(
+            "profiles must be a non-empty mapping from (norm, block, activation, depth, init) keys"
+        )
     for key, prof in profiles.items():
         if not (isinstance(key, tuple) and len(key) == 5) or not isinstance(prof, SignalProfile):
-            raise TypeError("profiles must map (norm, block, activation, depth, init) to SignalProfile, "
-                            f"as made by attnbook.stats.signal_sweep; got {key!r}")
+            raise TypeError(
+                "profiles must map (norm, block, activation, depth, init) to SignalProfile, "
+                f"as made by attnbook.stats.signal_sweep; got {key!r}"
+            )
     axes = tuple(tuple(dict.fromkeys(k[i] for k in profiles)) for i in range(5))
     n = int(np.prod([len(a) for a in axes]))
     if n != len(profiles):
-        raise ValueError(f"profiles must hold every combination of its keys' values ({n}), got {len(profiles)}")
+        raise ValueError(
+            f"profiles must hold every combination of its keys' values ({n}), got {len(profiles)}"
+        )
     for v in axes[0]:
         check_choice("norm", v, NORM_LABELS)
     for v in axes[1]:
@@ -223,11 +264,11 @@ def signal_figure(
             p = profiles[n_, b_, a_, d, init]
             if p.resid_hist is None or p.mlp_hist is None or p.resid_hist.shape[1] != bins:
                 raise ValueError(f"profile {key} depth {d} must have histograms of {bins} bins")
-            stats[r, off_s[k]:off_s[k] + d + 1] = np.stack([p.mean, p.std, p.max], axis=1)
-            resid[r, off_l[k]:off_l[k] + d] = p.resid_hist
-            resid_range[r, off_l[k]:off_l[k] + d] = p.resid_range
-            mlp[r, off_l[k]:off_l[k] + d] = p.mlp_hist
-            mlp_range[r, off_l[k]:off_l[k] + d] = p.mlp_range
+            stats[r, off_s[k] : off_s[k] + d + 1] = np.stack([p.mean, p.std, p.max], axis=1)
+            resid[r, off_l[k] : off_l[k] + d] = p.resid_hist
+            resid_range[r, off_l[k] : off_l[k] + d] = p.resid_range
+            mlp[r, off_l[k] : off_l[k] + d] = p.mlp_hist
+            mlp_range[r, off_l[k] : off_l[k] + d] = p.mlp_range
 
     diagrams = {f"{n}|{b}|{a}": block_diagram(n, b, a) for n in norms for b in blocks for a in acts}
     key0 = f"{norm0}|{block0}|{act0}"
@@ -235,30 +276,80 @@ def signal_figure(
 
     d0 = depths[-1]
     layer_x = np.arange(d0 + 1, dtype=np.float32)
-    stats_source = ColumnDataSource(dict(layer=layer_x, mean=np.zeros(d0 + 1, np.float32),
-                                         std=np.zeros(d0 + 1, np.float32), max=np.zeros(d0 + 1, np.float32)),
-                                    name=f"{name}-stats")
-    stats_plot = figure(name=f"{name}-stats-plot", title="Residual stream after each block", width=370, height=300,
-                        x_range=(-0.3, depths[-1] + 0.3), **_PLAIN)
+    stats_source = ColumnDataSource(
+        dict(
+            layer=layer_x,
+            mean=np.zeros(d0 + 1, np.float32),
+            std=np.zeros(d0 + 1, np.float32),
+            max=np.zeros(d0 + 1, np.float32),
+        ),
+        name=f"{name}-stats",
+    )
+    stats_plot = figure(
+        name=f"{name}-stats-plot",
+        title="Residual stream after each block",
+        width=370,
+        height=300,
+        x_range=(-0.3, depths[-1] + 0.3),
+        **_PLAIN,
+    )
     colors = {"mean": "#4d4d4d", "std": "#2166ac", "max": "#b2182b"}
     items = []
     for key, label in (("max", "max |x|"), ("std", "std"), ("mean", "mean")):
         line = stats_plot.line("layer", key, source=stats_source, color=colors[key], line_width=2)
         dots = stats_plot.scatter("layer", key, source=stats_source, color=colors[key], size=5)
         items.append(LegendItem(label=label, renderers=[line, dots]))
-    stats_plot.add_layout(Legend(items=items, orientation="horizontal", location="top_left", padding=3, margin=4,
-                                 background_fill_alpha=0.7, label_text_font_size="8pt", name=f"{name}-legend"))
-    stats_plot.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("mean", "@mean{0.0000}"), ("std", "@std{0.0000}"),
-                                             ("max |x|", "@max{0.000}")], mode="vline"))
+    stats_plot.add_layout(
+        Legend(
+            items=items,
+            orientation="horizontal",
+            padding=2,
+            margin=2,
+            spacing=12,
+            border_line_color=None,
+            name=f"{name}-legend",
+        ),
+        "below",
+    )
+    stats_plot.add_tools(
+        HoverTool(
+            tooltips=[
+                ("layer", "@layer"),
+                ("mean", "@mean{0.0000}"),
+                ("std", "@std{0.0000}"),
+                ("max |x|", "@max{0.000}"),
+            ],
+            mode="vline",
+        )
+    )
     stats_plot.xaxis.axis_label = "after block (0 = embeddings)"
 
     def hist_plot(key: str, title: str):
-        source = ColumnDataSource(dict(left=np.zeros(bins, np.float32), right=np.ones(bins, np.float32),
-                                       top=np.zeros(bins, np.float32)), name=f"{name}-{key}")
-        plot = figure(name=f"{name}-{key}-plot", title=title, width=370, height=260,
-                      y_range=DataRange1d(start=0, name=f"{name}-{key}-yrange"), **_PLAIN)
-        plot.quad(left="left", right="right", bottom=0, top="top", source=source, fill_color="#6baed6",
-                  line_color="white")
+        source = ColumnDataSource(
+            dict(
+                left=np.zeros(bins, np.float32),
+                right=np.ones(bins, np.float32),
+                top=np.zeros(bins, np.float32),
+            ),
+            name=f"{name}-{key}",
+        )
+        plot = figure(
+            name=f"{name}-{key}-plot",
+            title=title,
+            width=370,
+            height=260,
+            y_range=DataRange1d(start=0, name=f"{name}-{key}-yrange"),
+            **_PLAIN,
+        )
+        plot.quad(
+            left="left",
+            right="right",
+            bottom=0,
+            top="top",
+            source=source,
+            fill_color="#6baed6",
+            line_color="white",
+        )
         plot.yaxis.axis_label = "fraction of entries"
         return source, plot
 
@@ -267,26 +358,72 @@ def signal_figure(
     resid_plot.xaxis.axis_label = "value"
     mlp_plot.xaxis.axis_label = "act(h)"
 
-    norm_w = Select(title="Norm", value=norm0, options=[(n, NORM_LABELS[n]) for n in norms],
-                    name=f"{name}-norm", width=150)
-    block_w = Select(title="Placement", value=block0, options=[(b, BLOCK_LABELS[b]) for b in blocks],
-                     name=f"{name}-block", width=150)
-    act_w = Select(title="Activation", value=act0, options=[(a, ACTIVATION_LABELS[a]) for a in acts],
-                   name=f"{name}-activation", width=150)
-    depth_w = Slider(start=depths[0], end=depths[-1], value=depths[-1], step=1, title="Depth (blocks)",
-                     name=f"{name}-depth", width=260)
-    layer_w = Select(title="Histograms of block", value="1", options=[str(i) for i in range(1, depths[-1] + 1)],
-                     name=f"{name}-layer", width=150)
+    norm_w = Select(
+        title="Norm",
+        value=norm0,
+        options=[(n, NORM_LABELS[n]) for n in norms],
+        name=f"{name}-norm",
+        width=150,
+    )
+    block_w = Select(
+        title="Placement",
+        value=block0,
+        options=[(b, BLOCK_LABELS[b]) for b in blocks],
+        name=f"{name}-block",
+        width=150,
+    )
+    act_w = Select(
+        title="Activation",
+        value=act0,
+        options=[(a, ACTIVATION_LABELS[a]) for a in acts],
+        name=f"{name}-activation",
+        width=150,
+    )
+    depth_w = Slider(
+        start=depths[0],
+        end=depths[-1],
+        value=depths[-1],
+        step=1,
+        title="Depth (blocks)",
+        name=f"{name}-depth",
+        width=260,
+    )
+    layer_w = Select(
+        title="Histograms of block",
+        value="1",
+        options=[str(i) for i in range(1, depths[-1] + 1)],
+        name=f"{name}-layer",
+        width=150,
+    )
     readout = Div(text="", name=f"{name}-readout", width=350, margin=(20, 5, 5, 15))
     update = js_callback(
         "block_signal",
-        norm_w=norm_w, block_w=block_w, act_w=act_w, depth_w=depth_w, layer_w=layer_w, readout=readout,
-        stats_source=stats_source, stats_plot=stats_plot, resid_source=resid_source, resid_plot=resid_plot,
-        mlp_source=mlp_source, mlp_plot=mlp_plot, diagram_sources=dsources, diagrams=diagrams,
-        row_of=row_of, depths=list(depths), off_l=off_l, off_s=off_s,
-        stats=float32("stats", stats), resid=float32("resid", resid), resid_range=float32("resid_range", resid_range),
-        mlp=float32("mlp", mlp), mlp_range=float32("mlp_range", mlp_range),
-        norm_labels=NORM_LABELS, block_labels=BLOCK_LABELS, act_labels=ACTIVATION_LABELS,
+        norm_w=norm_w,
+        block_w=block_w,
+        act_w=act_w,
+        depth_w=depth_w,
+        layer_w=layer_w,
+        readout=readout,
+        stats_source=stats_source,
+        stats_plot=stats_plot,
+        resid_source=resid_source,
+        resid_plot=resid_plot,
+        mlp_source=mlp_source,
+        mlp_plot=mlp_plot,
+        diagram_sources=dsources,
+        diagrams=diagrams,
+        row_of=row_of,
+        depths=list(depths),
+        off_l=off_l,
+        off_s=off_s,
+        stats=float32("stats", stats),
+        resid=float32("resid", resid),
+        resid_range=float32("resid_range", resid_range),
+        mlp=float32("mlp", mlp),
+        mlp_range=float32("mlp_range", mlp_range),
+        norm_labels=NORM_LABELS,
+        block_labels=BLOCK_LABELS,
+        act_labels=ACTIVATION_LABELS,
     )
     for w in (norm_w, block_w, act_w, depth_w, layer_w):
         w.js_on_change("value", update)
@@ -331,39 +468,92 @@ def gradient_figure(
         for n, norm in enumerate(norms):
             for b, block in enumerate(blocks):
                 for k, d in enumerate(depths):
-                    grads[i, n, b, off[k]:off[k] + d] = profiles[norm, block, act, d, init].grad_norm
+                    grads[i, n, b, off[k] : off[k] + d] = profiles[norm, block, act, d, init].grad_norm
     if not np.all(np.isfinite(grads)) or grads.min() <= 0:
         raise ValueError("profiles must have finite, positive gradient norms to draw on a log scale")
 
     d0 = depths[-1]
-    source = ColumnDataSource(dict(layer=np.arange(1, d0 + 1, dtype=np.float32),
-                                   **{b: np.ones(d0, np.float32) for b in blocks}), name=f"{name}-source")
-    plot = figure(name=f"{name}-plot", title="Gradient norm of each block's parameters", width=740, height=320,
-                  y_axis_type="log", x_range=(0.7, depths[-1] + 0.3), **_PLAIN)
+    source = ColumnDataSource(
+        dict(layer=np.arange(1, d0 + 1, dtype=np.float32), **{b: np.ones(d0, np.float32) for b in blocks}),
+        name=f"{name}-source",
+    )
+    plot = figure(
+        name=f"{name}-plot",
+        title="Gradient norm of each block's parameters",
+        width=740,
+        height=320,
+        y_axis_type="log",
+        x_range=(0.7, depths[-1] + 0.3),
+        **_PLAIN,
+    )
     items = []
     for b in blocks:
         line = plot.line("layer", b, source=source, color=_BLOCK_COLORS.get(b, "#333333"), line_width=2.5)
         dots = plot.scatter("layer", b, source=source, color=_BLOCK_COLORS.get(b, "#333333"), size=6)
         items.append(LegendItem(label=BLOCK_LABELS[b], renderers=[line, dots]))
-    plot.add_layout(Legend(items=items, orientation="horizontal", padding=2, margin=2, spacing=12,
-                           border_line_color=None, name=f"{name}-legend"), "above")
-    plot.add_tools(HoverTool(tooltips=[("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in blocks],
-                             mode="vline"))
+    plot.add_layout(
+        Legend(
+            items=items,
+            orientation="horizontal",
+            padding=2,
+            margin=2,
+            spacing=12,
+            border_line_color=None,
+            name=f"{name}-legend",
+        ),
+        "above",
+    )
+    plot.add_tools(
+        HoverTool(
+            tooltips=[("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in blocks],
+            mode="vline",
+        )
+    )
     plot.xaxis.axis_label = "block (1 = nearest the input)"
     plot.yaxis.axis_label = "‖∂loss/∂θ_block‖ (log scale)"
 
-    init_w = Select(title="Initialisation", value=init0, options=[(i, INIT_LABELS.get(i, i)) for i in inits],
-                    name=f"{name}-init", width=330)
-    norm_w = Select(title="Norm", value=norms[0], options=[(n, NORM_LABELS[n]) for n in norms],
-                    name=f"{name}-norm", width=150)
-    depth_w = Slider(start=depths[0], end=depths[-1], value=depths[-1], step=1, title="Depth (blocks)",
-                     name=f"{name}-depth", width=230)
+    init_w = Select(
+        title="Initialisation",
+        value=init0,
+        options=[(i, INIT_LABELS.get(i, i)) for i in inits],
+        name=f"{name}-init",
+        width=330,
+    )
+    norm_w = Select(
+        title="Norm",
+        value=norms[0],
+        options=[(n, NORM_LABELS[n]) for n in norms],
+        name=f"{name}-norm",
+        width=150,
+    )
+    depth_w = Slider(
+        start=depths[0],
+        end=depths[-1],
+        value=depths[-1],
+        step=1,
+        title="Depth (blocks)",
+        name=f"{name}-depth",
+        width=230,
+    )
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
-        "block_gradients", init_w=init_w, norm_w=norm_w, depth_w=depth_w, readout=readout, source=source,
-        plot=plot, grads=float32("grads", grads), inits=list(inits), norms=list(norms), blocks=list(blocks),
-        depths=list(depths), off=off, block_labels=BLOCK_LABELS, norm_labels=NORM_LABELS,
-        init_labels={i: INIT_LABELS.get(i, i) for i in inits}, activation=ACTIVATION_LABELS[act],
+        "block_gradients",
+        init_w=init_w,
+        norm_w=norm_w,
+        depth_w=depth_w,
+        readout=readout,
+        source=source,
+        plot=plot,
+        grads=float32("grads", grads),
+        inits=list(inits),
+        norms=list(norms),
+        blocks=list(blocks),
+        depths=list(depths),
+        off=off,
+        block_labels=BLOCK_LABELS,
+        norm_labels=NORM_LABELS,
+        init_labels={i: INIT_LABELS.get(i, i) for i in inits},
+        activation=ACTIVATION_LABELS[act],
     )
     for w in (init_w, norm_w, depth_w):
         w.js_on_change("value", update)

@@ -196,52 +196,125 @@ def masks_figure(
     n = T * T
     cells = ColumnDataSource(
         dict(
-            x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32),
-            q_token=[""] * n, k_token=[""] * n, allowed=[""] * n, score=[""] * n,
-            weight=np.zeros(n, np.float32), mask_color=np.zeros(n, np.float32),
+            x=jj.ravel().astype(np.float32),
+            y=-ii.ravel().astype(np.float32),
+            q_token=[""] * n,
+            k_token=[""] * n,
+            allowed=[""] * n,
+            score=[""] * n,
+            weight=np.zeros(n, np.float32),
+            mask_color=np.zeros(n, np.float32),
             weight_color=np.zeros(n, np.float32),
         ),
         name=f"{name}-cells",
     )
     rows = ColumnDataSource(
-        dict(x=np.full(T, T - 0.2, np.float32), y=-np.arange(T, dtype=np.float32), n_keys=[""] * T,
-             row_sum=[""] * T, color=["#333333"] * T),
+        dict(
+            x=np.full(T, T - 0.2, np.float32),
+            y=-np.arange(T, dtype=np.float32),
+            n_keys=[""] * T,
+            row_sum=[""] * T,
+            color=["#333333"] * T,
+        ),
         name=f"{name}-rows",
     )
 
     def grid(role: str, title: str, color_field: str, mapper, tooltips):
         plot = figure(
-            name=f"{name}-{role}", title=title, width=365, height=350, x_range=(-0.5, T + 1.4),
-            y_range=(-T + 0.5, 0.5), x_axis_location="above", tools="", toolbar_location=None,
+            name=f"{name}-{role}",
+            title=title,
+            width=365,
+            height=350,
+            x_range=(-0.5, T + 1.4),
+            y_range=(-T + 0.5, 0.5),
+            x_axis_location="above",
+            tools="",
+            toolbar_location=None,
         )
-        cells_r = plot.rect("x", "y", 1, 1, source=cells, line_color="white", line_width=0.5,
-                            fill_color={"field": color_field, "transform": mapper})
+        cells_r = plot.rect(
+            "x",
+            "y",
+            1,
+            1,
+            source=cells,
+            line_color="white",
+            line_width=0.5,
+            fill_color={"field": color_field, "transform": mapper},
+        )
         plot.add_tools(HoverTool(renderers=[cells_r], tooltips=tooltips))
         label_axes(plot, tokens, tokens)
         plot.outline_line_color = None
         return plot
 
-    mask_mapper = LinearColorMapper(palette=list(_MASK_PALETTE), low=0.5, high=2.5, nan_color=NAN_COLOR,
-                                    name=f"{name}-mask-mapper")
-    weight_mapper = LinearColorMapper(palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR,
-                                      name=f"{name}-attention-mapper")
-    mask_plot = grid("mask", "Mask (blue, orange: may attend; grey: hidden)", "mask_color", mask_mapper,
-                     [("query", "@q_token"), ("key", "@k_token"), ("", "@allowed")])
-    mask_plot.text("x", "y", text="n_keys", source=rows, text_align="left", text_baseline="middle",
-                   text_font_size="8pt", text_color="color")
-    att_plot = grid("attention", "Attention weights (one head)", "weight_color", weight_mapper,
-                    [("query", "@q_token"), ("key", "@k_token"), ("score", "@score"),
-                     ("weight", "@weight{0.000}")])
-    att_plot.text("x", "y", text="row_sum", source=rows, text_align="left", text_baseline="middle",
-                  text_font_size="8pt", text_color="color")
+    mask_mapper = LinearColorMapper(
+        palette=list(_MASK_PALETTE), low=0.5, high=2.5, nan_color=NAN_COLOR, name=f"{name}-mask-mapper"
+    )
+    weight_mapper = LinearColorMapper(
+        palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR, name=f"{name}-attention-mapper"
+    )
+    mask_plot = grid(
+        "mask",
+        "Mask (blue, orange: may attend; grey: hidden)",
+        "mask_color",
+        mask_mapper,
+        [("query", "@q_token"), ("key", "@k_token"), ("", "@allowed")],
+    )
+    mask_plot.text(
+        "x",
+        "y",
+        text="n_keys",
+        source=rows,
+        text_align="left",
+        text_baseline="middle",
+        text_font_size="8pt",
+        text_color="color",
+    )
+    att_plot = grid(
+        "attention",
+        "Attention weights (one head)",
+        "weight_color",
+        weight_mapper,
+        [("query", "@q_token"), ("key", "@k_token"), ("score", "@score"), ("weight", "@weight{0.000}")],
+    )
+    att_plot.text(
+        "x",
+        "y",
+        text="row_sum",
+        source=rows,
+        text_align="left",
+        text_baseline="middle",
+        text_font_size="8pt",
+        text_color="color",
+    )
 
     type_select = Select(title="Mask", value=kind, options=list(MASK_TYPES), name=f"{name}-type", width=130)
-    window_slider = Slider(start=0, end=T - 2, value=window, step=1, title="Window w (local, global-local)",
-                           name=f"{name}-window", width=195)
-    global_slider = Slider(start=1, end=max_global, value=n_global, step=1, title="Global tokens (global-local)",
-                           name=f"{name}-global", width=185)
-    length_slider = Slider(start=0, end=T, value=length, step=1, title="Sentence length (padding)",
-                           name=f"{name}-length", width=185)
+    window_slider = Slider(
+        start=0,
+        end=T - 2,
+        value=window,
+        step=1,
+        title="Window w (local, global-local)",
+        name=f"{name}-window",
+        width=195,
+    )
+    global_slider = Slider(
+        start=1,
+        end=max_global,
+        value=n_global,
+        step=1,
+        title="Global tokens (global-local)",
+        name=f"{name}-global",
+        width=185,
+    )
+    length_slider = Slider(
+        start=0,
+        end=T,
+        value=length,
+        step=1,
+        title="Sentence length (padding)",
+        name=f"{name}-length",
+        width=185,
+    )
     caption = Div(text="", name=f"{name}-caption", width=740)
     cost = Div(text="", name=f"{name}-cost", width=740)
 

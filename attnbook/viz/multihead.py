@@ -75,7 +75,9 @@ def grid_shape(n_head: int, width: int = _GRID_WIDTH, height: int = _GRID_HEIGHT
     best = None
     for ncols in range(1, n_head + 1):
         nrows = math.ceil(n_head / ncols)
-        size = min((width - _GAP * (ncols - 1)) / ncols, (height - nrows * _TITLE - _GAP * (nrows - 1)) / nrows)
+        size = min(
+            (width - _GAP * (ncols - 1)) / ncols, (height - nrows * _TITLE - _GAP * (nrows - 1)) / nrows
+        )
         if best is None or size > best[2]:
             best = (ncols, nrows, float(size))
     return best
@@ -86,7 +88,9 @@ def heads_view(steps: AttentionSteps) -> HeadsView:
     if not isinstance(steps, AttentionSteps):
         raise TypeError(f"steps must be an AttentionSteps, got {type(steps).__name__}")
     if steps.weights.ndim != 3:
-        raise ValueError(f"steps must be of one sequence (weights (H, T, T)), got weights {steps.weights.shape}")
+        raise ValueError(
+            f"steps must be of one sequence (weights (H, T, T)), got weights {steps.weights.shape}"
+        )
     return HeadsView(steps.weights, steps.concat, steps.out)
 
 
@@ -177,42 +181,91 @@ def head_split_figure(
 
     n = T * C
     cells = ColumnDataSource(
-        dict(x=np.zeros(n, np.float32), y=np.zeros(n, np.float32), color=["#ffffff"] * n, token=[""] * n,
-             column=[""] * n, head=[""] * n, value=np.zeros(n, np.float32)),
+        dict(
+            x=np.zeros(n, np.float32),
+            y=np.zeros(n, np.float32),
+            color=["#ffffff"] * n,
+            token=[""] * n,
+            column=[""] * n,
+            head=[""] * n,
+            value=np.zeros(n, np.float32),
+        ),
         name=f"{name}-cells",
     )
     heads = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-head-labels")
     depth = 0.5 * (max(counts) - 1)  # how far the stack of (T, D) sheets reaches up and to the right
     width = C + 0.6 * (max(counts) - 1)
     plot = figure(
-        name=f"{name}-plot", width=440, height=470, x_range=(-2.6, width + 0.6), y_range=(-T - 1.0, depth + 1.6),
-        tools="", toolbar_location=None,
+        name=f"{name}-plot",
+        width=440,
+        height=470,
+        x_range=(-2.6, width + 0.6),
+        y_range=(-T - 1.0, depth + 1.6),
+        tools="",
+        toolbar_location=None,
     )
     plot.axis.visible = False
     plot.grid.visible = False
     plot.outline_line_color = None
-    rects = plot.rect("x", "y", 0.94, 0.94, source=cells, fill_color="color", line_color="white", line_width=0.6)
-    plot.text("x", "y", text="text", source=heads, text_color="color", text_align="center",
-              text_baseline="bottom", text_font_size="9pt", text_font_style="bold")
+    rects = plot.rect(
+        "x", "y", 0.94, 0.94, source=cells, fill_color="color", line_color="white", line_width=0.6
+    )
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=heads,
+        text_color="color",
+        text_align="center",
+        text_baseline="bottom",
+        text_font_size="9pt",
+        text_font_style="bold",
+    )
     token_labels = ColumnDataSource(
         dict(x=np.full(T, -0.7, np.float32), y=-np.arange(T, dtype=np.float32), text=list(tokens)),
         name=f"{name}-tokens",
     )
-    plot.text("x", "y", text="text", source=token_labels, text_align="right", text_baseline="middle",
-              text_font_size="8pt", text_color="#333333")
-    plot.add_tools(HoverTool(renderers=[rects], tooltips=[
-        ("token (row)", "@token"), ("column of Q", "@column"), ("head", "@head"), ("value", "@value{0.000}"),
-    ]))
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=token_labels,
+        text_align="right",
+        text_baseline="middle",
+        text_font_size="8pt",
+        text_color="#333333",
+    )
+    plot.add_tools(
+        HoverTool(
+            renderers=[rects],
+            tooltips=[
+                ("token (row)", "@token"),
+                ("column of Q", "@column"),
+                ("head", "@head"),
+                ("value", "@value{0.000}"),
+            ],
+        )
+    )
 
-    select = Select(title="Heads H", value=str(n_head), options=[str(h) for h in counts], name=f"{name}-heads",
-                    width=90)
-    progress = Slider(start=0, end=frames, value=0, step=1, title="Reshape", name=f"{name}-progress", width=220)
+    select = Select(
+        title="Heads H", value=str(n_head), options=[str(h) for h in counts], name=f"{name}-heads", width=90
+    )
+    progress = Slider(
+        start=0, end=frames, value=0, step=1, title="Reshape", name=f"{name}-progress", width=220
+    )
     play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=80, align="end")
     caption = Div(text="", name=f"{name}-caption", width=740, height=60)
     update = js_callback(
         "multihead_split",
-        select=select, progress=progress, cells=cells, heads=heads, caption=caption, tokens=list(tokens),
-        q=float32("q", q).ravel(), colors=list(HEAD_COLORS), frames=frames,
+        select=select,
+        progress=progress,
+        cells=cells,
+        heads=heads,
+        caption=caption,
+        tokens=list(tokens),
+        q=float32("q", q).ravel(),
+        colors=list(HEAD_COLORS),
+        frames=frames,
     )
     select.js_on_change("value", update)
     progress.js_on_change("value", update)
@@ -286,11 +339,15 @@ def multihead_figure(
                 raise TypeError(f"views[{m!r}][{H}] must be a HeadsView, got {type(v).__name__}")
             w = as_float_array(f"views[{m!r}][{H}].weights", v.weights, ndim=3)
             if w.shape != (H, T, T):
-                raise ValueError(f"views[{m!r}][{H}].weights must have shape (H, T, T) = {(H, T, T)}, got {w.shape}")
+                raise ValueError(
+                    f"views[{m!r}][{H}].weights must have shape (H, T, T) = {(H, T, T)}, got {w.shape}"
+                )
             for field in ("concat", "out"):
                 a = as_float_array(f"views[{m!r}][{H}].{field}", getattr(v, field), ndim=2)
                 if a.shape != (T, C):
-                    raise ValueError(f"views[{m!r}][{H}].{field} must have shape (T, C) = {(T, C)}, got {a.shape}")
+                    raise ValueError(
+                        f"views[{m!r}][{H}].{field} must have shape (T, C) = {(T, C)}, got {a.shape}"
+                    )
             # Flat arrays: a 2-D array in a data source would count as T rows of arrays, not T·T cells.
             w_m.append(float32("weights", w).ravel())  # (H·T·T,)
             mean_m.append(float32("mean", w.mean(axis=0)).ravel())  # (T·T,) the mean-over-heads view
@@ -310,38 +367,96 @@ def multihead_figure(
     _, nrows0, panel0 = grid_shape(n_head)
     height0 = math.ceil(nrows0 * (panel0 + _TITLE) + (nrows0 - 1) * _GAP)  # the callback keeps it up to date
     grid = figure(
-        name=f"{name}-grid", width=_GRID_WIDTH, height=height0, x_range=(0, _GRID_WIDTH),
-        y_range=(-height0, 0), tools="", toolbar_location=None, min_border=0,
+        name=f"{name}-grid",
+        width=_GRID_WIDTH,
+        height=height0,
+        x_range=(0, _GRID_WIDTH),
+        y_range=(-height0, 0),
+        tools="",
+        toolbar_location=None,
+        min_border=0,
     )
     grid.axis.visible = False
     grid.grid.visible = False
     grid.outline_line_color = None
-    weight_mapper = LinearColorMapper(palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR,
-                                      name=f"{name}-mapper")
-    grid_rects = grid.rect("x", "y", "size", "size", source=grid_cells, line_color=None,
-                           fill_color={"field": "color", "transform": weight_mapper})
-    grid.text("x", "y", text="text", source=grid_titles, text_color="color", text_align="left",
-              text_baseline="bottom", text_font_size="9pt", text_font_style="bold")
-    grid.add_tools(HoverTool(renderers=[grid_rects], tooltips=[
-        ("head", "@head"), ("query", "@q_token"), ("key", "@k_token"), ("weight", "@weight{0.000}"),
-    ]))
+    weight_mapper = LinearColorMapper(
+        palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR, name=f"{name}-mapper"
+    )
+    grid_rects = grid.rect(
+        "x",
+        "y",
+        "size",
+        "size",
+        source=grid_cells,
+        line_color=None,
+        fill_color={"field": "color", "transform": weight_mapper},
+    )
+    grid.text(
+        "x",
+        "y",
+        text="text",
+        source=grid_titles,
+        text_color="color",
+        text_align="left",
+        text_baseline="bottom",
+        text_font_size="9pt",
+        text_font_style="bold",
+    )
+    grid.add_tools(
+        HoverTool(
+            renderers=[grid_rects],
+            tooltips=[
+                ("head", "@head"),
+                ("query", "@q_token"),
+                ("key", "@k_token"),
+                ("weight", "@weight{0.000}"),
+            ],
+        )
+    )
 
     ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
     mean_source = ColumnDataSource(
-        dict(x=jj.ravel().astype(np.float32), y=-ii.ravel().astype(np.float32),
-             q_token=[tokens[i] for i in ii.ravel()], k_token=[tokens[j] for j in jj.ravel()],
-             weight=np.zeros(T * T, np.float32), color=np.zeros(T * T, np.float32)),
+        dict(
+            x=jj.ravel().astype(np.float32),
+            y=-ii.ravel().astype(np.float32),
+            q_token=[tokens[i] for i in ii.ravel()],
+            k_token=[tokens[j] for j in jj.ravel()],
+            weight=np.zeros(T * T, np.float32),
+            color=np.zeros(T * T, np.float32),
+        ),
         name=f"{name}-mean-source",
     )
     mean_plot = figure(
-        name=f"{name}-mean", title="Mean over heads", width=330, height=330, x_range=(-0.5, T - 0.5),
-        y_range=(-T + 0.5, 0.5), x_axis_location="above", tools="", toolbar_location=None,
+        name=f"{name}-mean",
+        title="Mean over heads",
+        width=330,
+        height=330,
+        x_range=(-0.5, T - 0.5),
+        y_range=(-T + 0.5, 0.5),
+        x_axis_location="above",
+        tools="",
+        toolbar_location=None,
     )
-    mean_rects = mean_plot.rect("x", "y", 1, 1, source=mean_source, line_color="white", line_width=0.3,
-                                fill_color={"field": "color", "transform": weight_mapper})
-    mean_plot.add_tools(HoverTool(renderers=[mean_rects], tooltips=[
-        ("query", "@q_token"), ("key", "@k_token"), ("mean weight", "@weight{0.000}"),
-    ]))
+    mean_rects = mean_plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=mean_source,
+        line_color="white",
+        line_width=0.3,
+        fill_color={"field": "color", "transform": weight_mapper},
+    )
+    mean_plot.add_tools(
+        HoverTool(
+            renderers=[mean_rects],
+            tooltips=[
+                ("query", "@q_token"),
+                ("key", "@k_token"),
+                ("mean weight", "@weight{0.000}"),
+            ],
+        )
+    )
     label_axes(mean_plot, tokens, tokens)
     mean_plot.xaxis.major_label_orientation = 0.0
 
@@ -349,57 +464,122 @@ def multihead_figure(
     pj = np.concatenate([np.arange(C), C + 2 + np.arange(C)])
     pi, pjj = np.meshgrid(np.arange(T), pj, indexing="ij")
     proj_source = ColumnDataSource(
-        dict(x=pjj.ravel().astype(np.float32), y=-pi.ravel().astype(np.float32),
-             token=[tokens[i] for i in pi.ravel()],
-             column=[f"c{j if j < C else j - C - 2}" for j in pjj.ravel()],
-             panel=["concat" if j < C else "out" for j in pjj.ravel()],
-             value=np.zeros(pi.size, np.float32), color=np.zeros(pi.size, np.float32)),
+        dict(
+            x=pjj.ravel().astype(np.float32),
+            y=-pi.ravel().astype(np.float32),
+            token=[tokens[i] for i in pi.ravel()],
+            column=[f"c{j if j < C else j - C - 2}" for j in pjj.ravel()],
+            panel=["concat" if j < C else "out" for j in pjj.ravel()],
+            value=np.zeros(pi.size, np.float32),
+            color=np.zeros(pi.size, np.float32),
+        ),
         name=f"{name}-proj-source",
     )
     proj_lines = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[]), name=f"{name}-proj-lines")
     proj_labels = ColumnDataSource(
-        dict(x=[C / 2 - 0.5, C + 0.5, C + 2 + C / 2 - 0.5], y=[1.25, -T / 2 + 0.5, 1.25],
-             text=[f"concat (T, C) = ({T}, {C})", "× W_O", f"out (T, C) = ({T}, {C})"]),
+        dict(
+            x=[C / 2 - 0.5, C + 0.5, C + 2 + C / 2 - 0.5],
+            y=[1.25, -T / 2 + 0.5, 1.25],
+            text=[f"concat (T, C) = ({T}, {C})", "× W_O", f"out (T, C) = ({T}, {C})"],
+        ),
         name=f"{name}-proj-labels",
     )
     proj = figure(
-        name=f"{name}-proj", title="Heads side by side, then the output projection", width=400, height=330,
-        x_range=(-0.7, 2 * C + 1.7), y_range=(-T + 0.3, 1.9), tools="", toolbar_location=None,
+        name=f"{name}-proj",
+        title="Heads side by side, then the output projection",
+        width=400,
+        height=330,
+        x_range=(-0.7, 2 * C + 1.7),
+        y_range=(-T + 0.3, 1.9),
+        tools="",
+        toolbar_location=None,
     )
     proj.axis.visible = False
     proj.grid.visible = False
     proj.outline_line_color = None
-    signed_mapper = LinearColorMapper(palette=list(DIVERGING), low=-1.0, high=1.0, name=f"{name}-signed-mapper")
-    proj_rects = proj.rect("x", "y", 0.95, 0.95, source=proj_source, line_color=None,
-                           fill_color={"field": "color", "transform": signed_mapper})
+    signed_mapper = LinearColorMapper(
+        palette=list(DIVERGING), low=-1.0, high=1.0, name=f"{name}-signed-mapper"
+    )
+    proj_rects = proj.rect(
+        "x",
+        "y",
+        0.95,
+        0.95,
+        source=proj_source,
+        line_color=None,
+        fill_color={"field": "color", "transform": signed_mapper},
+    )
     proj.segment("x0", "y0", "x1", "y1", source=proj_lines, line_color="color", line_width=3)
-    proj.text("x", "y", text="text", source=proj_labels, text_align="center", text_baseline="middle",
-              text_font_size="8pt", text_color="#333333")
-    proj.add_tools(HoverTool(renderers=[proj_rects], tooltips=[
-        ("", "@panel"), ("token (row)", "@token"), ("column", "@column"), ("value", "@value{0.000}"),
-    ]))
+    proj.text(
+        "x",
+        "y",
+        text="text",
+        source=proj_labels,
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="8pt",
+        text_color="#333333",
+    )
+    proj.add_tools(
+        HoverTool(
+            renderers=[proj_rects],
+            tooltips=[
+                ("", "@panel"),
+                ("token (row)", "@token"),
+                ("column", "@column"),
+                ("value", "@value{0.000}"),
+            ],
+        )
+    )
 
-    select = Select(title="Heads H", value=str(n_head), options=[str(h) for h in counts], name=f"{name}-heads",
-                    width=90)
+    select = Select(
+        title="Heads H", value=str(n_head), options=[str(h) for h in counts], name=f"{name}-heads", width=90
+    )
     caption = Div(text="", name=f"{name}-caption", width=600)
     widgets = [select]
     mode_group = None
     if len(modes) > 1:
-        mode_group = RadioButtonGroup(labels=modes, active=modes.index(mode), name=f"{name}-weights",
-                                      align="end")
+        mode_group = RadioButtonGroup(
+            labels=modes, active=modes.index(mode), name=f"{name}-weights", align="end"
+        )
         widgets.append(mode_group)
     update = js_callback(
         "multihead_grid",
-        select=select, mode_group=mode_group, grid_cells=grid_cells, grid_titles=grid_titles,
-        mean_source=mean_source, proj_source=proj_source, proj_lines=proj_lines, caption=caption,
-        counts=list(counts), modes=modes, mode_index=modes.index(mode), tokens=list(tokens),
-        mask=mask.astype(np.uint8).ravel(), weights=weights, means=means, concats=concats, outs=outs,
-        entropies=entropies, colors=list(HEAD_COLORS), grid_shapes=[list(grid_shape(h)) for h in counts],
-        T=int(T), C=int(C), width=_GRID_WIDTH, title_px=_TITLE, gap_px=_GAP, grid=grid,
+        select=select,
+        mode_group=mode_group,
+        grid_cells=grid_cells,
+        grid_titles=grid_titles,
+        mean_source=mean_source,
+        proj_source=proj_source,
+        proj_lines=proj_lines,
+        caption=caption,
+        counts=list(counts),
+        modes=modes,
+        mode_index=modes.index(mode),
+        tokens=list(tokens),
+        mask=mask.astype(np.uint8).ravel(),
+        weights=weights,
+        means=means,
+        concats=concats,
+        outs=outs,
+        entropies=entropies,
+        colors=list(HEAD_COLORS),
+        grid_shapes=[list(grid_shape(h)) for h in counts],
+        T=int(T),
+        C=int(C),
+        width=_GRID_WIDTH,
+        title_px=_TITLE,
+        gap_px=_GAP,
+        grid=grid,
     )
     select.js_on_change("value", update)
     if mode_group is not None:
         mode_group.js_on_change("active", update)
-    layout = column(row(*widgets, name=f"{name}-controls"), caption, grid, row(mean_plot, proj, name=f"{name}-lower"),
-                    name=name)
+    layout = column(
+        row(*widgets, name=f"{name}-controls"),
+        caption,
+        grid,
+        row(mean_plot, proj, name=f"{name}-lower"),
+        name=name,
+    )
     return on_document_ready(layout, update)

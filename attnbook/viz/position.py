@@ -51,7 +51,9 @@ SCHEME_LABELS = {
 }
 SIMILARITY_SCHEMES = ("sinusoidal", "learned", "rope")
 _PLAIN = {"toolbar_location": None, "tools": ""}
-_SMOOTH = interp_palette(DIVERGING, 65)  # continuous shading: similarities of 0.6 and 0.75 should not look alike
+_SMOOTH = interp_palette(
+    DIVERGING, 65
+)  # continuous shading: similarities of 0.6 and 0.75 should not look alike
 
 
 def _check_tokens(tokens, T: int) -> tuple[str, ...]:
@@ -214,7 +216,9 @@ def permutation_figure(
         raise ValueError(f"permutations must have shape (P >= 2, T={T}), got {permutations.shape}")
     for p in permutations:
         if not np.array_equal(np.sort(p), np.arange(T)):
-            raise ValueError(f"every row of permutations must be a permutation of 0..{T - 1}, got {p.tolist()}")
+            raise ValueError(
+                f"every row of permutations must be a permutation of 0..{T - 1}, got {p.tolist()}"
+            )
     n_head = check_int("n_head", n_head, low=1)
     head = check_int("head", head, low=0, high=n_head - 1)
 
@@ -237,26 +241,52 @@ def permutation_figure(
     options[0] = ("0", "original: " + " ".join(labels[0]))
 
     left = attention_heatmap(
-        shuffled[0, 0].reshape(T, T), labels[0], labels[0], name=f"{name}-shuffled",
-        title="Attention of the shuffled sentence", width=370, height=330,
+        shuffled[0, 0].reshape(T, T),
+        labels[0],
+        labels[0],
+        name=f"{name}-shuffled",
+        title="Attention of the shuffled sentence",
+        width=370,
+        height=330,
     )
     right = attention_heatmap(
-        diff[0, 0].reshape(T, T), tokens, tokens, name=f"{name}-diff",
-        title="Un-shuffled minus original", width=370, height=330, palette=_SMOOTH, low=-reach, high=reach,
+        diff[0, 0].reshape(T, T),
+        tokens,
+        tokens,
+        name=f"{name}-diff",
+        title="Un-shuffled minus original",
+        width=370,
+        height=330,
+        palette=_SMOOTH,
+        low=-reach,
+        high=reach,
     )
     perm = Select(title="Order of the words", value="0", options=options, name=f"{name}-order", width=330)
     shuffle = Button(label="Shuffle", name=f"{name}-shuffle", width=90, align="end")
-    scheme = Select(title="Position information", value="none", name=f"{name}-scheme", width=260,
-                    options=[(s, SCHEME_LABELS[s]) for s in SCHEMES])
+    scheme = Select(
+        title="Position information",
+        value="none",
+        name=f"{name}-scheme",
+        width=260,
+        options=[(s, SCHEME_LABELS[s]) for s in SCHEMES],
+    )
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
         "position_permutation",
-        perm=perm, scheme=scheme, readout=readout,
+        perm=perm,
+        scheme=scheme,
+        readout=readout,
         left_source=left.select_one({"name": f"{name}-shuffled-source"}),
         right_source=right.select_one({"name": f"{name}-diff-source"}),
-        left_x=left.xaxis[0], left_y=left.yaxis[0], left_plot=left,
-        shuffled=shuffled, diff=diff, max_diff=max_diff, labels=labels,
-        schemes=list(SCHEMES), scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES],
+        left_x=left.xaxis[0],
+        left_y=left.yaxis[0],
+        left_plot=left,
+        shuffled=shuffled,
+        diff=diff,
+        max_diff=max_diff,
+        labels=labels,
+        schemes=list(SCHEMES),
+        scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES],
     )
     perm.js_on_change("value", update)
     scheme.js_on_change("value", update)
@@ -291,8 +321,15 @@ def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int =
     pair = np.arange(C) // 2
     wavelength = 2 * np.pi * base ** (2 * pair / C)  # (C,) positions per full turn of dimension c
 
-    matrix = figure(name=f"{name}-matrix", title=f"PE (T={T} positions × C={C} dimensions)", width=360,
-                    height=360, x_range=(-0.5, C - 0.5), y_range=(T - 0.5, -0.5), **_PLAIN)
+    matrix = figure(
+        name=f"{name}-matrix",
+        title=f"PE (T={T} positions × C={C} dimensions)",
+        width=360,
+        height=360,
+        x_range=(-0.5, C - 0.5),
+        y_range=(T - 0.5, -0.5),
+        **_PLAIN,
+    )
     mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
     image = matrix.image(image=[float32("pe", pe)], x=-0.5, y=-0.5, dw=C, dh=T, color_mapper=mapper)
     image.data_source.name = f"{name}-image"
@@ -302,10 +339,18 @@ def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int =
     matrix.yaxis.axis_label = "position t"
     matrix.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
 
-    wave = ColumnDataSource(dict(t=np.arange(T, dtype=np.float32), value=float32("pe", pe[:, dim])),
-                            name=f"{name}-wave")
-    line = figure(name=f"{name}-line", title=f"dimension c = {dim}", width=380, height=360, y_range=(-1.15, 1.15),
-                  x_range=(-0.5, T - 0.5), **_PLAIN)
+    wave = ColumnDataSource(
+        dict(t=np.arange(T, dtype=np.float32), value=float32("pe", pe[:, dim])), name=f"{name}-wave"
+    )
+    line = figure(
+        name=f"{name}-line",
+        title=f"dimension c = {dim}",
+        width=380,
+        height=360,
+        y_range=(-1.15, 1.15),
+        x_range=(-0.5, T - 0.5),
+        **_PLAIN,
+    )
     line.line("t", "value", source=wave, line_width=2, color="#2166ac")
     line.scatter("t", "value", source=wave, size=4, color="#2166ac")
     line.xaxis.axis_label = "position t"
@@ -313,8 +358,15 @@ def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int =
     slider = Slider(start=0, end=C - 1, value=dim, step=1, title="Dimension c", name=f"{name}-dim", width=360)
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
-        "position_sinusoid", slider=slider, wave=wave, band=band, line=line, readout=readout,
-        pe=float32("pe", pe.T.copy()), wavelength=float32("wavelength", wavelength), T=T,
+        "position_sinusoid",
+        slider=slider,
+        wave=wave,
+        band=band,
+        line=line,
+        readout=readout,
+        pe=float32("pe", pe.T.copy()),
+        wavelength=float32("wavelength", wavelength),
+        T=T,
     )
     slider.js_on_change("value", update)
     layout = column(slider, row(matrix, line), readout, name=f"{name}-layout")
@@ -354,14 +406,30 @@ def similarity_figure(similarities: Mapping[str, np.ndarray], *, position: int =
     spread = np.stack([diagonal_profile(s)[2] for s in sims])  # (S, 2T - 1)
     ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
 
-    cells = ColumnDataSource(dict(x=jj.ravel().astype(np.float32), y=ii.ravel().astype(np.float32),
-                                  value=float32("sim", sims[0]).ravel()), name=f"{name}-cells")
-    grid = figure(name=f"{name}-grid", title="cos(position m, position n)", width=360, height=350,
-                  x_range=(-0.5, T - 0.5), y_range=(T - 0.5, -0.5), **_PLAIN)
+    cells = ColumnDataSource(
+        dict(
+            x=jj.ravel().astype(np.float32),
+            y=ii.ravel().astype(np.float32),
+            value=float32("sim", sims[0]).ravel(),
+        ),
+        name=f"{name}-cells",
+    )
+    grid = figure(
+        name=f"{name}-grid",
+        title="cos(position m, position n)",
+        width=360,
+        height=350,
+        x_range=(-0.5, T - 0.5),
+        y_range=(T - 0.5, -0.5),
+        **_PLAIN,
+    )
     mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
-    rects = grid.rect("x", "y", 1, 1, source=cells, line_color=None,
-                      fill_color={"field": "value", "transform": mapper})
-    grid.add_tools(HoverTool(renderers=[rects], tooltips=[("m", "@y"), ("n", "@x"), ("cos", "@value{0.000}")]))
+    rects = grid.rect(
+        "x", "y", 1, 1, source=cells, line_color=None, fill_color={"field": "value", "transform": mapper}
+    )
+    grid.add_tools(
+        HoverTool(renderers=[rects], tooltips=[("m", "@y"), ("n", "@x"), ("cos", "@value{0.000}")])
+    )
     marker = ColumnDataSource(dict(x=[(T - 1) / 2], y=[float(position)]), name=f"{name}-marker")
     grid.rect("x", "y", T, 1, source=marker, fill_alpha=0, line_color="black", line_width=2)
     grid.xaxis.axis_label = "position n"
@@ -371,27 +439,63 @@ def similarity_figure(similarities: Mapping[str, np.ndarray], *, position: int =
     # Every row against distance n - m, in grey, and the chosen row on top: rows that fall on one curve
     # mean the similarity depends on the distance only.
     offsets = np.arange(T)[None, :] - np.arange(T)[:, None]  # (T, T) n - m
-    all_rows = ColumnDataSource(dict(xs=[offsets[m].astype(np.float32) for m in range(T)],
-                                     ys=[float32("sim", sims[0, m]) for m in range(T)]), name=f"{name}-rows")
-    chosen = ColumnDataSource(dict(d=offsets[position].astype(np.float32), value=float32("sim", sims[0, position])),
-                              name=f"{name}-chosen")
-    curve = figure(name=f"{name}-curve", title=f"cos(position {position}, position n) against n − {position}", width=380, height=350, x_range=(-T + 0.5, T - 0.5),
-                   y_range=(-1.05, 1.05), **_PLAIN)
+    all_rows = ColumnDataSource(
+        dict(
+            xs=[offsets[m].astype(np.float32) for m in range(T)],
+            ys=[float32("sim", sims[0, m]) for m in range(T)],
+        ),
+        name=f"{name}-rows",
+    )
+    chosen = ColumnDataSource(
+        dict(d=offsets[position].astype(np.float32), value=float32("sim", sims[0, position])),
+        name=f"{name}-chosen",
+    )
+    curve = figure(
+        name=f"{name}-curve",
+        title=f"cos(position {position}, position n) against n − {position}",
+        width=380,
+        height=350,
+        x_range=(-T + 0.5, T - 0.5),
+        y_range=(-1.05, 1.05),
+        **_PLAIN,
+    )
     curve.multi_line("xs", "ys", source=all_rows, color="#bbbbbb", line_width=1)
     curve.line("d", "value", source=chosen, color="#b2182b", line_width=2.5)
     curve.scatter("d", "value", source=chosen, color="#b2182b", size=5)
     curve.xaxis.axis_label = "distance n − m"
     curve.yaxis.axis_label = "cosine similarity"
 
-    scheme = Select(title="Position scheme", value="0", name=f"{name}-scheme", width=340,
-                    options=[(str(i), label) for i, label in enumerate(labels)])
-    slider = Slider(start=0, end=T - 1, value=position, step=1, title="Reference position m",
-                    name=f"{name}-position", width=300)
+    scheme = Select(
+        title="Position scheme",
+        value="0",
+        name=f"{name}-scheme",
+        width=340,
+        options=[(str(i), label) for i, label in enumerate(labels)],
+    )
+    slider = Slider(
+        start=0,
+        end=T - 1,
+        value=position,
+        step=1,
+        title="Reference position m",
+        name=f"{name}-position",
+        width=300,
+    )
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
-        "position_similarity", scheme=scheme, slider=slider, cells=cells, all_rows=all_rows, chosen=chosen,
-        marker=marker, curve=curve, readout=readout, sims=float32("sims", sims),
-        max_spread=float32("spread", spread.max(axis=1)), labels=labels, T=T,
+        "position_similarity",
+        scheme=scheme,
+        slider=slider,
+        cells=cells,
+        all_rows=all_rows,
+        chosen=chosen,
+        marker=marker,
+        curve=curve,
+        readout=readout,
+        sims=float32("sims", sims),
+        max_spread=float32("spread", spread.max(axis=1)),
+        labels=labels,
+        T=T,
     )
     scheme.js_on_change("value", update)
     slider.js_on_change("value", update)
@@ -454,44 +558,100 @@ def alibi_figure(n_head: int, T: int, *, head: int = 0, name: str = "alibi"):
     last, half = alibi_recency(n_head, T)  # (H, T), (H,)
 
     ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
-    cells = ColumnDataSource(dict(x=jj.ravel().astype(np.float32), y=ii.ravel().astype(np.float32),
-                                  value=shown[head].astype(np.float32).ravel()), name=f"{name}-cells")
+    cells = ColumnDataSource(
+        dict(
+            x=jj.ravel().astype(np.float32),
+            y=ii.ravel().astype(np.float32),
+            value=shown[head].astype(np.float32).ravel(),
+        ),
+        name=f"{name}-cells",
+    )
     low = float(bias.min())
-    grid = figure(name=f"{name}-grid", title=f"Head {head + 1}", width=380, height=340, x_range=(-0.5, T - 0.5),
-                  y_range=(T - 0.5, -0.5), **_PLAIN)
-    mapper = LinearColorMapper(palette=list(SEQUENTIAL)[::-1], low=low, high=0, nan_color=NAN_COLOR,
-                               name=f"{name}-mapper")
-    rects = grid.rect("x", "y", 1, 1, source=cells, line_color="white", line_width=0.3,
-                      fill_color={"field": "value", "transform": mapper})
-    grid.add_tools(HoverTool(renderers=[rects], tooltips=[("query i", "@y"), ("key j", "@x"),
-                                                          ("bias", "@value{0.000}")]))
+    grid = figure(
+        name=f"{name}-grid",
+        title=f"Head {head + 1}",
+        width=380,
+        height=340,
+        x_range=(-0.5, T - 0.5),
+        y_range=(T - 0.5, -0.5),
+        **_PLAIN,
+    )
+    mapper = LinearColorMapper(
+        palette=list(SEQUENTIAL)[::-1], low=low, high=0, nan_color=NAN_COLOR, name=f"{name}-mapper"
+    )
+    rects = grid.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=cells,
+        line_color="white",
+        line_width=0.3,
+        fill_color={"field": "value", "transform": mapper},
+    )
+    grid.add_tools(
+        HoverTool(renderers=[rects], tooltips=[("query i", "@y"), ("key j", "@x"), ("bias", "@value{0.000}")])
+    )
     grid.xaxis.axis_label = "key j"
     grid.yaxis.axis_label = "query i"
     grid.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
 
-    bars = ColumnDataSource(dict(h=np.arange(1, n_head + 1, dtype=np.float32),
-                                 slope=slopes.astype(np.float32),
-                                 color=["#9ecae1"] * n_head), name=f"{name}-bars")
-    slope_plot = figure(name=f"{name}-slopes", title="Slope m_h per head", width=360, height=340,
-                        y_axis_type="log", x_range=(0.4, n_head + 0.6), y_range=(slopes.min() / 2, 1.0), **_PLAIN)
+    bars = ColumnDataSource(
+        dict(
+            h=np.arange(1, n_head + 1, dtype=np.float32),
+            slope=slopes.astype(np.float32),
+            color=["#9ecae1"] * n_head,
+        ),
+        name=f"{name}-bars",
+    )
+    slope_plot = figure(
+        name=f"{name}-slopes",
+        title="Slope m_h per head",
+        width=360,
+        height=340,
+        y_axis_type="log",
+        x_range=(0.4, n_head + 0.6),
+        y_range=(slopes.min() / 2, 1.0),
+        **_PLAIN,
+    )
     slope_plot.vbar("h", 0.8, "slope", source=bars, bottom=slopes.min() / 2, color="color")
     slope_plot.xaxis.axis_label = "head h"
     slope_plot.yaxis.axis_label = "slope (log scale)"
 
-    weights = ColumnDataSource(dict(j=np.arange(T, dtype=np.float32), w=last[head].astype(np.float32)),
-                               name=f"{name}-weights")
-    look = figure(name=f"{name}-look", title=f"Head {head + 1}: the last query's weights", width=740, height=220, x_range=(-0.5, T - 0.5),
-                  y_range=(0, float(last.max()) * 1.08), **_PLAIN)
+    weights = ColumnDataSource(
+        dict(j=np.arange(T, dtype=np.float32), w=last[head].astype(np.float32)), name=f"{name}-weights"
+    )
+    look = figure(
+        name=f"{name}-look",
+        title=f"Head {head + 1}: the last query's weights",
+        width=740,
+        height=220,
+        x_range=(-0.5, T - 0.5),
+        y_range=(0, float(last.max()) * 1.08),
+        **_PLAIN,
+    )
     look.vbar("j", 0.8, "w", source=weights, color="#2171b5")
     look.xaxis.axis_label = f"key j (the query is the last position, {T - 1})"
     look.yaxis.axis_label = "weight"
 
-    slider = Slider(start=1, end=n_head, value=head + 1, step=1, title="Head h", name=f"{name}-head", width=360)
+    slider = Slider(
+        start=1, end=n_head, value=head + 1, step=1, title="Head h", name=f"{name}-head", width=360
+    )
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
-        "position_alibi", slider=slider, cells=cells, bars=bars, weights=weights, grid=grid, look=look,
-        readout=readout, shown=float32("bias", np.nan_to_num(shown, nan=-np.inf)),
-        slopes=float32("slopes", slopes), last=float32("last", last), half=half.astype(np.int32), T=T,
+        "position_alibi",
+        slider=slider,
+        cells=cells,
+        bars=bars,
+        weights=weights,
+        grid=grid,
+        look=look,
+        readout=readout,
+        shown=float32("bias", np.nan_to_num(shown, nan=-np.inf)),
+        slopes=float32("slopes", slopes),
+        last=float32("last", last),
+        half=half.astype(np.int32),
+        T=T,
     )
     slider.js_on_change("value", update)
     layout = column(slider, row(grid, slope_plot), look, readout, name=f"{name}-layout")
@@ -518,7 +678,9 @@ def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, 
     T, C = x.shape
     tokens = _check_tokens(tokens, T)
     n_head = check_int("n_head", n_head, low=1)
-    weights = np.stack([scheme_attention(x, w_q, w_k, n_head, s, learned=learned) for s in SCHEMES])  # (S, H, T, T)
+    weights = np.stack(
+        [scheme_attention(x, w_q, w_k, n_head, s, learned=learned) for s in SCHEMES]
+    )  # (S, H, T, T)
     change = weights - weights[:1]  # (S, H, T, T) what the position signal changed
     reach = max(float(np.abs(change).max()), 1e-3)
     # The first repeated token: its two rows are identical exactly when nothing tells the positions apart.
@@ -529,21 +691,51 @@ def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, 
         twin_diff = np.abs(weights[:, :, twin[0]] - weights[:, :, twin[1]]).max(axis=-1)  # (S, H)
         twin_label = f"“{tokens[twin[1]]}” (position {twin[1]}) and “{tokens[twin[0]]}” (position {twin[0]})"
 
-    heat = attention_heatmap(weights[0, 0], tokens, tokens, name=f"{name}-attention", title="Attention weights",
-                             width=370, height=340)
-    diff = attention_heatmap(change[0, 0], tokens, tokens, name=f"{name}-change", title="Change from no position",
-                             width=370, height=340, palette=_SMOOTH, low=-reach, high=reach)
-    scheme = Select(title="Position scheme", value="none", name=f"{name}-scheme", width=300,
-                    options=[(s, SCHEME_LABELS[s]) for s in SCHEMES])
-    head = Select(title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head",
-                  width=80)
+    heat = attention_heatmap(
+        weights[0, 0],
+        tokens,
+        tokens,
+        name=f"{name}-attention",
+        title="Attention weights",
+        width=370,
+        height=340,
+    )
+    diff = attention_heatmap(
+        change[0, 0],
+        tokens,
+        tokens,
+        name=f"{name}-change",
+        title="Change from no position",
+        width=370,
+        height=340,
+        palette=_SMOOTH,
+        low=-reach,
+        high=reach,
+    )
+    scheme = Select(
+        title="Position scheme",
+        value="none",
+        name=f"{name}-scheme",
+        width=300,
+        options=[(s, SCHEME_LABELS[s]) for s in SCHEMES],
+    )
+    head = Select(
+        title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head", width=80
+    )
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
-        "position_schemes", scheme=scheme, head=head, readout=readout, heat=heat,
+        "position_schemes",
+        scheme=scheme,
+        head=head,
+        readout=readout,
+        heat=heat,
         source=heat.select_one({"name": f"{name}-attention-source"}),
-        change_source=diff.select_one({"name": f"{name}-change-source"}), weights=float32("weights", weights),
-        change=float32("change", change), schemes=list(SCHEMES),
-        scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES], twin_diff=float32("twin_diff", twin_diff),
+        change_source=diff.select_one({"name": f"{name}-change-source"}),
+        weights=float32("weights", weights),
+        change=float32("change", change),
+        schemes=list(SCHEMES),
+        scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES],
+        twin_diff=float32("twin_diff", twin_diff),
         twin_label=twin_label,
     )
     scheme.js_on_change("value", update)
