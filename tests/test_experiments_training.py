@@ -22,7 +22,14 @@ def tiny():
     ds = make_dataset(SPEC)
     cfg = ModelConfig(vocab_size=ds.vocab_size, block_size=12, d_model=16, n_layer=2, n_head=2, d_ff=32)
     tc = TrainConfig(
-        steps=4, batch_size=4, lr=1e-3, min_lr=1e-4, warmup_steps=2, eval_interval=2, eval_batches=1, log_interval=1
+        steps=4,
+        batch_size=4,
+        lr=1e-3,
+        min_lr=1e-4,
+        warmup_steps=2,
+        eval_interval=2,
+        eval_batches=1,
+        log_interval=1,
     )
     return X.Setup(SPEC, cfg, tc), ds.tokenizer
 

@@ -131,7 +131,7 @@ def test_callback_modules_destructure_exactly_their_arguments(kind):
         head = re.search(r"export default \(\{([^}]*)\}", cb.code, re.S)
         assert head, cb.code[:200]
         names = {n.strip() for n in head.group(1).split(",") if n.strip()}
-        assert names == set(cb.args), (names ^ set(cb.args))
+        assert names == set(cb.args), names ^ set(cb.args)
     assert all(p.suffix == ".mjs" for p in JS_DIR.glob("pretrained_*"))
 
 
@@ -222,7 +222,6 @@ def test_patterns_payload_includes_the_mean():
     assert len(args["stats"]) == len(sentences) + 1
     for st, ref in zip(args["stats"], [*per, mean], strict=True):
         np.testing.assert_allclose(st, np.stack([getattr(ref, k) for k in STATISTICS]), rtol=1e-5)
-        top = top_heads(ref, 2)
     tops_mean = args["tops"][-1]
     top = top_heads(mean, 2)
     for k, key in enumerate(STATISTICS):
@@ -256,8 +255,18 @@ def test_rollout_payload():
         rollout_figure(sentences, layer=L)
 
 
-def test_head_view_caption_is_a_div_that_the_callback_writes():
-    layout = head_view_figure(_sentences())
-    caption = layout.select_one({"name": "headview-caption"})
-    assert isinstance(caption, Div)
-    assert _callback(layout, "headview-focus").args["caption"] is caption
+def test_text_panels_are_glyph_sources_that_the_callbacks_write():
+    # Tables are text glyphs, not Divs: a Div update re-lays out the whole figure (slow callbacks).
+    sentences = _sentences()
+    head = head_view_figure(sentences)
+    table = _callback(head, "headview-focus").args["table"]
+    assert table["text"] is head.select_one({"name": "headview-table-text"})
+    assert set(table["text"].data) == {"x", "y", "text", "color", "style", "align"}
+    model = model_view_figure(sentences)
+    assert _callback(model, "modelview-layer").args["stats_panel"]["text"].name == "modelview-stats-text"
+    patterns = patterns_figure(sentences)
+    assert _callback(patterns, "patterns-sentence").args["table"]["bands"].name == "patterns-table-bands"
+    for layout in (head, model, patterns, rollout_figure(sentences)):
+        for cb in {m for m in layout.references() if isinstance(m, CustomJS)}:
+            values = [v for a in cb.args.values() for v in (a.values() if isinstance(a, dict) else [a])]
+            assert not any(isinstance(v, Div) for v in values), "Divs here are static notes"

@@ -39,6 +39,7 @@ __all__ = [
     "attention_before_after",
     "block_gradient_check",
     "chapter_setup",
+    "figure_runs",
     "final_losses",
     "init_grad_norms",
     "sampling_grid",
@@ -224,6 +225,13 @@ def final_losses(run: Run) -> dict[str, float]:
         "best_val_loss": float(finite.min()) if len(finite) else math.nan,
         "diverged": float(run.result.status == "diverged"),
     }
+
+
+def figure_runs(runs: Mapping[str, Run]) -> dict[str, tuple[str, dict[str, np.ndarray], str]]:
+    """``{key: (label, history, status)}``, the form the training figures of :mod:`attnbook.viz.training` take."""
+    if not isinstance(runs, Mapping) or not all(isinstance(r, Run) for r in runs.values()):
+        raise TypeError("runs must be a dict of Run")
+    return {k: (r.label, r.history, r.result.status) for k, r in runs.items()}
 
 
 # ----------------------------------------------------------------------------------------------------

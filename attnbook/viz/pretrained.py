@@ -211,6 +211,49 @@ def _focus_options(tokens: Sequence[str]) -> list[tuple[str, str]]:
     return opts
 
 
+def _text_panel(name: str, width: int, height: int, title: str = "", font_size: str = "8.5pt"):
+    """A small table drawn as text glyphs on a plot whose data units are pixels (x right, y down as -y).
+
+    Updating a glyph source only repaints this canvas; updating a Div's text re-lays out the whole figure,
+    which costs several times more per callback.
+
+    Returns
+    -------
+    plot, text_source (x, y, text, color, style, align), band_source (x, y, w, h, color)
+    """
+    text_source = ColumnDataSource(
+        dict(x=[], y=[], text=[], color=[], style=[], align=[]), name=f"{name}-text"
+    )
+    band_source = ColumnDataSource(dict(x=[], y=[], w=[], h=[], color=[]), name=f"{name}-bands")
+    plot = figure(
+        name=name,
+        width=width,
+        height=height,
+        x_range=(0, width),
+        y_range=(-height + (30 if title else 0), 0),
+        tools="",
+        toolbar_location=None,
+        title=title,
+        min_border=0,
+    )
+    plot.axis.visible = False
+    plot.grid.visible = False
+    plot.outline_line_color = None
+    plot.rect("x", "y", "w", "h", source=band_source, fill_color="color", line_color=None)
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=text_source,
+        text_color="color",
+        text_font_style="style",
+        text_align="align",
+        text_baseline="middle",
+        text_font_size=font_size,
+    )
+    return plot, text_source, band_source
+
+
 # --- head view ---------------------------------------------------------------------------------------------
 # Geometry (data units): query tokens in a left column, keys in a right one, lines between x = 0 and x = 1.
 _LEFT_BOX, _RIGHT_BOX, _BOX_W = -0.55, 1.55, 0.9
@@ -230,8 +273,8 @@ def head_view_figure(
     """A head view as in BertViz: queries left, keys right, one line per weight (opacity = weight).
 
     Widgets: sentence, layer, head ("all heads" overlays every head in its colour) and focus (one token's
-    lines only, as a query or as a key). Hovering or tapping a token sets the focus; tapping a colour square
-    picks that head. A table beside the lines lists the statistics of the layer's heads.
+    lines only, as a query or as a key). Hovering a token sets the focus and tapping pins it; tapping a
+    colour square picks that head. A table beside the lines lists the statistics of the layer's heads.
 
     Parameters
     ----------
@@ -274,8 +317,9 @@ def head_view_figure(
     )
     plot = figure(
         name=f"{name}-plot",
-        width=420,
-        height=60 + 22 * t_max,
+        width=375,
+        height=max(60 + 22 * t_max, 70 + 18 * H),
+        title="",
         x_range=(-1.1, 2.2),
         y_range=(-t_max + 0.4, 1.5),
         tools="",
@@ -343,7 +387,15 @@ def head_view_figure(
         name=f"{name}-focus",
         width=150,
     )
-    caption = Div(text="", name=f"{name}-caption", width=300, height=60 + 22 * t_max)
+    table, table_text, table_bands = _text_panel(
+        f"{name}-table", width=345, height=max(60 + 22 * t_max, 70 + 18 * H), title="Heads of this layer"
+    )
+    hint = Div(
+        text="Hover a token to keep only its lines (left: where it looks; right: who looks at it); tap it to "
+        "pin that view (tap again to release); tap a coloured square to pick that head.",
+        name=f"{name}-hint",
+        width=720,
+    )
 
     update = js_callback(
         "pretrained_head_view",
@@ -354,8 +406,8 @@ def head_view_figure(
         tokens_source=tokens_source,
         lines_source=lines_source,
         legend_source=legend_source,
-        caption=caption,
         plot=plot,
+        table=dict(plot=table, text=table_text, bands=table_bands),
         tokens=[list(s.tokens) for s in sentences],
         weights=[quantize(s.attentions) for s in sentences],  # (L, H, T, T) uint8 each
         stats=[float32("stats", st) for st in stats],  # (7, L, H) each
@@ -387,7 +439,7 @@ def head_view_figure(
         TapTool(renderers=[boxes, squares], behavior="inspect", callback=pick, name=f"{name}-tap"),
     )
     controls = row(sentence, layer_select, head_select, focus, name=f"{name}-controls")
-    layout = column(controls, row(plot, caption), name=name)
+    layout = column(controls, hint, row(plot, table), name=name)
     return on_document_ready(layout, update)
 
 
@@ -454,8 +506,8 @@ def model_view_figure(
     sentences = _check_sentences(sentences)
     L, H = sentences[0].attentions.shape[:2]
     layer, head = _check_head(layer, head, L, H)
-    stats = _statistics(sentences)
-    ranks = _ranks(stats)
+    head_stats = _statistics(sentences)
+    ranks = _ranks(head_stats)
     grids = [model_view_grid(s.attentions) for s in sentences]
 
     # Data units are image pixels: head h of layer l covers x in [h (T+1), h (T+1) + T], y in -[l (T+1) + T, l (T+1)].
@@ -507,7 +559,7 @@ def model_view_figure(
     detail = _detail_heatmap(
         s0.tokens, s0.attentions[layer, head], f"{name}-detail", "Layer 1, head 1", width=420, height=400
     )
-    stats_div = Div(text="", name=f"{name}-stats", width=300, height=400)
+    stats, stats_text, stats_bands = _text_panel(f"{name}-stats", width=300, height=400, font_size="9pt")
     sentence = _sentence_select(sentences, name, 400)
     layer_slider = Slider(
         start=1, end=L, value=layer + 1, step=1, title="Layer", name=f"{name}-layer", width=140
@@ -524,10 +576,10 @@ def model_view_figure(
         thumbs_source=thumbs_source,
         frame_source=frame_source,
         detail=_heatmap_handles(detail),
-        stats_div=stats_div,
+        stats_panel=dict(plot=stats, text=stats_text, bands=stats_bands),
         tokens=[list(s.tokens) for s in sentences],
         grids=grids,
-        stats=[float32("stats", st) for st in stats],
+        stats=[float32("stats", st) for st in head_stats],
         ranks=list(ranks),
         stat_labels=[STATISTIC_LABELS[k] for k in STATISTICS],
         levels=QUANT_LEVELS,
@@ -544,7 +596,7 @@ def model_view_figure(
         ),
     )
     controls = row(sentence, layer_slider, head_slider, name=f"{name}-controls")
-    layout = column(controls, grid, row(detail, stats_div), name=name)
+    layout = column(controls, grid, row(detail, stats), name=name)
     return on_document_ready(layout, update)
 
 
@@ -649,7 +701,7 @@ def patterns_figure(sentences: Sequence[SentenceAttention], *, k: int = 3, name:
         name=f"{name}-pattern",
         width=230,
     )
-    table = Div(text="", name=f"{name}-table", width=740, height=200)
+    table, table_text, table_bands = _text_panel(f"{name}-table", width=740, height=40 + 22 * len(STATISTICS))
     update = js_callback(
         "pretrained_patterns",
         sentence=sentence,
@@ -658,7 +710,7 @@ def patterns_figure(sentences: Sequence[SentenceAttention], *, k: int = 3, name:
         top_source=top_source,
         mapper=mapper,
         plot=plot,
-        table=table,
+        table=dict(text=table_text, bands=table_bands),
         stats=[float32("stats", st) for st in stats],  # (7, L, H) each, the last one the mean
         tops=tops,
         keys=list(STATISTICS),
@@ -723,7 +775,12 @@ def rollout_figure(
     residual = Toggle(
         label="Residual (A + I) / 2", active=True, name=f"{name}-residual", width=150, align="end"
     )
-    caption = Div(text="", name=f"{name}-caption", width=740, height=40)
+    note = Div(
+        text="The three numbers in each title: the mean weight of a query on <b>itself</b> · on <b>[CLS]</b> · "
+        "on <b>[SEP]</b>.",
+        name=f"{name}-note",
+        width=740,
+    )
     update = js_callback(
         "pretrained_rollout",
         sentence=sentence,
@@ -731,7 +788,6 @@ def rollout_figure(
         residual=residual,
         raw_plot=_heatmap_handles(raw_plot),
         roll_plot=_heatmap_handles(roll_plot),
-        caption=caption,
         tokens=[list(s.tokens) for s in sentences],
         raw=raw,
         rolled=rolled,
@@ -740,5 +796,7 @@ def rollout_figure(
     for widget, attr in ((sentence, "value"), (layer_slider, "value"), (residual, "active")):
         widget.js_on_change(attr, update)
     controls = row(sentence, layer_slider, residual, name=f"{name}-controls")
-    layout = column(controls, caption, row(raw_plot, roll_plot), name=name)
+    for p in (raw_plot, roll_plot):
+        p.title.text_font_size = "9pt"
+    layout = column(controls, note, row(raw_plot, roll_plot), name=name)
     return on_document_ready(layout, update)

@@ -63,6 +63,12 @@ def display_char(c: str) -> str:
     return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(c, c)
 
 
+def _check_name(name) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str (the prefix of every model's name), got {name!r}")
+    return name
+
+
 def _check_history(name: str, history, keys: Sequence[str]) -> Mapping[str, np.ndarray]:
     if not isinstance(history, Mapping):
         raise TypeError(f"{name} must be a training history (dict of arrays), got {type(history).__name__}")
@@ -101,6 +107,7 @@ def training_curves_figure(history: Mapping[str, np.ndarray], *, name: str = "tr
     -------
     layout : bokeh column
     """
+    _check_name(name)
     h = _check_history(
         "history",
         history,
@@ -203,6 +210,7 @@ def comparison_figure(
     -------
     layout : bokeh column
     """
+    _check_name(name)
     if not isinstance(runs, Mapping) or len(runs) < 2:
         raise ValueError("runs must be a dict of at least two runs")
     keys = list(runs)
@@ -250,7 +258,7 @@ def comparison_figure(
     src_b = ColumnDataSource(dict(x=curves[ib][m0][0], y=curves[ib][m0][1]), name=f"{name}-b-source")
     plot = figure(
         name=f"{name}-plot",
-        title="",
+        title=METRICS[metric][0],
         width=740,
         height=300,
         x_axis_label="step",
@@ -330,6 +338,7 @@ def attention_toggle_figure(
     -------
     layout : bokeh column
     """
+    _check_name(name)
     if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
         raise TypeError("tokens must be a sequence of str")
     labels = [display_char(t) if len(t) == 1 else t for t in tokens]
@@ -356,7 +365,7 @@ def attention_toggle_figure(
         labels,
         labels,
         name=f"{name}-map",
-        title="",
+        title=f"Layer {layer + 1}, head {head + 1}, after training",
         width=560,
         height=520,
     )
@@ -437,6 +446,7 @@ def sampling_figure(
     -------
     layout : bokeh column
     """
+    _check_name(name)
     if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompts must be a non-empty sequence of str")
     temps = [float(t) for t in temperatures]
@@ -478,7 +488,7 @@ def sampling_figure(
     )
     plot = figure(
         name=f"{name}-plot",
-        title="",
+        title="Next character",
         width=740,
         height=240,
         x_range=Range1d(-0.6, V - 0.4, name=f"{name}-x-range"),
@@ -565,6 +575,7 @@ def xiong_figure(
     -------
     layout : bokeh column
     """
+    _check_name(name)
     if not isinstance(init_norms, Mapping) or not init_norms:
         raise ValueError("init_norms must be a non-empty dict keyed by (block, init)")
     blocks = list(dict.fromkeys(b for b, _ in init_norms))
@@ -665,7 +676,7 @@ def xiong_figure(
         finals.append(per_final)
     loss_plot = figure(
         name=f"{name}-loss-plot",
-        title="",
+        title=f"Validation loss during training, peak learning rate {settings[0]}",
         width=740,
         height=300,
         x_axis_label="step",

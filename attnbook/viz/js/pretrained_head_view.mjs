@@ -1,7 +1,8 @@
 // Head view (as in BertViz): queries in the left column, keys in the right, one line per weight above the
 // threshold with opacity = weight. The weights were computed by NumPy at build time and quantised to uint8
-// (w = level / 255); this callback picks one layer (and head, or all heads) and lays the lines out.
-export default ({sentence, layer, head, focus, tokens_source, lines_source, legend_source, caption, plot, tokens,
+// (w = level / 255); the head statistics too. This callback picks one layer (and head, or all heads), lays
+// the lines out and fills the table of the layer's heads (text glyphs: cheaper to update than a Div).
+export default ({sentence, layer, head, focus, tokens_source, lines_source, legend_source, plot, table, tokens,
                  weights, stats, stat_short, colors, geometry, threshold, all_heads_threshold}, obj) => {
   const s = Number(sentence.value)
   const toks = tokens[s]
@@ -12,7 +13,6 @@ export default ({sentence, layer, head, focus, tokens_source, lines_source, lege
   const all = head.value === "all"
   const h = all ? -1 : Number(head.value) - 1
   const g = geometry
-  const esc = (t) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
   // A new sentence has other tokens: offer them as focus choices and drop the old focus.
   if (obj === sentence) {
@@ -65,45 +65,40 @@ export default ({sentence, layer, head, focus, tokens_source, lines_source, lege
   tokens_source.data = {bx, y, tx, text, align, key, fill, alpha: balpha, bw}
   legend_source.data = {...legend_source.data,
                         alpha: Array.from({length: H}, (_, k) => (all || k === h ? 1 : 0.2))}
+  plot.title.text = (all ? `Layer ${l + 1}, all ${H} heads` : `Layer ${l + 1}, head ${h + 1}`) +
+                    `: ${x0.length} lines with weight ≥ ${thr}`
 
-  // caption: what is drawn, the focused token's strongest partners, the statistics of the layer's heads
-  const where = all ? `layer ${l + 1}, all ${H} heads (one colour each)` : `layer ${l + 1}, head ${h + 1}`
-  let html = `<b>${where[0].toUpperCase() + where.slice(1)}</b>: ${x0.length} lines with weight ≥ ${thr}.`
-  if (side !== null) {
-    const tok = esc(toks[fi])
-    const pairs = []
-    for (const hh of heads) {
-      const row = []
-      for (let j = 0; j < T; j++) row.push([side === "q" ? w(hh, fi, j) : w(hh, j, fi), j])
-      row.sort((a, b) => b[0] - a[0])
-      pairs.push([hh, row])
-    }
-    const dir = side === "q" ? "From" : "Into"
-    const ends = side === "q" ? "go to" : "come from"
-    if (all) {
-      html += `<br>${dir} <b>${tok}</b> (${fi}), the strongest line of each head ${side === "q" ? "goes to" : "comes from"}: `
-      html += pairs.map(([hh, r]) => `<span style="color:${colors[hh]}">■</span>${hh + 1}: ` +
-                                     `${esc(toks[r[0][1]])} ${r[0][0].toFixed(2)}`).join(", ")
-    } else {
-      html += `<br>${dir} <b>${tok}</b> (${fi}), the strongest lines ${ends}: ` +
-              pairs[0][1].slice(0, 3).map(([v, j]) => `${esc(toks[j])} (${j}) ${v.toFixed(2)}`).join(", ")
-    }
-  } else {
-    html += "<br>Hover or tap a token (or pick it under Focus) to see only its lines."
-  }
+  // table: the statistics of every head of the layer; with a focus, each head's strongest partner of it
   const S = stats[s]  // (7, L, H)
   const L = S.shape[1]
-  const st = (k, hh) => S[(k * L + l) * H + hh]
-  let table = `<table style="border-collapse:collapse;font-size:85%;margin-top:6px"><tr><th>head</th>` +
-              stat_short.map((n) => `<th style="padding:0 4px">${n}</th>`).join("") + "</tr>"
-  for (let hh = 0; hh < H; hh++) {
-    const bg = !all && hh === h ? "background:#fde0dd;font-weight:bold" : ""
-    table += `<tr style="${bg}"><td><span style="color:${colors[hh]}">■</span> ${hh + 1}</td>` +
-             stat_short.map((_, k) => `<td style="padding:0 4px;text-align:right">${st(k, hh).toFixed(2)}</td>`).join("") +
-             "</tr>"
+  const cols = [60, 92, 124, 156, 190, 226, 256]
+  const out = {x: [], y: [], text: [], color: [], style: [], align: []}
+  const put = (x, yy, t, c = "#222222", st = "normal", al = "right") => {
+    out.x.push(x); out.y.push(yy); out.text.push(t); out.color.push(c); out.style.push(st); out.align.push(al)
   }
-  table += "</table>"
-  caption.text = `${html}<br>Statistics of the heads of layer ${l + 1} on this sentence ` +
-                 `(mean weight on the previous / next token, [CLS], [SEP], the same word, punctuation; ` +
-                 `H = entropy in nats):${table}`
+  const rowY = (r) => -10 - 18 * r
+  put(4, rowY(0), "head", "#222222", "bold", "left")
+  stat_short.forEach((n, k) => put(cols[k], rowY(0), n, "#222222", "bold"))
+  if (side !== null) put(264, rowY(0), side === "q" ? "→ key" : "← query", "#222222", "bold", "left")
+  for (let hh = 0; hh < H; hh++) {
+    const r = hh + 1
+    const st = !all && hh === h ? "bold" : "normal"
+    put(4, rowY(r), "■", colors[hh], "normal", "left")
+    put(16, rowY(r), String(hh + 1), "#222222", st, "left")
+    stat_short.forEach((_, k) => put(cols[k], rowY(r), S[(k * L + l) * H + hh].toFixed(2), "#222222", st))
+    if (side !== null) {
+      let best = 0, bv = -1
+      for (let j = 0; j < T; j++) {
+        const v = side === "q" ? w(hh, fi, j) : w(hh, j, fi)
+        if (v > bv) { bv = v; best = j }
+      }
+      put(264, rowY(r), `${toks[best]} ${bv.toFixed(2)}`, "#222222", st, "left")
+    }
+  }
+  table.text.data = out
+  table.bands.data = all ? {x: [], y: [], w: [], h: [], color: []}
+                         : {x: [172], y: [rowY(h + 1)], w: [345], h: [18], color: ["#fde0dd"]}
+  table.plot.title.text = side === null
+    ? `Heads of layer ${l + 1} on this sentence`
+    : `Heads of layer ${l + 1}; focus: ${toks[fi]} (${fi}) as a ${side === "q" ? "query" : "key"}`
 }

@@ -1,8 +1,8 @@
 // Model view (as in BertViz): every layer x head of the chosen sentence as one tiled image, a frame on the
 // chosen head, its enlarged heatmap and its statistics. Weights arrive as uint8 levels (w = level / levels)
 // tiled by NumPy (attnbook.viz.pretrained.model_view_grid), statistics and ranks as computed at build time;
-// this callback only picks and formats them.
-export default ({sentence, layer, head, grid, image_source, thumbs_source, frame_source, detail, stats_div,
+// this callback only picks and formats them (the statistics as text glyphs: cheaper to update than a Div).
+export default ({sentence, layer, head, grid, image_source, thumbs_source, frame_source, detail, stats_panel,
                  tokens, grids, stats, ranks, stat_labels, levels}, obj) => {
   const s = Number(sentence.value)
   const toks = tokens[s]
@@ -15,10 +15,10 @@ export default ({sentence, layer, head, grid, image_source, thumbs_source, frame
   const P = T + 1  // thumbnail pitch in pixels (= data units)
   const G = grids[s]  // (L P - 1, H P - 1) uint8
   const width = G.shape[1]
-  const esc = (t) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
   // the tiled image and one frame per thumbnail (for hover and tap), only when the sentence changed
-  if (image_source.data.image[0] !== G) {
+  const new_sentence = image_source.data.image[0] !== G
+  if (new_sentence) {
     image_source.data = {image: [G], x: [0], y: [0], dw: [width], dh: [G.shape[0]]}
     const x = [], y = [], size = [], lay = [], hd = []
     for (let li = 0; li < L; li++) {
@@ -50,8 +50,7 @@ export default ({sentence, layer, head, grid, image_source, thumbs_source, frame
     }
   }
   detail.source.data = {x, y, weight, score: new Float32Array(n).fill(NaN), q_token, k_token}
-  if (detail.xaxis.ticker.ticks.length !== T || detail.xaxis.major_label_overrides.get(T - 1) !== toks[T - 1] ||
-      obj === sentence) {
+  if (new_sentence || obj === sentence) {
     const idx = Array.from({length: T}, (_, i) => i)
     detail.xaxis.ticker.ticks = idx
     detail.xaxis.major_label_overrides = new Map(idx.map((j) => [j, toks[j]]))
@@ -64,21 +63,29 @@ export default ({sentence, layer, head, grid, image_source, thumbs_source, frame
 
   // statistics of this head on this sentence and their rank among all L x H heads
   const R = ranks[s]
-  let html = `<b>Layer ${l + 1}, head ${h + 1}</b> on this sentence (T = ${T}):` +
-             `<table style="border-collapse:collapse;margin-top:4px"><tr><th style="text-align:left">statistic</th>` +
-             `<th style="padding:0 6px">value</th><th>rank of ${L * H}</th></tr>`
+  const out = {x: [], y: [], text: [], color: [], style: [], align: []}
+  const put = (xx, yy, t, st = "normal", al = "left") => {
+    out.x.push(xx); out.y.push(yy); out.text.push(t); out.color.push("#222222"); out.style.push(st); out.align.push(al)
+  }
+  const rowY = (r) => -14 - 21 * r
+  put(6, rowY(0), `Layer ${l + 1}, head ${h + 1} on this sentence (T = ${T})`, "bold")
+  put(6, rowY(1), "statistic", "bold"); put(222, rowY(1), "value", "bold", "right")
+  put(294, rowY(1), `rank of ${L * H}`, "bold", "right")
+  const bands = {x: [], y: [], w: [], h: [], color: []}
   stat_labels.forEach((name, k) => {
     const c = (k * L + l) * H + h
-    const top = R[c] <= 3 ? "background:#fde0dd;font-weight:bold" : ""
-    html += `<tr style="${top}"><td>${esc(name)}</td><td style="padding:0 6px;text-align:right">${S[c].toFixed(3)}</td>` +
-            `<td style="text-align:right">${R[c]}</td></tr>`
+    const r = k + 2
+    const st = R[c] <= 3 ? "bold" : "normal"
+    put(6, rowY(r), name, st); put(222, rowY(r), S[c].toFixed(3), st, "right"); put(294, rowY(r), String(R[c]), st, "right")
+    if (R[c] <= 3) { bands.x.push(150); bands.y.push(rowY(r)); bands.w.push(300); bands.h.push(21); bands.color.push("#fde0dd") }
   })
-  html += "</table>"
   let best = 0
   const row0 = (l * P) * width + h * P
   for (let j = 1; j < T; j++) if (G[row0 + j] > G[row0 + best]) best = j
-  html += `<p style="margin-top:6px">Rows are queries, columns keys; each row sums to 1. ` +
-          `The first query, ${esc(toks[0])}, attends most to ${esc(toks[best])} (${(G[row0 + best] / levels).toFixed(2)}).` +
-          ` Shaded rows: this head is among the 3 strongest for that statistic.</p>`
-  stats_div.text = html
+  const r0 = stat_labels.length + 3
+  put(6, rowY(r0), "Shaded: one of the 3 strongest heads for it.")
+  put(6, rowY(r0 + 1), "Rows are queries, columns keys; rows sum to 1.")
+  put(6, rowY(r0 + 2), `${toks[0]} (first query) looks most at ${toks[best]}: ${(G[row0 + best] / levels).toFixed(2)}`)
+  stats_panel.text.data = out
+  stats_panel.bands.data = bands
 }

@@ -28,14 +28,20 @@ export default ({sentence, pattern, cells, top_source, mapper, plot, table, stat
   const what = s === stats.length - 1 ? "mean over all sentences" : "this sentence"
   plot.title.text = `${labels[p]}: value of every head (${what}); red frames: the ${k} strongest`
 
-  let html = `<table style="border-collapse:collapse;width:100%"><tr><th style="text-align:left">statistic (${what})</th>` +
-             Array.from({length: k}, (_, r) => `<th style="text-align:left">#${r + 1}</th>`).join("") + "</tr>"
+  // table of every statistic's top heads (text glyphs: cheaper to update than a Div)
+  const out = {x: [], y: [], text: [], color: [], style: [], align: []}
+  const put = (xx, yy, t, st = "normal") => {
+    out.x.push(xx); out.y.push(yy); out.text.push(t); out.color.push("#222222"); out.style.push(st); out.align.push("left")
+  }
+  const rowY = (r) => -14 - 22 * r
+  const colX = (r) => 250 + 163 * r
+  put(6, rowY(0), `statistic (${what})`, "bold")
+  for (let r = 0; r < k; r++) put(colX(r), rowY(0), `#${r + 1}`, "bold")
   keys.forEach((_, q) => {
-    const bg = q === p ? "background:#fde0dd;font-weight:bold" : ""
-    html += `<tr style="${bg}"><td>${labels[q]}</td>` +
-            Array.from({length: k}, (_, r) =>
-              `<td>layer ${at(q, r, 0) + 1}, head ${at(q, r, 1) + 1}: ${at(q, r, 2).toFixed(3)}</td>`).join("") +
-            "</tr>"
+    const st = q === p ? "bold" : "normal"
+    put(6, rowY(q + 1), labels[q], st)
+    for (let r = 0; r < k; r++) put(colX(r), rowY(q + 1), `layer ${at(q, r, 0) + 1}, head ${at(q, r, 1) + 1}: ${at(q, r, 2).toFixed(3)}`, st)
   })
-  table.text = html + "</table>"
+  table.text.data = out
+  table.bands.data = {x: [370], y: [rowY(p + 1)], w: [740], h: [22], color: ["#fde0dd"]}
 }

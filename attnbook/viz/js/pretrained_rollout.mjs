@@ -1,7 +1,7 @@
 // Raw attention (head mean of one layer) beside attention rollout up to that layer (Abnar & Zuidema 2020),
 // with or without the residual term. Both were computed by NumPy at build time; this callback only picks a
 // layer of the chosen sentence and redraws the two heatmaps and the caption.
-export default ({sentence, layer, residual, raw_plot, roll_plot, caption, tokens, raw, rolled, summary}, obj) => {
+export default ({sentence, layer, residual, raw_plot, roll_plot, tokens, raw, rolled, summary}, obj) => {
   const s = Number(sentence.value)
   const toks = tokens[s]
   const T = toks.length
@@ -25,14 +25,11 @@ export default ({sentence, layer, residual, raw_plot, roll_plot, caption, tokens
     hm.plot.y_range.setv({start: -T + 0.5, end: 0.5})
     hm.plot.title.text = title
   }
-  draw(raw_plot, raw[s], `Raw attention, layer ${l + 1} (mean of the heads)`)
-  draw(roll_plot, rolled[r][s], `Rollout through layers 1–${l + 1}${r ? "" : " (no residual)"}`)
-
-  const Sm = summary[s]  // (3 kinds, L, 3): self, [CLS], [SEP]
+  const Sm = summary[s]  // (3 kinds: raw, rollout without / with residual; L; 3: self, [CLS], [SEP])
   const L = Sm.shape[1]
-  const at = (kind, f) => Sm[(kind * L + l) * 3 + f].toFixed(2)
-  const kind = 1 + r
-  caption.text = `Mean weight of a query on <b>itself</b>, on <b>[CLS]</b> and on <b>[SEP]</b>: ` +
-                 `raw layer ${l + 1}: ${at(0, 0)}, ${at(0, 1)}, ${at(0, 2)}; ` +
-                 `rollout to layer ${l + 1}${r ? "" : " (no residual)"}: ${at(kind, 0)}, ${at(kind, 1)}, ${at(kind, 2)}.`
+  const nums = (kind) => [0, 1, 2].map((f) => Sm[(kind * L + l) * 3 + f].toFixed(2))
+  const [a0, a1, a2] = nums(0)
+  const [b0, b1, b2] = nums(1 + r)
+  draw(raw_plot, raw[s], `Raw, layer ${l + 1} (head mean): ${a0} · ${a1} · ${a2}`)
+  draw(roll_plot, rolled[r][s], `Rollout 1–${l + 1}${r ? "" : ", no residual"}: ${b0} · ${b1} · ${b2}`)
 }

@@ -7,7 +7,7 @@ export default ({select_a, select_b, select_m, src_a, src_b, plot, legend, table
   const m = metric_keys.indexOf(select_m.value)
   src_a.data = {x: curves[ia][m][0], y: curves[ia][m][1]}
   src_b.data = {x: curves[ib][m][0], y: curves[ib][m][1]}
-  plot.title.text = `${metric_labels[m]}: A = ${labels[ia]}  vs  B = ${labels[ib]}`
+  plot.title.text = metric_labels[m]
   legend.items[0].label = {value: `A: ${labels[ia]}`}
   legend.items[1].label = {value: `B: ${labels[ib]}`}
   const head = ["run", "final train loss", "final val loss", "best val loss", ""]

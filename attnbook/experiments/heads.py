@@ -1,0 +1,870 @@
+"""The experiments of "What trained heads learn": induction heads and their phase change (Olsson et al. 2022),
+ALiBi length extrapolation (Press et al. 2021) and single-head ablation against gradient importance
+(Michel et al. 2019).
+
+Every model is trained through the run cache (:func:`attnbook.runs.cached_train`), so a rebuild with no
+change trains nothing; the functions here define the runs and turn their results into the arrays that the
+chapter's figures and glued numbers need.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import model as _model
+from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real
+from ..attention import attention_entropy
+from ..config import ModelConfig
+from ..data import make_dataset
+from ..runs import cached_train
+from ..train import TrainConfig, TrainResult
+
+__all__ = [
+    "ALPHABET",
+    "Ablations",
+    "Extrapolation",
+    "ExtrapolationRun",
+    "ExtrapolationSetup",
+    "HeadImportance",
+    "InductionCurves",
+    "InductionRun",
+    "InductionSetup",
+    "RepeatedText",
+    "WindowRoles",
+    "all_head_masks",
+    "eval_windows",
+    "extrapolation_losses",
+    "head_ablations",
+    "head_importance",
+    "induction_curves",
+    "largest_jump",
+    "phase_change",
+    "previous_token_score",
+    "prefix_matching_score",
+    "rank_values",
+    "repeated_text",
+    "run_extrapolation",
+    "run_induction",
+    "spearman",
+    "split_losses",
+    "token_losses",
+    "window_roles",
+]
+
+# Token alphabet of the induction task, already in code-point order so that the character tokenizer
+# (which sorts its vocabulary) gives the letter ALPHABET[i] the id i.
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Induction heads (Olsson et al. 2022): data
+
+
+class RepeatedText(NamedTuple):
+    """A stream of random segments, each written ``copies`` times in a row, and its train/validation split.
+
+    The segment lengths vary, so a repeat is never at a fixed distance: a model can only predict it by
+    finding the earlier occurrence of the current token and copying what followed (an induction head),
+    not by attending a fixed number of positions back.
+    """
+
+    spec: dict  # data spec for attnbook.runs.cached_train (kind "text")
+    chars: str  # the vocabulary, id order
+    val_ids: np.ndarray  # (N,) token ids of the validation stream
+    seg_len: np.ndarray  # (N,) length L of the segment each validation token belongs to
+    copy: np.ndarray  # (N,) which copy of its segment the token is in (0 = first occurrence)
+    offset: np.ndarray  # (N,) position of the token inside its copy, 0 .. L-1
+
+
+def _segments(rng, n_tokens, vocab_size, min_len, max_len, copies, first_len=None):
+    ids, seg_len, copy, offset = [], [], [], []
+    n = 0
+    while n < n_tokens:
+        L = first_len if (first_len is not None and n == 0) else int(rng.integers(min_len, max_len + 1))
+        r = rng.integers(0, vocab_size, size=L)  # (L,)
+        for c in range(copies):
+            ids.append(r)
+            seg_len.append(np.full(L, L))
+            copy.append(np.full(L, c))
+            offset.append(np.arange(L))
+        n += copies * L
+    cat = [np.concatenate(a).astype(np.int64) for a in (ids, seg_len, copy, offset)]
+    return cat
+
+
+def repeated_text(
+    vocab_size: int = 32,
+    min_len: int = 6,
+    max_len: int = 10,
+    copies: int = 3,
+    n_train: int = 60_000,
+    n_val: int = 8_000,
+    probe_len: int | None = None,
+    seed: int = 0,
+) -> RepeatedText:
+    """Build the induction task's text: random segments of ``min_len``..``max_len`` letters, each repeated.
+
+    Parameters
+    ----------
+    vocab_size : int
+        V, letters used (at most ``len(ALPHABET)``).
+    min_len, max_len : int
+        Range of the segment length L (inclusive).
+    copies : int
+        How many times each segment is written (2 = "a random sequence and its repeat").
+    n_train, n_val : int
+        At least this many tokens in the training and in the validation stream.
+    probe_len : int, optional
+        Length of the first validation segment (default ``max_len``): the training run snapshots the
+        attention of the first validation windows, so this is the sequence the figures show.
+    seed : int
+
+    Returns
+    -------
+    RepeatedText
+    """
+    vocab_size = check_int("vocab_size", vocab_size, low=2, high=len(ALPHABET))
+    min_len = check_int("min_len", min_len, low=2)
+    max_len = check_int("max_len", max_len, low=min_len)
+    copies = check_int("copies", copies, low=2)
+    n_train = check_int("n_train", n_train, low=1)
+    n_val = check_int("n_val", n_val, low=1)
+    probe_len = max_len if probe_len is None else check_int("probe_len", probe_len, low=2)
+    seed = check_int("seed", seed, low=0)
+    rng = np.random.default_rng(seed)
+    train_ids = _segments(rng, n_train, vocab_size, min_len, max_len, copies)[0]
+    val_ids, seg_len, copy, offset = _segments(rng, n_val, vocab_size, min_len, max_len, copies, probe_len)
+    chars = ALPHABET[:vocab_size]
+    table = np.array(list(chars))
+    text = "".join(table[train_ids]) + "".join(table[val_ids])
+    if len(set(text)) != vocab_size:
+        raise ValueError(f"n_train + n_val = {n_train + n_val} tokens do not use all {vocab_size} letters")
+    n = len(text)
+    val_fraction = len(val_ids) / n  # make_dataset keeps round(n * val_fraction) tokens for validation
+    if round(n * val_fraction) != len(val_ids):  # pragma: no cover - guards the float round trip
+        raise RuntimeError("validation split does not fall on the boundary between the two streams")
+    spec = {"kind": "text", "text": text, "val_fraction": val_fraction}
+    return RepeatedText(spec, chars, val_ids, seg_len, copy, offset)
+
+
+class WindowRoles(NamedTuple):
+    """What each position of a batch of validation windows is, for scoring heads and splitting the loss."""
+
+    x: np.ndarray  # (W, T) input ids
+    y: np.ndarray  # (W, T) next-token targets
+    source: np.ndarray  # (W, T) key an induction head should attend from each query, -1 if none
+    repeat: np.ndarray  # (W, T) bool, target predictable by copying (its earlier occurrence is in the window)
+    fresh: np.ndarray  # (W, T) bool, target is the first occurrence of a random letter (best loss ln V)
+
+
+def window_roles(data: RepeatedText, block_size: int, n_windows: int) -> WindowRoles:
+    """Cut the validation stream into consecutive windows of ``block_size`` tokens and label every position.
+
+    The windows start at 0, T, 2T, ... exactly like the probe batch the training run snapshots.
+
+    Parameters
+    ----------
+    data : RepeatedText
+    block_size : int
+        T.
+    n_windows : int
+        W; the stream must hold ``W * T + 1`` tokens.
+
+    Returns
+    -------
+    WindowRoles
+        For the query at window position ``i`` (stream position ``p``) in a repeat of a segment of length
+        L, ``source = i - L + 1``: the token after the current token's previous occurrence (the
+        prefix-matching key). A target at stream position ``j`` counts as ``repeat`` when it is in a later
+        copy and the current token's previous occurrence ``j - 1 - L`` lies inside the window.
+    """
+    if not isinstance(data, RepeatedText):
+        raise TypeError(f"data must be a RepeatedText, got {type(data).__name__}")
+    T = check_int("block_size", block_size, low=2)
+    W = check_int("n_windows", n_windows, low=1)
+    if W * T + 1 > data.val_ids.shape[0]:
+        raise ValueError(
+            f"n_windows * block_size + 1 = {W * T + 1} exceeds the {data.val_ids.shape[0]} validation tokens"
+        )
+    starts = np.arange(W) * T  # (W,)
+    pos = starts[:, None] + np.arange(T)  # (W, T) stream position of each query
+    i = np.broadcast_to(np.arange(T), (W, T))
+    L, c = data.seg_len[pos], data.copy[pos]
+    source = np.where((c >= 1) & (i - L >= 0), i - L + 1, -1)
+    j = pos + 1  # stream position of each target
+    Lj, cj, kj = data.seg_len[j], data.copy[j], data.offset[j]
+    repeat = (cj >= 1) & ((kj >= 1) | (cj >= 2)) & (j - 1 - Lj >= starts[:, None])
+    fresh = cj == 0
+    return WindowRoles(data.val_ids[pos], data.val_ids[j], source, repeat, fresh)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Head scores and losses
+
+
+def _check_maps(maps) -> np.ndarray:
+    maps = as_float_array("maps", maps, min_ndim=3)
+    if maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(f"maps must end in (T, T) attention rows, got shape {maps.shape}")
+    return maps
+
+
+def previous_token_score(maps) -> np.ndarray:
+    """Mean attention from each query to the token just before it.
+
+    Parameters
+    ----------
+    maps : ndarray, shape (..., W, H, T, T)
+        Attention weights, rows are queries.
+
+    Returns
+    -------
+    score : ndarray of float64, shape (..., H)
+        Mean of ``maps[..., i, i - 1]`` over ``i >= 1`` and the W windows; 1 for a perfect previous-token head.
+    """
+    maps = _check_maps(maps)
+    if maps.ndim < 4:
+        raise ValueError(f"maps must have shape (..., W, H, T, T), got {maps.shape}")
+    T = maps.shape[-1]
+    i = np.arange(1, T)
+    prev = maps[..., i, i - 1].astype(np.float64)  # (..., W, H, T-1)
+    return prev.mean(axis=(-3, -1))
+
+
+def prefix_matching_score(maps, source) -> np.ndarray:
+    """Olsson et al.'s prefix-matching score: attention from a repeated token to what followed it last time.
+
+    Parameters
+    ----------
+    maps : ndarray, shape (..., W, H, T, T)
+    source : ndarray of int, shape (W, T)
+        Key each query should attend (-1: query not scored), from :func:`window_roles`.
+
+    Returns
+    -------
+    score : ndarray of float64, shape (..., H)
+        Mean of ``maps[..., w, h, i, source[w, i]]`` over the scored queries; 1 for a perfect induction head.
+    """
+    maps = _check_maps(maps)
+    if maps.ndim < 4:
+        raise ValueError(f"maps must have shape (..., W, H, T, T), got {maps.shape}")
+    W, T = maps.shape[-4], maps.shape[-1]
+    source = as_int_array("source", source, ndim=2, low=-1, high=T)
+    if source.shape != (W, T):
+        raise ValueError(f"source must have shape (W, T) = {(W, T)}, got {source.shape}")
+    w, i = np.nonzero(source >= 0)
+    if w.size == 0:
+        raise ValueError("source has no scored query (all -1)")
+    picked = maps[..., w, :, i, source[w, i]].astype(np.float64)  # (n, ..., H): advanced indices go first
+    return picked.mean(axis=0)
+
+
+def token_losses(params: dict, cfg: ModelConfig, x, y, head_mask=None) -> np.ndarray:
+    """Cross-entropy of every next-token prediction (not averaged).
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+    cfg : ModelConfig
+        ``block_size`` must be at least T (use ``cfg.replace(block_size=...)`` to evaluate longer windows
+        with a position scheme that has no length-bound parameters).
+    x, y : ndarray of int, shape (B, T)
+        Inputs and targets.
+    head_mask : ndarray, shape (n_layer, n_head), optional
+        Passed to :func:`attnbook.model.forward` (0 ablates a head).
+
+    Returns
+    -------
+    losses : ndarray of float64, shape (B, T)
+        ``-log p(y[b, t] | x[b, :t+1])`` in nats.
+    """
+    y = as_int_array("y", y, ndim=2, low=0, high=cfg.vocab_size)
+    if np.shape(x) != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {np.shape(x)} and {y.shape}")
+    logits, _ = _model.forward(params, x, cfg, head_mask=head_mask)  # (B, T, V)
+    z = logits.astype(np.float64)
+    z -= z.max(axis=-1, keepdims=True)
+    logz = np.log(np.exp(z).sum(axis=-1))  # (B, T)
+    return logz - np.take_along_axis(z, y[..., None], axis=-1)[..., 0]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Induction heads: the runs
+
+
+@dataclass(frozen=True)
+class InductionSetup:
+    """The induction-head experiment: data, attention-only models of one and two layers, training."""
+
+    vocab_size: int = 32  # V, random letters
+    block_size: int = 32  # T, training window
+    d_model: int = 64  # C
+    n_head: int = 2  # H per layer
+    pos: str = "rope"  # relative positions make a previous-token head easy to express
+    min_len: int = 6  # segment length range
+    max_len: int = 10
+    copies: int = 3  # each segment written three times, as in Elhage et al.'s repeated random tokens
+    n_train: int = 60_000  # tokens in the training stream
+    n_val: int = 8_000  # tokens in the validation stream
+    steps: int = 600
+    batch_size: int = 32
+    lr: float = 3e-3  # constant after a short warm-up
+    interval: int = 20  # evaluate the loss and snapshot the attention every this many steps
+    probe_size: int = 8  # validation windows whose attention is snapshotted
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "d_model", "n_head", "steps", "batch_size", "interval"):
+            check_int(name, getattr(self, name), low=1)
+        check_int("probe_size", self.probe_size, low=1)
+        check_real("lr", self.lr, low=0.0, low_inclusive=False)
+        if self.block_size < self.copies * self.min_len:
+            raise ValueError(
+                f"block_size={self.block_size} must hold at least copies * min_len = "
+                f"{self.copies * self.min_len} tokens so that repeats are visible"
+            )
+
+    def model_config(self, n_layer: int) -> ModelConfig:
+        """The attention-only model with ``n_layer`` layers."""
+        return ModelConfig(
+            vocab_size=self.vocab_size,
+            block_size=self.block_size,
+            d_model=self.d_model,
+            n_layer=check_int("n_layer", n_layer, low=1),
+            n_head=self.n_head,
+            d_ff=4,  # unused: attention-only blocks have no MLP
+            pos=self.pos,
+            attn_only=True,
+        )
+
+    def train_config(self) -> TrainConfig:
+        """Constant learning rate after warm-up, no weight decay; loss and attention every ``interval``."""
+        snaps = tuple(range(0, self.steps + 1, self.interval))
+        if snaps[-1] != self.steps:
+            snaps = (*snaps, self.steps)
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            warmup_steps=min(20, self.steps),
+            min_lr=self.lr,
+            weight_decay=0.0,
+            eval_interval=self.interval,
+            eval_batches=4,
+            log_interval=self.interval,
+            snapshot_steps=snaps,
+            probe_size=self.probe_size,
+            seed=self.seed,
+        )
+
+    def data(self) -> RepeatedText:
+        """The task's text (the same for every model of this setup)."""
+        return repeated_text(
+            self.vocab_size,
+            self.min_len,
+            self.max_len,
+            self.copies,
+            self.n_train,
+            self.n_val,
+            probe_len=min(self.max_len, self.block_size // self.copies),
+            seed=self.seed,
+        )
+
+
+class InductionRun(NamedTuple):
+    """A trained induction-task model and what is needed to evaluate it."""
+
+    setup: InductionSetup
+    cfg: ModelConfig
+    result: TrainResult
+    data: RepeatedText
+    probe: WindowRoles  # the snapshotted windows, labelled
+    val: WindowRoles  # all whole validation windows, labelled
+
+
+def run_induction(setup: InductionSetup, n_layer: int, cache_dir=None, data: RepeatedText | None = None):
+    """Train (or load from the run cache) the attention-only model with ``n_layer`` layers.
+
+    Parameters
+    ----------
+    setup : InductionSetup
+    n_layer : int
+        2 for the induction model, 1 for the control that cannot compose heads.
+    cache_dir : path, optional
+        Run cache folder (default ``$ATTNBOOK_CACHE`` or ``<repo>/.cache/runs``).
+    data : RepeatedText, optional
+        ``setup.data()``, passed in to build it once for several runs.
+
+    Returns
+    -------
+    InductionRun
+    """
+    if not isinstance(setup, InductionSetup):
+        raise TypeError(f"setup must be an InductionSetup, got {type(setup).__name__}")
+    data = setup.data() if data is None else data
+    if not isinstance(data, RepeatedText):
+        raise TypeError(f"data must be a RepeatedText, got {type(data).__name__}")
+    cfg = setup.model_config(n_layer)
+    result = cached_train(cfg, setup.train_config(), data.spec, cache_dir)
+    T = setup.block_size
+    n_windows = (data.val_ids.shape[0] - 1) // T
+    probe = window_roles(data, T, min(setup.probe_size, n_windows))
+    return InductionRun(setup, cfg, result, data, probe, window_roles(data, T, n_windows))
+
+
+class InductionCurves(NamedTuple):
+    """What happened during training, at every snapshot and loss estimate."""
+
+    steps: np.ndarray  # (S,) snapshot steps
+    probe_attention: np.ndarray  # (S, n_layer, H, T, T) float32, attention on the first probe window
+    probe_tokens: tuple[str, ...]  # the T letters of that window
+    induction: np.ndarray  # (S, n_layer, H) prefix-matching score over the probe windows
+    previous: np.ndarray  # (S, n_layer, H) previous-token score
+    entropy: np.ndarray  # (S, n_layer, H) mean attention entropy (nats)
+    eval_steps: np.ndarray  # (E,) steps of the loss estimates
+    val_loss: np.ndarray  # (E,) validation loss (whole windows)
+
+
+def induction_curves(run: InductionRun) -> InductionCurves:
+    """Head scores from the attention snapshots and the validation-loss curve of a run.
+
+    Parameters
+    ----------
+    run : InductionRun
+
+    Returns
+    -------
+    InductionCurves
+    """
+    if not isinstance(run, InductionRun):
+        raise TypeError(f"run must be an InductionRun, got {type(run).__name__}")
+    h = run.result.history
+    maps = h["snapshot_attn"]  # (S, L, P, H, T, T)
+    P = run.probe.x.shape[0]
+    if maps.shape[2] != P or not np.array_equal(h["probe_idx"], run.probe.x):
+        raise ValueError("the run's probe batch is not the first validation windows of its data")
+    ent = attention_entropy(maps).astype(np.float64).mean(axis=(2, 4))  # (S, L, H)
+    tokens = tuple(run.data.chars[t] for t in run.probe.x[0])
+    return InductionCurves(
+        steps=h["snapshot_step"].copy(),
+        probe_attention=np.ascontiguousarray(maps[:, :, 0], dtype=np.float32),
+        probe_tokens=tokens,
+        induction=prefix_matching_score(maps, run.probe.source),
+        previous=previous_token_score(maps),
+        entropy=ent,
+        eval_steps=h["eval_step"].copy(),
+        val_loss=h["val_loss"].astype(np.float64),
+    )
+
+
+def phase_change(steps, values, low: float = 0.1, high: float = 0.9) -> tuple[int, int]:
+    """Steps at which a curve has first covered ``low`` and ``high`` of its total change.
+
+    Parameters
+    ----------
+    steps : ndarray of int, shape (E,)
+        Increasing.
+    values : ndarray, shape (E,)
+        A loss (falling) or a score (rising); the change is ``values[-1] - values[0]``.
+    low, high : float
+        Fractions in (0, 1), ``low < high``.
+
+    Returns
+    -------
+    (start, end) : tuple of int
+        First steps where the curve has gone ``low`` and ``high`` of the way from its first to its last
+        value: the window in which most of the change happens.
+    """
+    steps = as_int_array("steps", steps, ndim=1)
+    values = as_float_array("values", values, ndim=1)
+    if steps.shape != values.shape or steps.size < 2:
+        raise ValueError(
+            f"steps and values must be 1-D of the same length >= 2, got {steps.shape}, {values.shape}"
+        )
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    low = check_real("low", low, low=0.0, high=1.0, low_inclusive=False)
+    high = check_real("high", high, low=low, high=1.0, low_inclusive=False)
+    total = values[-1] - values[0]
+    if total == 0:
+        raise ValueError("values do not change, so there is no phase change to locate")
+    frac = (values - values[0]) / total  # 0 at the start, 1 at the end
+    start = int(steps[np.argmax(frac >= low)])
+    end = int(steps[np.argmax(frac >= high)])
+    return start, end
+
+
+def largest_jump(steps, values) -> tuple[int, int, float]:
+    """The interval between consecutive points over which a curve changes most, in the direction of its trend.
+
+    Parameters
+    ----------
+    steps : ndarray of int, shape (E,)
+        Increasing.
+    values : ndarray, shape (E,)
+
+    Returns
+    -------
+    (before, after, fraction) : tuple of int, int, float
+        The steps bounding the biggest single move, and that move as a fraction of the total change
+        ``values[-1] - values[0]``.
+    """
+    steps = as_int_array("steps", steps, ndim=1)
+    values = as_float_array("values", values, ndim=1)
+    if steps.shape != values.shape or steps.size < 2:
+        raise ValueError(
+            f"steps and values must be 1-D of the same length >= 2, got {steps.shape}, {values.shape}"
+        )
+    total = values[-1] - values[0]
+    if total == 0:
+        raise ValueError("values do not change, so there is no jump to locate")
+    moves = np.diff(values) / total  # (E-1,) positive along the trend
+    k = int(np.argmax(moves))
+    return int(steps[k]), int(steps[k + 1]), float(moves[k])
+
+
+def split_losses(run: InductionRun, params: dict | None = None, head_mask=None) -> tuple[float, float]:
+    """Mean loss on repeated tokens and on first occurrences, over all validation windows of a run.
+
+    Parameters
+    ----------
+    run : InductionRun
+    params : dict of str to ndarray, optional
+        Default: the trained parameters (pass ``attnbook.model.init_params(run.cfg, seed)`` for the start).
+    head_mask : ndarray, shape (n_layer, n_head), optional
+
+    Returns
+    -------
+    (repeat, fresh) : tuple of float
+        In nats; a model that knows nothing scores ``ln V`` on both, perfect copying 0 on ``repeat``.
+    """
+    if not isinstance(run, InductionRun):
+        raise TypeError(f"run must be an InductionRun, got {type(run).__name__}")
+    params = run.result.params if params is None else params
+    losses = token_losses(params, run.cfg, run.val.x, run.val.y, head_mask=head_mask)  # (W, T)
+    return float(losses[run.val.repeat].mean()), float(losses[run.val.fresh].mean())
+
+
+# ----------------------------------------------------------------------------------------------------
+# Ablation
+
+
+def all_head_masks(n_layer: int, n_head: int) -> np.ndarray:
+    """Every on/off pattern of the heads, as ``head_mask`` arrays.
+
+    Returns
+    -------
+    masks : ndarray of float64, shape (2 ** (n_layer * n_head), n_layer, n_head)
+        Mask ``k`` keeps head ``(l, h)`` (value 1) unless bit ``l * n_head + h`` of ``k`` is set (value 0):
+        ``masks[0]`` is the intact model.
+    """
+    n_layer = check_int("n_layer", n_layer, low=1)
+    n_head = check_int("n_head", n_head, low=1)
+    n = n_layer * n_head
+    if n > 12:
+        raise ValueError(f"n_layer * n_head must be <= 12 to enumerate every mask, got {n}")
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1  # (2^n, n)
+    return (1.0 - bits).reshape(2**n, n_layer, n_head)
+
+
+class Ablations(NamedTuple):
+    """The model's loss (and last layer's attention) with every combination of heads ablated."""
+
+    masks: np.ndarray  # (K, n_layer, H) head_mask of each combination, 0 = ablated
+    repeat_loss: np.ndarray  # (K,) mean loss on repeated tokens over the validation windows
+    fresh_loss: np.ndarray  # (K,) mean loss on first occurrences
+    probe_loss: np.ndarray  # (K, T) loss at each position of the first probe window
+    probe_attention: np.ndarray  # (K, H, T, T) float32, last layer's attention on that window
+
+
+def head_ablations(run: InductionRun, masks=None) -> Ablations:
+    """Evaluate a trained induction-task model with heads switched off (``head_mask``).
+
+    Parameters
+    ----------
+    run : InductionRun
+    masks : ndarray, shape (K, n_layer, n_head), optional
+        Default :func:`all_head_masks`.
+
+    Returns
+    -------
+    Ablations
+    """
+    if not isinstance(run, InductionRun):
+        raise TypeError(f"run must be an InductionRun, got {type(run).__name__}")
+    cfg = run.cfg
+    if masks is None:
+        masks = all_head_masks(cfg.n_layer, cfg.n_head)
+    masks = as_float_array("masks", masks, ndim=3)
+    if masks.shape[1:] != (cfg.n_layer, cfg.n_head):
+        raise ValueError(f"masks must have shape (K, {cfg.n_layer}, {cfg.n_head}), got {masks.shape}")
+    v, p = run.val, run.probe
+    rep, fre, probe_loss, probe_att = [], [], [], []
+    for m in masks:
+        losses = token_losses(run.result.params, cfg, v.x, v.y, head_mask=m)  # (W, T)
+        rep.append(losses[v.repeat].mean())
+        fre.append(losses[v.fresh].mean())
+        probe_loss.append(token_losses(run.result.params, cfg, p.x[:1], p.y[:1], head_mask=m)[0])
+        _, cache = _model.forward(run.result.params, p.x[:1], cfg, head_mask=m)
+        probe_att.append(_model.attention_maps(cache)[-1, 0])  # (H, T, T)
+    return Ablations(
+        masks,
+        np.array(rep),
+        np.array(fre),
+        np.stack(probe_loss),
+        np.stack(probe_att).astype(np.float32),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Head importance (Michel et al. 2019)
+
+
+def rank_values(a) -> np.ndarray:
+    """Ranks 1..n of the values (smallest first), ties getting the mean of the ranks they span.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n,)
+
+    Returns
+    -------
+    ranks : ndarray of float64, shape (n,)
+    """
+    a = as_float_array("a", a, ndim=1).astype(np.float64)
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    ranks = np.empty(a.size, dtype=np.float64)
+    start = 0
+    for end in range(1, a.size + 1):
+        if end == a.size or s[end] != s[start]:
+            ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.0  # mean of ranks start+1 .. end
+            start = end
+    return ranks
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation: the Pearson correlation of the ranks (ties get their mean rank).
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (n,)
+        Finite values, ``n >= 2``.
+
+    Returns
+    -------
+    rho : float
+        In [-1, 1]; NaN when either input is constant (its ranks have no spread).
+    """
+    a = as_float_array("a", a).reshape(-1)
+    b = as_float_array("b", b).reshape(-1)
+    if a.size != b.size or a.size < 2:
+        raise ValueError(f"a and b must have the same number (>= 2) of values, got {a.size} and {b.size}")
+    ra, rb = rank_values(a), rank_values(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    den = math.sqrt(float(ra @ ra) * float(rb @ rb))
+    return float(ra @ rb / den) if den > 0 else math.nan
+
+
+class HeadImportance(NamedTuple):
+    """Ablation loss change and gradient importance of every head."""
+
+    base_loss: float  # mean loss of the intact model
+    ablation_delta: np.ndarray  # (n_layer, H) loss with the head removed minus base_loss
+    importance: np.ndarray  # (n_layer, H) Michel et al.'s I_h = mean over windows of |d loss / d xi_h|
+    signed_gradient: np.ndarray  # (n_layer, H) d (mean loss) / d xi_h
+
+
+def head_importance(params: dict, cfg: ModelConfig, x, y, eps: float = 1e-4) -> HeadImportance:
+    """Remove each head alone, and estimate Michel et al.'s gradient importance at the intact model.
+
+    The gradient of each window's loss with respect to the head gate ``xi_h`` (``head_mask``, 1 = intact)
+    is taken by central finite differences in float64: ``(L(1 + eps) - L(1 - eps)) / (2 eps)``.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        Cast to float64 for the differences.
+    cfg : ModelConfig
+    x, y : ndarray of int, shape (W, T)
+        Evaluation windows and targets.
+    eps : float
+
+    Returns
+    -------
+    HeadImportance
+    """
+    eps = check_real("eps", eps, low=0.0, high=0.1, low_inclusive=False)
+    p64 = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    ones = np.ones((cfg.n_layer, cfg.n_head))
+
+    def window_loss(mask):
+        return token_losses(p64, cfg, x, y, head_mask=mask).mean(axis=1)  # (W,)
+
+    base = window_loss(ones)
+    delta = np.empty_like(ones)
+    imp = np.empty_like(ones)
+    grad = np.empty_like(ones)
+    for layer in range(cfg.n_layer):
+        for h in range(cfg.n_head):
+            m = ones.copy()
+            m[layer, h] = 0.0
+            delta[layer, h] = window_loss(m).mean() - base.mean()
+            m[layer, h] = 1.0 + eps
+            up = window_loss(m)
+            m[layer, h] = 1.0 - eps
+            g = (up - window_loss(m)) / (2.0 * eps)  # (W,) per-window derivative
+            imp[layer, h] = np.abs(g).mean()
+            grad[layer, h] = g.mean()
+    return HeadImportance(float(base.mean()), delta, imp, grad)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Length extrapolation (Press et al. 2021)
+
+_SCHEMES = ("alibi", "rope", "sinusoidal", "none")
+
+
+@dataclass(frozen=True)
+class ExtrapolationSetup:
+    """Attention-only character models trained on short windows of the grammar corpus, one per scheme."""
+
+    schemes: tuple[str, ...] = ("alibi", "rope", "sinusoidal")
+    train_len: int = 32  # T during training
+    multiples: tuple[int, ...] = (1, 2, 4, 8)  # evaluation lengths, in units of train_len
+    d_model: int = 64
+    n_layer: int = 2
+    n_head: int = 8  # 16 heads in all, for the ablation study too
+    steps: int = 800
+    batch_size: int = 16
+    lr: float = 3e-3
+    n_sentences: int = 2000
+    val_fraction: float = 0.2
+    seed: int = 0
+    data_seed: int = 0  # seed of the grammar corpus
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.schemes, tuple) or not self.schemes:
+            raise TypeError("schemes must be a non-empty tuple of position schemes")
+        for s in self.schemes:
+            # learned positions have one row per trained position: nothing to use beyond train_len
+            check_choice("schemes[i]", s, _SCHEMES)
+        if not isinstance(self.multiples, tuple) or not self.multiples:
+            raise TypeError("multiples must be a non-empty tuple of ints")
+        for m in self.multiples:
+            check_int("multiples[i]", m, low=1)
+        if list(self.multiples) != sorted(set(self.multiples)):
+            raise ValueError(f"multiples must be strictly increasing, got {self.multiples}")
+        for name in ("train_len", "d_model", "n_layer", "n_head", "steps", "batch_size", "n_sentences"):
+            check_int(name, getattr(self, name), low=1)
+
+    @property
+    def data_spec(self) -> dict:
+        return {
+            "kind": "grammar",
+            "n_sentences": self.n_sentences,
+            "seed": self.data_seed,
+            "val_fraction": self.val_fraction,
+        }
+
+    def model_config(self, scheme: str, vocab_size: int, block_size: int | None = None) -> ModelConfig:
+        """The model of one scheme; ``block_size`` other than ``train_len`` only to evaluate longer windows."""
+        check_choice("scheme", scheme, _SCHEMES)
+        return ModelConfig(
+            vocab_size=vocab_size,
+            block_size=self.train_len if block_size is None else block_size,
+            d_model=self.d_model,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            d_ff=4,
+            pos=scheme,
+            attn_only=True,
+        )
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            warmup_steps=20,
+            min_lr=self.lr / 10,
+            eval_interval=max(1, self.steps // 4),
+            log_interval=max(1, self.steps // 20),
+            seed=self.seed,
+        )
+
+
+class ExtrapolationRun(NamedTuple):
+    """One trained model per position scheme, and the validation stream they are evaluated on."""
+
+    setup: ExtrapolationSetup
+    vocab_size: int
+    val_ids: np.ndarray  # (N,) validation characters
+    results: dict  # scheme -> TrainResult
+
+
+def run_extrapolation(setup: ExtrapolationSetup, cache_dir=None) -> ExtrapolationRun:
+    """Train (or load from the run cache) one model per position scheme at context ``train_len``."""
+    if not isinstance(setup, ExtrapolationSetup):
+        raise TypeError(f"setup must be an ExtrapolationSetup, got {type(setup).__name__}")
+    ds = make_dataset(setup.data_spec)
+    results = {
+        s: cached_train(
+            setup.model_config(s, ds.vocab_size), setup.train_config(), setup.data_spec, cache_dir
+        )
+        for s in setup.schemes
+    }
+    return ExtrapolationRun(setup, ds.vocab_size, np.asarray(ds.val, dtype=np.int64), results)
+
+
+class Extrapolation(NamedTuple):
+    """Loss of each scheme's model on windows longer than it was trained on."""
+
+    schemes: tuple[str, ...]
+    lengths: np.ndarray  # (M,) evaluation window lengths
+    loss: np.ndarray  # (S, M) mean loss over the same text cut into windows of each length
+    position_loss: tuple  # M arrays (S, lengths[m]): mean loss at each position of the window
+    n_tokens: int  # validation tokens scored at every length
+
+
+def eval_windows(ids: np.ndarray, length: int, n_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n_tokens`` predictions of a stream as consecutive windows of ``length`` (inputs, targets)."""
+    ids = as_int_array("ids", ids, ndim=1, low=0)
+    length = check_int("length", length, low=1)
+    n_tokens = check_int("n_tokens", n_tokens, low=length)
+    if n_tokens % length or n_tokens + 1 > ids.shape[0]:
+        raise ValueError(f"n_tokens={n_tokens} must be a multiple of length={length} and < len(ids)")
+    return ids[:n_tokens].reshape(-1, length), ids[1 : n_tokens + 1].reshape(-1, length)
+
+
+def extrapolation_losses(run: ExtrapolationRun) -> Extrapolation:
+    """Evaluate every scheme on the same validation text cut into windows of each length.
+
+    The configuration is rebuilt with ``block_size`` = the evaluation length and the trained weights
+    reused: ALiBi, RoPE and sinusoidal positions have no parameter tied to a length (learned positions
+    would have no row for position ``train_len`` and beyond).
+    """
+    if not isinstance(run, ExtrapolationRun):
+        raise TypeError(f"run must be an ExtrapolationRun, got {type(run).__name__}")
+    s = run.setup
+    lengths = np.array([m * s.train_len for m in s.multiples], dtype=np.int64)
+    n_tokens = ((run.val_ids.shape[0] - 1) // lengths[-1]) * int(lengths[-1])
+    if n_tokens == 0:
+        raise ValueError(f"the validation stream is shorter than the longest window {lengths[-1]}")
+    loss = np.empty((len(s.schemes), len(lengths)))
+    pos_loss = []
+    for m, Te in enumerate(lengths):
+        x, y = eval_windows(run.val_ids, int(Te), n_tokens)
+        per_scheme = []
+        for k, scheme in enumerate(s.schemes):
+            cfg = s.model_config(scheme, run.vocab_size, block_size=int(Te))
+            losses = token_losses(run.results[scheme].params, cfg, x, y)  # (n, Te)
+            loss[k, m] = losses.mean()
+            per_scheme.append(losses.mean(axis=0))
+        pos_loss.append(np.stack(per_scheme))  # (S, Te)
+    return Extrapolation(tuple(s.schemes), lengths, loss, tuple(pos_loss), n_tokens)
