@@ -57,6 +57,9 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
+# numpydoc type fields read "ndarray, shape (T, C)"; "shape" then matches every cache NamedTuple's `shape`
+# field. Those ambiguous cross-references are harmless; every other warning still fails the build.
+suppress_warnings = ["ref.python"]
 
 # --- html ----------------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"

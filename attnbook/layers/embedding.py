@@ -56,7 +56,7 @@ def backward(dout, cache: EmbeddingCache) -> np.ndarray:
 
     Parameters
     ----------
-    dout : ndarray, shape (*idx.shape, C)
+    dout : ndarray, shape ``(*idx.shape, C)``
     cache : EmbeddingCache
 
     Returns

@@ -16,6 +16,7 @@ from bokeh.models import (
     Div,
     FixedTicker,
     HoverTool,
+    Label,
     Legend,
     LegendItem,
     RadioButtonGroup,
@@ -115,6 +116,12 @@ def _hline(name: str, value: float, color: str = "#777777", dash: str = "dashed"
     return Span(location=float(value), dimension="width", line_color=color, line_dash=dash, name=name)
 
 
+def _label(name: str, x: float, y: float, text: str, color: str = "#555555") -> Label:
+    return Label(
+        x=x, y=y, text=text, text_align="right", y_offset=2, text_font_size="8pt", text_color=color, name=name
+    )
+
+
 # ----------------------------------------------------------------------------------------------------
 # Training: snapshots, loss, scores
 
@@ -191,6 +198,12 @@ def induction_training_figure(
 
     labels = [f"L{layer + 1} H{h + 1}" for layer in range(L) for h in range(H)]
     colors = [HEAD_COLORS[layer][h] for layer in range(L) for h in range(H)]
+    shown = (
+        [val_loss, [ln_v]]
+        + ([] if control_loss is None else [control_loss])
+        + ([] if floor is None else [[floor]])
+    )
+    lo, hi = float(min(np.min(a) for a in shown)), float(max(np.max(a) for a in shown))
 
     # Attention heatmaps: one per head, two per row.
     maps = []
@@ -202,8 +215,8 @@ def induction_training_figure(
                 tokens,
                 name=f"{name}-l{layer + 1}h{h + 1}",
                 title=f"Layer {layer + 1}, head {h + 1}",
-                width=370,
-                height=330,
+                width=350,
+                height=310,
             )
             hm.title.text_color = HEAD_COLORS[layer][h]
             hm.axis.major_label_text_font_size = "7pt"
@@ -212,8 +225,15 @@ def induction_training_figure(
 
     # Loss curve with the snapshot marker.
     loss_plot = _plot(
-        f"{name}-loss", "Validation loss", 370, 250, x_axis_label="training step", y_axis_label="nats"
+        f"{name}-loss",
+        "Validation loss",
+        350,
+        250,
+        x_axis_label="training step",
+        y_axis_label="nats",
+        y_range=Range1d(lo - 0.15, hi + 0.15),
     )
+    loss_plot.y_range.name = f"{name}-loss-yrange"
     loss_data = {"step": eval_steps.astype(np.float32), "loss": float32("val_loss", val_loss)}
     if control_loss is not None:
         loss_data["control"] = float32("control_loss", control_loss)
@@ -229,19 +249,22 @@ def induction_training_figure(
             "step", "control", source=loss_source, color="#888888", line_width=2, line_dash="dashed"
         )
         items.append(LegendItem(label="1 layer", renderers=[r]))
-    loss_plot.add_layout(_hline(f"{name}-lnv", ln_v))
+    loss_plot.add_layout(_hline(f"{name}-lnv", ln_v, "#555555", "dotted"))
+    x_end = float(eval_steps[-1])
+    loss_plot.add_layout(_label(f"{name}-lnv-label", x_end, ln_v, "ln V"))
     if floor is not None:
         loss_plot.add_layout(_hline(f"{name}-floor", floor, "#2ca02c", "dotted"))
+        loss_plot.add_layout(_label(f"{name}-floor-label", x_end, floor, "repeats perfect", "#2ca02c"))
     loss_marker = ColumnDataSource({"x": [0.0], "y": [float(val_loss[0])]}, name=f"{name}-loss-marker")
     loss_plot.scatter("x", "y", source=loss_marker, size=9, color="#d62728")
     loss_cursor = Span(location=0, dimension="height", line_color="#d62728", name=f"{name}-loss-cursor")
     loss_plot.add_layout(loss_cursor)
-    loss_plot.add_layout(Legend(items=items, location="top_right", name=f"{name}-loss-legend"))
+    loss_plot.add_layout(Legend(items=items, location="center_right", name=f"{name}-loss-legend"))
     loss_at = float32("loss_at", np.interp(steps, eval_steps, val_loss))  # (S,) loss at each snapshot
 
     # Per-head score curves (Select picks which score).
     score_plot = _plot(
-        f"{name}-scores", SCORES[0][1], 370, 250, x_axis_label="training step", y_range=Range1d(0, 1.02)
+        f"{name}-scores", SCORES[0][1], 350, 250, x_axis_label="training step", y_range=Range1d(0, 1.02)
     )
     score_plot.y_range.name = f"{name}-scores-yrange"
     score_data = {"step": steps.astype(np.float32)}
@@ -251,7 +274,7 @@ def induction_training_figure(
     for k in range(L * H):
         r = score_plot.line("step", f"h{k}", source=score_source, color=colors[k], line_width=2)
         items.append(LegendItem(label=labels[k], renderers=[r]))
-    score_plot.add_layout(Legend(items=items, location="top_left", name=f"{name}-scores-legend"))
+    score_plot.add_layout(Legend(items=items, location="center_right", name=f"{name}-scores-legend"))
     score_marker = ColumnDataSource(
         {"x": [0.0] * (L * H), "y": curves[0][0].tolist(), "color": colors}, name=f"{name}-scores-marker"
     )
@@ -277,7 +300,7 @@ def induction_training_figure(
         name=f"{name}-score",
         width=260,
     )
-    caption = Div(text="", name=f"{name}-caption", width=740, height=44)
+    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
     update = js_callback(
         "heads_training",
         slider=slider,
@@ -394,7 +417,7 @@ def head_ablation_figure(
         for layer in range(L)
         for h in range(H)
     ]
-    caption = Div(text="", name=f"{name}-caption", width=740, height=44)
+    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
 
     bars = _plot(
         f"{name}-bars",
@@ -439,7 +462,7 @@ def head_ablation_figure(
     pos = _plot(
         f"{name}-positions",
         "Loss at each position of the probe sequence",
-        440,
+        400,
         260,
         x_range=Range1d(-0.5, T - 0.5),
         y_range=Range1d(0, float(position_loss.max()) * 1.05),
@@ -457,7 +480,7 @@ def head_ablation_figure(
     )
     pos.line("x", "intact", source=pos_source, color="#999999", line_width=2, legend_label="intact")
     pos.line("x", "current", source=pos_source, color="#d62728", line_width=2, legend_label="with ablation")
-    pos.legend.location = "top_right"
+    pos.legend.location = "top_center"
     pos.legend.name = f"{name}-positions-legend"
     pos.add_layout(_hline(f"{name}-positions-lnv", ln_v))
     # Letter labels: position t predicts the token after tokens[t].
@@ -473,8 +496,8 @@ def head_ablation_figure(
             tokens,
             name=f"{name}-h{h + 1}",
             title=f"Layer {L}, head {h + 1}",
-            width=370,
-            height=330,
+            width=350,
+            height=310,
         )
         for h in range(Hl)
     ]
@@ -563,7 +586,7 @@ def extrapolation_figure(
     curve = _plot(
         f"{name}-curve",
         f"Loss vs evaluation length (trained at {train_len})",
-        340,
+        320,
         300,
         x_axis_type="log",
         x_axis_label="evaluation length",
@@ -587,7 +610,7 @@ def extrapolation_figure(
     positions = _plot(
         f"{name}-positions",
         "Loss at each position of the window",
-        400,
+        380,
         300,
         x_range=Range1d(-1, Tmax),
         y_range=Range1d(0, float(max(a.max() for a in pos_loss)) * 1.05),
@@ -601,7 +624,7 @@ def extrapolation_figure(
     pos_source = ColumnDataSource(pos_data, name=f"{name}-positions-source")
     for k, s in enumerate(schemes):
         positions.line("position", s, source=pos_source, color=colors[k], line_width=1.5, legend_label=s)
-    positions.legend.location = "top_left"
+    positions.legend.location = "top_right"
     positions.legend.name = f"{name}-positions-legend"
     positions.add_layout(
         Span(
@@ -620,7 +643,7 @@ def extrapolation_figure(
         name=f"{name}-length",
         width=200,
     )
-    caption = Div(text="", name=f"{name}-caption", width=740, height=44)
+    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
     update = js_callback(
         "heads_extrapolation",
         select=select,
@@ -697,7 +720,7 @@ def head_importance_figure(
     scatter = _plot(
         f"{name}-scatter",
         "Gradient importance vs loss change",
-        360,
+        340,
         320,
         x_axis_label="importance  E|∂L/∂ξ|",
         y_axis_label="loss change when removed (nats)",
@@ -718,7 +741,7 @@ def head_importance_figure(
     bars = _plot(
         f"{name}-bars",
         "Loss change per removed head, largest first",
-        370,
+        360,
         320,
         x_range=Range1d(-0.6, n - 0.4),
         y_axis_label="nats",
@@ -751,7 +774,7 @@ def head_importance_figure(
         width=200,
     )
     axes = RadioButtonGroup(labels=["values", "ranks"], active=0, name=f"{name}-axes", align="end")
-    caption = Div(text="", name=f"{name}-caption", width=740, height=44)
+    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
     update = js_callback(
         "heads_importance",
         select=select,

@@ -185,6 +185,22 @@ def _fmt(x: float) -> str:
     return "—" if not math.isfinite(x) else f"{x:.3f}"
 
 
+def _table_html(rows: list[list[str]]) -> str:
+    """An HTML table of the runs' final losses (cells already formatted and escaped)."""
+    head = ["run", "final train loss", "final val loss", "best val loss", ""]
+
+    def cell(tag: str, text: str, j: int) -> str:
+        align = "right" if j else "left"
+        line = "border-bottom:1px solid #999;" if tag == "th" else ""
+        return f'<{tag} style="text-align:{align};padding:2px 8px;{line}">{text}</{tag}>'
+
+    out = ['<table style="border-collapse:collapse;font-size:13px;width:100%">']
+    out.append("<tr>" + "".join(cell("th", h, j) for j, h in enumerate(head)) + "</tr>")
+    for r in rows:
+        out.append("<tr>" + "".join(cell("td", c, j) for j, c in enumerate(r)) + "</tr>")
+    return "".join(out) + "</table>"
+
+
 def comparison_figure(
     runs: Mapping[str, tuple[str, Mapping[str, np.ndarray], str]],
     *,
@@ -258,7 +274,7 @@ def comparison_figure(
     src_b = ColumnDataSource(dict(x=curves[ib][m0][0], y=curves[ib][m0][1]), name=f"{name}-b-source")
     plot = figure(
         name=f"{name}-plot",
-        title=METRICS[metric][0],
+        title="Run A (solid) and run B (dashed)",
         width=740,
         height=300,
         x_axis_label="step",
@@ -271,7 +287,7 @@ def comparison_figure(
     rb = plot.line("x", "y", source=src_b, color=_B_COLOR, line_width=2.5, line_dash="dashed")
     plot.scatter("x", "y", source=src_b, color=_B_COLOR, size=4, marker="square")
     legend = Legend(
-        items=[LegendItem(label="A", renderers=[ra]), LegendItem(label="B", renderers=[rb])],
+        items=[LegendItem(label="run A", renderers=[ra]), LegendItem(label="run B", renderers=[rb])],
         location="top_right",
         name=f"{name}-legend",
     )
@@ -288,7 +304,8 @@ def comparison_figure(
         name=f"{name}-metric",
         width=260,
     )
-    table = Div(text="", name=f"{name}-table", width=740, height=40 + 26 * len(keys))
+    # The table never changes (a Div's new text costs a re-render of ~10 ms): the selects pick the curves.
+    table = Div(text=_table_html(rows), name=f"{name}-table", width=740, height=40 + 26 * len(keys))
     update = js_callback(
         "training_compare",
         select_a=select_a,
@@ -296,17 +313,9 @@ def comparison_figure(
         select_m=select_m,
         src_a=src_a,
         src_b=src_b,
-        plot=plot,
-        legend=legend,
-        table=table,
         keys=keys,
-        labels=labels,
         curves=curves,
         metric_keys=metric_keys,
-        metric_labels=[v[0] for v in METRICS.values()],
-        rows=rows,
-        a_color=_A_COLOR,
-        b_color=_B_COLOR,
     )
     for w in (select_a, select_b, select_m):
         w.js_on_change("value", update)
@@ -365,7 +374,7 @@ def attention_toggle_figure(
         labels,
         labels,
         name=f"{name}-map",
-        title=f"Layer {layer + 1}, head {head + 1}, after training",
+        title="Attention weights (rows: queries, columns: keys)",
         width=560,
         height=520,
     )
@@ -385,14 +394,13 @@ def attention_toggle_figure(
         name=f"{name}-head",
         width=90,
     )
-    readout = Div(text="", name=f"{name}-readout", width=740, height=60)
+    readout = Div(text="", name=f"{name}-readout", width=740, height=64)
     update = js_callback(
         "training_attention",
         toggle=toggle,
         layer_w=layer_w,
         head_w=head_w,
         source=source,
-        plot=plot,
         readout=readout,
         weights=float32("weights", weights),
         entropy=float32("entropy", entropy),
@@ -488,7 +496,7 @@ def sampling_figure(
     )
     plot = figure(
         name=f"{name}-plot",
-        title="Next character",
+        title="Distribution of the character after the prompt",
         width=740,
         height=240,
         x_range=Range1d(-0.6, V - 0.4, name=f"{name}-x-range"),
@@ -519,14 +527,13 @@ def sampling_figure(
         width=280,
     )
     k_w = Select(title="Top-k", value=k_labels[0], options=k_labels, name=f"{name}-topk", width=110)
-    text = Div(text="", name=f"{name}-text", width=740, height=120)
+    text = Div(text="", name=f"{name}-text", width=740, height=140)
     update = js_callback(
         "training_sampling",
         prompt_w=prompt_w,
         temp_w=temp_w,
         k_w=k_w,
         bars=bars,
-        plot=plot,
         text=text,
         prompts=[html.escape(p) for p in prompts],
         temperatures=temps,
@@ -676,7 +683,7 @@ def xiong_figure(
         finals.append(per_final)
     loss_plot = figure(
         name=f"{name}-loss-plot",
-        title=f"Validation loss during training, peak learning rate {settings[0]}",
+        title="Validation loss during training",
         width=740,
         height=300,
         x_axis_label="step",
@@ -707,7 +714,6 @@ def xiong_figure(
         "training_xiong_runs",
         setting_w=setting_w,
         sources=sources,
-        plot=loss_plot,
         readout=loss_readout,
         settings=settings,
         curves=curves,

@@ -1,6 +1,6 @@
 // Sampling: show the precomputed sample for the chosen prompt, temperature and top-k, and the distribution
 // of the character after the prompt under the same setting (both computed by NumPy with one seed).
-export default ({prompt_w, temp_w, k_w, bars, plot, text, prompts, temperatures, k_labels, samples, probs,
+export default ({prompt_w, temp_w, k_w, bars, text, prompts, temperatures, k_labels, samples, probs,
                  chars}) => {
   const p = Number(prompt_w.value)
   let ti = 0
@@ -17,8 +17,9 @@ export default ({prompt_w, temp_w, k_w, bars, plot, text, prompts, temperatures,
   let best = 0
   for (let v = 1; v < V; v++) if (top[v] > top[best]) best = v
   const kept = top.reduce((n, q) => n + (q > 0 ? 1 : 0), 0)
-  plot.title.text = `Next character: τ = ${temperatures[ti].toFixed(2)}, top-k = ${k_labels[ki]} ` +
-    `(${kept} of ${V} possible; most likely “${chars[best]}”, p = ${top[best].toFixed(3)})`
-  text.text = '<div style="font-family:monospace;white-space:pre-wrap;font-size:13px;line-height:1.35">' +
+  // Everything that changes is written into the fixed-size Div (a new plot title would re-lay the plot out).
+  text.text = `<div style="margin-bottom:6px">τ = <b>${temperatures[ti].toFixed(2)}</b>, ` +
+    `top-k = <b>${k_labels[ki]}</b>: ${kept} of ${V} characters possible next, the most likely ` +
+    `“${chars[best]}” with p = ${top[best].toFixed(3)}.</div>` + '<div style="font-family:monospace;white-space:pre-wrap;font-size:13px;line-height:1.35">' +
     `<span style="color:#888">${prompts[p]}</span><b>${samples[state]}</b></div>`
 }
