@@ -165,7 +165,9 @@ def test_all_head_masks_enumerates_each_pattern_once():
         all_head_masks(4, 4)
 
 
-TINY = ModelConfig(vocab_size=7, block_size=6, d_model=8, n_layer=2, n_head=2, d_ff=4, attn_only=True, pos="rope")
+TINY = ModelConfig(
+    vocab_size=7, block_size=6, d_model=8, n_layer=2, n_head=2, d_ff=4, attn_only=True, pos="rope"
+)
 
 
 def test_token_losses_average_to_the_model_loss():

@@ -90,6 +90,34 @@ def test_runs_go_through_the_cache(tiny, cache, base_run, monkeypatch):
         X.train_variants(["relu"], setup, cache_dir=cache)
 
 
+def test_prefetch_trains_missing_runs_in_parallel(tiny, tmp_path, monkeypatch):
+    setup, _ = tiny
+    jobs = [X.variant_configs(n, setup) for n in ("base", "relu", "rope")]
+    sequential = X.train_variants(["relu"], setup, cache_dir=tmp_path / "seq")["relu"]
+    assert X.prefetch_runs(jobs, setup.data_spec, workers=2, cache_dir=tmp_path / "par") == 3
+    assert X.prefetch_runs(jobs, setup.data_spec, workers=2, cache_dir=tmp_path / "par") == 0  # all cached
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a prefetched run was trained again")
+
+    monkeypatch.setattr(attnbook.runs, "train", refuse)
+    runs = X.train_variants(["base", "relu", "rope"], setup, cache_dir=tmp_path / "par")
+    for k, v in sequential.history.items():  # a worker process trains exactly what the parent would
+        np.testing.assert_array_equal(runs["relu"].history[k], v)
+    with pytest.raises(TypeError, match="jobs"):
+        X.prefetch_runs([(setup.model, None)], setup.data_spec)
+    with pytest.raises(ValueError, match="workers"):
+        X.prefetch_runs(jobs, setup.data_spec, workers=0)
+
+
+def test_chapter_runs(tiny, tmp_path):
+    setup, _ = tiny
+    variants, xiong = X.chapter_runs(
+        setup, workers=1, cache_dir=tmp_path, n_layer=2, lrs=(1e-3,), warmup_steps=2, steps=3
+    )
+    assert list(variants) == list(X.VARIANTS) and list(xiong[1e-3]) == list(X.XIONG_RUNS)
+
+
 def test_final_losses(base_run):
     f = X.final_losses(base_run)
     assert f["val_loss"] == base_run.history["val_loss"][-1]
@@ -202,6 +230,14 @@ def test_sampling_grid(base_run, tiny):
         X.sampling_grid(base_run.result.params, base_run.cfg, tok, ["a"], top_ks=(0,))
     with pytest.raises(TypeError, match="prompts"):
         X.sampling_grid(base_run.result.params, base_run.cfg, tok, "a")
+
+
+def test_row_entropy():
+    w = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_allclose(X.row_entropy(w), [0.0, np.log(2), np.log(3)])
+    assert X.row_entropy(np.ones((2, 4, 4)) / 4).shape == (2, 4)
+    with pytest.raises(ValueError, match="weights"):
+        X.row_entropy(np.ones(3))
 
 
 def test_valid_word_fraction():

@@ -6,18 +6,21 @@ Post-LN comparison. Every training run goes through the run cache (:func:`attnbo
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import model as _model
-from .._checks import check_choice, check_int, check_real
+from .._checks import as_float_array, check_choice, check_int, check_real
 from ..config import ModelConfig
 from ..data import ADJECTIVES, NOUNS, VERBS, CharTokenizer, get_batch, make_dataset, normalize_data_spec
 from ..layers import block as _block
-from ..runs import cached_train
+from ..runs import cached_train, default_cache_dir, run_key
 from ..sample import generate, next_token_distribution
 from ..stats import xavier_params
 from ..train import TrainConfig, TrainResult
@@ -38,10 +41,13 @@ __all__ = [
     "Variant",
     "attention_before_after",
     "block_gradient_check",
+    "chapter_runs",
     "chapter_setup",
     "figure_runs",
     "final_losses",
     "init_grad_norms",
+    "prefetch_runs",
+    "row_entropy",
     "sampling_grid",
     "train_variants",
     "valid_word_fraction",
@@ -199,6 +205,56 @@ def train_variants(
         cfg, tc = variant_configs(n, setup)
         out[n] = Run(n, VARIANTS[n].label, cfg, tc, cached_train(cfg, tc, setup.data_spec, cache_dir))
     return out
+
+
+def _train_job(job) -> str:
+    """Train one run into the cache (in a worker process); the parent reads the result from the cache."""
+    cfg, tc, data_spec, cache_dir = job
+    return cached_train(cfg, tc, data_spec, cache_dir).status
+
+
+def prefetch_runs(
+    jobs: Sequence[tuple[ModelConfig, TrainConfig]],
+    data_spec: Mapping[str, Any],
+    *,
+    workers: int = 2,
+    cache_dir=None,
+) -> int:
+    """Train the runs that are not in the run cache yet, ``workers`` at a time in separate processes.
+
+    Training is deterministic and each run is written to the cache atomically, so a later
+    :func:`attnbook.runs.cached_train` of the same configs returns exactly what a sequential build would.
+    With ``workers=1`` (or one missing run) nothing is done here: the callers train as they go.
+
+    Parameters
+    ----------
+    jobs : sequence of (ModelConfig, TrainConfig)
+    data_spec : dict
+    workers : int
+        Processes to use (each trains with one BLAS thread if ``OPENBLAS_NUM_THREADS=1`` is set).
+    cache_dir : path, optional
+        Default :func:`attnbook.runs.default_cache_dir`.
+
+    Returns
+    -------
+    n_trained : int
+        How many runs were trained by the workers.
+    """
+    workers = check_int("workers", workers, low=1)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    missing = []
+    for cfg, tc in jobs:
+        if not isinstance(cfg, ModelConfig) or not isinstance(tc, TrainConfig):
+            raise TypeError("jobs must be (ModelConfig, TrainConfig) pairs")
+        if not (root / f"{run_key(cfg, tc, data_spec)}.npz").exists():
+            missing.append((cfg, tc, dict(data_spec), None if cache_dir is None else str(cache_dir)))
+    if workers == 1 or len(missing) < 2:
+        return 0
+    # "spawn": a fresh interpreter per worker, safe from a notebook kernel with threads running.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=ctx) as pool:
+        list(pool.map(_train_job, missing))
+    return len(missing)
 
 
 def final_losses(run: Run) -> dict[str, float]:
@@ -457,6 +513,24 @@ def attention_before_after(run: Run, text: str, tokenizer: CharTokenizer) -> Bef
     return BeforeAfter(tuple(text), maps[0], maps[1])
 
 
+def row_entropy(weights) -> np.ndarray:
+    """Entropy in nats of each row of attention weights (``0 log 0 = 0`` for masked keys).
+
+    Parameters
+    ----------
+    weights : float array, shape (..., T, T)
+        Rows sum to 1.
+
+    Returns
+    -------
+    entropy : ndarray of float64, shape (..., T)
+        0 for a one-hot row, ``ln(n)`` for a row uniform over ``n`` keys.
+    """
+    w = as_float_array("weights", weights, min_ndim=2).astype(np.float64)
+    logw = np.log(np.where(w > 0, w, 1.0))
+    return -(w * logw).sum(axis=-1)
+
+
 # The sampling figure's settings: temperatures on an even grid (a slider) and top-k choices (None = all).
 TEMPERATURES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 TOP_KS = (None, 10, 5, 3)
@@ -675,6 +749,29 @@ def xiong_configs(
             )
             out[lr][name] = (cfg, tc, label)
     return out
+
+
+def chapter_runs(
+    setup: Setup | None = None, *, workers: int = 1, cache_dir=None, **xiong_kwargs
+) -> tuple[dict[str, Run], dict[float, dict[str, Run]]]:
+    """Every run of the chapter: :func:`train_variants` and :func:`xiong_runs` (``xiong_kwargs`` go there).
+
+    With ``workers > 1`` the runs missing from the cache are first trained in parallel
+    (:func:`prefetch_runs`), the slowest first.
+
+    Returns
+    -------
+    variants : dict of str to Run
+    xiong : dict
+        ``xiong[lr][name]``.
+    """
+    setup = _check_setup(setup)
+    jobs = [(c, t) for group in xiong_configs(setup, **xiong_kwargs).values() for c, t, _ in group.values()]
+    jobs += [variant_configs(n, setup) for n in VARIANTS]
+    prefetch_runs(jobs, setup.data_spec, workers=workers, cache_dir=cache_dir)
+    return train_variants(setup=setup, cache_dir=cache_dir), xiong_runs(
+        setup, cache_dir=cache_dir, **xiong_kwargs
+    )
 
 
 def xiong_runs(setup: Setup | None = None, *, cache_dir=None, **kwargs) -> dict[float, dict[str, Run]]:

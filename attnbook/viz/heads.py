@@ -17,6 +17,7 @@ from bokeh.models import (
     FixedTicker,
     HoverTool,
     Label,
+    LabelSet,
     Legend,
     LegendItem,
     RadioButtonGroup,
@@ -122,6 +123,22 @@ def _label(name: str, x: float, y: float, text: str, color: str = "#555555") -> 
     )
 
 
+def _causal_heatmap(weights, tokens, *, name: str, title: str, width: int, height: int):
+    """:func:`attention_heatmap` drawing only the causal cells ``j <= i``, in :func:`lower_triangles` order.
+
+    Half the cells to draw, and a callback copies a slice of the shipped triangles into the ``weight``
+    column without unpacking it.
+    """
+    plot = attention_heatmap(weights, tokens, tokens, name=name, title=title, width=width, height=height)
+    source = plot.select_one({"name": f"{name}-source"})
+    keep = source.data["x"] <= -source.data["y"]  # key j <= query i
+    idx = np.nonzero(keep)[0]
+    source.data = {
+        k: v[idx] if isinstance(v, np.ndarray) else [v[i] for i in idx] for k, v in source.data.items()
+    }
+    return plot
+
+
 # ----------------------------------------------------------------------------------------------------
 # Training: snapshots, loss, scores
 
@@ -209,9 +226,8 @@ def induction_training_figure(
     maps = []
     for layer in range(L):
         for h in range(H):
-            hm = attention_heatmap(
+            hm = _causal_heatmap(
                 attention[0, layer, h],
-                tokens,
                 tokens,
                 name=f"{name}-l{layer + 1}h{h + 1}",
                 title=f"Layer {layer + 1}, head {h + 1}",
@@ -259,7 +275,9 @@ def induction_training_figure(
     loss_plot.scatter("x", "y", source=loss_marker, size=9, color="#d62728")
     loss_cursor = Span(location=0, dimension="height", line_color="#d62728", name=f"{name}-loss-cursor")
     loss_plot.add_layout(loss_cursor)
-    loss_plot.add_layout(Legend(items=items, location="center_right", name=f"{name}-loss-legend"))
+    loss_plot.add_layout(
+        Legend(items=items, location="bottom_left", background_fill_alpha=0.6, name=f"{name}-loss-legend")
+    )
     loss_at = float32("loss_at", np.interp(steps, eval_steps, val_loss))  # (S,) loss at each snapshot
 
     # Per-head score curves (Select picks which score).
@@ -274,7 +292,9 @@ def induction_training_figure(
     for k in range(L * H):
         r = score_plot.line("step", f"h{k}", source=score_source, color=colors[k], line_width=2)
         items.append(LegendItem(label=labels[k], renderers=[r]))
-    score_plot.add_layout(Legend(items=items, location="center_right", name=f"{name}-scores-legend"))
+    score_plot.add_layout(
+        Legend(items=items, location="center_right", background_fill_alpha=0.6, name=f"{name}-scores-legend")
+    )
     score_marker = ColumnDataSource(
         {"x": [0.0] * (L * H), "y": curves[0][0].tolist(), "color": colors}, name=f"{name}-scores-marker"
     )
@@ -287,7 +307,7 @@ def induction_training_figure(
         end=S - 1,
         value=0,
         step=1,
-        title="Snapshot",
+        title=f"Training step {int(steps[0])} (snapshot 1 of {S})",
         show_value=False,
         name=f"{name}-step",
         width=300,
@@ -300,7 +320,7 @@ def induction_training_figure(
         name=f"{name}-score",
         width=260,
     )
-    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
+    # No Div caption: rewriting a Div re-lays-out this large document (~30 ms); titles are cheap.
     update = js_callback(
         "heads_training",
         slider=slider,
@@ -312,7 +332,7 @@ def induction_training_figure(
         loss_marker=loss_marker,
         loss_cursor=loss_cursor,
         score_cursor=score_cursor,
-        caption=caption,
+        loss_plot=loss_plot,
         steps=steps.astype(np.float32),
         tri=lower_triangles(attention),  # (S, L, H, T(T+1)/2)
         T=int(T),
@@ -321,7 +341,6 @@ def induction_training_figure(
         score_titles=[t for _, t in SCORES],
         entropy_max=float(max(np.log(T), np.max(curves[2]))),
         loss_at=loss_at,
-        labels=labels,
         colors=colors,
     )
     slider.js_on_change("value", update)
@@ -330,7 +349,6 @@ def induction_training_figure(
     grid = [row(*maps[k : k + 2], name=f"{name}-maps-{k // 2}") for k in range(0, len(maps), 2)]
     layout = column(
         row(slider, play, select, name=f"{name}-controls"),
-        caption,
         *grid,
         row(loss_plot, score_plot, name=f"{name}-curves"),
         name=name,
@@ -417,11 +435,11 @@ def head_ablation_figure(
         for layer in range(L)
         for h in range(H)
     ]
-    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
-
+    # No Div caption (re-laying-out this document costs ~20 ms per change): the bars' title and value
+    # labels say what is ablated and what it costs.
     bars = _plot(
         f"{name}-bars",
-        "Mean loss on held-out windows",
+        "Intact model: mean loss on held-out windows",
         300,
         260,
         x_range=Range1d(-0.6, 1.6),
@@ -437,11 +455,26 @@ def head_ablation_figure(
             "x_current": np.array([0.2, 1.2], dtype=np.float32),
             "intact": float32("intact", [repeat_loss[0], fresh_loss[0]]),
             "current": float32("current", [repeat_loss[0], fresh_loss[0]]),
+            "text_intact": [f"{repeat_loss[0]:.2f}", f"{fresh_loss[0]:.2f}"],
+            "text_current": [f"{repeat_loss[0]:.2f}", f"{fresh_loss[0]:.2f}"],
         },
         name=f"{name}-bars-source",
     )
     ri = bars.vbar(x="x_intact", top="intact", width=0.38, source=bar_source, color="#bbbbbb")
     rc = bars.vbar(x="x_current", top="current", width=0.38, source=bar_source, color="#d62728")
+    for col in ("intact", "current"):
+        bars.add_layout(
+            LabelSet(
+                x=f"x_{col}",
+                y=col,
+                text=f"text_{col}",
+                source=bar_source,
+                text_align="center",
+                y_offset=2,
+                text_font_size="8pt",
+                name=f"{name}-bars-{col}-labels",
+            )
+        )
     bars.xaxis.ticker = FixedTicker(ticks=[0, 1], name=f"{name}-bars-ticks")
     bars.xaxis.major_label_overrides = {0: "repeated tokens", 1: "first occurrences"}
     bars.add_layout(_hline(f"{name}-bars-lnv", ln_v))
@@ -481,6 +514,7 @@ def head_ablation_figure(
     pos.line("x", "intact", source=pos_source, color="#999999", line_width=2, legend_label="intact")
     pos.line("x", "current", source=pos_source, color="#d62728", line_width=2, legend_label="with ablation")
     pos.legend.location = "top_center"
+    pos.legend.background_fill_alpha = 0.6
     pos.legend.name = f"{name}-positions-legend"
     pos.add_layout(_hline(f"{name}-positions-lnv", ln_v))
     # Letter labels: position t predicts the token after tokens[t].
@@ -490,9 +524,8 @@ def head_ablation_figure(
     pos.xaxis.axis_label = "current token (the loss is on the next one)"
 
     maps = [
-        attention_heatmap(
+        _causal_heatmap(
             attention[0, h],
-            tokens,
             tokens,
             name=f"{name}-h{h + 1}",
             title=f"Layer {L}, head {h + 1}",
@@ -510,7 +543,7 @@ def head_ablation_figure(
         bar_source=bar_source,
         pos_source=pos_source,
         sources=[m.select_one({"name": f"{m.name}-source"}) for m in maps],
-        caption=caption,
+        bars=bars,
         repeat_loss=float32("repeat_loss", repeat_loss),
         fresh_loss=float32("fresh_loss", fresh_loss),
         position_loss=float32("position_loss", position_loss),
@@ -523,7 +556,6 @@ def head_ablation_figure(
     grid = [row(*maps[k : k + 2], name=f"{name}-maps-{k // 2}") for k in range(0, len(maps), 2)]
     layout = column(
         row(*toggles, name=f"{name}-controls"),
-        caption,
         row(bars, pos, name=f"{name}-losses"),
         *grid,
         name=name,
@@ -600,6 +632,7 @@ def extrapolation_figure(
         curve.line("length", s, source=curve_source, color=colors[k], line_width=2, legend_label=s)
         curve.scatter("length", s, source=curve_source, color=colors[k], size=6)
     curve.legend.location = "top_left"
+    curve.legend.background_fill_alpha = 0.6
     curve.legend.name = f"{name}-curve-legend"
     marker = ColumnDataSource(
         {"x": [float(lengths[0])] * S, "y": loss[:, 0].tolist(), "color": colors}, name=f"{name}-marker"
@@ -625,6 +658,7 @@ def extrapolation_figure(
     for k, s in enumerate(schemes):
         positions.line("position", s, source=pos_source, color=colors[k], line_width=1.5, legend_label=s)
     positions.legend.location = "top_right"
+    positions.legend.background_fill_alpha = 0.6
     positions.legend.name = f"{name}-positions-legend"
     positions.add_layout(
         Span(
