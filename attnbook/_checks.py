@@ -14,6 +14,7 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_real",
+    "check_tokens",
 ]
 
 
@@ -114,3 +115,15 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
+
+
+def check_tokens(name: str, tokens, n: int | None = None) -> tuple[str, ...]:
+    """Return ``tokens`` as a tuple of str, with ``n`` entries (one per position) when ``n`` is given."""
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
+        raise TypeError(f"{name} must be a sequence of str, got {type(tokens).__name__}")
+    tokens = tuple(tokens)
+    if not all(isinstance(t, str) for t in tokens):
+        raise TypeError(f"{name} must be a sequence of str")
+    if n is not None and len(tokens) != n:
+        raise ValueError(f"{name} must have T = {n} entries, one per position, got {len(tokens)}")
+    return tokens

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from bokeh.document import Document
 from bokeh.embed import components
-from bokeh.models import CustomJS, LayoutDOM
+from bokeh.models import CustomJS, LayoutDOM, Select
 
 from .._checks import as_float_array
 
@@ -19,6 +19,7 @@ __all__ = [
     "js_callback",
     "on_document_ready",
     "float32",
+    "numbered_select",
     "DIVERGING",
     "SEQUENTIAL",
     "NAN_COLOR",
@@ -121,3 +122,14 @@ def float32(name: str, x) -> np.ndarray:
     if np.isnan(x).any():
         raise ValueError(f"{name} must not contain NaN")
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def numbered_select(title: str, n: int, *, name: str, value: int = 1, width: int = 80) -> Select:
+    """A select offering ``1 .. n`` (layers, heads), numbered from one as the prose numbers them."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= n:
+        raise ValueError(f"value must be an int in [1, {n}], got {value!r}")
+    return Select(
+        title=title, value=str(value), options=[str(i) for i in range(1, n + 1)], name=name, width=width
+    )

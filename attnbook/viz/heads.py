@@ -30,7 +30,7 @@ from bokeh.models import (
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, as_int_array, check_real
+from .._checks import as_float_array, as_int_array, check_real, check_tokens
 from ..experiments.heads import rank_values, spearman
 from .core import float32, js_callback, on_document_ready
 from .heatmap import attention_heatmap
@@ -59,15 +59,6 @@ SCORES = (
     ("previous", "Previous-token score"),
     ("entropy", "Attention entropy (nats)"),
 )
-
-
-def _tokens(name: str, tokens, T: int) -> tuple[str, ...]:
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError(f"{name} must be a sequence of str")
-    tokens = tuple(tokens)
-    if len(tokens) != T:
-        raise ValueError(f"{name} must have T = {T} entries, got {len(tokens)}")
-    return tokens
 
 
 def _weights(name: str, w, ndim: int) -> np.ndarray:
@@ -194,7 +185,7 @@ def induction_training_figure(
         raise ValueError(f"attention has {S} snapshots but steps has {steps.size}")
     if H > 4 or L > len(HEAD_COLORS):
         raise ValueError(f"at most {len(HEAD_COLORS)} layers of 4 heads can be drawn, got {L} x {H}")
-    tokens = _tokens("tokens", tokens, T)
+    tokens = check_tokens("tokens", tokens, T)
     curves = []
     for key, arr in (("induction", induction), ("previous", previous), ("entropy", entropy)):
         arr = as_float_array(key, arr, ndim=3)
@@ -422,7 +413,7 @@ def head_ablation_figure(
             f"attention must have shape (K, H, T, T) = ({K}, H, {T}, {T}), got {attention.shape}"
         )
     Hl = attention.shape[1]
-    tokens = _tokens("tokens", tokens, T)
+    tokens = check_tokens("tokens", tokens, T)
     ln_v = check_real("ln_v", ln_v, low=0.0)
 
     toggles = [

@@ -8,19 +8,10 @@ import numpy as np
 from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
-from .._checks import as_float_array
+from .._checks import as_float_array, check_tokens
 from .core import NAN_COLOR, SEQUENTIAL, float32
 
 __all__ = ["heatmap_columns", "attention_heatmap", "label_axes"]
-
-
-def _check_tokens(name: str, tokens, n: int) -> tuple[str, ...]:
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError(f"{name} must be a sequence of str")
-    tokens = tuple(tokens)
-    if len(tokens) != n:
-        raise ValueError(f"{name} must have {n} entries to match the weights, got {len(tokens)}")
-    return tokens
 
 
 def heatmap_columns(weights, q_tokens: Sequence[str], k_tokens: Sequence[str], scores=None) -> dict:
@@ -35,8 +26,8 @@ def heatmap_columns(weights, q_tokens: Sequence[str], k_tokens: Sequence[str], s
     """
     weights = as_float_array("weights", weights, ndim=2)
     Tq, Tk = weights.shape
-    q_tokens = _check_tokens("q_tokens", q_tokens, Tq)
-    k_tokens = _check_tokens("k_tokens", k_tokens, Tk)
+    q_tokens = check_tokens("q_tokens", q_tokens, Tq)
+    k_tokens = check_tokens("k_tokens", k_tokens, Tk)
     if scores is None:
         scores = np.full((Tq, Tk), np.nan)
     else:

@@ -15,7 +15,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, HoverTool, LinearColorMapper, Select, Slider
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, check_choice, check_int
+from .._checks import as_float_array, check_choice, check_int, check_tokens
 from ..attention import scaled_dot_product_attention
 from ..masks import causal, count_allowed, global_local, local, padding
 from .core import NAN_COLOR, SEQUENTIAL, float32, js_callback, on_document_ready
@@ -141,13 +141,9 @@ def masks_figure(
     max_global : int
         Largest number of global tokens offered, ``1 <= max_global <= T - 1``.
     """
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a sequence of str")
-    tokens = tuple(tokens)
     x = as_float_array("x", x, ndim=2)
     T, C = x.shape
-    if len(tokens) != T:
-        raise ValueError(f"tokens must have one entry per row of x (T={T}), got {len(tokens)}")
+    tokens = check_tokens("tokens", tokens, T)
     if T < 3:
         raise ValueError(f"x must have at least 3 rows (tokens) for the masks to differ, got T={T}")
     ws = {}

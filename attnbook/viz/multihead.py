@@ -27,7 +27,7 @@ from bokeh.models import (
 from bokeh.palettes import Category10, Category20b
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, as_int_array, check_int
+from .._checks import as_float_array, as_int_array, check_int, check_tokens
 from ..attention import AttentionSteps, attention_entropy
 from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, float32, js_callback, on_document_ready
 from .heatmap import label_axes
@@ -123,15 +123,6 @@ def model_heads_view(params: Mapping[str, np.ndarray], cfg, token_ids, layer: in
     return HeadsView(att.att[0], concat, out)
 
 
-def _check_tokens(tokens, T: int) -> tuple[str, ...]:
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a sequence of str")
-    tokens = tuple(tokens)
-    if len(tokens) != T:
-        raise ValueError(f"tokens must have T = {T} entries, got {len(tokens)}")
-    return tokens
-
-
 def _check_head_counts(head_counts, C: int) -> tuple[int, ...]:
     if isinstance(head_counts, (str, bytes)) or not isinstance(head_counts, Sequence) or not head_counts:
         raise TypeError("head_counts must be a non-empty sequence of int")
@@ -170,7 +161,7 @@ def head_split_figure(
     """
     q = as_float_array("q", q, ndim=2)
     T, C = q.shape
-    tokens = _check_tokens(tokens, T)
+    tokens = check_tokens("tokens", tokens, T)
     counts = _check_head_counts(head_counts, C)
     n_head = counts[min(1, len(counts) - 1)] if n_head is None else check_int("n_head", n_head)
     if n_head not in counts:
@@ -314,7 +305,7 @@ def multihead_figure(
     if not isinstance(some, HeadsView):
         raise TypeError(f"views[{modes[0]!r}][{counts[0]}] must be a HeadsView, got {type(some).__name__}")
     T, C = np.shape(some.concat)
-    tokens = _check_tokens(tokens, T)
+    tokens = check_tokens("tokens", tokens, T)
     counts = _check_head_counts(counts, C)
     if mask is None:
         mask = np.ones((T, T), bool)
@@ -364,8 +355,9 @@ def multihead_figure(
         dict(x=[], y=[], size=[], color=[], weight=[], q_token=[], k_token=[], head=[]), name=f"{name}-cells"
     )
     grid_titles = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-titles")
-    _, nrows0, panel0 = grid_shape(n_head)
-    height0 = math.ceil(nrows0 * (panel0 + _TITLE) + (nrows0 - 1) * _GAP)  # the callback keeps it up to date
+    # One fixed height, the tallest any head count needs: resizing a plot re-lays out the whole page, which
+    # costs more than the rest of the callback. Shorter grids are centred in it by the callback.
+    height0 = max(math.ceil(r * (p + _TITLE) + (r - 1) * _GAP) for _, r, p in map(grid_shape, counts))
     grid = figure(
         name=f"{name}-grid",
         width=_GRID_WIDTH,

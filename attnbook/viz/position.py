@@ -21,11 +21,11 @@ from bokeh.models import (
 from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real
+from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real, check_tokens
 from ..attention import scaled_dot_product_attention, split_heads
 from ..positional import alibi_bias, alibi_slopes, rope, sinusoidal
 from ..stats import cosine_similarity, diagonal_profile
-from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, float32, js_callback, on_document_ready
+from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, float32, js_callback, numbered_select, on_document_ready
 from .heatmap import attention_heatmap
 
 __all__ = [
@@ -54,15 +54,6 @@ _PLAIN = {"toolbar_location": None, "tools": ""}
 _SMOOTH = interp_palette(
     DIVERGING, 65
 )  # continuous shading: similarities of 0.6 and 0.75 should not look alike
-
-
-def _check_tokens(tokens, T: int) -> tuple[str, ...]:
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a sequence of str")
-    tokens = tuple(tokens)
-    if len(tokens) != T:
-        raise ValueError(f"tokens must have one entry per row of x (T={T}), got {len(tokens)}")
-    return tokens
 
 
 def _check_projections(x: np.ndarray, w_q, w_k, n_head: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -210,7 +201,7 @@ def permutation_figure(
     """
     x = as_float_array("x", x, ndim=2)
     T, C = x.shape
-    tokens = _check_tokens(tokens, T)
+    tokens = check_tokens("tokens", tokens, T)
     permutations = as_int_array("permutations", permutations, ndim=2, low=0, high=T)
     if permutations.shape[1] != T or permutations.shape[0] < 2:
         raise ValueError(f"permutations must have shape (P >= 2, T={T}), got {permutations.shape}")
@@ -676,7 +667,7 @@ def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, 
     """
     x = as_float_array("x", x, ndim=2)
     T, C = x.shape
-    tokens = _check_tokens(tokens, T)
+    tokens = check_tokens("tokens", tokens, T)
     n_head = check_int("n_head", n_head, low=1)
     weights = np.stack(
         [scheme_attention(x, w_q, w_k, n_head, s, learned=learned) for s in SCHEMES]
@@ -719,9 +710,7 @@ def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, 
         width=300,
         options=[(s, SCHEME_LABELS[s]) for s in SCHEMES],
     )
-    head = Select(
-        title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head", width=80
-    )
+    head = numbered_select("Head", n_head, name=f"{name}-head", width=80)
     readout = Div(text="", name=f"{name}-readout", width=740)
     update = js_callback(
         "position_schemes",

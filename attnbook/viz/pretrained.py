@@ -29,10 +29,10 @@ from bokeh.models import (
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, check_int, check_real
+from .._checks import as_float_array, check_int, check_real, check_tokens
 from ..pretrained.patterns import PATTERNS, HeadStatistics, head_statistics, top_heads
 from ..pretrained.rollout import attention_rollout, raw_attention
-from .core import SEQUENTIAL, float32, js_callback, on_document_ready
+from .core import SEQUENTIAL, float32, js_callback, numbered_select, on_document_ready
 from .heatmap import attention_heatmap
 
 __all__ = [
@@ -161,12 +161,7 @@ def _check_sentences(sentences) -> list[SentenceAttention]:
         shape_lh = (L, H)
         if a.min() < -1e-6 or a.max() > 1 + 1e-6:
             raise ValueError(f"sentences[{k}].attentions must be softmax weights in [0, 1]")
-        tokens = s.tokens
-        if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-            raise TypeError(f"sentences[{k}].tokens must be a sequence of str")
-        tokens = tuple(tokens)
-        if len(tokens) != T:
-            raise ValueError(f"sentences[{k}].tokens must have T = {T} entries, got {len(tokens)}")
+        tokens = check_tokens(f"sentences[{k}].tokens", s.tokens, T)
         out.append(SentenceAttention(s.label, tokens, a))
     labels = [s.label for s in out]
     if len(set(labels)) != len(labels):
@@ -366,13 +361,7 @@ def head_view_figure(
     )
 
     sentence = _sentence_select(sentences, name, 340)
-    layer_select = Select(
-        title="Layer",
-        value=str(layer + 1),
-        options=[str(k + 1) for k in range(L)],
-        name=f"{name}-layer",
-        width=70,
-    )
+    layer_select = numbered_select("Layer", L, value=layer + 1, name=f"{name}-layer", width=70)
     head_select = Select(
         title="Head",
         value=str(head + 1),

@@ -12,7 +12,6 @@ from bokeh.models import (
     Div,
     HoverTool,
     LinearColorMapper,
-    Select,
     Slider,
     Toggle,
 )
@@ -21,7 +20,7 @@ from bokeh.plotting import figure
 from .._checks import as_float_array, as_int_array, check_int
 from ..attention import attention_steps
 from ..masks import causal as causal_mask
-from .core import DIVERGING, NAN_COLOR, float32, js_callback, on_document_ready
+from .core import DIVERGING, NAN_COLOR, float32, js_callback, numbered_select, on_document_ready
 from .heatmap import attention_heatmap
 
 __all__ = ["STEP_TITLES", "TEMPERATURES", "StepPanel", "step_panels", "attention_steps_figure"]
@@ -276,9 +275,7 @@ def attention_steps_figure(
         width=190,
     )
     causal = Toggle(label="Causal mask", active=False, name=f"{name}-causal", width=110, align="end")
-    head = Select(
-        title="Head", value="1", options=[str(h + 1) for h in range(n_head)], name=f"{name}-head", width=70
-    )
+    head = numbered_select("Head", n_head, name=f"{name}-head", width=70)
     caption = Div(text="", name=f"{name}-caption", width=740, height=64)  # fixed size: no re-layout per step
 
     weights0 = first.weights

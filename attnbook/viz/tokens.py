@@ -157,94 +157,37 @@ def sentence_builder_figure(
     )
     strip = Div(text="", name=f"{name}-strip", width=740)
 
-    # --- (T, C) embedding heatmap -------------------------------------------------------------------------
+    # --- (T, C) embedding heatmap and (T, T) similarity heatmap ----------------------------------------------
     emb_source = ColumnDataSource(
         _embedding_columns(tokens0, ids0, embeddings[0], emb_limits[0]), name=f"{name}-embedding-source"
     )
-    emb_plot = figure(
-        name=f"{name}-embedding",
-        title=f"X = E[ids]:  (T, C) = ({T0}, {C})",
-        width=330,
-        height=340,
-        x_range=Range1d(-0.5, C - 0.5, name=f"{name}-embedding-x-range"),
-        y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-embedding-y-range"),
-        x_axis_location="above",
-        tools="",
-        toolbar_location=None,
-    )
-    emb_mapper = LinearColorMapper(
-        palette=list(DIVERGING), low=-emb_limits[0], high=emb_limits[0], name=f"{name}-embedding-mapper"
-    )
-    emb_cells = emb_plot.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=emb_source,
-        line_color="white",
-        line_width=0.5,
-        fill_color={"field": "value", "transform": emb_mapper},
-    )
-    _cell_text(emb_plot, emb_source)
-    emb_plot.add_tools(
-        HoverTool(
-            renderers=[emb_cells],
-            name=f"{name}-embedding-hover",
-            tooltips=[
-                ("token", "@token (position @pos, id @id)"),
-                ("dimension", "@dim"),
-                ("value", "@value{0.000}"),
-            ],
-        )
-    )
-    emb_plot.add_layout(
-        ColorBar(color_mapper=emb_mapper, width=8, name=f"{name}-embedding-colorbar"), "right"
+    emb_plot, emb_mapper = _matrix_plot(
+        f"{name}-embedding",
+        f"X = E[ids]:  (T, C) = ({T0}, {C})",
+        emb_source,
+        (T0, C),
+        emb_limits[0],
+        [("token", "@token (position @pos, id @id)"), ("dimension", "@dim"), ("value", "@value{0.000}")],
+        size=(330, 340),
     )
     label_axes(emb_plot, tokens0, dims)
     emb_plot.xaxis.major_label_orientation = 0
 
-    # --- (T, T) similarity heatmap ------------------------------------------------------------------------
     sim_source = ColumnDataSource(
         _similarity_columns(tokens0, ids0, similarities[0], sim_limits[0]), name=f"{name}-similarity-source"
     )
-    sim_plot = figure(
-        name=f"{name}-similarity",
-        title=f"Dot products X Xᵀ:  (T, T) = ({T0}, {T0})",
-        width=400,
-        height=380,
-        x_range=Range1d(-0.5, T0 - 0.5, name=f"{name}-similarity-x-range"),
-        y_range=Range1d(-T0 + 0.5, 0.5, name=f"{name}-similarity-y-range"),
-        x_axis_location="above",
-        tools="",
-        toolbar_location=None,
-    )
-    sim_mapper = LinearColorMapper(
-        palette=list(DIVERGING), low=-sim_limits[0], high=sim_limits[0], name=f"{name}-similarity-mapper"
-    )
-    sim_cells = sim_plot.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=sim_source,
-        line_color="white",
-        line_width=0.5,
-        fill_color={"field": "value", "transform": sim_mapper},
-    )
-    _cell_text(sim_plot, sim_source)
-    sim_plot.add_tools(
-        HoverTool(
-            renderers=[sim_cells],
-            name=f"{name}-similarity-hover",
-            tooltips=[
-                ("token i", "@token_i (position @i)"),
-                ("token j", "@token_j (position @j)"),
-                ("dot product", "@value{0.000}"),
-            ],
-        )
-    )
-    sim_plot.add_layout(
-        ColorBar(color_mapper=sim_mapper, width=8, name=f"{name}-similarity-colorbar"), "right"
+    sim_plot, sim_mapper = _matrix_plot(
+        f"{name}-similarity",
+        f"Dot products X Xᵀ:  (T, T) = ({T0}, {T0})",
+        sim_source,
+        (T0, T0),
+        sim_limits[0],
+        [
+            ("token i", "@token_i (position @i)"),
+            ("token j", "@token_j (position @j)"),
+            ("dot product", "@value{0.000}"),
+        ],
+        size=(400, 380),
     )
     label_axes(sim_plot, tokens0, tokens0)
     for plot in (emb_plot, sim_plot):
@@ -300,6 +243,38 @@ def sentence_builder_figure(
     )
     layout = column(controls, strip, row(emb_plot, sim_plot, name=f"{name}-views"), name=name)
     return on_document_ready(layout, update)
+
+
+def _matrix_plot(name: str, title: str, source, shape: tuple[int, int], limit: float, tooltips, *, size):
+    """A signed heatmap of ``source`` (rows down, columns across) with its colour bar and hover; returns
+    the plot and its colour mapper (the callback rescales both when the sentence or the table changes)."""
+    n_rows, n_cols = shape
+    plot = figure(
+        name=name,
+        title=title,
+        width=size[0],
+        height=size[1],
+        x_range=Range1d(-0.5, n_cols - 0.5, name=f"{name}-x-range"),
+        y_range=Range1d(-n_rows + 0.5, 0.5, name=f"{name}-y-range"),
+        x_axis_location="above",
+        tools="",
+        toolbar_location=None,
+    )
+    mapper = LinearColorMapper(palette=list(DIVERGING), low=-limit, high=limit, name=f"{name}-mapper")
+    cells = plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=source,
+        line_color="white",
+        line_width=0.5,
+        fill_color={"field": "value", "transform": mapper},
+    )
+    _cell_text(plot, source)
+    plot.add_tools(HoverTool(renderers=[cells], name=f"{name}-hover", tooltips=tooltips))
+    plot.add_layout(ColorBar(color_mapper=mapper, width=8, name=f"{name}-colorbar"), "right")
+    return plot, mapper
 
 
 def _name_parts(plot) -> None:

@@ -28,8 +28,8 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, check_choice, check_int
-from .core import float32, js_callback, on_document_ready
+from .._checks import as_float_array, check_choice, check_int, check_tokens
+from .core import float32, js_callback, numbered_select, on_document_ready
 from .heatmap import attention_heatmap
 
 __all__ = [
@@ -348,8 +348,7 @@ def attention_toggle_figure(
     layout : bokeh column
     """
     _check_name(name)
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a sequence of str")
+    tokens = check_tokens("tokens", tokens)
     labels = [display_char(t) if len(t) == 1 else t for t in tokens]
     random = as_float_array("random", random, ndim=4)
     trained = as_float_array("trained", trained, ndim=4)
@@ -380,20 +379,8 @@ def attention_toggle_figure(
     )
     source = plot.select_one({"name": f"{name}-map-source"})
     toggle = Toggle(label="Trained weights", active=True, name=f"{name}-trained", width=160, align="end")
-    layer_w = Select(
-        title="Layer",
-        value=str(layer + 1),
-        options=[str(i + 1) for i in range(L)],
-        name=f"{name}-layer",
-        width=90,
-    )
-    head_w = Select(
-        title="Head",
-        value=str(head + 1),
-        options=[str(i + 1) for i in range(H)],
-        name=f"{name}-head",
-        width=90,
-    )
+    layer_w = numbered_select("Layer", L, value=layer + 1, name=f"{name}-layer", width=90)
+    head_w = numbered_select("Head", H, value=head + 1, name=f"{name}-head", width=90)
     readout = Div(text="", name=f"{name}-readout", width=740, height=64)
     update = js_callback(
         "training_attention",

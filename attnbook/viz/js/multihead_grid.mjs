@@ -9,16 +9,13 @@ export default ({select, mode_group, grid_cells, grid_titles, mean_source, proj_
   const w = weights[mi][ci]  // (H, T, T)
   const ent = entropies[mi][ci]  // (H,)
 
-  // the grid of panels, in screen pixels; the plot shrinks to the rows it needs (data units = pixels)
+  // the grid of panels, in screen pixels (data units = pixels), centred in the plot's fixed size: resizing
+  // the plot would re-lay out the page, the slowest thing this callback could do
   const [ncols, nrows, panel] = grid_shapes[ci]
   const TITLE = title_px, GAP = gap_px
   const cell = panel / T
   const left = (width - (ncols * panel + (ncols - 1) * GAP)) / 2
-  const height = Math.ceil(nrows * (panel + TITLE) + (nrows - 1) * GAP)
-  if (grid.height !== height) {
-    grid.height = height
-    grid.y_range.start = -height
-  }
+  const top = Math.floor((grid.height - Math.ceil(nrows * (panel + TITLE) + (nrows - 1) * GAP)) / 2)
   const n = H * T * T
   const x = new Float32Array(n), y = new Float32Array(n), size = new Float32Array(n)
   const color = new Float32Array(n), weight = new Float32Array(n)
@@ -27,7 +24,7 @@ export default ({select, mode_group, grid_cells, grid_titles, mean_source, proj_
   let c = 0
   for (let h = 0; h < H; h++) {
     const px = left + (h % ncols) * (panel + GAP)
-    const py = -(Math.floor(h / ncols) * (panel + TITLE + GAP) + TITLE)
+    const py = -(top + Math.floor(h / ncols) * (panel + TITLE + GAP) + TITLE)
     tx.push(px); ty.push(py + 2); tcolor.push(colors[h])
     text.push(`head ${h + 1}: entropy ${ent[h].toFixed(2)}`)
     for (let i = 0; i < T; i++) {
