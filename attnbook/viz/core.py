@@ -11,7 +11,7 @@ from bokeh.document import Document
 from bokeh.embed import components
 from bokeh.models import CustomJS, LayoutDOM, Select
 
-from .._checks import as_float_array
+from .._checks import as_float_array, check_int
 
 __all__ = [
     "FigureHTML",
@@ -126,10 +126,8 @@ def float32(name: str, x) -> np.ndarray:
 
 def numbered_select(title: str, n: int, *, name: str, value: int = 1, width: int = 80) -> Select:
     """A select offering ``1 .. n`` (layers, heads), numbered from one as the prose numbers them."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= n:
-        raise ValueError(f"value must be an int in [1, {n}], got {value!r}")
+    n = check_int("n", n, low=1)
+    value = check_int("value", value, low=1, high=n)
     return Select(
         title=title, value=str(value), options=[str(i) for i in range(1, n + 1)], name=name, width=width
     )

@@ -8,7 +8,7 @@ import numpy as np
 from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, check_tokens
+from .._checks import as_float_array, check_int, check_real, check_tokens
 from .core import NAN_COLOR, SEQUENTIAL, float32
 
 __all__ = ["heatmap_columns", "attention_heatmap", "label_axes"]
@@ -84,6 +84,19 @@ def attention_heatmap(
     q_tokens, k_tokens : sequences of str
     scores : (Tq, Tk) float array, optional
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {type(title).__name__}")
+    width = check_int("width", width, low=50)
+    height = check_int("height", height, low=50)
+    palette = check_tokens("palette", palette)
+    if not palette:
+        raise ValueError("palette must hold at least one colour")
+    low = check_real("low", low)
+    high = check_real("high", high)
+    if not low < high:
+        raise ValueError(f"low must be < high, got low={low}, high={high}")
     columns = heatmap_columns(weights, q_tokens, k_tokens, scores)
     source = ColumnDataSource(columns, name=f"{name}-source")
     Tq, Tk = np.shape(weights)

@@ -17,7 +17,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, as_int_array, check_int
+from .._checks import as_float_array, as_int_array, check_int, check_tokens
 from ..attention import attention_steps
 from ..masks import causal as causal_mask
 from .core import DIVERGING, NAN_COLOR, float32, js_callback, numbered_select, on_document_ready
@@ -52,8 +52,14 @@ class StepPanel(NamedTuple):
 
 def step_panels(tokens: Sequence[str], d_model: int, n_head: int) -> list[list[StepPanel]]:
     """The panels of the nine steps, labelled with shapes, for a sentence of ``len(tokens)`` tokens."""
-    T, C, D = len(tokens), d_model, d_model // n_head
-    toks = tuple(tokens)
+    toks = check_tokens("tokens", tokens)
+    if not toks:
+        raise ValueError("tokens must hold at least one token")
+    C = check_int("d_model", d_model, low=1)
+    n_head = check_int("n_head", n_head, low=1)
+    if C % n_head:
+        raise ValueError(f"n_head must divide d_model = {C}, got {n_head}")
+    T, D = len(toks), C // n_head
     dims_c = tuple(f"c{j}" for j in range(C))
     dims_d = tuple(f"d{j}" for j in range(D))
     return [
@@ -163,13 +169,13 @@ def attention_steps_figure(
     step : int
         The step (1..9) shown first.
     """
-    tokens = tuple(tokens)
-    if not tokens or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a non-empty sequence of str")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
     x = as_float_array("x", x, ndim=2)
     T, C = x.shape
-    if len(tokens) != T:
-        raise ValueError(f"tokens must have one entry per row of x (T={T}), got {len(tokens)}")
+    if T < 1:
+        raise ValueError("x must have at least one row (token)")
+    tokens = check_tokens("tokens", tokens, T)
     token_ids = as_int_array("token_ids", token_ids, ndim=1, low=0)
     if token_ids.shape != (T,):
         raise ValueError(f"token_ids must have shape (T,) = ({T},), got {token_ids.shape}")

@@ -1,0 +1,277 @@
+"""The shared figure pieces (attnbook.viz.core, .heatmap) and the step-by-step attention figure (.steps)."""
+
+import re
+
+import numpy as np
+import pytest
+from bokeh.models import ColumnDataSource, CustomJS, Div, Select, Slider, Toggle, Widget
+from bokeh.plotting import figure
+
+from attnbook._checks import check_tokens
+from attnbook.attention import attention_steps
+from attnbook.masks import causal
+from attnbook.viz import (
+    attention_heatmap,
+    attention_steps_figure,
+    heatmap_columns,
+    js_callback,
+    show,
+    step_panels,
+)
+from attnbook.viz.core import JS_DIR, float32, numbered_select, on_document_ready
+from attnbook.viz.steps import STEP_TITLES, TEMPERATURES
+
+# --- core ---------------------------------------------------------------------------------------------
+
+
+def test_show_wraps_one_marked_html_block():
+    plot = figure(name="p", width=200, height=200)
+    out = show(plot, title='a "quoted" <title>')
+    assert out.html.startswith('<div class="attnbook-figure" data-attnbook-figure aria-label=')
+    assert "&quot;quoted&quot; &lt;title&gt;" in out.html  # the label is escaped
+    assert "<script" in out.html and out._repr_html_() == out.html
+    assert "cdn.bokeh.org" not in out.html  # BokehJS comes from the book's _static, never a CDN
+    with pytest.raises(TypeError, match="layout"):
+        show(np.zeros(3))
+
+
+def test_js_callback_reads_the_module_and_refuses_unknown_names():
+    toggle = Toggle(name="t")
+    cb = js_callback("play", toggle=toggle, slider=Slider(start=0, end=1, value=0), interval_ms=10)
+    assert isinstance(cb, CustomJS)
+    assert "export default" in cb.code and cb.args["toggle"] is toggle
+    with pytest.raises(ValueError, match="name"):
+        js_callback("no_such_callback")
+
+
+@pytest.mark.parametrize("path", sorted(JS_DIR.glob("*.mjs")), ids=lambda p: p.stem)
+def test_every_callback_module_has_one_default_export(path):
+    code = path.read_text(encoding="utf-8")
+    assert len(re.findall(r"^export default", code, re.M)) == 1, path.name
+
+
+def test_float32_keeps_inf_refuses_nan():
+    out = float32("x", np.array([[1.0, -np.inf]]))
+    assert out.dtype == np.float32 and out.flags.c_contiguous and np.isneginf(out[0, 1])
+    with pytest.raises(ValueError, match="x must not contain NaN"):
+        float32("x", np.array([np.nan]))
+    with pytest.raises(TypeError, match="x"):
+        float32("x", "abc")
+
+
+def test_on_document_ready_runs_the_callback_once_per_document():
+    plot = figure(name="p")
+    cb = CustomJS(code="")
+    assert on_document_ready(plot, cb) is plot
+    assert plot.document is not None
+    assert cb in [c for cbs in plot.document.callbacks._js_event_callbacks.values() for c in cbs]
+
+
+def test_numbered_select():
+    s = numbered_select("Head", 4, value=2, name="h")
+    assert isinstance(s, Select) and s.options == ["1", "2", "3", "4"] and s.value == "2" and s.name == "h"
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        numbered_select("Head", 0, name="h")
+    with pytest.raises(ValueError, match="value must be <= 4"):
+        numbered_select("Head", 4, value=5, name="h")
+    with pytest.raises(TypeError, match="n must be an int"):
+        numbered_select("Head", 2.0, name="h")
+
+
+def test_check_tokens():
+    assert check_tokens("tokens", (t for t in "ab"), 2) == ("a", "b")  # a generator is read once
+    with pytest.raises(TypeError, match="tokens must be a sequence of str"):
+        check_tokens("tokens", "ab")
+    with pytest.raises(TypeError, match="tokens must be a sequence of str"):
+        check_tokens("tokens", ["a", 1])
+    with pytest.raises(TypeError, match="tokens"):
+        check_tokens("tokens", 3)
+    with pytest.raises(ValueError, match="tokens must have T = 3 entries"):
+        check_tokens("tokens", ["a", "b"], 3)
+
+
+# --- heatmap ------------------------------------------------------------------------------------------
+
+
+def test_heatmap_columns_lay_rows_down_and_columns_across():
+    w = np.array([[0.25, 0.75], [1.0, 0.0], [0.5, 0.5]])
+    cols = heatmap_columns(w, ["a", "b", "a"], ["x", "y"], scores=np.array([[0, 1], [2, -np.inf], [4, 5]]))
+    assert cols["x"].tolist() == [0, 1, 0, 1, 0, 1]
+    assert cols["y"].tolist() == [0, 0, -1, -1, -2, -2]  # repeated token "a" keeps its own row
+    np.testing.assert_array_equal(cols["weight"], w.ravel().astype(np.float32))
+    assert cols["q_token"] == ["a", "a", "b", "b", "a", "a"] and cols["k_token"] == ["x", "y"] * 3
+    assert np.isneginf(cols["score"][3])
+    assert np.isnan(heatmap_columns(w, ["a", "b", "c"], ["x", "y"])["score"]).all()  # unknown scores
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        (dict(weights=np.zeros((2, 2)), q_tokens=["a"], k_tokens=["a", "b"]), ValueError, "q_tokens"),
+        (dict(weights=np.zeros((2, 2)), q_tokens=["a", "b"], k_tokens="ab"), TypeError, "k_tokens"),
+        (dict(weights=np.zeros(4), q_tokens=["a"], k_tokens=["a"]), ValueError, "weights"),
+        (
+            dict(weights=np.zeros((2, 2)), q_tokens=["a", "b"], k_tokens=["a", "b"], scores=np.zeros((2, 3))),
+            ValueError,
+            "scores",
+        ),
+    ],
+)
+def test_heatmap_columns_bad_input(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        heatmap_columns(**kwargs)
+
+
+def test_attention_heatmap_is_named_with_hover_and_colour_bar():
+    w = np.full((3, 3), 1 / 3)
+    plot = attention_heatmap(w, ["a", "b", "c"], ["a", "b", "c"], name="hm")
+    source = plot.select_one({"name": "hm-source"})
+    assert isinstance(source, ColumnDataSource) and len(source.data["x"]) == 9
+    assert plot.select_one({"name": "hm-colorbar"}) is not None
+    assert plot.select_one({"name": "hm-mapper"}).high == 1.0
+    assert plot.xaxis[0].major_label_overrides == {0: "a", 1: "b", 2: "c"}
+    assert plot.yaxis[0].major_label_overrides == {0: "a", -1: "b", -2: "c"}
+    (hover,) = plot.hover
+    assert [t[0] for t in hover.tooltips] == ["query", "key", "score", "weight"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        (dict(name=""), TypeError, "name"),
+        (dict(width=10), ValueError, "width"),
+        (dict(low=1.0, high=0.0), ValueError, "low must be < high"),
+        (dict(palette=[]), ValueError, "palette"),
+        (dict(palette="#fff"), TypeError, "palette"),
+    ],
+)
+def test_attention_heatmap_bad_input(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        attention_heatmap(np.eye(2), ["a", "b"], ["a", "b"], **kwargs)
+
+
+# --- the step-by-step figure --------------------------------------------------------------------------
+
+T, C, H = 4, 6, 2
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((T, C))
+    w_q, w_k, w_v, w_o = rng.standard_normal((4, C, C)) / np.sqrt(C)
+    return dict(
+        tokens=["the", "cat", "sat", "the"],
+        token_ids=np.array([0, 1, 2, 0]),
+        x=x,
+        w_q=w_q,
+        w_k=w_k,
+        w_v=w_v,
+        w_o=w_o,
+    )
+
+
+@pytest.fixture(scope="module")
+def fig(inputs):
+    return attention_steps_figure(**inputs, n_head=H, name="st")
+
+
+def test_step_panels_give_every_matrix_its_shape():
+    panels = step_panels(["a", "b", "c"], C, H)
+    assert len(panels) == len(STEP_TITLES) == 9
+    for step in panels:
+        for p in step:
+            assert p.kind in {"signed", "weights", "ids"}
+            assert len(p.rows) >= 1 and len(p.cols) >= 1
+    with pytest.raises(ValueError):
+        step_panels(["a", "b"], 5, 2)  # 2 heads do not divide C = 5
+
+
+def test_every_widget_and_source_is_named(fig):
+    for m in fig.document.models:
+        if isinstance(m, (Widget, ColumnDataSource, Div)):
+            assert m.name and m.name.startswith("st"), m
+    for n in (
+        "st-step",
+        "st-play",
+        "st-temperature",
+        "st-causal",
+        "st-head",
+        "st-cells",
+        "st-attention-source",
+    ):
+        assert fig.select_one({"name": n}) is not None, n
+
+
+def _update(fig):
+    (cb,) = [
+        m for m in fig.document.models if isinstance(m, CustomJS) and "step_slider" in getattr(m, "args", {})
+    ]
+    return cb
+
+
+def test_every_widget_triggers_a_callback(fig):
+    update = _update(fig)
+    for n, attr in (
+        ("st-step", "value"),
+        ("st-temperature", "value"),
+        ("st-causal", "active"),
+        ("st-head", "value"),
+    ):
+        assert update in fig.select_one({"name": n}).js_property_callbacks[f"change:{attr}"], n
+    play = fig.select_one({"name": "st-play"})
+    (play_cb,) = play.js_property_callbacks["change:active"]
+    assert play_cb.args["slider"] is fig.select_one({"name": "st-step"})
+
+
+def test_payload_holds_numpy_attention_for_every_reachable_state(fig, inputs):
+    """The weights step of each (temperature, causal, head) state is the NumPy softmax, as float32."""
+    update = _update(fig)
+    values, kinds = update.args["values"], update.args["kinds"]
+    weights_step = next(s for s, ks in enumerate(kinds) if ks == ["weights"])
+    w_values = values[weights_step]  # (n_temperature, 2, H, T·T)
+    assert w_values.dtype == np.float32 and w_values.shape == (len(TEMPERATURES), 2, H, T * T)
+    for ti, tau in enumerate(TEMPERATURES):
+        for ci, mask in enumerate((None, causal(T))):
+            ref = attention_steps(
+                inputs["x"],
+                inputs["w_q"],
+                inputs["w_k"],
+                inputs["w_v"],
+                inputs["w_o"],
+                H,
+                mask=mask,
+                temperature=tau,
+            ).weights
+            for h in range(H):
+                np.testing.assert_allclose(w_values[ti, ci, h], ref[h].ravel(), rtol=1e-6, atol=1e-7)
+    # the causal states differ from the unmasked ones: the toggle has something to show
+    assert not np.allclose(w_values[:, 0], w_values[:, 1])
+
+
+def test_js_module_destructures_exactly_the_python_names(fig):
+    update = _update(fig)
+    code = (JS_DIR / "attention_steps.mjs").read_text(encoding="utf-8")
+    head = re.search(r"export default \(\{(.*?)\}", code, re.S).group(1)
+    names = {n.strip() for n in head.split(",") if n.strip()}
+    assert names == set(update.args)
+
+
+@pytest.mark.parametrize(
+    "change, err, match",
+    [
+        (dict(tokens=["a", "b"]), ValueError, "tokens must have T = 4"),
+        (dict(tokens="abcd"), TypeError, "tokens"),
+        (dict(token_ids=np.array([0, 1, 2])), ValueError, "token_ids"),
+        (dict(token_ids=np.array([0, -1, 2, 0])), ValueError, "token_ids"),
+        (dict(x=np.zeros(4)), ValueError, "x"),
+        (dict(name=""), TypeError, "name"),
+        (dict(step=0), ValueError, "step"),
+        (dict(step=10), ValueError, "step"),
+        (dict(n_head=4), ValueError, "n_head"),
+    ],
+)
+def test_steps_figure_bad_input(inputs, change, err, match):
+    kwargs = {**inputs, "n_head": H, **change}
+    with pytest.raises(err, match=match):
+        attention_steps_figure(**kwargs)
