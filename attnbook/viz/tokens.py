@@ -9,7 +9,6 @@ from bokeh.layouts import column, row
 from bokeh.models import (
     ColorBar,
     ColumnDataSource,
-    Div,
     HoverTool,
     LinearColorMapper,
     RadioButtonGroup,
@@ -27,6 +26,7 @@ from .heatmap import label_axes
 __all__ = ["MODES", "PRESETS", "STRUCTURED_TEMPLATE", "sentence_builder_figure", "structured_sentence"]
 
 MODES = ("structured sentence", "preset sentence")
+_STRIP_WIDTH, _STRIP_HEIGHT, _BOX_HEIGHT = 740, 150, 36  # pixels
 
 # Preset sentences of different lengths. "the dog sees the dog." repeats two tokens; the list of words by
 # class shows the block structure of a learned table; "a" never occurs in the training corpus.
@@ -155,7 +155,7 @@ def sentence_builder_figure(
         name=f"{name}-preset",
         width=330,
     )
-    strip = Div(text="", name=f"{name}-strip", width=740)
+    strip, strip_boxes, strip_lines = _token_strip(name)
 
     # --- (T, C) embedding heatmap and (T, T) similarity heatmap ----------------------------------------------
     emb_source = ColumnDataSource(
@@ -202,7 +202,9 @@ def sentence_builder_figure(
         verb=slots["verb"],
         object_noun=slots["object_noun"],
         preset=preset,
-        strip=strip,
+        strip_boxes=strip_boxes,
+        strip_lines=strip_lines,
+        strip_width=_STRIP_WIDTH,
         emb_source=emb_source,
         emb_plot=emb_plot,
         emb_mapper=emb_mapper,
@@ -243,6 +245,54 @@ def sentence_builder_figure(
     )
     layout = column(controls, strip, row(emb_plot, sim_plot, name=f"{name}-views"), name=name)
     return on_document_ready(layout, update)
+
+
+def _token_strip(name: str):
+    """The strip of token boxes (token over its id) with a line above and two below, drawn on a canvas.
+
+    A canvas, not HTML: replacing a Div's HTML makes Bokeh re-lay out the whole page, which cost the
+    callback three times its own work. Data units are pixels; the callback places the boxes and wraps them
+    onto a second row when the sentence is long.
+    """
+    plot = figure(
+        name=f"{name}-strip",
+        width=_STRIP_WIDTH,
+        height=_STRIP_HEIGHT,
+        x_range=Range1d(0, _STRIP_WIDTH, name=f"{name}-strip-x-range"),
+        y_range=Range1d(-_STRIP_HEIGHT, 0, name=f"{name}-strip-y-range"),
+        tools="",
+        toolbar_location=None,
+        min_border=0,
+    )
+    plot.axis.visible = False
+    plot.grid.visible = False
+    plot.outline_line_color = None
+    boxes = ColumnDataSource(
+        dict(x=[], y=[], y_token=[], y_id=[], w=[], token=[], id_text=[], fill=[]), name=f"{name}-strip-boxes"
+    )
+    lines = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-strip-lines")
+    plot.rect("x", "y", "w", _BOX_HEIGHT, source=boxes, fill_color="fill", line_color="#bbbbbb", line_width=1)
+    mono = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+    for field, y, color, style in (
+        ("token", "y_token", "#222222", "bold"),
+        ("id_text", "y_id", "#666666", "normal"),
+    ):
+        plot.text(
+            "x",
+            y,
+            text=field,
+            source=boxes,
+            text_align="center",
+            text_baseline="middle",
+            text_font=mono,
+            text_font_size="9pt",
+            text_color=color,
+            text_font_style=style,
+        )
+    plot.text(
+        "x", "y", text="text", source=lines, text_color="color", text_font_size="9pt", text_baseline="middle"
+    )
+    return plot, boxes, lines
 
 
 def _matrix_plot(name: str, title: str, source, shape: tuple[int, int], limit: float, tooltips, *, size):

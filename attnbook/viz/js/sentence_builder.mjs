@@ -1,10 +1,10 @@
 // Sentence builder: turn the chosen sentence into token ids, gather their rows of the chosen embedding table
 // E (V, C) and of its similarity table E Eᵀ (V, V), and redraw the strip and both heatmaps. The tables
 // were computed by NumPy at build time; this callback only looks rows up by id.
-export default ({mode, table, adjective, noun, verb, object_noun, preset, strip, emb_source, emb_plot,
+export default ({mode, table, adjective, noun, verb, object_noun, preset, emb_source, emb_plot,
                  emb_yaxis, emb_mapper, sim_source, sim_plot, sim_xaxis, sim_yaxis, sim_mapper, words,
                  labels, embeddings, similarities, emb_limits, sim_limits, preset_ids, template_ids, slot_positions,
-                 slot_options, slot_option_ids, max_labelled_t}, obj) => {
+                 slot_options, slot_option_ids, max_labelled_t, strip_boxes, strip_lines, strip_width}, obj) => {
   const selects = [adjective, noun, verb, object_noun]
   // A sentence widget of the other mode was moved: switch the mode, whose change runs this callback again.
   if (selects.includes(obj) && mode.active !== 0) { mode.active = 0; return }
@@ -78,18 +78,37 @@ export default ({mode, table, adjective, noun, verb, object_noun, preset, strip,
   emb_plot.title.text = `X = E[ids]:  (T, C) = (${T}, ${C})`
   sim_plot.title.text = `Dot products X Xᵀ:  (T, T) = (${T}, ${T})`
 
-  // the strip: every token with its id, the shapes of the lookup, and which tokens share a row of E
-  const boxes = tokens.map((tok, i) =>
-    `<span style="display:inline-block;border:1px solid #bbb;border-radius:4px;padding:1px 6px;margin:2px;` +
-    `text-align:center;font-family:monospace"><b>${tok}</b><br><span style="color:#666">id ${ids[i]}</span></span>`)
+  // the strip: every token in a box over its id (boxes of a repeated id share a tint), wrapped onto a second
+  // row when the sentence is long; a line above, the shapes of the lookup and the repeats below
   const seen = new Map()
   ids.forEach((id, i) => seen.set(id, [...(seen.get(id) || []), i]))
   const repeats = [...seen].filter(([, pos]) => pos.length > 1)
-    .map(([id, pos]) => `<i>${words[id]}</i> (positions ${pos.join(", ")})`)
+  const tints = ["#fde0c5", "#d5e8d4", "#dae8fc", "#e1d5e7"]
+  const tint = new Map(repeats.map(([id], k) => [id, tints[k % tints.length]]))
+  const CHAR = 7.3, PAD = 12, GAP = 6, ROW = 44, TOP = 42
+  const box = {x: [], y: [], y_token: [], y_id: [], w: [], token: [], id_text: [], fill: []}
+  let left = 4, y = -TOP
+  tokens.forEach((tok, i) => {
+    const idt = `id ${ids[i]}`
+    const w = Math.max(tok.length, idt.length) * CHAR + PAD
+    if (left + w > strip_width - 4 && left > 4) { left = 4; y -= ROW }
+    box.x.push(left + w / 2); box.y.push(y); box.y_token.push(y + 8); box.y_id.push(y - 8); box.w.push(w)
+    box.token.push(tok); box.id_text.push(idt); box.fill.push(tint.get(ids[i]) || "#ffffff")
+    left += w + GAP
+  })
+  strip_boxes.data = box
   const source = mode.active === 0 ? "Structured sentence" : `Preset ${Number(preset.value) + 1}`
-  strip.text =
-    `<div style="color:#555">${source} · table: <b>${labels[t]}</b> · T = ${T} tokens, V = ${V}, C = ${C}</div>` +
-    `<div>${boxes.join("")}</div>` +
-    `<div>one-hot (T, V) = (${T}, ${V}) · E (V, C) = (${V}, ${C}) → X (T, C) = (${T}, ${C})` +
-    (repeats.length ? `; same id, same row of E: ${repeats.join(", ")}` : "; no token repeats") + `</div>`
+  const below = y - ROW / 2 - 4
+  strip_lines.data = {
+    x: [4, 4, 4],
+    y: [-10, below - 6, below - 24],
+    color: ["#555555", "#222222", "#222222"],
+    text: [
+      `${source} · table: ${labels[t]} · T = ${T} tokens, V = ${V}, C = ${C}`,
+      `one-hot (T, V) = (${T}, ${V}) · E (V, C) = (${V}, ${C}) → X (T, C) = (${T}, ${C})`,
+      repeats.length
+        ? "same id, same row of E: " + repeats.map(([id, pos]) => `${words[id]} (positions ${pos.join(", ")})`).join(", ")
+        : "no token repeats",
+    ],
+  }
 }
