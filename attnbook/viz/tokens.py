@@ -272,7 +272,6 @@ def _token_strip(name: str):
     )
     lines = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-strip-lines")
     plot.rect("x", "y", "w", _BOX_HEIGHT, source=boxes, fill_color="fill", line_color="#bbbbbb", line_width=1)
-    mono = "DejaVu Sans Mono, Menlo, Consolas, monospace"
     for field, y, color, style in (
         ("token", "y_token", "#222222", "bold"),
         ("id_text", "y_id", "#666666", "normal"),
@@ -284,7 +283,7 @@ def _token_strip(name: str):
             source=boxes,
             text_align="center",
             text_baseline="middle",
-            text_font=mono,
+            text_font="monospace",
             text_font_size="9pt",
             text_color=color,
             text_font_style=style,
