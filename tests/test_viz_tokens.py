@@ -50,6 +50,8 @@ def test_every_widget_source_and_view_is_named(fig):
         "object-noun",
         "preset",
         "strip",
+        "strip-boxes",
+        "strip-lines",
         "embedding-source",
         "similarity-source",
         "embedding-mapper",
