@@ -18,7 +18,7 @@ from attnbook.viz import (
     show,
     step_panels,
 )
-from attnbook.viz.core import JS_DIR, float32, numbered_select, on_document_ready
+from attnbook.viz.core import JS_DIR, diagram_figure, float32, numbered_select, on_document_ready
 from attnbook.viz.steps import STEP_TITLES, TEMPERATURES
 
 # --- core ---------------------------------------------------------------------------------------------
@@ -76,6 +76,14 @@ def test_numbered_select():
         numbered_select("Head", 4, value=5, name="h")
     with pytest.raises(TypeError, match="n must be an int"):
         numbered_select("Head", 2.0, name="h")
+
+
+def test_diagram_figure_is_a_bare_canvas():
+    plot = diagram_figure(name="d", width=120, height=80, x_range=(0, 120), y_range=(-80, 0))
+    assert plot.name == "d" and plot.width == 120 and plot.toolbar_location is None
+    assert all(not a.visible for a in plot.axis) and all(not g.visible for g in plot.grid)
+    assert plot.outline_line_color is None
+    assert diagram_figure(tools="hover").tools  # defaults can be overridden
 
 
 def test_check_tokens():

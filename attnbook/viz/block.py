@@ -13,7 +13,7 @@ from bokeh.plotting import figure
 
 from .._checks import check_choice
 from ..stats import SignalProfile
-from .core import float32, js_callback, on_document_ready
+from .core import diagram_figure, float32, js_callback, on_document_ready
 
 __all__ = [
     "ACTIVATION_LABELS",
@@ -106,7 +106,7 @@ def block_diagram(norm: str, block: str, activation: str) -> dict[str, dict[str,
 
 
 def _diagram_plot(name: str, first: dict) -> tuple[object, dict[str, ColumnDataSource]]:
-    plot = figure(
+    plot = diagram_figure(
         name=f"{name}-diagram",
         title="One block",
         width=740,
@@ -115,9 +115,6 @@ def _diagram_plot(name: str, first: dict) -> tuple[object, dict[str, ColumnDataS
         y_range=(-1.2, 2.1),
         **_PLAIN,
     )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    plot.outline_line_color = None
     sources = {key: ColumnDataSource(first[key], name=f"{name}-diagram-{key}") for key in first}
     plot.multi_line("xs", "ys", source=sources["wires"], line_color="#555555", line_width=2)
     plot.rect("x", "y", "w", 0.8, source=sources["boxes"], fill_color="fill", line_color="#444444")

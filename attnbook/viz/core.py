@@ -10,6 +10,7 @@ import numpy as np
 from bokeh.document import Document
 from bokeh.embed import components
 from bokeh.models import CustomJS, LayoutDOM, Select
+from bokeh.plotting import figure
 
 from .._checks import as_float_array, check_int
 
@@ -20,6 +21,7 @@ __all__ = [
     "on_document_ready",
     "float32",
     "numbered_select",
+    "diagram_figure",
     "DIVERGING",
     "SEQUENTIAL",
     "NAN_COLOR",
@@ -131,3 +133,17 @@ def numbered_select(title: str, n: int, *, name: str, value: int = 1, width: int
     return Select(
         title=title, value=str(value), options=[str(i) for i in range(1, n + 1)], name=name, width=width
     )
+
+
+def diagram_figure(**kwargs):
+    """A Bokeh figure with no axes, grid, outline or tools: a canvas for diagrams and grids of panels.
+
+    Keyword arguments go to :func:`bokeh.plotting.figure` (``name``, ``width``, ``height``, ranges...).
+    """
+    kwargs.setdefault("tools", "")
+    kwargs.setdefault("toolbar_location", None)
+    plot = figure(**kwargs)
+    plot.axis.visible = False
+    plot.grid.visible = False
+    plot.outline_line_color = None
+    return plot

@@ -29,7 +29,7 @@ from bokeh.plotting import figure
 
 from .._checks import as_float_array, as_int_array, check_int, check_tokens
 from ..attention import AttentionSteps, attention_entropy
-from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, float32, js_callback, on_document_ready
+from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, diagram_figure, float32, js_callback, on_document_ready
 from .heatmap import label_axes
 
 __all__ = [
@@ -186,7 +186,7 @@ def head_split_figure(
     heads = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-head-labels")
     depth = 0.5 * (max(counts) - 1)  # how far the stack of (T, D) sheets reaches up and to the right
     width = C + 0.6 * (max(counts) - 1)
-    plot = figure(
+    plot = diagram_figure(
         name=f"{name}-plot",
         width=440,
         height=470,
@@ -195,9 +195,6 @@ def head_split_figure(
         tools="",
         toolbar_location=None,
     )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    plot.outline_line_color = None
     rects = plot.rect(
         "x", "y", 0.94, 0.94, source=cells, fill_color="color", line_color="white", line_width=0.6
     )
@@ -358,7 +355,7 @@ def multihead_figure(
     # One fixed height, the tallest any head count needs: resizing a plot re-lays out the whole page, which
     # costs more than the rest of the callback. Shorter grids are centred in it by the callback.
     height0 = max(math.ceil(r * (p + _TITLE) + (r - 1) * _GAP) for _, r, p in map(grid_shape, counts))
-    grid = figure(
+    grid = diagram_figure(
         name=f"{name}-grid",
         width=_GRID_WIDTH,
         height=height0,
@@ -368,9 +365,6 @@ def multihead_figure(
         toolbar_location=None,
         min_border=0,
     )
-    grid.axis.visible = False
-    grid.grid.visible = False
-    grid.outline_line_color = None
     weight_mapper = LinearColorMapper(
         palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR, name=f"{name}-mapper"
     )
@@ -476,7 +470,7 @@ def multihead_figure(
         ),
         name=f"{name}-proj-labels",
     )
-    proj = figure(
+    proj = diagram_figure(
         name=f"{name}-proj",
         title="Heads side by side, then the output projection",
         width=400,
@@ -486,9 +480,6 @@ def multihead_figure(
         tools="",
         toolbar_location=None,
     )
-    proj.axis.visible = False
-    proj.grid.visible = False
-    proj.outline_line_color = None
     signed_mapper = LinearColorMapper(
         palette=list(DIVERGING), low=-1.0, high=1.0, name=f"{name}-signed-mapper"
     )

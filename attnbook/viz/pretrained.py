@@ -32,7 +32,7 @@ from bokeh.plotting import figure
 from .._checks import as_float_array, check_int, check_real, check_tokens
 from ..pretrained.patterns import PATTERNS, HeadStatistics, head_statistics, top_heads
 from ..pretrained.rollout import attention_rollout, raw_attention
-from .core import SEQUENTIAL, float32, js_callback, numbered_select, on_document_ready
+from .core import SEQUENTIAL, diagram_figure, float32, js_callback, numbered_select, on_document_ready
 from .heatmap import attention_heatmap
 
 __all__ = [
@@ -220,7 +220,7 @@ def _text_panel(name: str, width: int, height: int, title: str = "", font_size: 
         dict(x=[], y=[], text=[], color=[], style=[], align=[]), name=f"{name}-text"
     )
     band_source = ColumnDataSource(dict(x=[], y=[], w=[], h=[], color=[]), name=f"{name}-bands")
-    plot = figure(
+    plot = diagram_figure(
         name=name,
         width=width,
         height=height,
@@ -231,9 +231,6 @@ def _text_panel(name: str, width: int, height: int, title: str = "", font_size: 
         title=title,
         min_border=0,
     )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    plot.outline_line_color = None
     plot.rect("x", "y", "w", "h", source=band_source, fill_color="color", line_color=None)
     plot.text(
         "x",
@@ -310,7 +307,7 @@ def head_view_figure(
         ),
         name=f"{name}-legend",
     )
-    plot = figure(
+    plot = diagram_figure(
         name=f"{name}-plot",
         width=375,
         height=max(60 + 22 * t_max, 70 + 18 * H),
@@ -320,9 +317,6 @@ def head_view_figure(
         tools="",
         toolbar_location=None,
     )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    plot.outline_line_color = None
     plot.segment(
         "x0",
         "y0",

@@ -15,12 +15,19 @@ from bokeh.models import (
     Slider,
     Toggle,
 )
-from bokeh.plotting import figure
 
 from .._checks import as_float_array, as_int_array, check_int, check_tokens
 from ..attention import attention_steps
 from ..masks import causal as causal_mask
-from .core import DIVERGING, NAN_COLOR, float32, js_callback, numbered_select, on_document_ready
+from .core import (
+    DIVERGING,
+    NAN_COLOR,
+    diagram_figure,
+    float32,
+    js_callback,
+    numbered_select,
+    on_document_ready,
+)
 from .heatmap import attention_heatmap
 
 __all__ = ["STEP_TITLES", "TEMPERATURES", "StepPanel", "step_panels", "attention_steps_figure"]
@@ -211,7 +218,7 @@ def attention_steps_figure(
     labels_source = ColumnDataSource(labels0, name=f"{name}-labels")
 
     width_cells = max(sum(len(p.cols) for p in ps) + _GAP * (len(ps) - 1) for ps in panels)
-    plot = figure(
+    plot = diagram_figure(
         name=f"{name}-plot",
         width=740,
         height=90 + 34 * T,
@@ -221,9 +228,6 @@ def attention_steps_figure(
         toolbar_location=None,
         match_aspect=False,
     )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    plot.outline_line_color = None
     mapper = LinearColorMapper(palette=DIVERGING, low=-1, high=1, nan_color=NAN_COLOR, name=f"{name}-mapper")
     rects = plot.rect(
         "x",

@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 from .._checks import as_float_array, check_choice
 from ..data import ADJECTIVES, NOUNS, VERBS
 from ..words import WORDS, word_ids
-from .core import DIVERGING, float32, js_callback, on_document_ready
+from .core import DIVERGING, diagram_figure, float32, js_callback, on_document_ready
 from .heatmap import label_axes
 
 __all__ = ["MODES", "PRESETS", "STRUCTURED_TEMPLATE", "sentence_builder_figure", "structured_sentence"]
@@ -254,7 +254,7 @@ def _token_strip(name: str):
     callback three times its own work. Data units are pixels; the callback places the boxes and wraps them
     onto a second row when the sentence is long.
     """
-    plot = figure(
+    plot = diagram_figure(
         name=f"{name}-strip",
         width=_STRIP_WIDTH,
         height=_STRIP_HEIGHT,
@@ -264,9 +264,6 @@ def _token_strip(name: str):
         toolbar_location=None,
         min_border=0,
     )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    plot.outline_line_color = None
     boxes = ColumnDataSource(
         dict(x=[], y=[], y_token=[], y_id=[], w=[], token=[], id_text=[], fill=[]), name=f"{name}-strip-boxes"
     )
