@@ -113,7 +113,6 @@ def _diagram_plot(name: str, first: dict) -> tuple[object, dict[str, ColumnDataS
         height=170,
         x_range=(-1.2, 21.2),
         y_range=(-1.2, 2.1),
-        **_PLAIN,
     )
     sources = {key: ColumnDataSource(first[key], name=f"{name}-diagram-{key}") for key in first}
     plot.multi_line("xs", "ys", source=sources["wires"], line_color="#555555", line_width=2)

@@ -192,8 +192,6 @@ def head_split_figure(
         height=470,
         x_range=(-2.6, width + 0.6),
         y_range=(-T - 1.0, depth + 1.6),
-        tools="",
-        toolbar_location=None,
     )
     rects = plot.rect(
         "x", "y", 0.94, 0.94, source=cells, fill_color="color", line_color="white", line_width=0.6
@@ -361,8 +359,6 @@ def multihead_figure(
         height=height0,
         x_range=(0, _GRID_WIDTH),
         y_range=(-height0, 0),
-        tools="",
-        toolbar_location=None,
         min_border=0,
     )
     weight_mapper = LinearColorMapper(
@@ -477,8 +473,6 @@ def multihead_figure(
         height=330,
         x_range=(-0.7, 2 * C + 1.7),
         y_range=(-T + 0.3, 1.9),
-        tools="",
-        toolbar_location=None,
     )
     signed_mapper = LinearColorMapper(
         palette=list(DIVERGING), low=-1.0, high=1.0, name=f"{name}-signed-mapper"

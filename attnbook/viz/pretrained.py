@@ -226,8 +226,6 @@ def _text_panel(name: str, width: int, height: int, title: str = "", font_size: 
         height=height,
         x_range=(0, width),
         y_range=(-height + (30 if title else 0), 0),
-        tools="",
-        toolbar_location=None,
         title=title,
         min_border=0,
     )
@@ -314,8 +312,6 @@ def head_view_figure(
         title="",
         x_range=(-1.1, 2.2),
         y_range=(-t_max + 0.4, 1.5),
-        tools="",
-        toolbar_location=None,
     )
     plot.segment(
         "x0",

@@ -224,8 +224,6 @@ def attention_steps_figure(
         height=90 + 34 * T,
         x_range=(-3.2, width_cells + 0.2),
         y_range=(-T - 0.2, 1.6),
-        tools="",
-        toolbar_location=None,
         match_aspect=False,
     )
     mapper = LinearColorMapper(palette=DIVERGING, low=-1, high=1, nan_color=NAN_COLOR, name=f"{name}-mapper")

@@ -260,8 +260,6 @@ def _token_strip(name: str):
         height=_STRIP_HEIGHT,
         x_range=Range1d(0, _STRIP_WIDTH, name=f"{name}-strip-x-range"),
         y_range=Range1d(-_STRIP_HEIGHT, 0, name=f"{name}-strip-y-range"),
-        tools="",
-        toolbar_location=None,
         min_border=0,
     )
     boxes = ColumnDataSource(
