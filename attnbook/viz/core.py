@@ -20,6 +20,7 @@ __all__ = [
     "js_callback",
     "on_document_ready",
     "float32",
+    "check_name",
     "numbered_select",
     "diagram_figure",
     "DIVERGING",
@@ -124,6 +125,13 @@ def float32(name: str, x) -> np.ndarray:
     if np.isnan(x).any():
         raise ValueError(f"{name} must not contain NaN")
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_name(name) -> str:
+    """Return ``name`` if it is a non-empty str: the prefix every figure gives its models, for tests."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str (the prefix of every model's name), got {name!r}")
+    return name
 
 
 def numbered_select(title: str, n: int, *, name: str, value: int = 1, width: int = 80) -> Select:

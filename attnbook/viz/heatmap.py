@@ -9,7 +9,7 @@ from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, Lin
 from bokeh.plotting import figure
 
 from .._checks import as_float_array, check_int, check_real, check_tokens
-from .core import NAN_COLOR, SEQUENTIAL, float32
+from .core import NAN_COLOR, SEQUENTIAL, check_name, float32
 
 __all__ = ["heatmap_columns", "attention_heatmap", "label_axes"]
 
@@ -84,8 +84,7 @@ def attention_heatmap(
     q_tokens, k_tokens : sequences of str
     scores : (Tq, Tk) float array, optional
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    check_name(name)
     if not isinstance(title, str):
         raise TypeError(f"title must be a str, got {type(title).__name__}")
     width = check_int("width", width, low=50)

@@ -22,6 +22,7 @@ from ..masks import causal as causal_mask
 from .core import (
     DIVERGING,
     NAN_COLOR,
+    check_name,
     diagram_figure,
     float32,
     js_callback,
@@ -176,8 +177,7 @@ def attention_steps_figure(
     step : int
         The step (1..9) shown first.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    check_name(name)
     x = as_float_array("x", x, ndim=2)
     T, C = x.shape
     if T < 1:

@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 from .._checks import as_float_array, check_choice
 from ..data import ADJECTIVES, NOUNS, VERBS
 from ..words import WORDS, word_ids
-from .core import DIVERGING, diagram_figure, float32, js_callback, on_document_ready
+from .core import DIVERGING, check_name, diagram_figure, float32, js_callback, on_document_ready
 from .heatmap import label_axes
 
 __all__ = ["MODES", "PRESETS", "STRUCTURED_TEMPLATE", "sentence_builder_figure", "structured_sentence"]
@@ -110,8 +110,7 @@ def sentence_builder_figure(
         Prefix of every model's name (``<name>-mode``, ``<name>-embedding-source``...), for tests.
     """
     labels, arrays = _check_tables(tables)
-    if not isinstance(name, str) or not name:
-        raise TypeError("name must be a non-empty str")
+    check_name(name)
     if isinstance(presets, str) or not isinstance(presets, Sequence) or not presets:
         raise TypeError("presets must be a non-empty sequence of sentences (str)")
     if len(set(presets)) != len(presets):

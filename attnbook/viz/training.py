@@ -29,7 +29,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from .._checks import as_float_array, check_choice, check_int, check_tokens
-from .core import float32, js_callback, numbered_select, on_document_ready
+from .core import check_name, float32, js_callback, numbered_select, on_document_ready
 from .heatmap import attention_heatmap
 
 __all__ = [
@@ -61,12 +61,6 @@ def display_char(c: str) -> str:
     if not isinstance(c, str) or len(c) != 1:
         raise ValueError(f"c must be a single character, got {c!r}")
     return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(c, c)
-
-
-def _check_name(name) -> str:
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str (the prefix of every model's name), got {name!r}")
-    return name
 
 
 def _check_history(name: str, history, keys: Sequence[str]) -> Mapping[str, np.ndarray]:
@@ -107,7 +101,7 @@ def training_curves_figure(history: Mapping[str, np.ndarray], *, name: str = "tr
     -------
     layout : bokeh column
     """
-    _check_name(name)
+    check_name(name)
     h = _check_history(
         "history",
         history,
@@ -226,7 +220,7 @@ def comparison_figure(
     -------
     layout : bokeh column
     """
-    _check_name(name)
+    check_name(name)
     if not isinstance(runs, Mapping) or len(runs) < 2:
         raise ValueError("runs must be a dict of at least two runs")
     keys = list(runs)
@@ -347,7 +341,7 @@ def attention_toggle_figure(
     -------
     layout : bokeh column
     """
-    _check_name(name)
+    check_name(name)
     tokens = check_tokens("tokens", tokens)
     labels = [display_char(t) if len(t) == 1 else t for t in tokens]
     random = as_float_array("random", random, ndim=4)
@@ -441,7 +435,7 @@ def sampling_figure(
     -------
     layout : bokeh column
     """
-    _check_name(name)
+    check_name(name)
     if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompts must be a non-empty sequence of str")
     temps = [float(t) for t in temperatures]
@@ -569,7 +563,7 @@ def xiong_figure(
     -------
     layout : bokeh column
     """
-    _check_name(name)
+    check_name(name)
     if not isinstance(init_norms, Mapping) or not init_norms:
         raise ValueError("init_norms must be a non-empty dict keyed by (block, init)")
     blocks = list(dict.fromkeys(b for b, _ in init_norms))
