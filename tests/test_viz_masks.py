@@ -1,14 +1,13 @@
-"""The masks figure: reachable states, payload against an independent computation, names, bad input."""
-
-import re
+"""The masks experiment and figure: sweep against an independent computation, payload, view, names, bad input."""
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Widget
+from bokeh.models import ColumnDataSource, Widget
 
 from attnbook import masks
-from attnbook.viz.core import JS_DIR
-from attnbook.viz.masks import MASK_TYPES, PAD_TOKEN, MaskState, mask_states, masks_figure, state_mask
+from attnbook.experiments.masks import MASK_TYPES, PAD_TOKEN, mask_sweep
+from attnbook.viz.figure import pick
+from attnbook.viz.masks import GLOBAL_MARK, layout, masks_figure, payload, view
 
 T, C = 6, 4
 
@@ -19,13 +18,6 @@ def inputs(seed=0):
     x = rng.standard_normal((T, C))
     w_q, w_k, w_v = (rng.standard_normal((C, C)) for _ in range(3))
     return tokens, x, w_q, w_k, w_v, rng.standard_normal(C)
-
-
-def callback_args(layout):
-    (select,) = [m for m in layout.select({"type": Widget}) if m.name.endswith("-type")]
-    (cb,) = select.js_property_callbacks["change:value"]
-    assert isinstance(cb, CustomJS)
-    return cb.args
 
 
 def naive_attention(x, w_q, w_k, allowed):
@@ -42,84 +34,65 @@ def naive_attention(x, w_q, w_k, allowed):
     return out
 
 
-def test_states_cover_every_widget_position_once():
-    states = mask_states(T, 2)
-    keys = [s.key for s in states]
-    assert len(keys) == len(set(keys))
-    assert {s.kind for s in states} == set(MASK_TYPES)
-    assert sorted(s.window for s in states if s.kind == "local") == list(range(T - 1))
-    assert sorted(s.length for s in states if s.kind == "padding") == list(range(T + 1))
-    assert len([s for s in states if s.kind == "global-local"]) == (T - 1) * 2
-
-
-def test_state_mask_is_the_library_mask():
-    np.testing.assert_array_equal(state_mask(MaskState("causal", None, None, None), T), masks.causal(T))
-    np.testing.assert_array_equal(state_mask(MaskState("local", 1, None, None), T), masks.local(T, 1))
-    np.testing.assert_array_equal(
-        state_mask(MaskState("global-local", 1, 2, None), T), masks.global_local(T, 1, 2)
-    )
-    np.testing.assert_array_equal(
-        state_mask(MaskState("padding", None, None, 3), T), masks.padding([3], T)[0]
-    )
-    assert state_mask(MaskState("none", None, None, None), T).all()
-
-
-def test_every_widget_and_source_is_named():
-    layout = masks_figure(*inputs())
-    for m in [*layout.select({"type": Widget}), *layout.select({"type": ColumnDataSource})]:
-        assert m.name and m.name.startswith("masks-"), m
-    names = [m.name for m in layout.references() if getattr(m, "name", None)]
-    assert len(names) == len(set(names)), "model names must be unique"
+def state(kind="causal", window=2, n_global=1, length=3):
+    return {"type": kind, "window": window, "global": n_global, "length": length}
 
 
 @pytest.mark.parametrize(
-    ("key", "allowed"),
+    ("st", "allowed"),
     [
-        ("none", lambda i, j, L: True),
-        ("causal", lambda i, j, L: j <= i),
-        ("local:1", lambda i, j, L: abs(i - j) <= 1),
-        ("global-local:0:2", lambda i, j, L: i < 2 or j < 2 or i == j),
-        ("padding:4", lambda i, j, L: j < 4),
-        ("padding:0", lambda i, j, L: False),
+        (state("none"), lambda i, j: True),
+        (state("causal"), lambda i, j: j <= i),
+        (state("local", window=1), lambda i, j: abs(i - j) <= 1),
+        (state("global-local", window=0, n_global=2), lambda i, j: i < 2 or j < 2 or i == j),
+        (state("padding", length=4), lambda i, j: j < 4),
+        (state("padding", length=0), lambda i, j: False),
     ],
 )
-def test_payload_matches_an_independent_computation(key, allowed):
+def test_view_matches_an_independent_computation(st, allowed):
     tokens, x, w_q, w_k, w_v, pad = inputs(1)
-    args = callback_args(masks_figure(tokens, x, w_q, w_k, w_v, pad, max_global=2))
-    s = args["index"][key]
-    grid = [[allowed(i, j, None) for j in range(T)] for i in range(T)]
+    p = payload(mask_sweep(tokens, x, w_q, w_k, w_v, pad, max_global=2))
+    grid = np.array([[allowed(i, j) for j in range(T)] for i in range(T)])
     xs = x.copy()
-    if key.startswith("padding"):
-        L = int(key.split(":")[1])
-        xs[L:] = pad
-        assert args["labels"][s] == tokens[:L] + [PAD_TOKEN] * (T - L)
+    if st["type"] == "padding":
+        xs[st["length"] :] = pad
     expected = naive_attention(xs, w_q, w_k, grid)
-    np.testing.assert_allclose(args["weights"][s], expected, atol=1e-6)
-    assert args["weights"].dtype == np.float32
-    np.testing.assert_array_equal(args["codes"][s] > 0, np.array(grid))
-    assert args["counts"][s] == sum(map(sum, grid))
-    np.testing.assert_array_equal(args["row_counts"][s], np.array(grid).sum(1))
-    np.testing.assert_allclose(args["row_sums"][s], expected.sum(1), atol=1e-6)
-    assert args["empty_rows"][s] == sum(not any(r) for r in grid)
-    assert np.all(np.isneginf(args["scores"][s][~np.array(grid)]))
+    shown = view(p, st)
+    np.testing.assert_allclose(shown["cells"]["weight"].reshape(T, T), expected, atol=1e-6)
+    assert shown["cells"]["weight"].dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(shown["cells"]["mask_color"]).reshape(T, T), ~grid)
+    assert shown["rows"]["n_keys"][0] == f"{grid[0].sum()} key{'' if grid[0].sum() == 1 else 's'}"
+    assert shown["rows"]["row_sum"] == [f"Σ {s:.2f}" for s in expected.sum(1)]
+    assert [s == "−∞" for s in shown["cells"]["score"]] == (~grid).ravel().tolist()
+
+
+def test_sweep_uses_the_library_masks():
+    sweep = mask_sweep(*inputs(), max_global=2)
+    np.testing.assert_array_equal(sweep.masks["causal"], masks.causal(T))
+    np.testing.assert_array_equal(sweep.masks["local"][1], masks.local(T, 1))
+    np.testing.assert_array_equal(sweep.masks["global-local"][1, 1], masks.global_local(T, 1, 2))
+    np.testing.assert_array_equal(sweep.masks["padding"][3], masks.padding([3], T)[0])
+    assert sweep.windows == tuple(range(T - 1)) and sweep.lengths == tuple(range(T + 1))
 
 
 def test_global_pairs_are_marked_and_labelled():
-    args = callback_args(masks_figure(*inputs(), max_global=2))
-    s = args["index"]["global-local:0:2"]
-    codes = args["codes"][s]
+    p = payload(mask_sweep(*inputs(), max_global=2))
+    codes = pick(p, "codes_global", state(window=0, n_global=2))
     assert (codes[:2, 2:] == 2).all() and (codes[2:, :2] == 2).all()
     assert codes[3, 3] == 1 and codes[3, 4] == 0
-    assert args["labels"][s][0].startswith("★") and not args["labels"][s][2].startswith("★")
+    labels = view(p, state("global-local", window=0, n_global=2))["cells"]["q_token"]
+    assert labels[0].startswith(GLOBAL_MARK) and not labels[2 * T].startswith(GLOBAL_MARK)
+    assert view(p, state("padding", length=2))["cells"]["k_token"][:T] == ["w0", "w1"] + [PAD_TOKEN] * 4
 
 
-def test_callback_destructures_exactly_its_arguments():
-    layout = masks_figure(*inputs())
-    args = callback_args(layout)
-    code = (JS_DIR / "masks_update.mjs").read_text()
-    head = re.search(r"export default \(\{(.*?)\}", code, re.S).group(1)
-    assert {n.strip() for n in head.split(",") if n.strip()} == set(args)
-    assert "import" not in re.sub(r"//.*", "", code)
+def test_every_widget_and_source_is_named():
+    fig = masks_figure(mask_sweep(*inputs()))
+    for m in [*fig.select({"type": Widget}), *fig.select({"type": ColumnDataSource})]:
+        assert m.name and m.name.startswith("masks-"), m
+    names = [m.name for m in fig.references() if getattr(m, "name", None)]
+    assert len(names) == len(set(names)), "model names must be unique"
+    widgets = {m.name for m in fig.select({"type": Widget})}
+    assert {f"masks-{c.widget}" for c in payload(mask_sweep(*inputs())).controls} <= widgets
 
 
 @pytest.mark.parametrize(
@@ -131,25 +104,34 @@ def test_callback_destructures_exactly_its_arguments():
         (lambda a: a.update(x=np.ones((T, C), dtype=int)), TypeError, "x"),
         (lambda a: a.update(w_k=np.ones((C, C + 1))), ValueError, "w_k"),
         (lambda a: a.update(pad_vector=np.ones(C + 1)), ValueError, "pad_vector"),
-        (lambda a: a.update(kind="banded"), ValueError, "kind"),
-        (lambda a: a.update(window=T - 1), ValueError, "window"),
-        (lambda a: a.update(n_global=0), ValueError, "n_global"),
-        (lambda a: a.update(length=T + 1), ValueError, "length"),
         (lambda a: a.update(max_global=T), ValueError, "max_global"),
     ],
 )
-def test_bad_input(change, error, match):
+def test_sweep_bad_input(change, error, match):
     tokens, x, w_q, w_k, w_v, pad = inputs()
     a = dict(tokens=tokens, x=x, w_q=w_q, w_k=w_k, w_v=w_v, pad_vector=pad)
     change(a)
     with pytest.raises(error, match=match):
-        masks_figure(**a)
+        mask_sweep(**a)
 
 
-def test_state_helpers_validate():
-    with pytest.raises(ValueError, match="max_global"):
-        mask_states(T, T)
-    with pytest.raises(TypeError, match="state"):
-        state_mask(("causal", None, None, None), T)
-    with pytest.raises(ValueError, match="kind"):
-        state_mask(MaskState("banded", 1, None, None), T)
+@pytest.mark.parametrize(
+    ("initial", "error", "match"),
+    [
+        (dict(kind="banded"), ValueError, "kind"),
+        (dict(window=T - 1), ValueError, "window"),
+        (dict(n_global=0), ValueError, "n_global"),
+        (dict(length=T + 1), ValueError, "length"),
+        (dict(name=""), TypeError, "name"),
+    ],
+)
+def test_layout_bad_input(initial, error, match):
+    p = payload(mask_sweep(*inputs(), max_global=2))
+    with pytest.raises(error, match=match):
+        layout(p, **initial)
+
+
+def test_payload_refuses_other_input():
+    with pytest.raises(TypeError, match="sweep"):
+        payload({"tokens": ["a"]})
+    assert set(MASK_TYPES) == {c for c in payload(mask_sweep(*inputs())).controls[0].values}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +19,7 @@ __all__ = [
     "FigureHTML",
     "show",
     "js_callback",
+    "js_module",
     "on_document_ready",
     "float32",
     "check_name",
@@ -92,15 +94,34 @@ def show(layout: LayoutDOM, *, title: str | None = None) -> FigureHTML:
     return FigureHTML(f'<div class="attnbook-figure" data-attnbook-figure{label}>\n{div}\n{script}\n</div>')
 
 
+_LIB_IMPORT = re.compile(r"""^import\s*\{[^}]*\}\s*from\s*["']\./lib\.mjs["'];?[ \t]*$""", re.M)
+_ANY_IMPORT = re.compile(r"^\s*import\b", re.M)
+
+
+def js_module(name: str) -> str:
+    """The source of callback module ``js/<name>.mjs`` with its ``./lib.mjs`` import replaced by the library.
+
+    Callbacks share helpers through ``js/lib.mjs``; a page cannot load a sibling module (``file://`` forbids
+    it), so the helpers are inlined here, once per callback. Any other ``import`` is refused.
+    """
+    path = JS_DIR / f"{name}.mjs"
+    if not isinstance(name, str) or name == "lib" or not path.is_file():
+        raise ValueError(f"name must be one of the callbacks in {JS_DIR}, got {name!r}")
+    code = path.read_text(encoding="utf-8")
+    if _LIB_IMPORT.search(code):
+        lib = (JS_DIR / "lib.mjs").read_text(encoding="utf-8").replace("export const ", "const ")
+        code = _LIB_IMPORT.sub(lambda _: lib, code, count=1)
+    if _ANY_IMPORT.search(code):
+        raise ValueError(f"js/{name}.mjs may import only from ./lib.mjs (nothing is fetched by a page)")
+    return code
+
+
 def js_callback(name: str, **args) -> CustomJS:
     """A CustomJS callback whose body is the ES module ``attnbook/viz/js/<name>.mjs``.
 
     The module's default export destructures exactly the keyword names given here.
     """
-    path = JS_DIR / f"{name}.mjs"
-    if not path.is_file():
-        raise ValueError(f"name must be one of the callbacks in {JS_DIR}, got {name!r}")
-    return CustomJS.from_file(path, **args)
+    return CustomJS(code=js_module(name), args=args, module=True)
 
 
 def on_document_ready(layout: LayoutDOM, callback: CustomJS) -> LayoutDOM:

@@ -1,52 +1,54 @@
-"""The masks figure: a mask type select and its sliders, the mask grid beside the attention it yields, and costs.
+"""The masks figure (chapter 3): a mask type select and its sliders, the mask grid beside the attention it yields.
 
-Global-local is Longformer's pattern (Beltagy et al. 2020). Every state the widgets can reach is computed here
-with :mod:`attnbook.masks` and :func:`attnbook.attention.scaled_dot_product_attention`; the page only looks
-values up.
+Payload from :func:`attnbook.experiments.masks.mask_sweep`; callback ``js/masks_update.mjs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Div, HoverTool, LinearColorMapper, Select, Slider
-from bokeh.plotting import figure
+from bokeh.models import Div
 
-from .._checks import as_float_array, check_choice, check_int, check_tokens
-from ..attention import scaled_dot_product_attention
-from ..masks import causal, count_allowed, global_local, local, padding
-from .core import NAN_COLOR, SEQUENTIAL, float32, js_callback, on_document_ready
-from .heatmap import label_axes
+from .._checks import check_choice, check_int
+from ..experiments.masks import MASK_TYPES, PAD_TOKEN, MaskSweep
+from .core import SEQUENTIAL, check_name, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source, pick
+from .kit import (
+    cell_text,
+    color_mapper,
+    control_row,
+    empty_source,
+    grid_source,
+    hover,
+    select,
+    slider,
+    token_grid,
+)
 
-__all__ = ["MASK_TYPES", "PAD_TOKEN", "GLOBAL_MARK", "MaskState", "mask_states", "state_mask", "masks_figure"]
+__all__ = [
+    "MASK_TYPES",
+    "PAD_TOKEN",
+    "GLOBAL_MARK",
+    "MasksPayload",
+    "payload",
+    "layout",
+    "view",
+    "masks_figure",
+]
 
-MASK_TYPES = ("none", "causal", "local", "global-local", "padding")
-PAD_TOKEN = "<pad>"
 GLOBAL_MARK = "★"  # prefixed to the labels of global tokens
-# Colours of the mask grid: allowed by the pattern itself, allowed because a global token is involved.
-_MASK_PALETTE = ("#6baed6", "#fd8d3c")
-
-
-class MaskState(NamedTuple):
-    """One reachable setting of the figure's widgets (parameters a type does not use are ``None``)."""
-
-    kind: str  # one of MASK_TYPES
-    window: int | None  # local and global-local
-    n_global: int | None  # global-local
-    length: int | None  # padding: valid tokens, the rest are <pad>
-
-    @property
-    def key(self) -> str:
-        """The lookup key the page uses, e.g. ``"global-local:2:1"``."""
-        parts = [self.kind] + [str(v) for v in (self.window, self.n_global, self.length) if v is not None]
-        return ":".join(parts)
-
-
-# What each type does, for the caption above the grids ({w}, {g}, {L} are filled in by the page).
-_CAPTIONS = {
+KEYS = {"none": "none", "causal": "causal", "local": "local", "global-local": "global", "padding": "padding"}
+_AXES = {
+    "none": (),
+    "causal": (),
+    "local": ("window",),
+    "global": ("window", "global"),
+    "padding": ("length",),
+}
+_MASK_PALETTE = ("#6baed6", "#fd8d3c")  # allowed by the pattern; allowed because a global token is involved
+_CAPTIONS = {  # {w}, {g}, {L}, {band} are filled in by the page
     "none": "<b>No mask</b>: every query sees every key, the full T × T square.",
     "causal": "<b>Causal</b>: query i sees keys j ≤ i, the lower triangle. Each token sees itself and the past, "
     "never the future, which is what a model that predicts the next token needs.",
@@ -62,284 +64,227 @@ _CAPTIONS = {
 }
 
 
-def mask_states(T: int, max_global: int) -> list[MaskState]:
-    """Every state the widgets reach for a sentence of ``T`` tokens.
+class MasksPayload(NamedTuple):
+    """Per mask type ``k`` (none, causal, local, global, padding): ``codes_k`` (0 hidden, 1 allowed, 2 allowed
+    through a global token), ``weights_k``, ``scores_k`` (−inf where hidden) and ``row_sums_k``."""
 
-    Windows run over ``0..T-2`` (``T-1`` would allow every pair, the same as no mask), global token counts
-    over ``1..max_global`` and padding lengths over ``0..T``.
-    """
-    T = check_int("T", T, low=2)
-    max_global = check_int("max_global", max_global, low=1, high=T - 1)
-    states = [MaskState("none", None, None, None), MaskState("causal", None, None, None)]
-    states += [MaskState("local", w, None, None) for w in range(T - 1)]
-    states += [MaskState("global-local", w, g, None) for w in range(T - 1) for g in range(1, max_global + 1)]
-    states += [MaskState("padding", None, None, n) for n in range(T + 1)]
-    return states
-
-
-def state_mask(state: MaskState, T: int) -> np.ndarray:
-    """The boolean ``(T, T)`` mask of one state (True = may attend), from :mod:`attnbook.masks`."""
-    if not isinstance(state, MaskState):
-        raise TypeError(f"state must be a MaskState, got {type(state).__name__}")
-    T = check_int("T", T, low=1)
-    kind = check_choice("state.kind", state.kind, MASK_TYPES)
-    if kind == "none":
-        return np.ones((T, T), dtype=bool)
-    if kind == "causal":
-        return causal(T)
-    if kind == "local":
-        return local(T, state.window)
-    if kind == "global-local":
-        return global_local(T, state.window, state.n_global)
-    return padding([state.length], T)[0]  # (T, T): one sentence of the batch
-
-
-def _labels(tokens: tuple[str, ...], state: MaskState) -> list[str]:
-    if state.kind == "padding":
-        return [t if i < state.length else PAD_TOKEN for i, t in enumerate(tokens)]
-    if state.kind == "global-local":
-        return [f"{GLOBAL_MARK}{t}" if i < state.n_global else t for i, t in enumerate(tokens)]
-    return list(tokens)
+    controls: tuple
+    axes: dict
+    tokens: tuple
+    labels_global: list  # (G, T): global tokens marked ★
+    labels_padding: list  # (L, T): tokens past the length replaced by <pad>
+    captions: dict
+    codes_none: np.ndarray
+    codes_causal: np.ndarray
+    codes_local: np.ndarray
+    codes_global: np.ndarray
+    codes_padding: np.ndarray
+    weights_none: np.ndarray
+    weights_causal: np.ndarray
+    weights_local: np.ndarray
+    weights_global: np.ndarray
+    weights_padding: np.ndarray
+    scores_none: np.ndarray
+    scores_causal: np.ndarray
+    scores_local: np.ndarray
+    scores_global: np.ndarray
+    scores_padding: np.ndarray
+    row_sums_none: np.ndarray
+    row_sums_causal: np.ndarray
+    row_sums_local: np.ndarray
+    row_sums_global: np.ndarray
+    row_sums_padding: np.ndarray
 
 
-def masks_figure(
-    tokens: Sequence[str],
-    x,
-    w_q,
-    w_k,
-    w_v,
-    pad_vector,
+def payload(sweep: MaskSweep) -> MasksPayload:
+    """Pack a :class:`~attnbook.experiments.masks.MaskSweep` for the page (float32, −inf on hidden scores)."""
+    if not isinstance(sweep, MaskSweep):
+        raise TypeError(
+            f"sweep must be a MaskSweep (attnbook.experiments.masks.mask_sweep), got {type(sweep).__name__}"
+        )
+    T = len(sweep.tokens)
+    fields = {}
+    for kind, key in KEYS.items():
+        mask = sweep.masks[kind]
+        codes = mask.astype(np.uint8)
+        if kind == "global-local":  # pairs the band alone would hide
+            band = np.stack(
+                [np.abs(np.subtract.outer(np.arange(T), np.arange(T))) <= w for w in sweep.windows]
+            )
+            codes[mask & ~band[:, None]] = 2
+        fields[f"codes_{key}"] = codes
+        fields[f"weights_{key}"] = sweep.weights[kind].astype(np.float32)
+        fields[f"scores_{key}"] = np.where(mask, sweep.scores[kind], -np.inf).astype(np.float32)
+        fields[f"row_sums_{key}"] = sweep.weights[kind].sum(axis=-1).astype(np.float32)
+    controls = (
+        Control("type", MASK_TYPES),
+        Control("window", sweep.windows),
+        Control("global", sweep.n_globals),
+        Control("length", sweep.lengths),
+    )
+    axes = {
+        f"{q}_{key}": names
+        for key, names in _AXES.items()
+        for q in ("codes", "weights", "scores", "row_sums")
+    }
+    axes.update(labels_global=("global",), labels_padding=("length",))
+    tokens = list(sweep.tokens)
+    return MasksPayload(
+        controls=controls,
+        axes=axes,
+        tokens=tuple(tokens),
+        labels_global=[
+            [GLOBAL_MARK + t if i < g else t for i, t in enumerate(tokens)] for g in sweep.n_globals
+        ],
+        labels_padding=[[t if i < n else PAD_TOKEN for i, t in enumerate(tokens)] for n in sweep.lengths],
+        captions=dict(_CAPTIONS),
+        **fields,
+    )
+
+
+def view(p: MasksPayload, state: dict) -> dict:
+    """What the grids show for ``state``: cell colours, hover text and the row readouts."""
+    kind = state["type"]
+    key = KEYS[kind]
+    codes, weights, scores, sums = (
+        pick(p, f"{q}_{key}", state) for q in ("codes", "weights", "scores", "row_sums")
+    )
+    labels = {
+        "global": lambda: pick(p, "labels_global", state),
+        "padding": lambda: pick(p, "labels_padding", state),
+    }
+    lab = list(labels.get(key, lambda: p.tokens)())
+    T = len(lab)
+    hidden = codes == 0
+    allowed = np.where(
+        hidden, "hidden (score −∞)", np.where(codes == 2, "may attend (global token)", "may attend")
+    )
+    n_keys = (~hidden).sum(axis=1)
+    return {
+        "cells": {
+            "q_token": [lab[i] for i in range(T) for _ in range(T)],
+            "k_token": lab * T,
+            "allowed": allowed.ravel().tolist(),
+            "score": ["−∞" if h else f"{s:.3f}" for h, s in zip(hidden.ravel(), scores.ravel(), strict=True)],
+            "weight": weights.ravel(),
+            "mask_color": np.where(hidden, np.nan, codes).ravel(),
+            "weight_color": np.where(hidden, np.nan, weights).ravel(),
+        },
+        "rows": {
+            "n_keys": [f"{k} key{'' if k == 1 else 's'}" for k in n_keys],
+            "row_sum": [f"Σ {s:.2f}" for s in sums],
+            "color": ["#b2182b" if k == 0 else "#333333" for k in n_keys],
+        },
+    }
+
+
+def layout(
+    p: MasksPayload,
     *,
     name: str = "masks",
     kind: str = "causal",
     window: int = 2,
     n_global: int = 1,
     length: int | None = None,
-    max_global: int = 3,
 ):
-    """Build the masks figure: type select, window / global-token / padding-length sliders, mask and attention.
-
-    One attention head ``softmax(q kᵀ / √D, masked) v`` with ``q = x w_q`` and so on is evaluated for every
-    reachable state. In padding mode the tokens from ``length`` on are replaced by ``<pad>`` (vector
-    ``pad_vector``) and hidden from every query by :func:`attnbook.masks.padding`. Moving a slider that the
-    current type does not use switches to the type it belongs to; a cost table of all five types is always
-    visible.
-
-    Parameters
-    ----------
-    tokens : sequence of str, length T (T >= 3)
-    x : (T, C) token vectors
-    w_q, w_k, w_v : (C, C) projections of one head (D = C)
-    pad_vector : (C,) vector of the padding token
-    name : str
-        Prefix of every model's name.
-    kind : str
-        The type shown first, one of :data:`MASK_TYPES`.
-    window, n_global, length : int
-        Initial slider values: ``0 <= window <= T-2``, ``1 <= n_global <= max_global``, ``0 <= length <= T``
-        (default ``T - 3``).
-    max_global : int
-        Largest number of global tokens offered, ``1 <= max_global <= T - 1``.
-    """
-    x = as_float_array("x", x, ndim=2)
-    T, C = x.shape
-    tokens = check_tokens("tokens", tokens, T)
-    if T < 3:
-        raise ValueError(f"x must have at least 3 rows (tokens) for the masks to differ, got T={T}")
-    ws = {}
-    for wname, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
-        w = as_float_array(wname, w, ndim=2)
-        if w.shape != (C, C):
-            raise ValueError(f"{wname} must have shape (C, C) = ({C}, {C}), got {w.shape}")
-        ws[wname] = w.astype(x.dtype, copy=False)
-    pad_vector = as_float_array("pad_vector", pad_vector, ndim=1)
-    if pad_vector.shape != (C,):
-        raise ValueError(f"pad_vector must have shape (C,) = ({C},), got {pad_vector.shape}")
+    """The figure: controls, caption, mask grid and attention grid side by side, cost table."""
+    check_name(name)
+    check_payload(p)
+    T = len(p.tokens)
     kind = check_choice("kind", kind, MASK_TYPES)
-    max_global = check_int("max_global", max_global, low=1, high=T - 1)
     window = check_int("window", window, low=0, high=T - 2)
-    n_global = check_int("n_global", n_global, low=1, high=max_global)
+    n_global = check_int("n_global", n_global, low=1, high=len(p.labels_global))
     length = T - 3 if length is None else check_int("length", length, low=0, high=T)
-
-    states = mask_states(T, max_global)
-    S = len(states)
-    codes = np.zeros((S, T, T), np.uint8)  # 0 masked, 1 allowed, 2 allowed because of a global token
-    weights = np.zeros((S, T, T), np.float32)
-    scores = np.zeros((S, T, T), np.float32)
-    row_sums = np.zeros((S, T), np.float32)
-    row_counts = np.zeros((S, T), np.int32)  # allowed keys per query
-    labels, counts = [], []
-    for s, state in enumerate(states):
-        mask = state_mask(state, T)
-        xs = x.copy()
-        if state.kind == "padding":
-            xs[state.length :] = pad_vector  # the padded tail of the sentence
-        q, k, v = xs @ ws["w_q"], xs @ ws["w_k"], xs @ ws["w_v"]  # (T, C) each, one head with D = C
-        _, wts = scaled_dot_product_attention(q, k, v, mask=mask)  # (T, T)
-        scaled = (q @ k.T) / np.sqrt(C)  # (T, T), the scores the softmax saw, shown on hover
-        codes[s] = mask
-        if state.kind == "global-local":
-            codes[s][mask & ~local(T, state.window)] = 2
-        weights[s] = float32("weights", wts)
-        scores[s] = float32("scores", np.where(mask, scaled, -np.inf))
-        row_sums[s] = float32("row_sums", wts.sum(axis=-1))
-        row_counts[s] = mask.sum(axis=-1)
-        labels.append(_labels(tokens, state))
-        counts.append(count_allowed(mask))
-    index = {st.key: i for i, st in enumerate(states)}
-
-    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
-    n = T * T
-    cells = ColumnDataSource(
-        dict(
-            x=jj.ravel().astype(np.float32),
-            y=-ii.ravel().astype(np.float32),
-            q_token=[""] * n,
-            k_token=[""] * n,
-            allowed=[""] * n,
-            score=[""] * n,
-            weight=np.zeros(n, np.float32),
-            mask_color=np.zeros(n, np.float32),
-            weight_color=np.zeros(n, np.float32),
-        ),
-        name=f"{name}-cells",
+    cells = grid_source(
+        f"{name}-cells",
+        T,
+        T,
+        q_token="str",
+        k_token="str",
+        allowed="str",
+        score="str",
+        weight="float",
+        mask_color="float",
+        weight_color="float",
     )
-    rows = ColumnDataSource(
-        dict(
-            x=np.full(T, T - 0.2, np.float32),
-            y=-np.arange(T, dtype=np.float32),
-            n_keys=[""] * T,
-            row_sum=[""] * T,
-            color=["#333333"] * T,
-        ),
-        name=f"{name}-rows",
+    rows = empty_source(
+        f"{name}-rows",
+        T,
+        x=np.full(T, T - 0.2, np.float32),
+        y=-np.arange(T, dtype=np.float32),
+        n_keys="str",
+        row_sum="str",
+        color="str",
     )
-
-    def grid(role: str, title: str, color_field: str, mapper, tooltips):
-        plot = figure(
+    grids = []
+    for role, title, color, mapper, readout, tips in (
+        (
+            "mask",
+            "Mask (blue, orange: may attend; grey: hidden)",
+            "mask_color",
+            color_mapper(f"{name}-mask-mapper", _MASK_PALETTE, 0.5, 2.5),
+            "n_keys",
+            [("", "@allowed")],
+        ),
+        (
+            "attention",
+            "Attention weights (one head)",
+            "weight_color",
+            color_mapper(f"{name}-attention-mapper", SEQUENTIAL, 0.0, 1.0),
+            "row_sum",
+            [("score", "@score"), ("weight", "@weight{0.000}")],
+        ),
+    ):
+        plot, r = token_grid(
+            cells,
             name=f"{name}-{role}",
             title=title,
+            q_tokens=p.tokens,
+            k_tokens=p.tokens,
+            color_field=color,
+            mapper=mapper,
             width=365,
             height=350,
-            x_range=(-0.5, T + 1.4),
-            y_range=(-T + 0.5, 0.5),
-            x_axis_location="above",
-            tools="",
-            toolbar_location=None,
+            margin_cols=1.9,
         )
-        cells_r = plot.rect(
-            "x",
-            "y",
-            1,
-            1,
-            source=cells,
-            line_color="white",
-            line_width=0.5,
-            fill_color={"field": color_field, "transform": mapper},
-        )
-        plot.add_tools(HoverTool(renderers=[cells_r], tooltips=tooltips))
-        label_axes(plot, tokens, tokens)
-        plot.outline_line_color = None
-        return plot
-
-    mask_mapper = LinearColorMapper(
-        palette=list(_MASK_PALETTE), low=0.5, high=2.5, nan_color=NAN_COLOR, name=f"{name}-mask-mapper"
+        plot.add_tools(hover(r, ("query", "@q_token"), ("key", "@k_token"), *tips))
+        cell_text(plot, rows, readout, color="color")
+        grids.append(plot)
+    widgets = {
+        "type": select(f"{name}-type", "Mask", MASK_TYPES, kind),
+        "window": slider(f"{name}-window", "Window w (local, global-local)", 0, T - 2, window, width=195),
+        "global": slider(
+            f"{name}-global", "Global tokens (global-local)", 1, len(p.labels_global), n_global, width=185
+        ),
+        "length": slider(f"{name}-length", "Sentence length (padding)", 0, T, length, width=185),
+    }
+    caption, cost = (
+        Div(text="", name=f"{name}-caption", width=740),
+        Div(text="", name=f"{name}-cost", width=740),
     )
-    weight_mapper = LinearColorMapper(
-        palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR, name=f"{name}-attention-mapper"
-    )
-    mask_plot = grid(
-        "mask",
-        "Mask (blue, orange: may attend; grey: hidden)",
-        "mask_color",
-        mask_mapper,
-        [("query", "@q_token"), ("key", "@k_token"), ("", "@allowed")],
-    )
-    mask_plot.text(
-        "x",
-        "y",
-        text="n_keys",
-        source=rows,
-        text_align="left",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="color",
-    )
-    att_plot = grid(
-        "attention",
-        "Attention weights (one head)",
-        "weight_color",
-        weight_mapper,
-        [("query", "@q_token"), ("key", "@k_token"), ("score", "@score"), ("weight", "@weight{0.000}")],
-    )
-    att_plot.text(
-        "x",
-        "y",
-        text="row_sum",
-        source=rows,
-        text_align="left",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="color",
-    )
-
-    type_select = Select(title="Mask", value=kind, options=list(MASK_TYPES), name=f"{name}-type", width=130)
-    window_slider = Slider(
-        start=0,
-        end=T - 2,
-        value=window,
-        step=1,
-        title="Window w (local, global-local)",
-        name=f"{name}-window",
-        width=195,
-    )
-    global_slider = Slider(
-        start=1,
-        end=max_global,
-        value=n_global,
-        step=1,
-        title="Global tokens (global-local)",
-        name=f"{name}-global",
-        width=185,
-    )
-    length_slider = Slider(
-        start=0,
-        end=T,
-        value=length,
-        step=1,
-        title="Sentence length (padding)",
-        name=f"{name}-length",
-        width=185,
-    )
-    caption = Div(text="", name=f"{name}-caption", width=740)
-    cost = Div(text="", name=f"{name}-cost", width=740)
-
+    axes = [grids[0].xaxis[0], grids[0].yaxis[0], grids[1].xaxis[0], grids[1].yaxis[0]]
     update = js_callback(
         "masks_update",
-        type_select=type_select,
-        window_slider=window_slider,
-        global_slider=global_slider,
-        length_slider=length_slider,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
         cells=cells,
         rows=rows,
-        axes=[mask_plot.xaxis[0], mask_plot.yaxis[0], att_plot.xaxis[0], att_plot.yaxis[0]],
+        axes=axes,
         caption=caption,
         cost=cost,
-        index=index,
-        codes=codes,
-        weights=weights,
-        scores=scores,
-        row_sums=row_sums,
-        row_counts=row_counts,
-        labels=labels,
-        counts=counts,
-        empty_rows=[int(e) for e in (row_counts == 0).sum(axis=1)],
-        captions=_CAPTIONS,
-        T=T,
     )
-    type_select.js_on_change("value", update)
-    for slider in (window_slider, global_slider, length_slider):
-        slider.js_on_change("value", update)
-    controls = row(type_select, window_slider, global_slider, length_slider, name=f"{name}-controls")
-    layout = column(controls, caption, row(mask_plot, att_plot, name=f"{name}-plots"), cost, name=name)
-    return on_document_ready(layout, update)
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()),
+        caption,
+        row(*grids, name=f"{name}-plots"),
+        cost,
+        name=name,
+    )
+    return on_document_ready(fig, update)
+
+
+def masks_figure(sweep: MaskSweep, *, name: str = "masks", **initial):
+    """``layout(payload(sweep))``: the figure the chapter shows (``initial``: kind, window, n_global, length)."""
+    return layout(payload(sweep), name=name, **initial)

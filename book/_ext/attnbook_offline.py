@@ -26,6 +26,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 FIGURE_MARKER = "data-attnbook-figure"
+# The marker as an attribute of a figure's wrapper (not the word in a docstring on the API page).
+FIGURE_TAG = re.compile(r"<div\b[^>]*\sdata-attnbook-figure[\s>=]")
 # The attnbook the chapters will import (the editable install of this repository in the nox sessions).
 PACKAGE = Path(importlib.util.find_spec("attnbook").origin).parent
 BOKEH_DIR = "bokeh"
@@ -92,6 +94,8 @@ def dependency_files(source: str) -> list[Path]:
             js = PACKAGE / "viz" / "js" / f"{name}.mjs"
             if js.is_file():
                 files.add(js)
+    if any(f.suffix == ".mjs" for f in files):
+        files.add(PACKAGE / "viz" / "js" / "lib.mjs")  # inlined into every callback that imports it
     return sorted(files)
 
 
@@ -174,7 +178,7 @@ def _mathjax_source() -> Path:
 
 def _add_bokeh_to_figure_pages(app: Sphinx, pagename, templatename, context, doctree) -> None:
     body = context.get("body", "")
-    if FIGURE_MARKER not in body:
+    if not FIGURE_TAG.search(body):
         return
     for rel in _bokeh_files():
         if "bokeh-tables" in rel and '"name":"DataTable"' not in body.replace(" ", ""):

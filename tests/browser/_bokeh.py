@@ -115,6 +115,14 @@ def discover_pages(root: Path) -> list[str]:
     )
 
 
+FIGURE_TAG = re.compile(r"<div\b[^>]*\sdata-attnbook-figure[\s>=]")
+
+
+def figure_pages(root: Path) -> list[str]:
+    """Pages of the built book that hold at least one attnbook figure (its wrapper div, not the word)."""
+    return [p for p in discover_pages(root) if FIGURE_TAG.search((root / p).read_text("utf-8"))]
+
+
 def page_url(rel: str, protocol: str, server_url: str | None, root: Path) -> str:
     """URL of one page over ``http`` (the local server) or ``file``."""
     if protocol == "http":

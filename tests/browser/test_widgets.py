@@ -31,17 +31,16 @@ from _bokeh import (
     HTML_ROOT,
     allowed_prefixes,
     book_root,
-    discover_pages,
     drive_widgets,
     failed_actions,
+    figure_pages,
     model_inventory,
     open_page,
     page_url,
     wait_for_book_page,
 )
 
-FIGURE_MARKER = "data-attnbook-figure"
-FIGURE_PAGES = [p for p in discover_pages(HTML_ROOT) if FIGURE_MARKER in (HTML_ROOT / p).read_text("utf-8")]
+FIGURE_PAGES = figure_pages(HTML_ROOT)
 
 
 def _params(protocols: tuple[str, ...]) -> list:

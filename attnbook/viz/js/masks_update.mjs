@@ -1,61 +1,67 @@
 // Masks figure: show the mask and the attention of the state the widgets select, and the cost of every mask.
-// Masks, weights, scores and counts were computed by NumPy at build time; this callback only looks them up.
-export default ({type_select, window_slider, global_slider, length_slider, cells, rows, axes, caption, cost,
-                 index, codes, weights, scores, row_sums, row_counts, labels, counts, empty_rows, captions, T},
-                obj) => {
+// Python twin: attnbook.viz.masks.view (the browser tests compare the two).
+import {cell, field, fmt, get, pick, setColumns} from "./lib.mjs"
+
+const KEYS = {none: "none", causal: "causal", local: "local", "global-local": "global", padding: "padding"}
+
+export default ({payload, widgets, cells, rows, axes, caption, cost}, obj) => {
+  const {type, window: win, global: glob, length} = widgets
   // A slider the current type does not use switches to the type it belongs to, so it always has an effect.
-  let kind = type_select.value
-  if (obj === window_slider && kind !== "local" && kind !== "global-local") kind = "local"
-  else if (obj === global_slider) kind = "global-local"
-  else if (obj === length_slider) kind = "padding"
-  if (kind !== type_select.value) {
-    type_select.value = kind  // the select's own change runs this callback again, with the new type
+  let kind = type.value
+  if (obj === win && kind !== "local" && kind !== "global-local") kind = "local"
+  else if (obj === glob) kind = "global-local"
+  else if (obj === length) kind = "padding"
+  if (kind !== type.value) {
+    type.value = kind  // the select's own change runs this callback again, with the new type
     return
   }
-  const w = window_slider.value, g = global_slider.value, L = length_slider.value
-  const keyOf = (k) => k === "local" ? `local:${w}` : k === "global-local" ? `global-local:${w}:${g}`
-    : k === "padding" ? `padding:${L}` : k
-  const s = index[keyOf(kind)]
-  const n = T * T, off = s * n
+  const key = KEYS[kind]
+  const codes = pick(payload, `codes_${key}`, widgets), weights = pick(payload, `weights_${key}`, widgets)
+  const scores = pick(payload, `scores_${key}`, widgets), sums = pick(payload, `row_sums_${key}`, widgets)
+  const lab = key === "global" ? pick(payload, "labels_global", widgets)
+    : key === "padding" ? pick(payload, "labels_padding", widgets) : field(payload, "tokens")
+  const T = lab.length, n = T * T
 
   const q_token = new Array(n), k_token = new Array(n), allowed = new Array(n), score = new Array(n)
   const weight = new Float32Array(n), mask_color = new Float32Array(n), weight_color = new Float32Array(n)
-  const lab = labels[s]
+  const counts = new Array(T).fill(0)
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < T; j++) {
-      const c = i * T + j
-      const code = codes[off + c]
+      const c = cell(i, j, T), code = codes[c]
       q_token[c] = lab[i]
       k_token[c] = lab[j]
-      weight[c] = weights[off + c]
+      weight[c] = weights[c]
       mask_color[c] = code === 0 ? NaN : code
-      weight_color[c] = code === 0 ? NaN : weight[c]
+      weight_color[c] = code === 0 ? NaN : weights[c]
       allowed[c] = code === 0 ? "hidden (score −∞)" : code === 2 ? "may attend (global token)" : "may attend"
-      score[c] = code === 0 ? "−∞" : scores[off + c].toFixed(3)
+      score[c] = code === 0 ? "−∞" : fmt(scores[c], 3)
+      if (code !== 0) counts[i] += 1
     }
   }
-  cells.data = {...cells.data, q_token, k_token, allowed, score, weight, mask_color, weight_color}
-
-  const n_keys = new Array(T), row_sum = new Array(T), color = new Array(T)
-  for (let i = 0; i < T; i++) {
-    const k = row_counts[s * T + i]
-    n_keys[i] = `${k} key${k === 1 ? "" : "s"}`
-    row_sum[i] = `Σ ${row_sums[s * T + i].toFixed(2)}`
-    color[i] = k === 0 ? "#b2182b" : "#333333"
-  }
-  rows.data = {...rows.data, n_keys, row_sum, color}
+  setColumns(cells, {q_token, k_token, allowed, score, weight, mask_color, weight_color})
+  setColumns(rows, {
+    n_keys: counts.map((k) => `${k} key${k === 1 ? "" : "s"}`),
+    row_sum: Array.from(sums, (s) => `Σ ${fmt(s, 2)}`),
+    color: counts.map((k) => (k === 0 ? "#b2182b" : "#333333")),
+  })
 
   // Token labels change only with padding (<pad>) and global tokens (★): rebuild the axes only then.
-  const shown = axes[0].major_label_overrides
-  const get = (m, k) => m instanceof Map ? m.get(k) : m[k]
-  if (lab.some((t, j) => get(shown, j) !== t)) {
+  if (lab.some((t, j) => get(axes[0].major_label_overrides, j) !== t)) {
     for (const [a, sign] of [[0, 1], [1, -1], [2, 1], [3, -1]])
       axes[a].major_label_overrides = new Map(lab.map((t, j) => [sign * j + 0, t]))
   }
 
+  const w = win.value, g = glob.value, L = length.value
+  const captions = field(payload, "captions")
   const fill = (text) => text.replaceAll("{w}", w).replaceAll("{g}", g).replaceAll("{L}", L)
     .replaceAll("{band}", 2 * w + 1)
-  caption.text = fill(captions[kind]) + (empty_rows[s] === T ? captions.empty : "")
+  const allowedCount = (codesOf) => codesOf.reduce((s, c) => s + (c !== 0 ? 1 : 0), 0)
+  const emptyRows = (codesOf) => {
+    let e = 0
+    for (let i = 0; i < T; i++) if (codesOf.subarray(i * T, (i + 1) * T).every((c) => c === 0)) e += 1
+    return e
+  }
+  caption.text = fill(get(captions, kind)) + (emptyRows(codes) === T ? get(captions, "empty") : "")
 
   // The cost table: every type at the current slider values, the current one highlighted.
   const settings = {none: "", causal: "", local: `w = ${w}`, "global-local": `w = ${w}, ${g} global`,
@@ -67,13 +73,13 @@ export default ({type_select, window_slider, global_slider, length_slider, cells
     th("mask", "left") + th("settings", "left") + th("scores used", "right") + th(`share of T² = ${n}`, "right") +
     th("computed but unused (dense)", "right") + th("rows that see nothing", "right") + "</tr>"
   for (const k of Object.keys(settings)) {
-    const t = index[keyOf(k)]
+    const c = pick(payload, `codes_${KEYS[k]}`, widgets), used = allowedCount(c)
     const style = k === kind ? "background:#deebf7;font-weight:bold" : ""
-    html += `<tr style="${style}">` + td(k, "left") + td(settings[k], "left") + td(counts[t], "right") +
-      td(pct(counts[t]), "right") + td(n - counts[t], "right") + td(empty_rows[t], "right") + "</tr>"
+    html += `<tr style="${style}">` + td(k, "left") + td(settings[k], "left") + td(used, "right") +
+      td(pct(used), "right") + td(n - used, "right") + td(emptyRows(c), "right") + "</tr>"
   }
   html += "</table>"
-  const c = counts[s]
+  const c = allowedCount(codes)
   cost.text = `<b>Cost of this mask:</b> a dense kernel computes all ${n} scores and uses ${c} (${pct(c)}); ` +
     `a kernel that skips hidden pairs (like Longformer's banded one) would compute only ${c}.` + html
 }

@@ -1,0 +1,117 @@
+"""The figure contract: controls and axes, pick, shipping a payload and reading it back, the JS module loader."""
+
+import re
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from attnbook.viz.core import JS_DIR, js_callback, js_module
+from attnbook.viz.figure import (
+    Control,
+    axis_index,
+    check_payload,
+    figure_module,
+    payload_from_data,
+    payload_source,
+    pick,
+)
+
+
+class Demo(NamedTuple):
+    controls: tuple
+    axes: dict
+    grid: np.ndarray  # (3, 2, 4)
+    labels: list  # (2,)
+    fixed: np.ndarray
+
+
+def demo():
+    controls = (Control("step", (0, 1, 2)), Control("mode", ("a", "b")))
+    grid = np.arange(24, dtype=np.float32).reshape(3, 2, 4)
+    return Demo(controls, {"grid": ("step", "mode"), "labels": ("mode",)}, grid, ["A", "B"], np.ones(2))
+
+
+def test_pick_indexes_the_leading_axes_by_control_values():
+    p = demo()
+    np.testing.assert_array_equal(pick(p, "grid", {"step": 2, "mode": "b"}), p.grid[2, 1])
+    assert pick(p, "labels", {"mode": "b"}) == "B"
+    assert pick(p, "fixed", {}) is p.fixed
+    assert pick(p, "grid", {"step": 2.0, "mode": "a"})[0] == 16  # a slider's 2.0 is 2
+
+
+def test_pick_and_axis_index_name_what_is_wrong():
+    p = demo()
+    with pytest.raises(ValueError, match="step"):
+        pick(p, "grid", {"mode": "a"})
+    with pytest.raises(ValueError, match="mode must be one of"):
+        pick(p, "grid", {"step": 0, "mode": "c"})
+    with pytest.raises(ValueError, match="field"):
+        pick(p, "nope", {})
+    assert axis_index(Control("on", (False, True), "active"), True) == 1
+    with pytest.raises(ValueError):
+        axis_index(Control("n", (0, 1)), True)  # a bool is not the number 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (lambda p: p._replace(grid=np.zeros((2, 2, 4))), "leading shape"),
+        (lambda p: p._replace(axes={"grid": ("speed",)}), "unknown controls"),
+        (lambda p: p._replace(axes={"gird": ("step",)}), "not a field"),
+        (lambda p: p._replace(controls=(Control("a", (1,)), Control("a", (2,)))), "once"),
+    ],
+)
+def test_check_payload(bad, match):
+    check_payload(demo())
+    with pytest.raises(ValueError, match=match):
+        check_payload(bad(demo()))
+    with pytest.raises(TypeError, match="NamedTuple"):
+        check_payload({"controls": ()})
+
+
+def test_payload_round_trips_through_the_page_encoding():
+    source = payload_source(demo(), name="demo")
+    assert source.name == "demo-payload" and source.tags == [f"{__name__}:Demo"]
+    # what the browser harness reads back: typed arrays as {__ndarray__, dtype, shape}
+    page = {}
+    for key, (value,) in source.data.items():
+        if isinstance(value, np.ndarray):
+            value = {
+                "__ndarray__": value.ravel().tolist(),
+                "dtype": str(value.dtype),
+                "shape": list(value.shape),
+            }
+        page[key] = [value]
+    back = payload_from_data(Demo, page)
+    assert back.controls == demo().controls
+    np.testing.assert_array_equal(back.grid, demo().grid)
+    assert back.grid.dtype == np.float32 and back.labels == ["A", "B"]
+
+
+def test_figure_module_resolves_tags_only_inside_attnbook_viz():
+    module, cls = figure_module("attnbook.viz.masks:MasksPayload")
+    assert cls.__name__ == "MasksPayload" and hasattr(module, "view")
+    with pytest.raises(ValueError, match="tag"):
+        figure_module("os:system")
+
+
+def test_js_module_inlines_the_shared_library_and_refuses_other_imports(tmp_path, monkeypatch):
+    code = js_module("masks_update")
+    assert not re.search(r"^import", code, re.M) and "const pick = " in code and "export default" in code
+    assert "export const" not in code  # the library's exports became plain constants
+    monkeypatch.setattr("attnbook.viz.core.JS_DIR", tmp_path)
+    (tmp_path / "lib.mjs").write_text((JS_DIR / "lib.mjs").read_text())
+    (tmp_path / "remote.mjs").write_text(
+        'import x from "https://cdn.example/x.mjs"\nexport default () => x\n'
+    )
+    with pytest.raises(ValueError, match="only from ./lib.mjs"):
+        js_module("remote")
+    with pytest.raises(ValueError, match="name"):
+        js_callback("lib")
+
+
+def test_every_callback_imports_only_the_library():
+    for path in JS_DIR.glob("*.mjs"):
+        if path.stem != "lib":
+            js_module(path.stem)  # raises on any other import
