@@ -44,6 +44,8 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_timeout = 900
 nb_merge_streams = True
+# Build output never reaches a page: a cell that writes to stderr (a warning, a library's log line) fails the build.
+nb_output_stderr = "error"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
 

@@ -234,3 +234,45 @@ def check_figure(page, doc: int, name: str, tag: str, *, seed: int = 0, timeout_
                 break
             page.wait_for_timeout(25)
     return {"states": len(states), "mismatches": mismatches, "ms": timings}
+
+
+def main(argv=None) -> int:
+    """``python tests/browser/_numbers.py page.html``: run the numbers check on every figure of one page."""
+    import argparse
+    from pathlib import Path
+
+    from _bokeh import BROWSER_ARGS, CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description="Check the numbers of every figure in one HTML page.")
+    parser.add_argument("page", type=Path)
+    args = parser.parse_args(argv)
+    bad = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(args.page.resolve().as_uri())
+        page.wait_for_function(
+            "() => window.Bokeh && Bokeh.documents.length && Bokeh.documents.every(d => d.is_idle)"
+        )
+        figures = payload_figures(page)
+        n_docs = page.evaluate("() => Bokeh.documents.length")
+        print(f"{n_docs} Bokeh document(s), {len(figures)} with a payload")
+        for fig in figures:
+            r = check_figure(page, fig["doc"], fig["name"], fig["tag"])
+            status = "ok" if not r["mismatches"] else "MISMATCH"
+            print(f"  {fig['name']}: {r['states']} states, {status}")
+            for m in r["mismatches"]:
+                print("    " + m.replace("\n", "\n    "))
+            bad += bool(r["mismatches"])
+        for e in errors:
+            print(f"  page error: {e}")
+        browser.close()
+    return 1 if bad or errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Execute one chapter outside Sphinx and write its figures into one standalone page, for authors iterating on a
+chapter or a figure without rebuilding the book.
+
+    python scripts/run_chapter.py book/chapters/03_masks.md --html /tmp/ch3.html
+
+Exit status 1 when a cell fails or writes to stderr (the book build treats both as errors). The page inlines
+BokehJS, so it works offline; the browser tests' numbers check runs on it like on a book page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapter", type=Path, help="a MyST notebook, e.g. book/chapters/03_masks.md")
+    parser.add_argument(
+        "--html", type=Path, help="write the chapter's figure outputs to this standalone page"
+    )
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    args = parser.parse_args(argv)
+    if not args.chapter.is_file():
+        parser.error(f"chapter: no such file {args.chapter}")
+
+    import nbclient
+    from bokeh.resources import INLINE
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    nb = read_myst_markdown_notebook(args.chapter.read_text(encoding="utf-8"), path=args.chapter)
+    t0 = time.perf_counter()
+    client = nbclient.NotebookClient(
+        nb, timeout=args.timeout, resources={"metadata": {"path": str(args.chapter.parent)}}
+    )
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as exc:
+        print(f"{args.chapter}: a cell failed\n{exc}", file=sys.stderr)
+        return 1
+    print(f"{args.chapter}: executed in {time.perf_counter() - t0:.1f} s")
+
+    problems, figures = [], []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                problems.append(f"cell {i} wrote to stderr: {out['text'][:300]}")
+            html = out.get("data", {}).get("text/html", "")
+            if "data-attnbook-figure" in html:
+                figures.append(html)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if args.html:
+        head = INLINE.render_js()
+        body = "\n<hr>\n".join(figures)
+        args.html.write_text(
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>",
+            encoding="utf-8",
+        )
+        print(f"{len(figures)} figure(s) written to {args.html}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
