@@ -11,7 +11,20 @@ import numpy as np
 
 from attnbook._checks import as_int_array, check_bool, check_int
 
-__all__ = ["causal", "combine", "count_allowed", "global_local", "local", "padding"]
+__all__ = [
+    "MASK_TYPES",
+    "PAD_TOKEN",
+    "causal",
+    "combine",
+    "count_allowed",
+    "global_local",
+    "local",
+    "padding",
+]
+
+# The patterns chapter 3 compares, and the token that fills a padded position.
+MASK_TYPES = ("none", "causal", "local", "global-local", "padding")
+PAD_TOKEN = "<pad>"
 
 
 def _distance(T: int) -> np.ndarray:

@@ -91,7 +91,7 @@ def test_payload_round_trips_through_the_page_encoding():
 
 def test_figure_module_resolves_tags_only_inside_attnbook_viz():
     module, cls = figure_module("attnbook.viz.masks:MasksPayload")
-    assert cls.__name__ == "MasksPayload" and hasattr(module, "view")
+    assert cls.__name__ == "MasksPayload" and callable(cls.view) and module.__name__ == "attnbook.viz.masks"
     with pytest.raises(ValueError, match="tag"):
         figure_module("os:system")
 

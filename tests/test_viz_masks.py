@@ -7,7 +7,7 @@ from bokeh.models import ColumnDataSource, Widget
 from attnbook import masks
 from attnbook.experiments.masks import MASK_TYPES, PAD_TOKEN, mask_sweep
 from attnbook.viz.figure import pick
-from attnbook.viz.masks import GLOBAL_MARK, layout, masks_figure, payload, view
+from attnbook.viz.masks import GLOBAL_MARK, layout, masks_figure, payload
 
 T, C = 6, 4
 
@@ -57,7 +57,7 @@ def test_view_matches_an_independent_computation(st, allowed):
     if st["type"] == "padding":
         xs[st["length"] :] = pad
     expected = naive_attention(xs, w_q, w_k, grid)
-    shown = view(p, st)
+    shown = p.view(st)
     np.testing.assert_allclose(shown["cells"]["weight"].reshape(T, T), expected, atol=1e-6)
     assert shown["cells"]["weight"].dtype == np.float32
     np.testing.assert_array_equal(np.isnan(shown["cells"]["mask_color"]).reshape(T, T), ~grid)
@@ -80,9 +80,9 @@ def test_global_pairs_are_marked_and_labelled():
     codes = pick(p, "codes_global", state(window=0, n_global=2))
     assert (codes[:2, 2:] == 2).all() and (codes[2:, :2] == 2).all()
     assert codes[3, 3] == 1 and codes[3, 4] == 0
-    labels = view(p, state("global-local", window=0, n_global=2))["cells"]["q_token"]
+    labels = p.view(state("global-local", window=0, n_global=2))["cells"]["q_token"]
     assert labels[0].startswith(GLOBAL_MARK) and not labels[2 * T].startswith(GLOBAL_MARK)
-    assert view(p, state("padding", length=2))["cells"]["k_token"][:T] == ["w0", "w1"] + [PAD_TOKEN] * 4
+    assert p.view(state("padding", length=2))["cells"]["k_token"][:T] == ["w0", "w1"] + [PAD_TOKEN] * 4
 
 
 def test_every_widget_and_source_is_named():
@@ -132,6 +132,6 @@ def test_layout_bad_input(initial, error, match):
 
 
 def test_payload_refuses_other_input():
-    with pytest.raises(TypeError, match="sweep"):
+    with pytest.raises(TypeError, match="lacks"):
         payload({"tokens": ["a"]})
     assert set(MASK_TYPES) == {c for c in payload(mask_sweep(*inputs())).controls[0].values}

@@ -13,12 +13,9 @@ import numpy as np
 
 from .._checks import as_float_array, check_int, check_tokens
 from ..attention import scaled_dot_product_attention
-from ..masks import causal, global_local, local, padding
+from ..masks import MASK_TYPES, PAD_TOKEN, causal, global_local, local, padding
 
 __all__ = ["MASK_TYPES", "PAD_TOKEN", "MaskSweep", "mask_sweep"]
-
-MASK_TYPES = ("none", "causal", "local", "global-local", "padding")
-PAD_TOKEN = "<pad>"
 
 
 class MaskSweep(NamedTuple):

@@ -15,9 +15,10 @@ The encoding of "a state of the widgets selects this slice" (the only one in the
 state ``{"window": w, "n_global": g}`` selects ``field[values.index(w), values.index(g)]``. :func:`pick` does
 it in Python, ``pick`` in ``js/lib.mjs`` in the page. A field not listed in ``axes`` is the same in every state.
 
-Each figure module also has ``view(payload, state) -> {model: {attribute: value}}``: what the page's
-displayed models must hold for a state, written in Python from the payload. The browser tests move the
-widgets, read the page and compare it with ``view`` (``tests/browser/_numbers.py``).
+Each payload class also has a method ``view(state) -> {model: {attribute: value}}``: what the page's
+displayed models must hold for a state (model names without the figure's prefix; a source's attributes are
+its columns), written in Python from the payload: the callback's twin. The browser tests move the widgets,
+read the page and compare it with ``view`` (``tests/browser/_numbers.py``).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def payload_source(payload, *, name: str) -> ColumnDataSource:
     """Ship ``payload`` into the page once: a one-row source named ``<name>-payload``, one column per field.
 
     Arrays travel as typed arrays with their shape; the source is tagged with the payload's module, so the
-    browser tests find the module's ``view`` for it.
+    browser tests find its class (and ``view``) for it.
     """
     check_name(name)
     check_payload(payload)

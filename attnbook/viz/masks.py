@@ -12,7 +12,7 @@ from bokeh.layouts import column, row
 from bokeh.models import Div
 
 from .._checks import check_choice, check_int
-from ..experiments.masks import MASK_TYPES, PAD_TOKEN, MaskSweep
+from ..masks import MASK_TYPES, PAD_TOKEN
 from .core import SEQUENTIAL, check_name, js_callback, on_document_ready
 from .figure import Control, check_payload, payload_source, pick
 from .kit import (
@@ -34,7 +34,6 @@ __all__ = [
     "MasksPayload",
     "payload",
     "layout",
-    "view",
     "masks_figure",
 ]
 
@@ -95,12 +94,51 @@ class MasksPayload(NamedTuple):
     row_sums_global: np.ndarray
     row_sums_padding: np.ndarray
 
+    def view(p, state: dict) -> dict:
+        """What the grids show for ``state``: cell colours, hover text and the row readouts."""
+        kind = state["type"]
+        key = KEYS[kind]
+        codes, weights, scores, sums = (
+            pick(p, f"{q}_{key}", state) for q in ("codes", "weights", "scores", "row_sums")
+        )
+        labels = {
+            "global": lambda: pick(p, "labels_global", state),
+            "padding": lambda: pick(p, "labels_padding", state),
+        }
+        lab = list(labels.get(key, lambda: p.tokens)())
+        T = len(lab)
+        hidden = codes == 0
+        allowed = np.where(
+            hidden, "hidden (score −∞)", np.where(codes == 2, "may attend (global token)", "may attend")
+        )
+        n_keys = (~hidden).sum(axis=1)
+        return {
+            "cells": {
+                "q_token": [lab[i] for i in range(T) for _ in range(T)],
+                "k_token": lab * T,
+                "allowed": allowed.ravel().tolist(),
+                "score": [
+                    "−∞" if h else f"{s:.3f}" for h, s in zip(hidden.ravel(), scores.ravel(), strict=True)
+                ],
+                "weight": weights.ravel(),
+                "mask_color": np.where(hidden, np.nan, codes).ravel(),
+                "weight_color": np.where(hidden, np.nan, weights).ravel(),
+            },
+            "rows": {
+                "n_keys": [f"{k} key{'' if k == 1 else 's'}" for k in n_keys],
+                "row_sum": [f"Σ {s:.2f}" for s in sums],
+                "color": ["#b2182b" if k == 0 else "#333333" for k in n_keys],
+            },
+        }
 
-def payload(sweep: MaskSweep) -> MasksPayload:
-    """Pack a :class:`~attnbook.experiments.masks.MaskSweep` for the page (float32, −inf on hidden scores)."""
-    if not isinstance(sweep, MaskSweep):
+
+def payload(sweep) -> MasksPayload:
+    """Pack the result of :func:`attnbook.experiments.masks.mask_sweep` for the page (float32, −inf where hidden)."""
+    fields = ("tokens", "windows", "n_globals", "lengths", "masks", "scores", "weights")
+    missing = [f for f in fields if not hasattr(sweep, f)]
+    if missing:
         raise TypeError(
-            f"sweep must be a MaskSweep (attnbook.experiments.masks.mask_sweep), got {type(sweep).__name__}"
+            f"sweep must be a MaskSweep (attnbook.experiments.masks.mask_sweep); it lacks {missing}"
         )
     T = len(sweep.tokens)
     fields = {}
@@ -140,42 +178,6 @@ def payload(sweep: MaskSweep) -> MasksPayload:
         captions=dict(_CAPTIONS),
         **fields,
     )
-
-
-def view(p: MasksPayload, state: dict) -> dict:
-    """What the grids show for ``state``: cell colours, hover text and the row readouts."""
-    kind = state["type"]
-    key = KEYS[kind]
-    codes, weights, scores, sums = (
-        pick(p, f"{q}_{key}", state) for q in ("codes", "weights", "scores", "row_sums")
-    )
-    labels = {
-        "global": lambda: pick(p, "labels_global", state),
-        "padding": lambda: pick(p, "labels_padding", state),
-    }
-    lab = list(labels.get(key, lambda: p.tokens)())
-    T = len(lab)
-    hidden = codes == 0
-    allowed = np.where(
-        hidden, "hidden (score −∞)", np.where(codes == 2, "may attend (global token)", "may attend")
-    )
-    n_keys = (~hidden).sum(axis=1)
-    return {
-        "cells": {
-            "q_token": [lab[i] for i in range(T) for _ in range(T)],
-            "k_token": lab * T,
-            "allowed": allowed.ravel().tolist(),
-            "score": ["−∞" if h else f"{s:.3f}" for h, s in zip(hidden.ravel(), scores.ravel(), strict=True)],
-            "weight": weights.ravel(),
-            "mask_color": np.where(hidden, np.nan, codes).ravel(),
-            "weight_color": np.where(hidden, np.nan, weights).ravel(),
-        },
-        "rows": {
-            "n_keys": [f"{k} key{'' if k == 1 else 's'}" for k in n_keys],
-            "row_sum": [f"Σ {s:.2f}" for s in sums],
-            "color": ["#b2182b" if k == 0 else "#333333" for k in n_keys],
-        },
-    }
 
 
 def layout(
@@ -285,6 +287,6 @@ def layout(
     return on_document_ready(fig, update)
 
 
-def masks_figure(sweep: MaskSweep, *, name: str = "masks", **initial):
+def masks_figure(sweep, *, name: str = "masks", **initial):
     """``layout(payload(sweep))``: the figure the chapter shows (``initial``: kind, window, n_global, length)."""
     return layout(payload(sweep), name=name, **initial)

@@ -4,7 +4,7 @@ with what the Python side says the figure shows in that state.
 A figure built on :mod:`attnbook.viz.figure` ships its payload as a source named ``<name>-payload`` tagged with
 its module. For each such figure this module reads the payload back from the page, rebuilds the NamedTuple,
 drives a sample of widget states (for every control its first, middle and last value, the others held, then a
-few seeded joint states), and after each one compares the page with ``module.view(payload, state)``:
+few seeded joint states), and after each one compares the page with ``payload.view(state)``:
 integers and labels exactly, floats to ``1e-6``. The state compared is the one the widgets hold once the page
 has settled (a callback may move a widget itself), so the check follows the figure's own rules.
 """
@@ -189,7 +189,7 @@ def _wanted(view: Mapping, name: str) -> dict[str, list[str]]:
 def check_figure(page, doc: int, name: str, tag: str, *, seed: int = 0, timeout_s: float = 3.0) -> dict:
     """Drive one figure's sampled states; return ``{"states": n, "mismatches": [...], "ms": [...]}``."""
     install(page)
-    module, cls = figure_module(tag)
+    _, cls = figure_module(tag)
     payload = payload_from_data(
         cls, page.evaluate("([d, n]) => __attnbookNumbers.payload(d, n)", [doc, name])
     )
@@ -220,7 +220,7 @@ def check_figure(page, doc: int, name: str, tag: str, *, seed: int = 0, timeout_
             state = current_state()
             for c in controls:  # a value the page holds must be one the payload covers
                 axis_index(c, state[c.widget])
-            expected = module.view(payload, state)
+            expected = payload.view(state)
             actual = page.evaluate("([d, w]) => __attnbookNumbers.read(d, w)", [doc, _wanted(expected, name)])
             diffs = []
             for model, attrs in expected.items():
