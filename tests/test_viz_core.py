@@ -47,7 +47,8 @@ def test_js_callback_reads_the_module_and_refuses_unknown_names():
 @pytest.mark.parametrize("path", sorted(JS_DIR.glob("*.mjs")), ids=lambda p: p.stem)
 def test_every_callback_module_has_one_default_export(path):
     code = path.read_text(encoding="utf-8")
-    assert len(re.findall(r"^export default", code, re.M)) == 1, path.name
+    expected = 0 if path.stem == "lib" else 1  # the shared library only has named exports
+    assert len(re.findall(r"^export default", code, re.M)) == expected, path.name
 
 
 def test_float32_keeps_inf_refuses_nan():
