@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _callbacks import assert_callbacks_match_their_args
 from bokeh.models import ColumnDataSource, Widget
 
 from attnbook import masks
@@ -135,3 +136,7 @@ def test_payload_refuses_other_input():
     with pytest.raises(TypeError, match="lacks"):
         payload({"tokens": ["a"]})
     assert set(MASK_TYPES) == {c for c in payload(mask_sweep(*inputs())).controls[0].values}
+
+
+def test_callbacks_read_exactly_their_arguments():
+    assert assert_callbacks_match_their_args(masks_figure(mask_sweep(*inputs()))) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from _bokeh import (
+    FIGURE_TAG,
     HTML_ROOT,
     allowed_prefixes,
     book_root,
@@ -82,3 +83,19 @@ def test_chapter_page_weight(rel, weight_log):
         f"{rel} weighs {weight['total_bytes'] / 1e6:.2f} MB (html {weight['html_bytes'] / 1e6:.2f} MB, "
         f"own assets {weight['assets']}); the budget is {MAX_PAGE_BYTES / 1e6:.1f} MB"
     )
+
+
+@pytest.mark.browser
+def test_bokehjs_only_on_pages_with_a_figure():
+    """BokehJS (1.6 MB) is loaded by a page iff the page holds a figure wrapper (not the word in a docstring)."""
+    root = book_root()
+    wrong = []
+    for rel in discover_pages(root):
+        text = (root / rel).read_text("utf-8")
+        loads = "_static/bokeh/bokeh-" in text
+        if loads != bool(FIGURE_TAG.search(text)):
+            wrong.append(
+                f"{rel}: {'loads BokehJS without a figure' if loads else 'has a figure but no BokehJS'}"
+            )
+    assert not wrong, "\n".join(wrong)
+    assert "data-attnbook-figure" in (root / "api.html").read_text("utf-8"), "the API page names the marker"
