@@ -61,6 +61,14 @@ def build(session: nox.Session) -> None:
     session.log(f"Book built: open {HTML / 'index.html'} (see README: reading offline)")
 
 
+@nox.session(default=False)
+def dist(session: nox.Session) -> None:
+    """Build the book, then pack it as dist/attnbook-book-<version>.zip for offline readers."""
+    _install_book_env(session)
+    _sphinx_build(session)
+    session.run("python", "scripts/dist.py", str(HTML), "--out", str(ROOT / "dist"))
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Build the book, then run the full pytest suite: unit, gradient, reference and real-browser tests."""
