@@ -68,10 +68,11 @@ html_theme = "sphinx_book_theme"
 html_title = "attnbook: attention, by moving the numbers"
 html_static_path = ["_static"]
 html_css_files = ["attnbook.css"]
+html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "light"}
 html_theme_options = {
     "show_toc_level": 2,
-    "use_download_button": False,
+    "use_download_button": True,  # the chapter's .md and its executed .ipynb (attnbook_offline)
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
 }

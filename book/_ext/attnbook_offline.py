@@ -186,6 +186,18 @@ def _add_bokeh_to_figure_pages(app: Sphinx, pagename, templatename, context, doc
         app.builder.add_js_file(rel)
 
 
+def _offer_notebook(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Offer a chapter's executed notebook beside its source: copy myst-nb's ``.ipynb`` into ``_sources`` and
+    tell the theme's download button (which shows ``ipynb_source`` when set) where it is."""
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if not executed.is_file():
+        return
+    dest = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(executed, dest)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 def _copy_assets(app: Sphinx, exc) -> None:
     if exc is not None or app.builder.format != "html":
         return
@@ -211,5 +223,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-merge-info", _merge_stamps)
     app.connect("env-purge-doc", _purge_stamp)
     app.connect("html-page-context", _add_bokeh_to_figure_pages)
+    app.connect("html-page-context", _offer_notebook, priority=400)  # before the theme's header buttons
     app.connect("build-finished", _copy_assets)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

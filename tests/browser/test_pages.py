@@ -4,6 +4,9 @@ console error, no external request, every Bokeh figure rendered and every formul
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from _bokeh import (
     FIGURE_TAG,
@@ -99,3 +102,21 @@ def test_bokehjs_only_on_pages_with_a_figure():
             )
     assert not wrong, "\n".join(wrong)
     assert "data-attnbook-figure" in (root / "api.html").read_text("utf-8"), "the API page names the marker"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("rel", CHAPTERS or [None])
+def test_chapter_offers_its_source_and_executed_notebook(rel):
+    """The download button links the chapter's .md and its executed .ipynb, and both files are in the site."""
+    root = book_root()
+    if rel is None:
+        pytest.fail("the book has no chapters", pytrace=False)
+    text = (root / rel).read_text("utf-8")
+    links = {}
+    for suffix in (".md", ".ipynb"):
+        found = re.findall(r'href="([^"]+' + re.escape(suffix) + r')"', text)
+        assert found, f"{rel}: no download link to the chapter's {suffix}"
+        links[suffix] = (root / rel).parent.joinpath(found[0]).resolve()
+        assert links[suffix].is_file(), f"{rel}: {found[0]} is not in the built site"
+    assert json.loads(links[".ipynb"].read_text("utf-8"))["cells"], "the notebook has cells"
+    assert "```{code-cell}" in links[".md"].read_text("utf-8")
