@@ -1,21 +1,24 @@
-"""The GPT model's configuration: a frozen dataclass with validated fields, named presets and JSON round-trips."""
+"""What to build and how to train it: two frozen dataclasses with validated fields, model presets, JSON round-trips."""
 
 from __future__ import annotations
 
 import dataclasses
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from attnbook._checks import check_bool, check_choice, check_int, check_real
 
-__all__ = ["PRESETS", "ModelConfig", "from_preset"]
+__all__ = ["PRESETS", "ModelConfig", "TrainConfig", "from_preset"]
 
 Norm = Literal["layernorm", "rmsnorm", "none"]
 BlockKind = Literal["pre", "post", "sandwich"]
 Activation = Literal["relu", "gelu", "swish", "swiglu"]
 Position = Literal["none", "sinusoidal", "learned", "rope", "alibi"]
 MaskKind = Literal["causal", "local", "global_local"]
+Optimizer = Literal["adamw", "adam"]
+DType = Literal["float32", "float64"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class ModelConfig:
 
     def replace(self, **overrides: Any) -> ModelConfig:
         """Return a copy with some fields changed (validated again)."""
-        _check_field_names(overrides)
+        _check_field_names(ModelConfig, overrides)
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,8 +102,8 @@ class ModelConfig:
         """Rebuild a config from :meth:`to_dict` output; unknown or missing keys raise ``ValueError``."""
         if not isinstance(d, dict):
             raise TypeError(f"d must be a dict, got {type(d).__name__}")
-        _check_field_names(d)
-        missing = sorted(_FIELD_NAMES - set(d))
+        _check_field_names(cls, d)
+        missing = sorted({f.name for f in dataclasses.fields(cls)} - set(d))
         if missing:
             raise ValueError(f"d is missing ModelConfig fields {missing}")
         values = {}
@@ -117,13 +120,88 @@ class ModelConfig:
         return cls(**values)
 
 
-_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ModelConfig))
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimisation, schedule, and what to record (:func:`attnbook.train.train`).
+
+    Every field is validated in ``__post_init__`` (``ValueError``/``TypeError`` naming the field).
+    """
+
+    steps: int = 200  # optimizer updates in total
+    batch_size: int = 16  # B, sequences per batch
+    lr: float = 3e-3  # peak learning rate, reached at the end of warm-up
+    warmup_steps: int = 20  # linear warm-up from lr / warmup_steps to lr (0 = none)
+    min_lr: float = 3e-4  # cosine decay floor at the last step (= lr for a constant rate)
+    optimizer: Optimizer = "adamw"  # AdamW decays matrices only (nanoGPT's rule)
+    beta1: float = 0.9  # Adam's first-moment decay
+    beta2: float = 0.99  # Adam's second-moment decay (0.99 suits small batches, as in nanoGPT's char model)
+    eps: float = 1e-8  # Adam's denominator epsilon
+    weight_decay: float = 0.01  # AdamW decoupled decay, or Adam's L2 coefficient
+    grad_clip: float = 1.0  # clip the global gradient norm to this (0 = no clipping)
+    eval_interval: int = 50  # estimate train/val loss every this many steps (and at the end)
+    eval_batches: int = 4  # batches per loss estimate (the same fixed batches every time)
+    log_interval: int = 10  # record loss, lr, gradient norms, activation stats, attention entropy
+    seed: int = 0  # initial weights, batches and dropout all derive from it
+    snapshot_steps: tuple[int, ...] = ()  # after how many updates to save attention maps of the probe batch
+    probe_size: int = 1  # sequences in the fixed probe batch used for snapshots
+    dtype: DType = "float32"  # parameter dtype (float64 for exact comparisons)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_interval", "eval_batches", "log_interval", "probe_size"):
+            check_int(name, getattr(self, name), low=1)
+        check_int("warmup_steps", self.warmup_steps, low=0)
+        check_int("seed", self.seed, low=0)
+        check_real("lr", self.lr, low=0.0, low_inclusive=False)
+        check_real("min_lr", self.min_lr, low=0.0, high=self.lr)
+        check_choice("optimizer", self.optimizer, get_args(Optimizer))
+        check_real("beta1", self.beta1, low=0.0, high=1.0)
+        check_real("beta2", self.beta2, low=0.0, high=1.0)
+        if self.beta1 >= 1.0 or self.beta2 >= 1.0:
+            raise ValueError(f"beta1 and beta2 must be < 1, got {self.beta1}, {self.beta2}")
+        check_real("eps", self.eps, low=0.0)
+        check_real("weight_decay", self.weight_decay, low=0.0)
+        check_real("grad_clip", self.grad_clip, low=0.0)
+        if not isinstance(self.snapshot_steps, tuple):
+            raise TypeError(
+                f"snapshot_steps must be a tuple of ints, got {type(self.snapshot_steps).__name__}"
+            )
+        for s in self.snapshot_steps:
+            check_int("snapshot_steps[i]", s, low=0, high=self.steps)
+        if list(self.snapshot_steps) != sorted(set(self.snapshot_steps)):
+            raise ValueError(f"snapshot_steps must be strictly increasing, got {self.snapshot_steps}")
+        check_choice("dtype", self.dtype, get_args(DType))
+
+    def replace(self, **overrides: Any) -> TrainConfig:
+        """Return a copy with some fields changed (validated again)."""
+        _check_field_names(TrainConfig, overrides)
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of the fields (``snapshot_steps`` as a list)."""
+        d = dataclasses.asdict(self)
+        d["snapshot_steps"] = list(self.snapshot_steps)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``, missing keys take defaults."""
+        if not isinstance(d, Mapping):
+            raise TypeError(f"d must be a dict, got {type(d).__name__}")
+        _check_field_names(cls, d)
+        d = dict(d)
+        if "snapshot_steps" in d and isinstance(d["snapshot_steps"], list):
+            d["snapshot_steps"] = tuple(d["snapshot_steps"])
+        for name in ("lr", "min_lr", "beta1", "beta2", "eps", "weight_decay", "grad_clip"):
+            if isinstance(d.get(name), int) and not isinstance(d.get(name), bool):
+                d[name] = float(d[name])  # JSON may give back 0.0 as 0
+        return cls(**d)
 
 
-def _check_field_names(d: dict[str, Any]) -> None:
-    unknown = sorted(set(d) - _FIELD_NAMES)
+def _check_field_names(cls, d) -> None:
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - valid)
     if unknown:
-        raise ValueError(f"unknown ModelConfig field(s) {unknown}; known: {sorted(_FIELD_NAMES)}")
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; known: {sorted(valid)}")
 
 
 PRESETS: dict[str, ModelConfig] = {

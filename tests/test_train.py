@@ -1,25 +1,27 @@
-"""Tests for attnbook.train: overfitting, checkpoints, resuming, the CLI, and a PyTorch twin's loss curve."""
+"""Tests for attnbook.train: train_step, the loop's history, resuming, interruption, and a PyTorch twin's loss curve."""
 
 import dataclasses
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
+import scipy.special
 import torch
 import torch.nn.functional as F
 
+import attnbook.checkpoint
+import attnbook.cli
+import attnbook.config
+import attnbook.train
 from attnbook import model
-from attnbook.config import ModelConfig
+from attnbook.checkpoint import load_checkpoint, save_checkpoint
+from attnbook.config import ModelConfig, TrainConfig
 from attnbook.data import get_batch, make_dataset
-from attnbook.optim import lr_schedule
-from attnbook.train import (
-    TrainConfig,
-    _rng,
-    load_checkpoint,
-    main,
-    save_checkpoint,
-    train,
-)
+from attnbook.history import HISTORY_FIELDS
+from attnbook.optim import AdamW, lr_schedule
+from attnbook.train import StepResult, _rng, train, train_step
 
 CFG = ModelConfig(vocab_size=11, block_size=8, d_model=16, n_layer=2, n_head=2, d_ff=32)
 
@@ -115,10 +117,13 @@ def test_train_bad_input():
         TrainConfig(optimizer="sgd")
 
 
-def test_progress_line_on_stderr(capsys):
+def test_progress_bar_on_stderr(capsys):
     train(CFG, _tc(steps=3), _data(), progress=True)
-    err = capsys.readouterr().err
-    assert "\rstep 3/3 [" in err and "loss" in err and err.endswith("\n")
+    captured = capsys.readouterr()
+    assert "3/3" in captured.err and "loss" in captured.err and "val" in captured.err  # tqdm's bar
+    assert captured.err.endswith("\n") and captured.out == ""
+    train(CFG, _tc(steps=3), _data(), progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_train_config_dict_round_trip():
@@ -126,69 +131,6 @@ def test_train_config_dict_round_trip():
     assert TrainConfig.from_dict(tc.to_dict()) == tc
     with pytest.raises(ValueError, match="unknown"):
         TrainConfig.from_dict({"stepz": 3})
-
-
-# ---------------------------------------------------------------------------------------------- checkpoints
-
-
-def test_checkpoint_round_trip(tmp_path):
-    path = tmp_path / "ck.npz"
-    tc = _tc(snapshot_steps=(0, 12))
-    r = train(CFG, tc, _data(), progress=False, checkpoint_path=path)
-    ck = load_checkpoint(path)
-    assert ck.cfg == CFG and ck.train_cfg == tc and ck.step == 12
-    for k in r.params:
-        np.testing.assert_array_equal(ck.params[k], r.params[k])
-        assert ck.params[k].dtype == np.float32
-    assert set(ck.opt_state) == set(r.opt_state)
-    for k in r.opt_state:
-        np.testing.assert_array_equal(ck.opt_state[k], r.opt_state[k])
-    for k in r.history:
-        np.testing.assert_array_equal(ck.history[k], r.history[k])
-    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
-
-
-def test_missing_and_truncated_checkpoints(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        load_checkpoint(tmp_path / "nope.npz")
-    path = tmp_path / "ck.npz"
-    r = train(CFG, _tc(steps=2), _data(), progress=False, checkpoint_path=path)
-    blob = path.read_bytes()
-    (tmp_path / "trunc.npz").write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(ValueError, match="truncated"):
-        load_checkpoint(tmp_path / "trunc.npz")
-    corrupt = bytearray(blob)
-    corrupt[len(blob) // 2] ^= 0xFF  # flip a byte inside some array's data
-    (tmp_path / "corrupt.npz").write_bytes(bytes(corrupt))
-    with pytest.raises(ValueError, match="corrupt"):
-        load_checkpoint(tmp_path / "corrupt.npz")
-    (tmp_path / "empty.npz").write_bytes(b"")
-    with pytest.raises(ValueError, match="checkpoint"):
-        load_checkpoint(tmp_path / "empty.npz")
-    np.savez(tmp_path / "other.npz", a=np.zeros(3))
-    with pytest.raises(ValueError, match="metadata"):
-        load_checkpoint(tmp_path / "other.npz")
-    assert r.step == 2
-
-
-def test_mismatched_checkpoints(tmp_path):
-    r = train(CFG, _tc(steps=2), _data(), progress=False)
-    bigger = dataclasses.replace(CFG, d_model=32)
-    save_checkpoint(tmp_path / "shape.npz", r.params, bigger, _tc(), 2, r.opt_state, r.history)
-    with pytest.raises(ValueError, match="shape"):
-        load_checkpoint(tmp_path / "shape.npz")
-    fewer = {k: v for k, v in r.params.items() if k != "lm_head"}
-    save_checkpoint(tmp_path / "keys.npz", fewer, CFG, _tc(), 2, None, r.history)
-    with pytest.raises(ValueError, match="lm_head"):
-        load_checkpoint(tmp_path / "keys.npz")
-    opt = {k: v for k, v in r.opt_state.items() if k != "m.wte"}
-    save_checkpoint(tmp_path / "opt.npz", r.params, CFG, _tc(), 2, opt, r.history)
-    with pytest.raises(ValueError, match=r"m\.wte"):
-        load_checkpoint(tmp_path / "opt.npz")
-    # resuming with another model config is refused
-    save_checkpoint(tmp_path / "ok.npz", r.params, CFG, _tc(), 2, r.opt_state, r.history)
-    with pytest.raises(ValueError, match="another model config"):
-        train(dataclasses.replace(CFG, norm_eps=1e-6), _tc(), _data(), resume_from=tmp_path / "ok.npz")
 
 
 def test_resume_equals_uninterrupted_run(tmp_path):
@@ -220,34 +162,101 @@ def test_callback_sees_every_step():
     assert "val_loss" in seen[0][1] and "val_loss" in seen[4][1] and "val_loss" not in seen[1][1]
 
 
-# ---------------------------------------------------------------------------------------------- CLI
+def test_first_sigint_stops_after_the_step_and_restores_the_handler():
+    def interrupt_at_2(step, logs):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered to this (main) thread
+
+    before = signal.getsignal(signal.SIGINT)
+    r = train(CFG, _tc(steps=6), _data(), progress=False, callback=interrupt_at_2)
+    assert r.status == "interrupted" and r.step == 2
+    assert r.history["step"][-1] <= 1  # nothing recorded after the interrupted step
+    assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_cli_trains_and_writes_a_checkpoint(tmp_path, capsys):
-    out = tmp_path / "cli.npz"
-    args = ["--preset=tiny", "--steps=3", "--d_model=16", "--n_layer=1", "--block_size=16", "--batch_size=2"]
-    rc = main([*args, "--eval_batches=1", "--lr=3e-3", f"--out={out}", "--sample=10"])
-    captured = capsys.readouterr()
-    assert rc == 0, captured.err
-    assert "step 3/3" in captured.err  # the progress line
-    assert f"wrote {out}" in captured.out
-    ck = load_checkpoint(out)
-    assert ck.step == 3 and ck.cfg.d_model == 16 and ck.train_cfg.lr == 3e-3
-    assert ck.cfg.vocab_size == len(ck.extra["tokenizer"]["chars"])  # fitted to the grammar corpus
+def test_old_imports_still_work():
+    # chapters, experiments and the run cache import these from attnbook.train
+    assert attnbook.train.TrainConfig is attnbook.config.TrainConfig
+    assert attnbook.train.load_checkpoint is attnbook.checkpoint.load_checkpoint
+    assert attnbook.train.save_checkpoint is attnbook.checkpoint.save_checkpoint
+    assert attnbook.train.Checkpoint is attnbook.checkpoint.Checkpoint
+    assert attnbook.train.main(["--help"]) == attnbook.cli.main(["--help"]) == 0
 
 
-def test_cli_rejects_unknown_and_mistyped_keys(capsys):
-    assert main(["--stepz=3"]) == 2
-    err = capsys.readouterr().err
-    assert "--stepz" in err and "steps" in err and "d_model" in err  # lists the valid keys
-    assert main(["--steps=many"]) == 2
-    assert "--steps=many" in capsys.readouterr().err
-    assert main(["--attn_only=maybe"]) == 2
-    assert "attn_only" in capsys.readouterr().err
-    assert main(["--n_head=3"]) == 2  # does not divide d_model 64
-    assert "n_head" in capsys.readouterr().err
-    assert main(["--preset=huge"]) == 2
-    assert main(["--help"]) == 0
+# ---------------------------------------------------------------------------------------------- train_step
+
+
+def _adamw(params, tc):
+    return AdamW(params, lr=tc.lr, betas=(tc.beta1, tc.beta2), eps=tc.eps, weight_decay=tc.weight_decay)
+
+
+def test_train_is_a_loop_of_train_step():
+    tc = _tc(steps=5, log_interval=2, grad_clip=0.5)
+    data = _data()
+    ours = train(CFG, tc, data, progress=False)
+    params = model.init_params(CFG, tc.seed)
+    opt = _adamw(params, tc)
+    losses = []
+    for s in range(tc.steps):
+        batch = get_batch(data[0], CFG.block_size, tc.batch_size, _rng(tc.seed, 1, s))
+        lr = lr_schedule(s, tc.lr, tc.warmup_steps, tc.steps, tc.min_lr)
+        out = train_step(params, opt, batch, CFG, lr=lr, grad_clip=tc.grad_clip, record=s in (0, 2, 4))
+        assert isinstance(out, StepResult) and out.updated and math.isfinite(out.grad_norm)
+        assert (out.stats is not None) == (s in (0, 2, 4))
+        losses.append(out.loss)
+    for k in params:  # bit-identical: train() adds nothing to the update
+        np.testing.assert_array_equal(params[k], ours.params[k], err_msg=k)
+    np.testing.assert_array_equal(ours.history["loss"], [losses[0], losses[2], losses[4]])
+
+
+def test_train_step_statistics_match_an_independent_computation():
+    cfg = dataclasses.replace(CFG, n_layer=3)
+    params = model.init_params(cfg, 1, dtype=np.float64)
+    before = {k: v.copy() for k, v in params.items()}
+    x, y = get_batch(_data()[0], cfg.block_size, 4, np.random.default_rng(0))
+    out = train_step(params, _adamw(params, _tc()), (x, y), cfg, lr=1e-3, grad_clip=0.0, record=True)
+    assert set(out.stats) == set(HISTORY_FIELDS) - {
+        "step",
+        "loss",
+        "lr",
+        "eval_step",
+        "train_loss",
+        "val_loss",
+        "snapshot_step",
+        "snapshot_attn",
+    }
+    logits, cache = model.forward(before, x, cfg, training=True)
+    loss, dlogits = model.loss(logits, y)
+    grads = model.backward(dlogits, cache)
+    assert out.loss == loss
+    per_layer = [
+        math.sqrt(sum(float((g**2).sum()) for k, g in grads.items() if k.startswith(f"blocks.{i}.")))
+        for i in range(cfg.n_layer)
+    ]
+    np.testing.assert_allclose(out.stats["grad_norm_layers"], per_layer, rtol=1e-12)
+    total = math.sqrt(sum(float((g**2).sum()) for g in grads.values()))
+    assert out.grad_norm == out.stats["grad_norm"] and abs(out.grad_norm - total) < 1e-12 * total
+    maps = model.attention_maps(cache)  # (L, B, H, T, T)
+    entropy = scipy.special.entr(maps).sum(axis=-1).mean(axis=(1, 3))  # (L, H)
+    np.testing.assert_allclose(out.stats["attn_entropy"], entropy, rtol=1e-12)
+    stats = model.activation_stats(cache)
+    for key in ("mean", "std", "max"):
+        np.testing.assert_array_equal(out.stats[f"act_{key}"], stats[key])
+    assert any(not np.array_equal(params[k], before[k]) for k in params)  # and it did update
+
+
+def test_train_step_bad_input():
+    params = model.init_params(CFG, 0)
+    batch = get_batch(_data()[0], CFG.block_size, 2, np.random.default_rng(0))
+    other = _adamw(model.init_params(CFG, 0), _tc())
+    with pytest.raises(ValueError, match="optimizer"):
+        train_step(params, other, batch, CFG, lr=1e-3)
+    with pytest.raises(ValueError, match="optimizer"):
+        train_step(params, "adamw", batch, CFG, lr=1e-3)
+    with pytest.raises(ValueError, match="grad_clip"):
+        train_step(params, _adamw(params, _tc()), batch, CFG, lr=1e-3, grad_clip=-1.0)
+    with pytest.raises(ValueError, match="lr"):
+        train_step(params, _adamw(params, _tc()), batch, CFG, lr=-1.0)
 
 
 # ---------------------------------------------------------------------------------------------- PyTorch twin
