@@ -66,9 +66,8 @@ SCHEME_LABELS = {  # what the scheme selects offer (and hold as their value)
     "rope": "RoPE (rotates q and k)",
     "alibi": "ALiBi (bias on the scores)",
 }
-_SMOOTH = interp_palette(
-    DIVERGING, 65
-)  # continuous shading: similarities of 0.6 and 0.75 should not look alike
+# Continuous shading: similarities of 0.6 and 0.75 should not look alike.
+_SMOOTH = interp_palette(DIVERGING, 65)
 _PICKED, _OTHER = "#08519c", "#c6dbef"  # the chosen head's slope bar, the others
 
 
@@ -161,9 +160,11 @@ class PermutationPayload(NamedTuple):
         q, k = _grid_tokens(lab)
         m = float(pick(p, "max_diff", state))
         verdict = (
-            "the attention of the shuffled sentence is the original attention with its rows and columns shuffled"
+            "the attention of the shuffled sentence is the original attention with its rows and columns "
+            "shuffled"
             if m < 1e-6
-            else "shuffling changed the attention itself, not just its order: the model can tell the positions apart"
+            else "shuffling changed the attention itself, not just its order: the model can tell the positions "
+            "apart"
         )
         return {
             "cells": {
