@@ -1,268 +1,358 @@
-"""Position figures: the attention under each scheme, similarity tables, ALiBi reach, builders' payloads and names."""
+"""The position figures: payloads against independent computations, ``view`` for several states, names, the
+first state written by Python, the kit parts they brought, bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from bokeh.models import AbstractButton, ColumnDataSource, InputWidget, Slider
+from bokeh.models import AbstractButton, ColumnDataSource, Div, InputWidget, Widget
 
-from attnbook.attention import scaled_dot_product_attention
-from attnbook.positional import alibi_bias, rope, sinusoidal
-from attnbook.stats import diagonal_profile
-from attnbook.viz import show
-from attnbook.viz.position import (
+from attnbook.experiments.position import (
     SCHEMES,
-    alibi_figure,
-    alibi_recency,
-    permutation_figure,
+    alibi_heads,
+    permutation_sweep,
     position_similarity,
-    scheme_attention,
+    scheme_sweep,
+    similarity_sweep,
+)
+from attnbook.positional import alibi_bias, alibi_slopes, sinusoidal
+from attnbook.viz import show
+from attnbook.viz.figure import pick
+from attnbook.viz.kit import _round_ticks, color_mapper, grid_source, matrix_panel, outline
+from attnbook.viz.position import (
+    SCHEME_LABELS,
+    alibi_figure,
+    alibi_layout,
+    alibi_payload,
+    permutation_figure,
+    permutation_layout,
+    permutation_payload,
     schemes_figure,
+    schemes_payload,
     similarity_figure,
+    similarity_layout,
+    similarity_payload,
     sinusoidal_figure,
+    sinusoidal_layout,
+    sinusoidal_payload,
 )
 
 T, C, H = 5, 8, 2
-TOKENS = ["the", "cat", "sees", "the", "dog"]
+TOKENS = ("the", "cat", "sees", "the", "dog")
+PERMS = np.array([np.arange(T), np.arange(T)[::-1], [1, 0, 3, 2, 4]])
+LABELS = tuple(SCHEME_LABELS[s] for s in SCHEMES)
 
 
 @pytest.fixture(scope="module")
-def setup():
+def sentence():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T, C))
-    x[3] = x[0]  # the two "the" share their word vector, as in a real embedding table
+    x[3] = x[0]  # the two "the" share their word vector
     w_q, w_k = rng.standard_normal((2, C, C)) / np.sqrt(C)
-    learned = rng.standard_normal((T + 3, C))
-    return x, w_q, w_k, learned
+    return x, w_q, w_k, rng.standard_normal((T, C))
 
 
-def _heads(a):
-    return a.reshape(T, H, C // H).transpose(1, 0, 2)  # (H, T, D)
+@pytest.fixture(scope="module")
+def perm(sentence):
+    x, w_q, w_k, learned = sentence
+    return permutation_sweep(TOKENS, x, w_q, w_k, H, PERMS, learned=learned)
 
 
-def _reference(x, w_q, w_k, learned, scheme):
-    """The scheme written out directly from the formulas, for comparison."""
-    if scheme == "sinusoidal":
-        x = x + sinusoidal(T, C)
-    if scheme == "learned":
-        x = x + learned[:T]
-    q, k = _heads(x @ w_q), _heads(x @ w_k)
-    if scheme == "rope":
-        q, k = rope(q), rope(k)
-    s = q @ k.transpose(0, 2, 1) / np.sqrt(C // H)
-    if scheme == "alibi":
-        s = s + alibi_bias(H, T)
+@pytest.fixture(scope="module")
+def schemes(sentence):
+    x, w_q, w_k, learned = sentence
+    return scheme_sweep(TOKENS, x, w_q, w_k, H, learned=learned)
+
+
+@pytest.fixture(scope="module")
+def sims():
+    u = np.random.default_rng(5).standard_normal(C)
+    table = np.random.default_rng(6).standard_normal((6, C))
+    return similarity_sweep(
+        {
+            "sinusoidal": position_similarity("sinusoidal", 6, C),
+            "learned": position_similarity("learned", 6, C, learned=table),
+            "rope": position_similarity("rope", 6, C, rope_vector=u),
+        }
+    )
+
+
+def attention(x, w_q, w_k, bias=None):
+    """Head-by-head softmax(q k^T / sqrt(D) + bias) with NumPy alone: (H, T, T)."""
+    D = C // H
+    q = (x @ w_q).reshape(len(x), H, D).transpose(1, 0, 2)
+    k = (x @ w_k).reshape(len(x), H, D).transpose(1, 0, 2)
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(D) + (0 if bias is None else bias)
     e = np.exp(s - s.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_scheme_attention_matches_formula(setup, scheme):
-    x, w_q, w_k, learned = setup
-    w = scheme_attention(x, w_q, w_k, H, scheme, learned=learned)
-    assert w.shape == (H, T, T)
-    np.testing.assert_allclose(w, _reference(x, w_q, w_k, learned, scheme), atol=1e-12)
+# ---------------------------------------------------------------------------------------------------------
+# permutation
 
 
-def test_scheme_attention_equivariance_only_without_position(setup):
-    x, w_q, w_k, learned = setup
-    p = np.array([2, 0, 4, 1, 3])
-    for scheme in SCHEMES:
-        a = scheme_attention(x, w_q, w_k, H, scheme, learned=learned)
-        b = scheme_attention(x[p], w_q, w_k, H, scheme, learned=learned)
-        permuted = a[:, p][:, :, p]
-        if scheme == "none":
-            np.testing.assert_allclose(b, permuted, atol=1e-12)
-        else:
-            assert np.abs(b - permuted).max() > 1e-3, scheme
-
-
-def test_scheme_attention_keeps_float32(setup):
-    x, w_q, w_k, learned = setup
-    f32 = [a.astype(np.float32) for a in (x, w_q, w_k)]
-    for scheme in SCHEMES:
-        assert scheme_attention(*f32, H, scheme, learned=learned).dtype == np.float32
-
-
-@pytest.mark.parametrize(
-    ("kw", "exc", "match"),
-    [
-        ({"scheme": "absolute"}, ValueError, "scheme"),
-        ({"scheme": "learned", "learned": None}, ValueError, "learned"),
-        ({"scheme": "learned", "learned": np.ones((2, C))}, ValueError, "learned"),
-        ({"n_head": 3}, ValueError, "n_head"),
-        ({"w_q": np.ones((C, C + 1))}, ValueError, "w_q"),
-        ({"w_k": np.ones((C, C), dtype=np.float32)}, TypeError, "w_k"),
-        ({"x": np.ones((T, C), dtype=int)}, TypeError, "x"),
-    ],
-)
-def test_scheme_attention_bad_input(setup, kw, exc, match):
-    x, w_q, w_k, learned = setup
-    args = {"x": x, "w_q": w_q, "w_k": w_k, "n_head": H, "scheme": "none", "learned": learned, **kw}
-    with pytest.raises(exc, match=match):
-        scheme_attention(
-            args["x"], args["w_q"], args["w_k"], args["n_head"], args["scheme"], learned=args["learned"]
-        )
-
-
-def test_position_similarity_relative_schemes_are_toeplitz():
-    u = np.random.default_rng(1).standard_normal(16)
-    for scheme, kw in (("sinusoidal", {}), ("rope", {"rope_vector": u})):
-        sim = position_similarity(scheme, 12, 16, **kw)
-        assert sim.shape == (12, 12)
-        np.testing.assert_allclose(np.diag(sim), 1.0)
-        assert diagonal_profile(sim)[2].max() < 1e-12
-    table = np.random.default_rng(2).standard_normal((12, 16))
-    sim = position_similarity("learned", 12, 16, learned=table)
-    assert diagonal_profile(sim)[2].max() > 0.1
-    # sinusoidal: cos of PE rows, i.e. sum_i cos((m - n) w_i) / (C / 2)
-    pe = sinusoidal(12, 16)
-    np.testing.assert_allclose(position_similarity("sinusoidal", 12, 16), pe @ pe.T / 8, atol=1e-12)
-
-
-def test_position_similarity_bad_input():
-    with pytest.raises(ValueError, match="scheme"):
-        position_similarity("alibi", 4, 8)
-    with pytest.raises(ValueError, match="learned"):
-        position_similarity("learned", 4, 8)
-    with pytest.raises(ValueError, match="rope_vector"):
-        position_similarity("rope", 4, 8)
-    with pytest.raises(ValueError, match="rope_vector"):
-        position_similarity("rope", 4, 8, rope_vector=np.ones(6))
-
-
-def test_alibi_recency():
-    w, half = alibi_recency(4, 10)
-    assert w.shape == (4, 10) and half.shape == (4,)
-    np.testing.assert_allclose(w.sum(axis=1), 1.0)
-    assert np.all(np.diff(w, axis=1) > 0)  # nearer keys always get more
-    for h in range(4):
-        tail = np.cumsum(w[h, ::-1])
-        assert tail[half[h] - 1] >= 0.5 and (half[h] == 1 or tail[half[h] - 2] < 0.5)
-    assert half[0] < half[-1]  # the steepest slope looks closest
-    _, w_ref = scaled_dot_product_attention(
-        np.zeros((4, 1, 1)), np.zeros((4, 10, 1)), np.zeros((4, 10, 1)), bias=alibi_bias(4, 10)[:, -1:]
+def test_permutation_payload_matches_an_independent_computation(sentence, perm):
+    x, w_q, w_k, _ = sentence
+    p = permutation_payload(perm, head=1)
+    assert p.shuffled.dtype == p.diff.dtype == np.float32 and p.shuffled.shape == (3, len(SCHEMES), T, T)
+    none, alibi = SCHEMES.index("none"), SCHEMES.index("alibi")
+    for s, bias in ((none, None), (alibi, alibi_bias(H, T))):
+        base = attention(x, w_q, w_k, bias)[1]
+        for i, order in enumerate(PERMS):
+            a = attention(x[order], w_q, w_k, bias)[1]
+            np.testing.assert_allclose(p.shuffled[i, s], a, atol=1e-6)
+            inv = np.argsort(order)
+            np.testing.assert_allclose(p.diff[i, s], a[inv][:, inv] - base, atol=1e-6)
+    np.testing.assert_array_equal(p.max_diff, np.abs(p.diff).max(axis=(2, 3)))
+    assert p.max_diff[:, none].max() < 1e-6 and p.max_diff[1:, 1:4].min() > 1e-3
+    assert p.controls[0].values == (
+        "original: the cat sees the dog",
+        "2: dog the sees cat the",
+        "3: cat the the sees dog",
     )
-    np.testing.assert_allclose(w, w_ref[:, 0])
+    assert p.controls[1].values == LABELS and p.labels[1] == list(TOKENS[::-1])
+
+
+@pytest.mark.parametrize(("order", "scheme"), [(0, 0), (1, 4), (2, 1), (2, 3)])
+def test_permutation_view(perm, order, scheme):
+    p = permutation_payload(perm)
+    state = {"order": p.controls[0].values[order], "scheme": LABELS[scheme]}
+    shown = p.view(state)
+    words = [TOKENS[j] for j in PERMS[order]]
+    np.testing.assert_array_equal(
+        shown["cells"]["weight"], perm.shuffled[order, scheme, 0].astype(np.float32).ravel()
+    )
+    np.testing.assert_array_equal(shown["cells"]["diff"], p.diff[order, scheme].ravel())
+    assert (
+        shown["cells"]["q_token"][T * 2 : T * 3] == [words[2]] * T and shown["cells"]["k_token"][:T] == words
+    )
+    assert shown["weight-xaxis"]["major_label_overrides"] == dict(enumerate(words))
+    assert shown["weight-yaxis"]["major_label_overrides"] == {-i: t for i, t in enumerate(words)}
+    assert shown["weight"]["title.text"].endswith("(original order)" if order == 0 else "shuffled sentence")
+    m = float(p.max_diff[order, scheme])
+    text = shown["readout"]["text"]
+    assert f"<b>{m:.2e}</b>" in text and text.startswith(f"<b>{LABELS[scheme]}</b>")
+    assert ("rows and columns shuffled" in text) == (m < 1e-6)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# builders
+# sinusoidal table
 
 
-def _check_names(layout):
-    for m in layout.references():
-        if isinstance(m, (InputWidget, AbstractButton, Slider, ColumnDataSource)):
-            assert m.name and m.name.strip(), f"unnamed {type(m).__name__}"
-    names = [m.name for m in layout.references() if m.name]
-    assert len(names) == len(set(names)), "names must be unique"
+def test_sinusoidal_payload_and_view():
+    pe = sinusoidal(10, 6)
+    p = sinusoidal_payload(pe)
+    np.testing.assert_array_equal(p.waves, pe.T.astype(np.float32))
+    lam = [2 * np.pi * 10000.0 ** (2 * (c // 2) / 6) for c in range(6)]  # positions per turn of column c
+    np.testing.assert_allclose(p.wavelength, lam, rtol=1e-6)
+    for c in (0, 3, 5):
+        shown = p.view({"dim": c})
+        np.testing.assert_array_equal(shown["wave"]["value"], pe[:, c].astype(np.float32))
+        assert shown["band"] == {"x": [c], "y": [-4.5]}
+        fn = "sin" if c % 2 == 0 else "cos"
+        assert shown["line"]["title.text"] == f"dimension c = {c}: {fn}(t / 10000^({2 * (c // 2)}/6))"
+        text = shown["readout"]["text"]
+        size = f"{p.wavelength[c]:.2f}" if lam[c] < 1000 else f"{p.wavelength[c]:.2e}"
+        assert f"<b>{size}</b> positions" in text
+        assert ("longer than the 10 positions" in text) == (lam[c] > 10)
+    assert "2π·100^(2i/C)" in sinusoidal_payload(pe, base=100.0).view({"dim": 0})["readout"]["text"]
 
 
-def _args(layout, widget_name):
-    w = layout.select_one({"name": widget_name})
-    cb = w.js_property_callbacks["change:value"][0]
-    return cb.args
+# ---------------------------------------------------------------------------------------------------------
+# similarity
 
 
-def test_permutation_figure_payload(setup):
-    x, w_q, w_k, learned = setup
-    perms = np.array([np.arange(T), np.arange(T)[::-1], [1, 0, 3, 2, 4]])
-    layout = permutation_figure(TOKENS, x, w_q, w_k, H, perms, learned=learned, head=1)
-    _check_names(layout)
-    args = _args(layout, "perm-order")
-    shuffled, diff, max_diff = args["shuffled"], args["diff"], args["max_diff"]
-    assert shuffled.dtype == np.float32 and shuffled.shape == (3, len(SCHEMES), T * T)
-    for s, scheme in enumerate(SCHEMES):
-        base = scheme_attention(x, w_q, w_k, H, scheme, learned=learned)[1]
-        for i, p in enumerate(perms):
-            a = scheme_attention(x[p], w_q, w_k, H, scheme, learned=learned)[1]
-            np.testing.assert_allclose(shuffled[i, s].reshape(T, T), a, atol=1e-6)
-            inv = np.argsort(p)
-            np.testing.assert_allclose(diff[i, s].reshape(T, T), a[inv][:, inv] - base, atol=1e-6)
-    assert max_diff[:, 0].max() < 1e-6 and max_diff[1:, 1:4].min() > 1e-3
-    # ALiBi's bias depends on |i - j| only, which reversing the order preserves; another shuffle breaks it
-    alibi = SCHEMES.index("alibi")
-    assert max_diff[1, alibi] < 1e-6 and max_diff[2, alibi] > 1e-4
-    assert args["labels"][1] == TOKENS[::-1]
-    assert "perm-shuffle" in {m.name for m in layout.references()}
-    assert "data-attnbook-figure" in show(layout).html
+def test_similarity_payload_and_view(sims):
+    p = similarity_payload(sims)
+    np.testing.assert_array_equal(p.similarity, sims.similarity.astype(np.float32))
+    assert p.controls[0].values == ("sinusoidal", "learned", "rope")
+    assert p.controls[1].values == tuple(range(6))
+    for scheme, m in (("sinusoidal", 0), ("learned", 5), ("rope", 2)):
+        shown = p.view({"scheme": scheme, "position": m})
+        sim = sims.similarity[("sinusoidal", "learned", "rope").index(scheme)]
+        np.testing.assert_allclose(shown["cells"]["value"], sim.ravel(), atol=1e-7)
+        np.testing.assert_allclose(shown["rows"]["ys"][4], sim[4], atol=1e-7)
+        np.testing.assert_allclose(shown["chosen"]["value"], sim[m], atol=1e-7)
+        np.testing.assert_array_equal(shown["chosen"]["d"], np.arange(6) - m)
+        assert shown["marker"] == {"y": [-m]}
+        assert shown["curve"]["title.text"] == f"cos(position {m}, position n) against n − {m}"
+        # distance alone for the relative schemes, not for a random table
+        assert ("distance alone" in shown["readout"]["text"]) == (scheme != "learned")
 
 
-def test_permutation_figure_bad_input(setup):
-    x, w_q, w_k, learned = setup
-    good = np.array([np.arange(T), np.arange(T)[::-1]])
-    with pytest.raises(ValueError, match="permutation"):
-        permutation_figure(TOKENS, x, w_q, w_k, H, np.array([np.arange(T), [0, 0, 1, 2, 3]]), learned=learned)
-    with pytest.raises(ValueError, match="permutations"):
-        permutation_figure(TOKENS, x, w_q, w_k, H, good[:1], learned=learned)
-    with pytest.raises(ValueError, match="tokens"):
-        permutation_figure(TOKENS[:-1], x, w_q, w_k, H, good, learned=learned)
-    with pytest.raises(TypeError, match="tokens"):
-        permutation_figure("the cat", x, w_q, w_k, H, good, learned=learned)
-    with pytest.raises(ValueError, match="head"):
-        permutation_figure(TOKENS, x, w_q, w_k, H, good, learned=learned, head=H)
+# ---------------------------------------------------------------------------------------------------------
+# ALiBi
 
 
-def test_sinusoidal_figure_payload():
-    layout = sinusoidal_figure(10, 6, dim=3)
-    _check_names(layout)
-    args = _args(layout, "sinusoid-dim")
-    np.testing.assert_allclose(args["pe"].reshape(6, 10), sinusoidal(10, 6).T, atol=1e-6)
-    np.testing.assert_allclose(
-        args["wavelength"], 2 * np.pi * 10000.0 ** (2 * (np.arange(6) // 2) / 6), rtol=1e-6
-    )
-    assert layout.select_one({"name": "sinusoid-dim"}).value == 3
-    with pytest.raises(ValueError, match="dim"):
-        sinusoidal_figure(10, 6, dim=6)
-    with pytest.raises(ValueError, match="d_model"):
-        sinusoidal_figure(10, 1)
-
-
-def test_similarity_figure_payload():
-    sims = {"a": np.eye(4), "b": np.diag([0.0, 1.0, 2.0, 3.0])}
-    layout = similarity_figure(sims, position=2)
-    _check_names(layout)
-    args = _args(layout, "similarity-position")
-    np.testing.assert_array_equal(args["sims"], np.stack(list(sims.values())).astype(np.float32))
-    np.testing.assert_allclose(
-        args["max_spread"], [0.0, 3.0]
-    )  # eye is Toeplitz; the main diagonal 0..3 is not
-    assert args["labels"] == ["a", "b"]
-    with pytest.raises(ValueError, match="shape"):
-        similarity_figure({"a": np.eye(4), "b": np.eye(3)})
-    with pytest.raises(TypeError, match="similarities"):
-        similarity_figure({})
-    with pytest.raises(ValueError, match="position"):
-        similarity_figure(sims, position=4)
-
-
-def test_alibi_figure_payload():
-    layout = alibi_figure(4, 6, head=2)
-    _check_names(layout)
-    args = _args(layout, "alibi-head")
-    shown = args["shown"].reshape(4, 6, 6)
-    bias = alibi_bias(4, 6)
+def test_alibi_payload_and_view():
+    p = alibi_payload(alibi_heads(4, 6))
     lower = np.tril(np.ones((6, 6), dtype=bool))
-    np.testing.assert_allclose(shown[:, lower], bias[:, lower], atol=1e-6)
-    assert np.all(np.isneginf(shown[:, ~lower]))
-    w, half = alibi_recency(4, 6)
-    np.testing.assert_allclose(args["last"], w, atol=1e-6)
-    np.testing.assert_array_equal(args["half"], half)
-    with pytest.raises(ValueError, match="head"):
-        alibi_figure(4, 6, head=4)
+    np.testing.assert_allclose(p.bias[:, lower], alibi_bias(4, 6)[:, lower], atol=1e-6)
+    assert np.isnan(p.bias[:, ~lower]).all()
+    for h in (1, 2, 4):
+        shown = p.view({"head": h})
+        m = alibi_slopes(4)[h - 1]
+        np.testing.assert_array_equal(np.isnan(shown["cells"]["value"]), ~lower.ravel())
+        last = np.exp(-m * (5 - np.arange(6)))  # softmax of the last row of the bias alone
+        np.testing.assert_allclose(shown["weights"]["w"], last / last.sum(), atol=1e-6)
+        assert (
+            shown["bars"]["color"].index("#08519c") == h - 1 and shown["bars"]["color"].count("#08519c") == 1
+        )
+        assert shown["grid"]["title.text"] == f"Head {h}: bias −{m:.4f} · (i − j)"
+        text = shown["readout"]["text"]
+        assert f"slope m = 2^{-2 * h} = <b>{m:.4f}</b>" in text and f"loses {5 * m:.2f}" in text
+        assert f"last <b>{p.half[h - 1]}</b> of 6 positions" in text
+    assert "2^-0.50 = <b>0.7071</b>" in alibi_payload(alibi_heads(16, 6)).view({"head": 1})["readout"]["text"]
 
 
-def test_schemes_figure_payload(setup):
-    x, w_q, w_k, learned = setup
-    layout = schemes_figure(TOKENS, x, w_q, w_k, H, learned=learned)
-    _check_names(layout)
-    args = _args(layout, "schemes-scheme")
-    weights = np.stack([scheme_attention(x, w_q, w_k, H, s, learned=learned) for s in SCHEMES])
-    np.testing.assert_allclose(args["weights"], weights, atol=1e-6)
-    np.testing.assert_allclose(args["change"], weights - weights[:1], atol=1e-6)
-    # the two "the" rows (positions 0 and 3): equal without position, different with
-    np.testing.assert_allclose(
-        args["twin_diff"], np.abs(weights[:, :, 3] - weights[:, :, 0]).max(-1), atol=1e-6
+# ---------------------------------------------------------------------------------------------------------
+# every scheme
+
+
+def test_schemes_payload_and_view(sentence, schemes):
+    x, w_q, w_k, learned = sentence
+    p = schemes_payload(schemes)
+    np.testing.assert_allclose(p.weights[0], attention(x, w_q, w_k), atol=1e-6)
+    np.testing.assert_allclose(p.weights[1], attention(x + sinusoidal(T, C), w_q, w_k), atol=1e-6)
+    np.testing.assert_allclose(p.change, p.weights - p.weights[:1], atol=1e-6)
+    assert p.twin_label == "“the” (position 0) and “the” (position 3)"
+    for scheme, head in ((0, "1"), (3, "2"), (4, "1")):
+        shown = p.view({"scheme": LABELS[scheme], "head": head})
+        w = p.weights[scheme, int(head) - 1]
+        np.testing.assert_array_equal(shown["cells"]["weight"], w.ravel())
+        change = w - p.weights[0, int(head) - 1]  # float32 (the payload subtracts in float64)
+        np.testing.assert_allclose(shown["cells"]["change"], change.ravel(), atol=1e-7)
+        assert shown["weight"]["title.text"] == f"Attention weights, head {head}"
+        t = np.abs(w[3] - w[0]).max()
+        text = shown["readout"]["text"]
+        assert f"differ by at most <b>{t:.3f}</b>" in text and ("identical" in text) == (scheme == 0)
+    lone = scheme_sweep(["a", "b", "c", "d", "e"], x, w_q, w_k, H, learned=learned)
+    assert (
+        schemes_payload(lone).view({"scheme": LABELS[0], "head": "1"})["readout"]["text"].endswith("head 1.")
     )
-    assert args["twin_diff"][0].max() < 1e-6 and args["twin_diff"][1:].min() > 1e-4
-    assert "position 0" in args["twin_label"] and "position 3" in args["twin_label"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# layouts
+
+
+@pytest.fixture(scope="module")
+def figures(perm, schemes, sims):
+    return {
+        "perm": (permutation_figure(perm), permutation_payload(perm)),
+        "sinusoid": (sinusoidal_figure(sinusoidal(8, 6), dim=2), sinusoidal_payload(sinusoidal(8, 6))),
+        "similarity": (similarity_figure(sims, position=3), similarity_payload(sims)),
+        "alibi": (alibi_figure(alibi_heads(4, 6), head=1), alibi_payload(alibi_heads(4, 6))),
+        "schemes": (schemes_figure(schemes), schemes_payload(schemes)),
+    }
+
+
+@pytest.mark.parametrize("name", ["perm", "sinusoid", "similarity", "alibi", "schemes"])
+def test_every_model_is_named_and_every_control_exists(figures, name):
+    fig, p = figures[name]
+    assert fig.name == name
+    for m in fig.references():
+        if isinstance(m, (Widget, ColumnDataSource, InputWidget, AbstractButton)):
+            assert m.name and m.name.startswith(f"{name}-"), m
+    names = [m.name for m in fig.references() if getattr(m, "name", None)]
+    assert len(names) == len(set(names)), "model names must be unique"
+    for c in p.controls:
+        widget = fig.select_one({"name": f"{name}-{c.widget}"})
+        assert getattr(widget, c.attr) in c.values
+        callback = widget.js_property_callbacks[f"change:{c.attr}"][0]
+        assert callback.args["payload"].name == f"{name}-payload" and set(callback.args["widgets"]) == {
+            c.widget for c in p.controls
+        }
+    for model in p.view({c.widget: c.values[0] for c in p.controls}):
+        assert fig.select_one({"name": f"{name}-{model}"}) is not None, model
+    assert "data-attnbook-figure" in show(fig).html
+
+
+@pytest.mark.parametrize("name", ["perm", "sinusoid", "similarity", "alibi", "schemes"])
+def test_the_first_state_is_written_by_the_view(figures, name):
+    fig, p = figures[name]
+    state = {c.widget: getattr(fig.select_one({"name": f"{name}-{c.widget}"}), c.attr) for c in p.controls}
+    shown = p.view(state)
+    assert fig.select_one({"name": f"{name}-readout", "type": Div}).text == shown["readout"]["text"]
+    for model, attrs in shown.items():
+        if "title.text" in attrs:
+            assert fig.select_one({"name": f"{name}-{model}"}).title.text == attrs["title.text"]
+
+
+def test_the_shuffle_button_moves_the_order_select(figures):
+    fig, _ = figures["perm"]
+    button = fig.select_one({"name": "perm-shuffle"})
+    (callback,) = button.js_event_callbacks["button_click"]
+    assert callback.args["select"] is fig.select_one({"name": "perm-order"})
+
+
+def test_kit_matrix_panel_numbers_its_axes_and_outline_marks_a_row():
+    cells = grid_source("m-cells", 12, 30, value="float")
+    plot, r = matrix_panel(
+        cells,
+        name="m-grid",
+        title="t",
+        n_rows=12,
+        n_cols=30,
+        color_field="value",
+        mapper=color_mapper("m-mapper"),
+        x_label="n",
+        y_label="m",
+    )
+    assert plot.name == "m-grid" and r.data_source is cells
+    assert plot.yaxis[0].ticker.ticks == [0, -2, -4, -6, -8, -10]
+    assert plot.yaxis[0].major_label_overrides == {0: "0", -2: "2", -4: "4", -6: "6", -8: "8", -10: "10"}
+    assert plot.xaxis[0].ticker.ticks == [0, 5, 10, 15, 20, 25] and plot.xaxis[0].axis_label == "n"
+    assert plot.select_one({"name": "m-grid-colorbar"}) is not None
+    box = outline(plot, grid_source("m-box", 1, 1), 30, 1)
+    assert box.glyph.width == 30 and box.glyph.fill_alpha == 0
+    assert _round_ticks(3) == [0, 1, 2] and _round_ticks(64) == list(range(0, 64, 10))
+    with pytest.raises(ValueError, match="n_rows"):
+        matrix_panel(cells, name="x", title="", n_rows=0, n_cols=1, color_field="value",
+                     mapper=color_mapper("x-m"), x_label="", y_label="")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: permutation_payload({"tokens": TOKENS}), TypeError, "lacks"),
+        (lambda: schemes_payload(object()), TypeError, "scheme_sweep"),
+        (lambda: similarity_payload(np.eye(3)), TypeError, "similarity_sweep"),
+        (lambda: alibi_payload((1, 2)), TypeError, "alibi_heads"),
+        (lambda: sinusoidal_payload(np.ones((4, 5))), ValueError, "pe"),
+        (lambda: sinusoidal_payload(np.ones((1, 4))), ValueError, "pe"),
+        (lambda: sinusoidal_payload(np.ones((4, 4), dtype=int)), TypeError, "pe"),
+        (lambda: sinusoidal_payload(sinusoidal(4, 4), base=1.0), ValueError, "base"),
+    ],
+)
+def test_payloads_refuse_other_input(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_bad_initial_states(perm, sims):
+    with pytest.raises(ValueError, match="head"):
+        permutation_payload(perm, head=H)
+    with pytest.raises(ValueError, match="dim"):
+        sinusoidal_layout(sinusoidal_payload(sinusoidal(10, 6)), dim=6)
+    with pytest.raises(ValueError, match="position"):
+        similarity_layout(similarity_payload(sims), position=6)
+    with pytest.raises(ValueError, match="head"):
+        alibi_layout(alibi_payload(alibi_heads(4, 6)), head=4)
+    with pytest.raises(TypeError, match="name"):
+        permutation_layout(permutation_payload(perm), name="")
+    good = permutation_payload(perm)
+    broken = good._replace(shuffled=good.shuffled[:, :2])  # fewer schemes than the control offers
+    with pytest.raises(ValueError, match="shuffled"):
+        permutation_layout(broken)
+
+
+def test_view_refuses_a_value_no_control_has(perm):
+    p = permutation_payload(perm)
+    with pytest.raises(ValueError, match="scheme"):
+        p.view({"order": p.controls[0].values[0], "scheme": "none"})
+    assert pick(p, "max_diff", {"order": p.controls[0].values[1], "scheme": LABELS[1]}) > 1e-3

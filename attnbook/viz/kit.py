@@ -40,6 +40,8 @@ __all__ = [
     "play_button",
     "control_row",
     "empty_source",
+    "matrix_panel",
+    "outline",
 ]
 
 
@@ -231,3 +233,81 @@ def control_row(name: str, *widgets):
     """The figure's controls in one row, named ``<name>`` (the figure's prefix plus ``-controls``)."""
     check_name(name)
     return row(*widgets, name=name)
+
+
+def _round_ticks(n: int, most: int = 8) -> list[int]:
+    """0, step, 2 step, ... below ``n``, with a round step (1, 2, 5, 10, 20, 50, ...) giving at most ``most``."""
+    for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if -(-n // step) <= most:
+            break
+    else:
+        step = -(-n // most)
+    return list(range(0, n, step))
+
+
+def matrix_panel(
+    source: ColumnDataSource,
+    *,
+    name: str,
+    title: str,
+    n_rows: int,
+    n_cols: int,
+    color_field: str,
+    mapper: LinearColorMapper,
+    x_label: str,
+    y_label: str,
+    width: int = 360,
+    height: int = 340,
+    line_color: str | None = None,
+    colorbar: bool = True,
+):
+    """A matrix of cells coloured by ``color_field`` with numbered axes: row 0 on top, column 0 on the left.
+
+    ``source`` is laid out as :func:`grid_source` lays it (row ``i`` at ``y = -i``, column ``j`` at ``x = j``);
+    the axes are labelled with row and column numbers at round steps. For matrices indexed by numbers
+    (positions, dimensions); :func:`token_grid` labels them with tokens instead. ``line_color`` draws lines
+    between cells; by default they meet edge to edge. Returns ``(plot, cells)``.
+    """
+    check_name(name)
+    n_rows = check_int("n_rows", n_rows, low=1)
+    n_cols = check_int("n_cols", n_cols, low=1)
+    plot = figure(
+        name=name,
+        title=title,
+        width=width,
+        height=height,
+        x_range=(-0.5, n_cols - 0.5),
+        y_range=(-n_rows + 0.5, 0.5),
+        tools="",
+        toolbar_location=None,
+    )
+    color = {"field": color_field, "transform": mapper}
+    # Cells outlined in their own colour meet edge to edge (no antialiasing seams between them).
+    cells = plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=source,
+        line_color=line_color or color,
+        line_width=0.3 if line_color else 1,
+        fill_color=color,
+    )
+    from bokeh.models import FixedTicker
+
+    rows = _round_ticks(n_rows)
+    plot.xaxis.ticker = FixedTicker(ticks=_round_ticks(n_cols), name=f"{name}-xticks")
+    plot.yaxis.ticker = FixedTicker(ticks=[-i for i in rows], name=f"{name}-yticks")
+    plot.yaxis.major_label_overrides = {-i: str(i) for i in rows}
+    plot.xaxis.axis_label = x_label
+    plot.yaxis.axis_label = y_label
+    plot.grid.visible = False
+    if colorbar:
+        plot.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
+    return plot, cells
+
+
+def outline(plot, source: ColumnDataSource, width: float, height: float, *, color: str = "black"):
+    """An unfilled box of ``width`` × ``height`` centred on each row's ``x``, ``y`` (marks the row or column a
+    widget picked in a matrix; the callback moves it by writing ``x``/``y``)."""
+    return plot.rect("x", "y", width, height, source=source, fill_alpha=0, line_color=color, line_width=2)

@@ -1,733 +1,685 @@
-"""Figures of the position chapter: permutation equivariance, sinusoidal encodings (Vaswani et al. 2017),
-similarity against distance, RoPE (Su et al. 2021) and ALiBi (Press et al. 2022), all precomputed by attnbook.
+"""The position figures (chapter 5): shuffled words, the sinusoidal table (Vaswani et al. 2017), similarity of
+positions against distance (RoPE, Su et al. 2021), ALiBi's heads (Press et al. 2022) and one sentence under
+every scheme.
+
+Payloads from :mod:`attnbook.experiments.position` results (and a sinusoidal table); callbacks
+``js/position_*.mjs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import (
-    Button,
-    ColorBar,
-    ColumnDataSource,
-    Div,
-    HoverTool,
-    LinearColorMapper,
-    Select,
-    Slider,
-)
+from bokeh.models import Button, Div
 from bokeh.palettes import interp_palette
-from bokeh.plotting import figure
 
-from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real, check_tokens
-from ..attention import scaled_dot_product_attention, split_heads
-from ..positional import alibi_bias, alibi_slopes, rope, sinusoidal
-from ..stats import cosine_similarity, diagonal_profile
-from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, float32, js_callback, numbered_select, on_document_ready
-from .heatmap import attention_heatmap
+from .._checks import as_float_array, check_int, check_real
+from .core import DIVERGING, SEQUENTIAL, check_name, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source, pick
+from .kit import (
+    bar_panel,
+    color_mapper,
+    control_row,
+    empty_source,
+    grid_source,
+    hover,
+    line_panel,
+    matrix_panel,
+    outline,
+    play_button,
+    select,
+    slider,
+    token_grid,
+)
 
 __all__ = [
-    "SCHEMES",
-    "SIMILARITY_SCHEMES",
-    "alibi_figure",
-    "alibi_recency",
+    "SCHEME_LABELS",
+    "PermutationPayload",
+    "SinusoidalPayload",
+    "SimilarityPayload",
+    "AlibiPayload",
+    "SchemesPayload",
+    "permutation_payload",
+    "permutation_layout",
     "permutation_figure",
-    "position_similarity",
-    "scheme_attention",
-    "schemes_figure",
-    "similarity_figure",
+    "sinusoidal_payload",
+    "sinusoidal_layout",
     "sinusoidal_figure",
+    "similarity_payload",
+    "similarity_layout",
+    "similarity_figure",
+    "alibi_payload",
+    "alibi_layout",
+    "alibi_figure",
+    "schemes_payload",
+    "schemes_layout",
+    "schemes_figure",
 ]
 
-SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi")
-SCHEME_LABELS = {
+SCHEME_LABELS = {  # what the scheme selects offer (and hold as their value)
     "none": "no position",
     "sinusoidal": "sinusoidal (added to x)",
     "learned": "learned table (random init, untrained)",
     "rope": "RoPE (rotates q and k)",
     "alibi": "ALiBi (bias on the scores)",
 }
-SIMILARITY_SCHEMES = ("sinusoidal", "learned", "rope")
-_PLAIN = {"toolbar_location": None, "tools": ""}
-_SMOOTH = interp_palette(
-    DIVERGING, 65
-)  # continuous shading: similarities of 0.6 and 0.75 should not look alike
+# Continuous shading: similarities of 0.6 and 0.75 should not look alike.
+_SMOOTH = interp_palette(DIVERGING, 65)
+_PICKED, _OTHER = "#08519c", "#c6dbef"  # the chosen head's slope bar, the others
 
 
-def _check_projections(x: np.ndarray, w_q, w_k, n_head: int) -> tuple[np.ndarray, np.ndarray, int]:
-    C = x.shape[1]
-    w_q = as_float_array("w_q", w_q, ndim=2)
-    w_k = as_float_array("w_k", w_k, ndim=2)
-    for name, w in (("w_q", w_q), ("w_k", w_k)):
-        if w.shape != (C, C):
-            raise ValueError(f"{name} must have shape (C, C) = ({C}, {C}), got {w.shape}")
-        if w.dtype != x.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({x.dtype}), got {w.dtype}")
-    n_head = check_int("n_head", n_head, low=1)
-    if C % n_head:
-        raise ValueError(f"n_head must divide C={C}, got {n_head}")
-    return w_q, w_k, n_head
+def _needs(result, name: str, fields: tuple[str, ...], maker: str):
+    missing = [f for f in fields if not hasattr(result, f)]
+    if missing:
+        raise TypeError(
+            f"{name} must be a result of attnbook.experiments.position.{maker}; it lacks {missing}"
+        )
 
 
-def _check_learned(learned, T: int, C: int, dtype) -> np.ndarray:
-    learned = as_float_array("learned", learned, ndim=2)
-    if learned.shape[0] < T or learned.shape[1] != C:
-        raise ValueError(f"learned must have shape (>= {T}, {C}), got {learned.shape}")
-    return learned[:T].astype(dtype, copy=False)
+def _exp(x) -> str:
+    return f"{float(x):.2e}"  # lib.mjs fmtExp(x, 2)
 
 
-def scheme_attention(x, w_q, w_k, n_head: int, scheme: str, *, learned=None) -> np.ndarray:
-    """Attention weights of a sentence under one position scheme (no mask, values not needed).
-
-    ``none``: ``softmax(q kᵀ / √D)`` with ``q = x W_Q``, ``k = x W_K``. ``sinusoidal`` and ``learned`` add a
-    position table to ``x`` first; ``rope`` rotates each head's ``q`` and ``k`` by their positions; ``alibi``
-    adds ``-slope_h |i - j|`` to the scaled scores.
-
-    Parameters
-    ----------
-    x : (T, C) float array
-        Token vectors, the row order being the positions 0..T-1.
-    w_q, w_k : (C, C) float arrays
-    n_head : int
-        H, divides C (RoPE needs an even head width D = C / H).
-    scheme : {"none", "sinusoidal", "learned", "rope", "alibi"}
-    learned : (>= T, C) float array, optional
-        The position table for ``scheme="learned"``.
-
-    Returns
-    -------
-    weights : ndarray, shape (H, T, T), dtype of ``x``
-    """
-    x = as_float_array("x", x, ndim=2)
-    T, C = x.shape
-    w_q, w_k, n_head = _check_projections(x, w_q, w_k, n_head)
-    scheme = check_choice("scheme", scheme, SCHEMES)
-    if scheme == "sinusoidal":
-        x = x + sinusoidal(T, C, dtype=x.dtype)  # (T, C)
-    elif scheme == "learned":
-        if learned is None:
-            raise ValueError("learned must be given for scheme='learned'")
-        x = x + _check_learned(learned, T, C, x.dtype)  # (T, C)
-    q = split_heads(x @ w_q, n_head)  # (H, T, D)
-    k = split_heads(x @ w_k, n_head)  # (H, T, D)
-    if scheme == "rope":
-        q, k = rope(q), rope(k)  # rotate row t by angle t * base**(-2i/D)
-    bias = alibi_bias(n_head, T, dtype=x.dtype) if scheme == "alibi" else None  # (H, T, T)
-    _, weights = scaled_dot_product_attention(q, k, k, bias=bias)  # (H, T, T)
-    return weights
+def _readout(name: str, first: dict) -> Div:
+    """The figure's readout, holding the text of its first state (the callback rewrites it)."""
+    return Div(text=first["readout"]["text"], name=f"{name}-readout", width=740)
 
 
-def position_similarity(scheme: str, T: int, d_model: int, *, learned=None, rope_vector=None) -> np.ndarray:
-    """How alike two positions look to a model, as a (T, T) cosine similarity.
+def _wire(module: str, p, name: str, widgets: dict, **shown):
+    """The callback ``js/<module>.mjs`` (payload, widgets, the models it writes), run when any widget moves."""
+    update = js_callback(module, payload=payload_source(p, name=name), widgets=widgets, **shown)
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    return update
 
-    ``sinusoidal``: cosine of the rows of the sinusoidal table; ``learned``: of the rows of ``learned``;
-    ``rope``: the score of one vector ``u`` placed at positions m and n, ``<R_m u, R_n u> / |u|²``.
-    All three tables have rows of equal length except the learned one, so for those two the cosine is
-    the dot product divided by a constant.
 
-    Parameters
-    ----------
-    scheme : {"sinusoidal", "learned", "rope"}
-    T : int
-        Number of positions.
-    d_model : int
-        Width C (even for sinusoidal and RoPE).
-    learned : (>= T, C) float array, optional
-        Required for ``"learned"``.
-    rope_vector : (C,) float array, optional
-        The vector ``u`` for ``"rope"``; required there.
+def _grid_tokens(labels) -> tuple[list[str], list[str]]:
+    """Query and key label of each cell of a (T, T) grid, row-major."""
+    return [q for q in labels for _ in labels], list(labels) * len(labels)
 
-    Returns
-    -------
-    sim : ndarray of float64, shape (T, T)
-    """
-    scheme = check_choice("scheme", scheme, SIMILARITY_SCHEMES)
-    T = check_int("T", T, low=1)
-    C = check_int("d_model", d_model, low=2)
-    if scheme == "sinusoidal":
-        table = sinusoidal(T, C)  # (T, C)
-    elif scheme == "learned":
-        if learned is None:
-            raise ValueError("learned must be given for scheme='learned'")
-        table = _check_learned(learned, T, C, np.float64)
-    else:
-        if rope_vector is None:
-            raise ValueError("rope_vector must be given for scheme='rope'")
-        u = as_float_array("rope_vector", rope_vector, ndim=1).astype(np.float64)
-        if u.shape != (C,):
-            raise ValueError(f"rope_vector must have shape ({C},), got {u.shape}")
-        table = rope(np.tile(u, (T, 1)))  # (T, C): row m is u rotated to position m
-    return cosine_similarity(table)
+
+def _cells(name: str, tokens, *floats: str, **columns):
+    """One source for two token grids: each cell's query and key token, ``floats`` columns, ``columns``."""
+    q, k = _grid_tokens(tokens)
+    n = len(tokens)
+    return grid_source(name, n, n, q_token=q, k_token=k, **dict.fromkeys(floats, "float"), **columns)
+
+
+def _token_pair(cells, name: str, tokens, titles, fields, reach: float, right_tokens=("q_token", "k_token")):
+    """Two token grids on one source: weights (0..1) on the left, a signed difference (±reach) on the right,
+    whose hover names its cells by the ``right_tokens`` columns."""
+    plots = []
+    for field, title, (palette, low, high), (q, k) in zip(
+        fields,
+        titles,
+        ((SEQUENTIAL, 0.0, 1.0), (_SMOOTH, -reach, reach)),
+        (("q_token", "k_token"), right_tokens),
+        strict=True,
+    ):
+        plot, r = token_grid(
+            cells,
+            name=f"{name}-{field}",
+            title=title,
+            q_tokens=tokens,
+            k_tokens=tokens,
+            color_field=field,
+            mapper=color_mapper(f"{name}-{field}-mapper", palette, low, high),
+            width=370,
+            height=340,
+            colorbar=True,
+        )
+        plot.add_tools(hover(r, ("query", f"@{q}"), ("key", f"@{k}"), (field, f"@{field}{{0.000}}")))
+        plots.append(plot)
+    return plots
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 1. permutation equivariance
 
 
-def permutation_figure(
-    tokens: Sequence[str],
-    x,
-    w_q,
-    w_k,
-    n_head: int,
-    permutations,
-    *,
-    learned,
-    head: int = 0,
-    name: str = "perm",
-):
-    """Shuffle the sentence and compare: with no position the attention only permutes, with position it changes.
+class PermutationPayload(NamedTuple):
+    """Per word order and scheme: one head's attention of the shuffled sentence and its difference from the
+    original once un-shuffled (``A(x[p])[p⁻¹][:, p⁻¹] - A(x)``), and the largest |difference|."""
 
-    For every permutation ``p`` (rows of ``permutations``) and scheme the figure holds the shuffled sentence's
-    attention ``A(x[p])`` and the difference ``A(x[p])`` un-shuffled minus ``A(x)``, i.e.
-    ``A(x[p])[p⁻¹][:, p⁻¹] - A(x)``, zero everywhere exactly when attention is permutation-equivariant.
+    controls: tuple
+    axes: dict
+    tokens: tuple  # the sentence in its original order
+    head: int  # the head shown (0-based)
+    labels: list  # (P, T) the shuffled words
+    titles: list  # (P,) title of the left grid
+    shuffled: np.ndarray  # (P, S, T, T) float32
+    diff: np.ndarray  # (P, S, T, T) float32
+    max_diff: np.ndarray  # (P, S) float32
 
-    Parameters
-    ----------
-    tokens : sequence of str, length T
-    x : (T, C) float array
-    w_q, w_k : (C, C) float arrays
-    n_head : int
-    permutations : (P, T) int array
-        Each row a permutation of ``0..T-1``; the first is shown first.
-    learned : (>= T, C) float array
-        Position table of the ``learned`` scheme.
-    head : int, optional
-        The head shown (0-based).
-    name : str, optional
-        Prefix of every model's name.
-    """
-    x = as_float_array("x", x, ndim=2)
-    T, C = x.shape
-    tokens = check_tokens("tokens", tokens, T)
-    permutations = as_int_array("permutations", permutations, ndim=2, low=0, high=T)
-    if permutations.shape[1] != T or permutations.shape[0] < 2:
-        raise ValueError(f"permutations must have shape (P >= 2, T={T}), got {permutations.shape}")
-    for p in permutations:
-        if not np.array_equal(np.sort(p), np.arange(T)):
-            raise ValueError(
-                f"every row of permutations must be a permutation of 0..{T - 1}, got {p.tolist()}"
-            )
-    n_head = check_int("n_head", n_head, low=1)
-    head = check_int("head", head, low=0, high=n_head - 1)
+    def view(p, state: dict) -> dict:
+        """The grids, the shuffled grid's axis labels and title, and the readout for ``state``."""
+        lab = list(pick(p, "labels", state))
+        q, k = _grid_tokens(lab)
+        m = float(pick(p, "max_diff", state))
+        verdict = (
+            "the attention of the shuffled sentence is the original attention with its rows and columns "
+            "shuffled"
+            if m < 1e-6
+            else "shuffling changed the attention itself, not just its order: the model can tell the positions "
+            "apart"
+        )
+        return {
+            "cells": {
+                "weight": pick(p, "shuffled", state).ravel(),
+                "diff": pick(p, "diff", state).ravel(),
+                "q_token": q,
+                "k_token": k,
+            },
+            "weight": {"title.text": pick(p, "titles", state)},
+            "weight-xaxis": {"major_label_overrides": {j: t for j, t in enumerate(lab)}},
+            "weight-yaxis": {"major_label_overrides": {-i: t for i, t in enumerate(lab)}},
+            "readout": {
+                "text": f"<b>{state['scheme']}</b>, order “{' '.join(lab)}”: largest |difference| = "
+                f"<b>{_exp(m)}</b>, {verdict}."
+            },
+        }
 
-    P = len(permutations)
-    shuffled = np.zeros((P, len(SCHEMES), T * T), np.float32)  # A(x[p]) of the chosen head
-    diff = np.zeros((P, len(SCHEMES), T * T), np.float32)  # un-shuffled minus original
-    max_diff = np.zeros((P, len(SCHEMES)), np.float32)
-    for s, scheme in enumerate(SCHEMES):
-        base = scheme_attention(x, w_q, w_k, n_head, scheme, learned=learned)[head]  # (T, T)
-        for i, p in enumerate(permutations):
-            a = scheme_attention(x[p], w_q, w_k, n_head, scheme, learned=learned)[head]  # (T, T)
-            inv = np.argsort(p)
-            d = a[np.ix_(inv, inv)] - base  # back in the original order
-            shuffled[i, s] = float32("shuffled", a).ravel()
-            diff[i, s] = float32("diff", d).ravel()
-            max_diff[i, s] = np.abs(d).max()
-    labels = [[tokens[j] for j in p] for p in permutations]
-    reach = max(float(max_diff.max()), 1e-3)  # one colour scale for every state, so sizes compare
-    options = [(str(i), f"{i + 1}: " + " ".join(lab)) for i, lab in enumerate(labels)]
-    options[0] = ("0", "original: " + " ".join(labels[0]))
 
-    left = attention_heatmap(
-        shuffled[0, 0].reshape(T, T),
-        labels[0],
-        labels[0],
-        name=f"{name}-shuffled",
-        title="Attention of the shuffled sentence",
-        width=370,
-        height=330,
+def permutation_payload(sweep, *, head: int = 0) -> PermutationPayload:
+    """Pack :func:`attnbook.experiments.position.permutation_sweep` for the page: head ``head`` (0-based)."""
+    _needs(sweep, "sweep", ("tokens", "schemes", "permutations", "shuffled", "diff"), "permutation_sweep")
+    head = check_int("head", head, low=0, high=sweep.shuffled.shape[2] - 1)
+    labels = [[sweep.tokens[j] for j in perm] for perm in sweep.permutations]
+    identity = [bool(np.array_equal(perm, np.arange(len(perm)))) for perm in sweep.permutations]
+    orders = tuple(
+        ("original: " if same else f"{i + 1}: ") + " ".join(lab)
+        for i, (lab, same) in enumerate(zip(labels, identity, strict=True))
     )
-    right = attention_heatmap(
-        diff[0, 0].reshape(T, T),
-        tokens,
-        tokens,
-        name=f"{name}-diff",
-        title="Un-shuffled minus original",
-        width=370,
-        height=330,
-        palette=_SMOOTH,
-        low=-reach,
-        high=reach,
-    )
-    perm = Select(title="Order of the words", value="0", options=options, name=f"{name}-order", width=330)
-    shuffle = Button(label="Shuffle", name=f"{name}-shuffle", width=90, align="end")
-    scheme = Select(
-        title="Position information",
-        value="none",
-        name=f"{name}-scheme",
-        width=260,
-        options=[(s, SCHEME_LABELS[s]) for s in SCHEMES],
-    )
-    readout = Div(text="", name=f"{name}-readout", width=740)
-    update = js_callback(
-        "position_permutation",
-        perm=perm,
-        scheme=scheme,
-        readout=readout,
-        left_source=left.select_one({"name": f"{name}-shuffled-source"}),
-        right_source=right.select_one({"name": f"{name}-diff-source"}),
-        left_x=left.xaxis[0],
-        left_y=left.yaxis[0],
-        left_plot=left,
-        shuffled=shuffled,
-        diff=diff,
-        max_diff=max_diff,
+    diff = sweep.diff[:, :, head].astype(np.float32)  # (P, S, T, T)
+    return PermutationPayload(
+        controls=(
+            Control("order", orders),
+            Control("scheme", tuple(SCHEME_LABELS.get(s, s) for s in sweep.schemes)),
+        ),
+        axes={f: ("order", "scheme") for f in ("shuffled", "diff", "max_diff")}
+        | {"labels": ("order",), "titles": ("order",)},
+        tokens=tuple(sweep.tokens),
+        head=head,
         labels=labels,
-        schemes=list(SCHEMES),
-        scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES],
+        titles=[
+            "Attention of the sentence (original order)" if same else "Attention of the shuffled sentence"
+            for same in identity
+        ],
+        shuffled=sweep.shuffled[:, :, head].astype(np.float32),
+        diff=diff,
+        max_diff=np.abs(diff).max(axis=(-2, -1)),
     )
-    perm.js_on_change("value", update)
-    scheme.js_on_change("value", update)
-    shuffle.js_on_event("button_click", js_callback("position_shuffle", select=perm))
-    layout = column(row(perm, shuffle, scheme), row(left, right), readout, name=f"{name}-layout")
-    return on_document_ready(layout, update)
+
+
+def permutation_layout(p: PermutationPayload, *, name: str = "perm"):
+    """Order select, Shuffle button and scheme select over the shuffled attention and its difference."""
+    check_name(name)
+    check_payload(p)
+    q_orig, k_orig = _grid_tokens(p.tokens)  # the right grid keeps the original order
+    cells = _cells(f"{name}-cells", p.tokens, "weight", "diff", q_orig=q_orig, k_orig=k_orig)
+    reach = max(float(p.max_diff.max()), 1e-3)  # one colour scale for every state, so sizes compare
+    orders, schemes = (c.values for c in p.controls)
+    first = p.view({"order": orders[0], "scheme": schemes[0]})
+    titles = (first["weight"]["title.text"], "Un-shuffled minus original")
+    left, right = _token_pair(cells, name, p.tokens, titles, ("weight", "diff"), reach, ("q_orig", "k_orig"))
+    left.xaxis[0].name, left.yaxis[0].name = f"{name}-weight-xaxis", f"{name}-weight-yaxis"
+    widgets = {
+        "order": select(f"{name}-order", "Order of the words", orders, orders[0], width=330),
+        "scheme": select(f"{name}-scheme", "Position information", schemes, schemes[0], width=260),
+    }
+    shuffle = Button(label="Shuffle", name=f"{name}-shuffle", width=90, align="end")
+    shuffle.js_on_event("button_click", js_callback("position_shuffle", select=widgets["order"]))
+    readout = _readout(name, first)
+    axes = [left.xaxis[0], left.yaxis[0]]
+    update = _wire(
+        "position_permutation", p, name, widgets, cells=cells, plot=left, axes=axes, readout=readout
+    )
+    fig = column(
+        control_row(f"{name}-controls", widgets["order"], shuffle, widgets["scheme"]),
+        row(left, right, name=f"{name}-plots"),
+        readout,
+        name=name,
+    )
+    return on_document_ready(fig, update)
+
+
+def permutation_figure(sweep, *, head: int = 0, name: str = "perm"):
+    """``permutation_layout(permutation_payload(sweep, head=head))``: the figure the chapter shows."""
+    return permutation_layout(permutation_payload(sweep, head=head), name=name)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 2. the sinusoidal table
 
 
-def sinusoidal_figure(T: int, d_model: int, *, base: float = 10000.0, dim: int = 0, name: str = "sinusoid"):
-    """The sinusoidal table as an image, with a slider picking one dimension whose wave is drawn below.
+class SinusoidalPayload(NamedTuple):
+    """The sinusoidal table by dimension (``waves[c] = PE[:, c]``) and each dimension's wavelength."""
 
-    Parameters
-    ----------
-    T : int
-        Positions (rows).
-    d_model : int
-        C, even.
-    base : float, optional
-    dim : int, optional
-        The dimension shown first.
-    name : str, optional
-    """
-    T = check_int("T", T, low=2)
-    C = check_int("d_model", d_model, low=2)
+    controls: tuple
+    axes: dict
+    base: str  # the wavelength base as the titles write it
+    waves: np.ndarray  # (C, T) float32
+    wavelength: np.ndarray  # (C,) float32: positions per full turn of dimension c
+
+    def view(p, state: dict) -> dict:
+        """The chosen dimension's wave, its outline in the table, the wave's title and the readout."""
+        c = state["dim"]
+        C, T = p.waves.shape
+        i, fn = c // 2, ("sin", "cos")[c % 2]
+        lam = float(pick(p, "wavelength", state))
+        size = f"{lam:.2f}" if lam < 1000 else _exp(lam)
+        tail = f" — longer than the {T} positions shown, so it barely moves here." if lam > T else "."
+        return {
+            "wave": {"value": pick(p, "waves", state)},
+            "band": {"x": [c], "y": [-(T - 1) / 2]},
+            "line": {"title.text": f"dimension c = {c}: {fn}(t / {p.base}^({2 * i}/{C}))"},
+            "readout": {
+                "text": f"Dimension <b>{c}</b> is a {'sine' if fn == 'sin' else 'cosine'} of pair i = {i} with "
+                f"wavelength 2π·{p.base}^(2i/C) = <b>{size}</b> positions{tail}"
+            },
+        }
+
+
+def sinusoidal_payload(pe, *, base: float = 10000.0) -> SinusoidalPayload:
+    """Pack a sinusoidal table ``pe`` (T, C) (:func:`attnbook.positional.sinusoidal` with this ``base``)."""
+    pe = as_float_array("pe", pe, ndim=2)
+    T, C = pe.shape
+    if T < 2 or C < 2 or C % 2:
+        raise ValueError(f"pe must have shape (T >= 2, C) with C even and >= 2, got {pe.shape}")
     base = check_real("base", base, low=1.0, low_inclusive=False)
-    dim = check_int("dim", dim, low=0, high=C - 1)
-    pe = sinusoidal(T, C, base)  # (T, C)
     pair = np.arange(C) // 2
-    wavelength = 2 * np.pi * base ** (2 * pair / C)  # (C,) positions per full turn of dimension c
+    return SinusoidalPayload(
+        controls=(Control("dim", tuple(range(C))),),
+        axes={"waves": ("dim",), "wavelength": ("dim",)},
+        base=f"{base:g}",
+        waves=np.ascontiguousarray(pe.T, dtype=np.float32),
+        wavelength=(2 * np.pi * base ** (2 * pair / C)).astype(np.float32),
+    )
 
-    matrix = figure(
+
+def sinusoidal_layout(p: SinusoidalPayload, *, name: str = "sinusoid", dim: int = 0):
+    """Dimension slider and play button; the table with the chosen column outlined, and that column's wave."""
+    check_name(name)
+    check_payload(p)
+    C, T = p.waves.shape
+    dim = check_int("dim", dim, low=0, high=C - 1)
+    first = p.view({"dim": dim})
+    table = grid_source(f"{name}-table", T, C, value=p.waves.T.ravel())
+    matrix, _ = matrix_panel(
+        table,
         name=f"{name}-matrix",
         title=f"PE (T={T} positions × C={C} dimensions)",
-        width=360,
+        n_rows=T,
+        n_cols=C,
+        color_field="value",
+        mapper=color_mapper(f"{name}-mapper", _SMOOTH, -1.0, 1.0),
+        x_label="dimension c",
+        y_label="position t",
         height=360,
-        x_range=(-0.5, C - 0.5),
-        y_range=(T - 0.5, -0.5),
-        **_PLAIN,
     )
-    mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
-    image = matrix.image(image=[float32("pe", pe)], x=-0.5, y=-0.5, dw=C, dh=T, color_mapper=mapper)
-    image.data_source.name = f"{name}-image"
-    band = ColumnDataSource(dict(x=[float(dim)], y=[(T - 1) / 2]), name=f"{name}-band")
-    matrix.rect("x", "y", 1, T, source=band, fill_alpha=0, line_color="black", line_width=2)
-    matrix.xaxis.axis_label = "dimension c"
-    matrix.yaxis.axis_label = "position t"
-    matrix.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
-
-    wave = ColumnDataSource(
-        dict(t=np.arange(T, dtype=np.float32), value=float32("pe", pe[:, dim])), name=f"{name}-wave"
-    )
-    line = figure(
+    band = empty_source(f"{name}-band", 1, x=[float(dim)], y=[-(T - 1) / 2])
+    outline(matrix, band, 1, T)
+    wave = empty_source(f"{name}-wave", T, t=np.arange(T, dtype=np.float32), value="float")
+    line = line_panel(
         name=f"{name}-line",
-        title=f"dimension c = {dim}",
+        title=first["line"]["title.text"],
+        x_label="position t",
+        y_label="PE[t, c]",
         width=380,
         height=360,
-        y_range=(-1.15, 1.15),
         x_range=(-0.5, T - 0.5),
-        **_PLAIN,
+        y_range=(-1.15, 1.15),
     )
     line.line("t", "value", source=wave, line_width=2, color="#2166ac")
     line.scatter("t", "value", source=wave, size=4, color="#2166ac")
-    line.xaxis.axis_label = "position t"
-    line.yaxis.axis_label = "PE[t, c]"
-    slider = Slider(start=0, end=C - 1, value=dim, step=1, title="Dimension c", name=f"{name}-dim", width=360)
-    readout = Div(text="", name=f"{name}-readout", width=740)
-    update = js_callback(
-        "position_sinusoid",
-        slider=slider,
-        wave=wave,
-        band=band,
-        line=line,
-        readout=readout,
-        pe=float32("pe", pe.T.copy()),
-        wavelength=float32("wavelength", wavelength),
-        T=T,
+    widgets = {"dim": slider(f"{name}-dim", "Dimension c", 0, C - 1, dim, width=360)}
+    readout = _readout(name, first)
+    update = _wire("position_sinusoid", p, name, widgets, wave=wave, band=band, line=line, readout=readout)
+    fig = column(
+        control_row(f"{name}-controls", widgets["dim"], play_button(f"{name}-play", widgets["dim"])),
+        row(matrix, line, name=f"{name}-plots"),
+        readout,
+        name=name,
     )
-    slider.js_on_change("value", update)
-    layout = column(slider, row(matrix, line), readout, name=f"{name}-layout")
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def sinusoidal_figure(pe, *, base: float = 10000.0, dim: int = 0, name: str = "sinusoid"):
+    """``sinusoidal_layout(sinusoidal_payload(pe, base=base), dim=dim)``: the figure the chapter shows."""
+    return sinusoidal_layout(sinusoidal_payload(pe, base=base), name=name, dim=dim)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 3. similarity between positions against distance
 
 
-def similarity_figure(similarities: Mapping[str, np.ndarray], *, position: int = 0, name: str = "similarity"):
-    """Similarity of every pair of positions, and of one position with all others against their distance.
+class SimilarityPayload(NamedTuple):
+    """Per scheme, the (T, T) cosine similarity of positions and its spread along diagonals."""
 
-    Parameters
-    ----------
-    similarities : mapping of str to (T, T) float array
-        One matrix per entry of the scheme select, labelled by its key (e.g. from
-        :func:`position_similarity`); all the same T. The first is shown first.
-    position : int, optional
-        The reference position shown first.
-    name : str, optional
-    """
-    if not isinstance(similarities, Mapping) or not similarities:
-        raise TypeError("similarities must be a non-empty mapping of label to (T, T) array")
-    labels = list(similarities)
-    if not all(isinstance(k, str) for k in labels):
-        raise TypeError("similarities must be keyed by str labels")
-    sims = [as_float_array(f"similarities[{k!r}]", v, ndim=2) for k, v in similarities.items()]
-    T = sims[0].shape[0]
-    for k, v in zip(labels, sims, strict=True):
-        if v.shape != (T, T):
-            raise ValueError(f"similarities[{k!r}] must have shape (T, T) = ({T}, {T}), got {v.shape}")
-    if T < 2:
-        raise ValueError(f"similarities must be at least 2 x 2, got T={T}")
-    sims = np.stack(sims)  # (S, T, T)
-    position = check_int("position", position, low=0, high=T - 1)
-    spread = np.stack([diagonal_profile(s)[2] for s in sims])  # (S, 2T - 1)
-    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+    controls: tuple
+    axes: dict
+    similarity: np.ndarray  # (S, T, T) float32
+    spread: np.ndarray  # (S,) float32: largest max - min along one diagonal (0: a function of distance)
 
-    cells = ColumnDataSource(
-        dict(
-            x=jj.ravel().astype(np.float32),
-            y=ii.ravel().astype(np.float32),
-            value=float32("sim", sims[0]).ravel(),
-        ),
-        name=f"{name}-cells",
-    )
-    grid = figure(
-        name=f"{name}-grid",
-        title="cos(position m, position n)",
-        width=360,
-        height=350,
-        x_range=(-0.5, T - 0.5),
-        y_range=(T - 0.5, -0.5),
-        **_PLAIN,
-    )
-    mapper = LinearColorMapper(palette=list(_SMOOTH), low=-1, high=1, name=f"{name}-mapper")
-    rects = grid.rect(
-        "x", "y", 1, 1, source=cells, line_color=None, fill_color={"field": "value", "transform": mapper}
-    )
-    grid.add_tools(
-        HoverTool(renderers=[rects], tooltips=[("m", "@y"), ("n", "@x"), ("cos", "@value{0.000}")])
-    )
-    marker = ColumnDataSource(dict(x=[(T - 1) / 2], y=[float(position)]), name=f"{name}-marker")
-    grid.rect("x", "y", T, 1, source=marker, fill_alpha=0, line_color="black", line_width=2)
-    grid.xaxis.axis_label = "position n"
-    grid.yaxis.axis_label = "position m"
-    grid.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
+    def view(p, state: dict) -> dict:
+        """The matrix, every row against distance, the reference row, its marker, title and the readout."""
+        sim, m = pick(p, "similarity", state), state["position"]
+        T = sim.shape[0]
+        spread = float(pick(p, "spread", state))
+        tail = (
+            " — a function of the distance alone."
+            if spread < 1e-6
+            else " — they depend on where the pair sits, not just on the distance."
+        )
+        return {
+            "cells": {"value": sim.ravel()},
+            "rows": {"ys": list(sim)},
+            "chosen": {"d": np.arange(T) - m, "value": sim[m]},
+            "marker": {"y": [-m]},
+            "curve": {"title.text": f"cos(position {m}, position n) against n − {m}"},
+            "readout": {
+                "text": f"<b>{state['scheme']}</b>: at the same distance, the similarities of different rows "
+                f"differ by at most <b>{_exp(spread)}</b>{tail}"
+            },
+        }
 
-    # Every row against distance n - m, in grey, and the chosen row on top: rows that fall on one curve
-    # mean the similarity depends on the distance only.
-    offsets = np.arange(T)[None, :] - np.arange(T)[:, None]  # (T, T) n - m
-    all_rows = ColumnDataSource(
-        dict(
-            xs=[offsets[m].astype(np.float32) for m in range(T)],
-            ys=[float32("sim", sims[0, m]) for m in range(T)],
-        ),
-        name=f"{name}-rows",
+
+def similarity_payload(sweep) -> SimilarityPayload:
+    """Pack :func:`attnbook.experiments.position.similarity_sweep` for the page (float32)."""
+    _needs(sweep, "sweep", ("labels", "similarity", "spread"), "similarity_sweep")
+    T = sweep.similarity.shape[-1]
+    return SimilarityPayload(
+        controls=(Control("scheme", tuple(sweep.labels)), Control("position", tuple(range(T)))),
+        axes={"similarity": ("scheme",), "spread": ("scheme",)},
+        similarity=np.asarray(sweep.similarity, dtype=np.float32),
+        spread=np.asarray(sweep.spread, dtype=np.float32),
     )
-    chosen = ColumnDataSource(
-        dict(d=offsets[position].astype(np.float32), value=float32("sim", sims[0, position])),
-        name=f"{name}-chosen",
-    )
-    curve = figure(
+
+
+def _distance_curves(name: str, T: int, title: str):
+    """Every row of a (T, T) matrix against the distance n - m in grey, the chosen row on top in red: rows on
+    one curve mean the values depend on the distance alone. Returns ``(plot, rows source, chosen source)``."""
+    offsets = [(np.arange(T) - m).astype(np.float32) for m in range(T)]
+    rows = empty_source(f"{name}-rows", T, xs=offsets, ys=[np.zeros(T, np.float32)] * T)
+    chosen = empty_source(f"{name}-chosen", T, d="float", value="float")
+    curve = line_panel(
         name=f"{name}-curve",
-        title=f"cos(position {position}, position n) against n − {position}",
+        title=title,
+        x_label="distance n − m",
+        y_label="cosine similarity",
         width=380,
         height=350,
         x_range=(-T + 0.5, T - 0.5),
         y_range=(-1.05, 1.05),
-        **_PLAIN,
     )
-    curve.multi_line("xs", "ys", source=all_rows, color="#bbbbbb", line_width=1)
+    curve.multi_line("xs", "ys", source=rows, color="#bbbbbb", line_width=1)
     curve.line("d", "value", source=chosen, color="#b2182b", line_width=2.5)
     curve.scatter("d", "value", source=chosen, color="#b2182b", size=5)
-    curve.xaxis.axis_label = "distance n − m"
-    curve.yaxis.axis_label = "cosine similarity"
+    return curve, rows, chosen
 
-    scheme = Select(
-        title="Position scheme",
-        value="0",
-        name=f"{name}-scheme",
-        width=340,
-        options=[(str(i), label) for i, label in enumerate(labels)],
+
+def similarity_layout(p: SimilarityPayload, *, name: str = "similarity", position: int = 0):
+    """Scheme select and reference-position slider over the matrix and its rows against distance."""
+    check_name(name)
+    check_payload(p)
+    T = p.similarity.shape[-1]
+    position = check_int("position", position, low=0, high=T - 1)
+    labels = p.controls[0].values
+    first = p.view({"scheme": labels[0], "position": position})
+    ii, jj = np.indices((T, T))
+    cells = grid_source(f"{name}-cells", T, T, m=ii.ravel(), n=jj.ravel(), value="float")
+    grid, rects = matrix_panel(
+        cells,
+        name=f"{name}-grid",
+        title="cos(position m, position n)",
+        n_rows=T,
+        n_cols=T,
+        color_field="value",
+        mapper=color_mapper(f"{name}-mapper", _SMOOTH, -1.0, 1.0),
+        x_label="position n",
+        y_label="position m",
+        height=350,
     )
-    slider = Slider(
-        start=0,
-        end=T - 1,
-        value=position,
-        step=1,
-        title="Reference position m",
-        name=f"{name}-position",
-        width=300,
+    grid.add_tools(hover(rects, ("m", "@m"), ("n", "@n"), ("cos", "@value{0.000}")))
+    marker = empty_source(f"{name}-marker", 1, x=[(T - 1) / 2], y=[-float(position)])
+    outline(grid, marker, T, 1)
+    curve, rows, chosen = _distance_curves(name, T, first["curve"]["title.text"])
+    widgets = {
+        "scheme": select(f"{name}-scheme", "Position scheme", labels, labels[0], width=340),
+        "position": slider(f"{name}-position", "Reference position m", 0, T - 1, position, width=300),
+    }
+    readout = _readout(name, first)
+    shown = dict(cells=cells, rows=rows, chosen=chosen, marker=marker, curve=curve, readout=readout)
+    update = _wire("position_similarity", p, name, widgets, **shown)
+    play = play_button(f"{name}-play", widgets["position"])
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values(), play),
+        row(grid, curve, name=f"{name}-plots"),
+        readout,
+        name=name,
     )
-    readout = Div(text="", name=f"{name}-readout", width=740)
-    update = js_callback(
-        "position_similarity",
-        scheme=scheme,
-        slider=slider,
-        cells=cells,
-        all_rows=all_rows,
-        chosen=chosen,
-        marker=marker,
-        curve=curve,
-        readout=readout,
-        sims=float32("sims", sims),
-        max_spread=float32("spread", spread.max(axis=1)),
-        labels=labels,
-        T=T,
-    )
-    scheme.js_on_change("value", update)
-    slider.js_on_change("value", update)
-    layout = column(row(scheme, slider), row(grid, curve), readout, name=f"{name}-layout")
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def similarity_figure(sweep, *, position: int = 0, name: str = "similarity"):
+    """``similarity_layout(similarity_payload(sweep), position=position)``: the figure the chapter shows."""
+    return similarity_layout(similarity_payload(sweep), name=name, position=position)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 4. ALiBi
 
 
-def alibi_recency(n_head: int, T: int) -> tuple[np.ndarray, np.ndarray]:
-    """Where ALiBi alone makes the last query look: its weights when every content score is equal.
-
-    Parameters
-    ----------
-    n_head : int
-        H.
-    T : int
-        Sequence length; the query is the last position, ``T - 1``, and may see every key (causal).
-
-    Returns
-    -------
-    weights : ndarray of float64, shape (H, T)
-        ``softmax_j(-slope_h (T - 1 - j))``.
-    half : ndarray of int64, shape (H,)
-        How many of the most recent keys (the query's own included) hold at least half of the weight.
-    """
-    n_head = check_int("n_head", n_head, low=1)
-    T = check_int("T", T, low=1)
-    bias = alibi_bias(n_head, T)[:, -1:, :]  # (H, 1, T): the last query's row
-    q, k = np.zeros((n_head, 1, 1)), np.zeros((n_head, T, 1))  # every content score q·k is 0
-    _, weights = scaled_dot_product_attention(q, k, k, bias=bias)  # (H, 1, T)
-    weights = weights[:, 0, :]  # (H, T)
-    half = 1 + np.argmax(np.cumsum(weights[:, ::-1], axis=1) >= 0.5, axis=1)  # (H,)
-    return weights, half
+def _slope_exponent(m: float) -> str:
+    e = math.log2(m)
+    return f"{e:.0f}" if e.is_integer() else f"{e:.2f}"
 
 
-def alibi_figure(n_head: int, T: int, *, head: int = 0, name: str = "alibi"):
-    """ALiBi's slope per head, the bias matrix of one head (causal) and where its last query looks.
+class AlibiPayload(NamedTuple):
+    """Per head: ALiBi's slope, causal bias (NaN where masked) and the last query's weights on bias alone."""
 
-    The bottom panel is ``softmax`` of the last row of the bias alone: the attention the head would pay to
-    each earlier key if every content score were equal.
+    controls: tuple
+    axes: dict
+    slopes: np.ndarray  # (H,) float32
+    bias: np.ndarray  # (H, T, T) float32, NaN above the diagonal
+    last: np.ndarray  # (H, T) float32
+    half: np.ndarray  # (H,) int32: the most recent keys holding half of the last query's weight
 
-    Parameters
-    ----------
-    n_head : int
-    T : int
-    head : int, optional
-        Head shown first (0-based).
-    name : str, optional
-    """
-    n_head = check_int("n_head", n_head, low=1)
-    T = check_int("T", T, low=2)
-    head = check_int("head", head, low=0, high=n_head - 1)
-    slopes = alibi_slopes(n_head)  # (H,)
-    bias = alibi_bias(n_head, T)  # (H, T, T)
-    causal = np.tril(np.ones((T, T), dtype=bool))
-    shown = np.where(causal, bias, np.nan)  # the upper triangle is masked in a causal model
-    last, half = alibi_recency(n_head, T)  # (H, T), (H,)
+    def view(p, state: dict) -> dict:
+        """The head's bias grid, highlighted slope bar, last query's weights, titles and the readout."""
+        h = state["head"]
+        H, T = p.last.shape
+        m = float(pick(p, "slopes", state))
+        return {
+            "cells": {"value": pick(p, "bias", state).ravel()},
+            "bars": {"color": [_PICKED if k == h - 1 else _OTHER for k in range(H)]},
+            "weights": {"w": pick(p, "last", state)},
+            "grid": {"title.text": f"Head {h}: bias −{m:.4f} · (i − j)"},
+            "look": {"title.text": f"Head {h}: last query's weights if every content score were equal"},
+            "readout": {
+                "text": f"Head <b>{h}</b> of {H}: slope m = 2^{_slope_exponent(m)} = <b>{m:.4f}</b>; a key "
+                f"{T - 1} positions back loses {m * (T - 1):.2f} from its score. With equal content scores, half "
+                f"the weight falls on the last <b>{int(pick(p, 'half', state))}</b> of {T} positions."
+            },
+        }
 
-    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
-    cells = ColumnDataSource(
-        dict(
-            x=jj.ravel().astype(np.float32),
-            y=ii.ravel().astype(np.float32),
-            value=shown[head].astype(np.float32).ravel(),
-        ),
-        name=f"{name}-cells",
+
+def alibi_payload(heads) -> AlibiPayload:
+    """Pack :func:`attnbook.experiments.position.alibi_heads` for the page (float32)."""
+    _needs(heads, "heads", ("slopes", "bias", "last", "half"), "alibi_heads")
+    H = len(heads.slopes)
+    return AlibiPayload(
+        controls=(Control("head", tuple(range(1, H + 1))),),
+        axes=dict.fromkeys(("slopes", "bias", "last", "half"), ("head",)),
+        slopes=np.asarray(heads.slopes, dtype=np.float32),
+        bias=np.asarray(heads.bias, dtype=np.float32),
+        last=np.asarray(heads.last, dtype=np.float32),
+        half=np.asarray(heads.half, dtype=np.int32),
     )
-    low = float(bias.min())
-    grid = figure(
-        name=f"{name}-grid",
-        title=f"Head {head + 1}",
-        width=380,
-        height=340,
-        x_range=(-0.5, T - 0.5),
-        y_range=(T - 0.5, -0.5),
-        **_PLAIN,
-    )
-    mapper = LinearColorMapper(
-        palette=list(SEQUENTIAL)[::-1], low=low, high=0, nan_color=NAN_COLOR, name=f"{name}-mapper"
-    )
-    rects = grid.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=cells,
-        line_color="white",
-        line_width=0.3,
-        fill_color={"field": "value", "transform": mapper},
-    )
-    grid.add_tools(
-        HoverTool(renderers=[rects], tooltips=[("query i", "@y"), ("key j", "@x"), ("bias", "@value{0.000}")])
-    )
-    grid.xaxis.axis_label = "key j"
-    grid.yaxis.axis_label = "query i"
-    grid.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
 
-    bars = ColumnDataSource(
-        dict(
-            h=np.arange(1, n_head + 1, dtype=np.float32),
-            slope=slopes.astype(np.float32),
-            color=["#9ecae1"] * n_head,
-        ),
-        name=f"{name}-bars",
-    )
-    slope_plot = figure(
+
+def _slope_bars(name: str, slopes: np.ndarray):
+    """One bar per head on a log scale, coloured by the source's ``color`` column. Returns ``(plot, source)``."""
+    H, bottom = len(slopes), float(slopes.min()) / 2
+    bars = empty_source(f"{name}-bars", H, h=np.arange(1, H + 1, dtype=np.float32), slope=slopes, color="str")
+    plot = line_panel(
         name=f"{name}-slopes",
         title="Slope m_h per head",
-        width=360,
-        height=340,
+        x_label="head h",
+        y_label="slope (log scale)",
         y_axis_type="log",
-        x_range=(0.4, n_head + 0.6),
-        y_range=(slopes.min() / 2, 1.0),
-        **_PLAIN,
+        x_range=(0.4, H + 0.6),
+        y_range=(bottom, 1.0),
+        height=340,
     )
-    slope_plot.vbar("h", 0.8, "slope", source=bars, bottom=slopes.min() / 2, color="color")
-    slope_plot.xaxis.axis_label = "head h"
-    slope_plot.yaxis.axis_label = "slope (log scale)"
+    plot.vbar("h", 0.8, "slope", source=bars, bottom=bottom, color="color")
+    return plot, bars
 
-    weights = ColumnDataSource(
-        dict(j=np.arange(T, dtype=np.float32), w=last[head].astype(np.float32)), name=f"{name}-weights"
+
+def alibi_layout(p: AlibiPayload, *, name: str = "alibi", head: int = 0):
+    """Head slider over the head's causal bias beside every head's slope, and the last query's weights."""
+    check_name(name)
+    check_payload(p)
+    H, T = p.last.shape
+    head = check_int("head", head, low=0, high=H - 1)
+    first = p.view({"head": head + 1})
+    ii, jj = np.indices((T, T))
+    cells = grid_source(f"{name}-cells", T, T, i=ii.ravel(), j=jj.ravel(), value="float")
+    mapper = color_mapper(f"{name}-mapper", SEQUENTIAL[::-1], float(np.nanmin(p.bias)), 0.0)
+    grid, rects = matrix_panel(
+        cells,
+        name=f"{name}-grid",
+        title=first["grid"]["title.text"],
+        n_rows=T,
+        n_cols=T,
+        color_field="value",
+        mapper=mapper,
+        x_label="key j",
+        y_label="query i",
+        width=380,
+        line_color="white",
     )
-    look = figure(
+    grid.add_tools(hover(rects, ("query i", "@i"), ("key j", "@j"), ("bias", "@value{0.000}")))
+    slopes, bars = _slope_bars(name, p.slopes)
+    weights = empty_source(f"{name}-weights", T, j=np.arange(T, dtype=np.float32), w="float")
+    look, _ = bar_panel(
+        weights,
         name=f"{name}-look",
-        title=f"Head {head + 1}: the last query's weights",
+        title=first["look"]["title.text"],
+        x="j",
+        top="w",
         width=740,
         height=220,
-        x_range=(-0.5, T - 0.5),
-        y_range=(0, float(last.max()) * 1.08),
-        **_PLAIN,
+        color="#2171b5",
+        y_range=(0, float(p.last.max()) * 1.08),
     )
-    look.vbar("j", 0.8, "w", source=weights, color="#2171b5")
     look.xaxis.axis_label = f"key j (the query is the last position, {T - 1})"
     look.yaxis.axis_label = "weight"
+    widgets = {"head": slider(f"{name}-head", "Head h", 1, H, head + 1, width=360)}
+    readout = _readout(name, first)
+    shown = dict(cells=cells, bars=bars, weights=weights, grid=grid, look=look, readout=readout)
+    update = _wire("position_alibi", p, name, widgets, **shown)
+    fig = column(
+        control_row(f"{name}-controls", widgets["head"]),
+        row(grid, slopes, name=f"{name}-plots"),
+        look,
+        readout,
+        name=name,
+    )
+    return on_document_ready(fig, update)
 
-    slider = Slider(
-        start=1, end=n_head, value=head + 1, step=1, title="Head h", name=f"{name}-head", width=360
-    )
-    readout = Div(text="", name=f"{name}-readout", width=740)
-    update = js_callback(
-        "position_alibi",
-        slider=slider,
-        cells=cells,
-        bars=bars,
-        weights=weights,
-        grid=grid,
-        look=look,
-        readout=readout,
-        shown=float32("bias", np.nan_to_num(shown, nan=-np.inf)),
-        slopes=float32("slopes", slopes),
-        last=float32("last", last),
-        half=half.astype(np.int32),
-        T=T,
-    )
-    slider.js_on_change("value", update)
-    layout = column(slider, row(grid, slope_plot), look, readout, name=f"{name}-layout")
-    return on_document_ready(layout, update)
+
+def alibi_figure(heads, *, head: int = 0, name: str = "alibi"):
+    """``alibi_layout(alibi_payload(heads), head=head)``: the figure the chapter shows (``head`` 0-based)."""
+    return alibi_layout(alibi_payload(heads), name=name, head=head)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 5. one sentence, every scheme
 
 
-def schemes_figure(tokens: Sequence[str], x, w_q, w_k, n_head: int, *, learned, name: str = "schemes"):
-    """The same sentence's attention under each position scheme, per head, and how it differs from no position.
+class SchemesPayload(NamedTuple):
+    """Per scheme and head: the sentence's attention, its change from no position, and how far apart the two
+    rows of a repeated word are."""
 
-    Parameters
-    ----------
-    tokens : sequence of str, length T
-    x : (T, C) float array
-    w_q, w_k : (C, C) float arrays
-    n_head : int
-    learned : (>= T, C) float array
-    name : str, optional
-    """
-    x = as_float_array("x", x, ndim=2)
-    T, C = x.shape
-    tokens = check_tokens("tokens", tokens, T)
-    n_head = check_int("n_head", n_head, low=1)
-    weights = np.stack(
-        [scheme_attention(x, w_q, w_k, n_head, s, learned=learned) for s in SCHEMES]
-    )  # (S, H, T, T)
-    change = weights - weights[:1]  # (S, H, T, T) what the position signal changed
-    reach = max(float(np.abs(change).max()), 1e-3)
-    # The first repeated token: its two rows are identical exactly when nothing tells the positions apart.
-    twin = next(((i, tokens.index(t)) for i, t in enumerate(tokens) if tokens.index(t) < i), None)
-    if twin is None:
-        twin_diff, twin_label = np.zeros((len(SCHEMES), n_head)), ""
+    controls: tuple
+    axes: dict
+    tokens: tuple
+    twin_label: str  # the repeated word and its two positions ("" if no word repeats)
+    weights: np.ndarray  # (S, H, T, T) float32
+    change: np.ndarray  # (S, H, T, T) float32: weights minus those of the first scheme (no position)
+    twin_diff: np.ndarray  # (S, H) float32
+
+    def view(p, state: dict) -> dict:
+        """Both grids, the attention grid's title and the readout for ``state``."""
+        h, t = state["head"], float(pick(p, "twin_diff", state))
+        twin = (
+            "."
+            if not p.twin_label
+            else f": the rows of {p.twin_label} differ by at most <b>{t:.3f}</b>"
+            + (" — identical, since nothing tells the two apart." if t < 1e-6 else ".")
+        )
+        return {
+            "cells": {
+                "weight": pick(p, "weights", state).ravel(),
+                "change": pick(p, "change", state).ravel(),
+            },
+            "weight": {"title.text": f"Attention weights, head {h}"},
+            "readout": {"text": f"<b>{state['scheme']}</b>, head {h}{twin}"},
+        }
+
+
+def schemes_payload(sweep) -> SchemesPayload:
+    """Pack :func:`attnbook.experiments.position.scheme_sweep` for the page (float32)."""
+    _needs(sweep, "sweep", ("tokens", "schemes", "weights", "twin", "twin_diff"), "scheme_sweep")
+    weights = np.asarray(sweep.weights, dtype=np.float32)  # (S, H, T, T)
+    if sweep.twin is None:
+        label = ""
     else:
-        twin_diff = np.abs(weights[:, :, twin[0]] - weights[:, :, twin[1]]).max(axis=-1)  # (S, H)
-        twin_label = f"“{tokens[twin[1]]}” (position {twin[1]}) and “{tokens[twin[0]]}” (position {twin[0]})"
+        i, j = sweep.twin
+        label = f"“{sweep.tokens[i]}” (position {i}) and “{sweep.tokens[j]}” (position {j})"
+    return SchemesPayload(
+        controls=(
+            Control("scheme", tuple(SCHEME_LABELS.get(s, s) for s in sweep.schemes)),
+            Control("head", tuple(str(h) for h in range(1, weights.shape[1] + 1))),
+        ),
+        axes=dict.fromkeys(("weights", "change", "twin_diff"), ("scheme", "head")),
+        tokens=tuple(sweep.tokens),
+        twin_label=label,
+        weights=weights,
+        change=(sweep.weights - sweep.weights[:1]).astype(np.float32),
+        twin_diff=np.asarray(sweep.twin_diff, dtype=np.float32),
+    )
 
-    heat = attention_heatmap(
-        weights[0, 0],
-        tokens,
-        tokens,
-        name=f"{name}-attention",
-        title="Attention weights",
-        width=370,
-        height=340,
+
+def schemes_layout(p: SchemesPayload, *, name: str = "schemes"):
+    """Scheme and head selects over the attention and its change from no position."""
+    check_name(name)
+    check_payload(p)
+    cells = _cells(f"{name}-cells", p.tokens, "weight", "change")
+    reach = max(float(np.abs(p.change).max()), 1e-3)
+    schemes, heads = (c.values for c in p.controls)
+    first = p.view({"scheme": schemes[0], "head": heads[0]})
+    titles = (first["weight"]["title.text"], "Change from no position")
+    plots = _token_pair(cells, name, p.tokens, titles, ("weight", "change"), reach)
+    widgets = {
+        "scheme": select(f"{name}-scheme", "Position scheme", schemes, schemes[0], width=300),
+        "head": select(f"{name}-head", "Head", heads, heads[0], width=80),
+    }
+    readout = _readout(name, first)
+    update = _wire("position_schemes", p, name, widgets, cells=cells, plot=plots[0], readout=readout)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()),
+        row(*plots, name=f"{name}-plots"),
+        readout,
+        name=name,
     )
-    diff = attention_heatmap(
-        change[0, 0],
-        tokens,
-        tokens,
-        name=f"{name}-change",
-        title="Change from no position",
-        width=370,
-        height=340,
-        palette=_SMOOTH,
-        low=-reach,
-        high=reach,
-    )
-    scheme = Select(
-        title="Position scheme",
-        value="none",
-        name=f"{name}-scheme",
-        width=300,
-        options=[(s, SCHEME_LABELS[s]) for s in SCHEMES],
-    )
-    head = numbered_select("Head", n_head, name=f"{name}-head", width=80)
-    readout = Div(text="", name=f"{name}-readout", width=740)
-    update = js_callback(
-        "position_schemes",
-        scheme=scheme,
-        head=head,
-        readout=readout,
-        heat=heat,
-        source=heat.select_one({"name": f"{name}-attention-source"}),
-        change_source=diff.select_one({"name": f"{name}-change-source"}),
-        weights=float32("weights", weights),
-        change=float32("change", change),
-        schemes=list(SCHEMES),
-        scheme_labels=[SCHEME_LABELS[s] for s in SCHEMES],
-        twin_diff=float32("twin_diff", twin_diff),
-        twin_label=twin_label,
-    )
-    scheme.js_on_change("value", update)
-    head.js_on_change("value", update)
-    layout = column(row(scheme, head), row(heat, diff), readout, name=f"{name}-layout")
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def schemes_figure(sweep, *, name: str = "schemes"):
+    """``schemes_layout(schemes_payload(sweep))``: the figure the chapter shows."""
+    return schemes_layout(schemes_payload(sweep), name=name)

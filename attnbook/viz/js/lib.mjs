@@ -91,3 +91,19 @@ export const colorOf = (x, palette, low, high, nanColor = "#d9d9d9") => {
 export const setColumns = (source, columns) => {
   source.data = {...source.data, ...columns}
 }
+
+// A number as Python's f"{x:.{digits}e}" writes it: "1.23e-05" (two exponent digits at least, exact ties to
+// even as Python; toExponential rounds them up); non-finite numbers as fmt writes them.
+export const fmtExp = (x, digits = 2) => {
+  if (!Number.isFinite(x)) return fmt(x, digits)
+  let [mant, exp] = x.toExponential(digits).split("e")
+  const [exact, exactExp] = x.toExponential(Math.min(100, digits + 30)).split("e")
+  const [whole, frac] = exact.split(".")
+  const kept = frac.slice(0, digits)
+  if (/^50*$/.test(frac.slice(digits)) && Number((whole + kept).slice(-1)) % 2 === 0) {
+    mant = digits > 0 ? `${whole}.${kept}` : whole  // an exact tie such as 1.125: keep the even digit
+    exp = exactExp
+  }
+  const e = Number(exp)
+  return `${mant}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
+}

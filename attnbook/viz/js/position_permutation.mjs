@@ -1,32 +1,26 @@
-// Permutation figure: show the shuffled sentence's attention and its difference from the original, for the
-// chosen word order and position scheme. NumPy computed both matrices; this only picks them and relabels axes.
-export default ({perm, scheme, readout, left_source, right_source, left_x, left_y, left_plot, shuffled, diff,
-                 max_diff, labels, schemes, scheme_labels}) => {
-  const p = Number(perm.value)
-  const s = schemes.indexOf(scheme.value)
-  const lab = labels[p]
+// Permutation figure: the shuffled sentence's attention, its difference from the original once un-shuffled,
+// and the largest |difference|, for the word order and scheme the selects hold.
+// Python twin: attnbook.viz.position.PermutationPayload.view (the browser tests compare the two).
+import {fmtExp, pick, setColumns} from "./lib.mjs"
+
+export default ({payload, widgets, cells, plot, axes, readout}) => {
+  const lab = pick(payload, "labels", widgets)
   const T = lab.length
-  const n = T * T
-  const start = (p * schemes.length + s) * n
-  const w = new Float32Array(n)
-  const d = new Float32Array(n)
-  const q_token = new Array(n)
-  const k_token = new Array(n)
-  for (let i = 0; i < n; i++) {
-    w[i] = shuffled[start + i]
-    d[i] = diff[start + i]
-    q_token[i] = lab[Math.floor(i / T)]
-    k_token[i] = lab[i % T]
-  }
-  left_source.data = {...left_source.data, weight: w, q_token, k_token}
-  right_source.data = {...right_source.data, weight: d}
-  left_x.major_label_overrides = new Map(lab.map((t, j) => [j, t]))
-  left_y.major_label_overrides = new Map(lab.map((t, i) => [-i, t]))
-  left_plot.title.text = p === 0 ? "Attention of the sentence (original order)" : "Attention of the shuffled sentence"
-  const m = max_diff[p * schemes.length + s]
+  const q_token = [], k_token = []
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) { q_token.push(lab[i]); k_token.push(lab[j]) }
+  setColumns(cells, {
+    weight: Float32Array.from(pick(payload, "shuffled", widgets)),
+    diff: Float32Array.from(pick(payload, "diff", widgets)),
+    q_token, k_token,
+  })
+  const [x_axis, y_axis] = axes
+  x_axis.major_label_overrides = new Map(lab.map((t, j) => [j, t]))
+  y_axis.major_label_overrides = new Map(lab.map((t, i) => [-i, t]))
+  plot.title.text = pick(payload, "titles", widgets)
+  const m = pick(payload, "max_diff", widgets)[0]
   const verdict = m < 1e-6
     ? "the attention of the shuffled sentence is the original attention with its rows and columns shuffled"
     : "shuffling changed the attention itself, not just its order: the model can tell the positions apart"
-  readout.text = `<b>${scheme_labels[s]}</b>, order “${lab.join(" ")}”: largest |difference| = ` +
-    `<b>${m.toExponential(2)}</b>, ${verdict}.`
+  readout.text = `<b>${widgets.scheme.value}</b>, order “${lab.join(" ")}”: largest |difference| = ` +
+    `<b>${fmtExp(m, 2)}</b>, ${verdict}.`
 }

@@ -1,23 +1,16 @@
-// One sentence, every position scheme: the chosen head's attention and how it differs from no position.
-// Both matrices were computed by NumPy; this only picks them.
-export default ({scheme, head, readout, heat, source, change_source, weights, change, schemes, scheme_labels,
-                 twin_diff, twin_label}) => {
-  const s = schemes.indexOf(scheme.value)
-  const h = Number(head.value) - 1
-  const H = weights.shape[1]
-  const n = weights.shape[2] * weights.shape[3]
-  const start = (s * H + h) * n
-  const w = new Float32Array(n)
-  const d = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    w[i] = weights[start + i]
-    d[i] = change[start + i]
-  }
-  source.data = {...source.data, weight: w}
-  change_source.data = {...change_source.data, weight: d}
-  heat.title.text = `Attention weights, head ${h + 1}`
-  const t = twin_diff[s * H + h]
-  readout.text = `<b>${scheme_labels[s]}</b>, head ${h + 1}` + (twin_label === "" ? "." :
-    `: the rows of ${twin_label} differ by at most <b>${t.toFixed(3)}</b>` +
+// One sentence, every position scheme: the chosen head's attention, its change from no position, and how far
+// apart the rows of a repeated word are. Python twin: attnbook.viz.position.SchemesPayload.view.
+import {field, fmt, pick, setColumns} from "./lib.mjs"
+
+export default ({payload, widgets, cells, plot, readout}) => {
+  const h = widgets.head.value
+  setColumns(cells, {
+    weight: Float32Array.from(pick(payload, "weights", widgets)),
+    change: Float32Array.from(pick(payload, "change", widgets)),
+  })
+  plot.title.text = `Attention weights, head ${h}`
+  const label = field(payload, "twin_label"), t = pick(payload, "twin_diff", widgets)[0]
+  readout.text = `<b>${widgets.scheme.value}</b>, head ${h}` + (label === "" ? "." :
+    `: the rows of ${label} differ by at most <b>${fmt(t, 3)}</b>` +
     (t < 1e-6 ? " — identical, since nothing tells the two apart." : "."))
 }
