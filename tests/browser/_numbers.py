@@ -119,10 +119,18 @@ def _to_js(value):
     return value
 
 
+def _arrays(value):
+    """Typed arrays read from the page (``{"__ndarray__", "dtype", "shape"}``), also inside lists, as ndarrays."""
+    if isinstance(value, Mapping) and "__ndarray__" in value:
+        return np.asarray(value["__ndarray__"], dtype=value["dtype"]).reshape(value["shape"])
+    if isinstance(value, list):
+        return [_arrays(v) for v in value]
+    return value
+
+
 def differences(expected, actual, where: str) -> list[str]:
     """Where ``actual`` (read from the page) differs from ``expected`` (Python): floats to 1e-6, the rest exactly."""
-    if isinstance(actual, Mapping) and "__ndarray__" in actual:
-        actual = np.asarray(actual["__ndarray__"], dtype=actual["dtype"]).reshape(actual["shape"])
+    actual = _arrays(actual)
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
             return [f"{where}: expected a mapping, got {type(actual).__name__}"]

@@ -70,11 +70,17 @@ export const fmt = (x, digits = 2) => {
   if (Number.isNaN(x)) return ""
   if (x === Infinity) return "∞"
   if (x === -Infinity) return "−∞"
-  const scaled = x * 10 ** digits
-  if (Number.isInteger(scaled * 2) && !Number.isInteger(scaled)) {  // an exact tie such as 0.125
-    const down = Math.floor(scaled)
-    const even = down % 2 === 0 ? down : down + 1
-    return (even / 10 ** digits).toFixed(digits)
+  if (Math.abs(x) >= 1e21) return BigInt(x).toString() + (digits > 0 ? "." + "0".repeat(digits) : "")  // toFixed goes exponential
+  // toFixed rounds exactly, except that it breaks an exact tie upwards; Python breaks it to even. The exact
+  // decimal expansion (toFixed with many digits) tells a real tie (…5000…) from a near one (…4999…).
+  const exact = Math.abs(x).toFixed(Math.min(100, digits + 60))
+  const [whole, frac] = exact.split(".")
+  if (/^50*$/.test(frac.slice(digits))) {
+    let n = BigInt(whole + frac.slice(0, digits))
+    if (n % 2n === 1n) n += 1n
+    const t = n.toString().padStart(digits + 1, "0")
+    const body = digits > 0 ? `${t.slice(0, -digits)}.${t.slice(-digits)}` : t
+    return x < 0 ? `-${body}` : body  // Python keeps the sign even when the result is zero: "-0"
   }
   return Number(x).toFixed(digits)
 }
