@@ -127,3 +127,9 @@ def test_a_no_change_rebuild_executes_no_notebook(tmp_path):
     assert "Executing notebook" in first.stdout + first.stderr
     assert "Executing notebook" not in log
     assert log.count("Using cached notebook") == len(keep)
+
+
+def test_the_chapter_hash_covers_the_js_modules_its_callbacks_import():
+    source = "```{code-cell} ipython3\nfrom attnbook.viz.masks import masks_figure\n```\n"
+    files = {p.relative_to(ext.PACKAGE).as_posix() for p in ext.dependency_files(source)}
+    assert {"viz/js/masks_update.mjs", "viz/js/lib.mjs"} <= files

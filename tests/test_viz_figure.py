@@ -105,7 +105,7 @@ def test_js_module_inlines_the_shared_library_and_refuses_other_imports(tmp_path
     (tmp_path / "remote.mjs").write_text(
         'import x from "https://cdn.example/x.mjs"\nexport default () => x\n'
     )
-    with pytest.raises(ValueError, match="only from ./lib.mjs"):
+    with pytest.raises(ValueError, match="only local modules"):
         js_module("remote")
     with pytest.raises(ValueError, match="name"):
         js_callback("lib")
@@ -115,3 +115,20 @@ def test_every_callback_imports_only_the_library():
     for path in JS_DIR.glob("*.mjs"):
         if path.stem != "lib":
             js_module(path.stem)  # raises on any other import
+
+
+def test_js_module_inlines_nested_local_modules_once(tmp_path, monkeypatch):
+    monkeypatch.setattr("attnbook.viz.core.JS_DIR", tmp_path)
+    (tmp_path / "runtime").mkdir()
+    (tmp_path / "lib.mjs").write_text("export const one = () => 1\n")
+    (tmp_path / "runtime" / "gpt.mjs").write_text(
+        'import {one} from "../lib.mjs"\nexport function two() { return one() + 1 }\n'
+    )
+    (tmp_path / "cb.mjs").write_text(
+        'import {one} from "./lib.mjs"\nimport {two} from "./runtime/gpt.mjs"\nexport default () => one() + two()\n'
+    )
+    code = js_module("cb")
+    assert code.count("const one = ") == 1 and "function two()" in code and "export function" not in code
+    (tmp_path / "bad.mjs").write_text('import {x} from "../../etc/passwd.mjs"\nexport default () => x\n')
+    with pytest.raises(ValueError, match="not a module"):
+        js_module("bad")

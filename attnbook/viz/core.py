@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -94,25 +95,42 @@ def show(layout: LayoutDOM, *, title: str | None = None) -> FigureHTML:
     return FigureHTML(f'<div class="attnbook-figure" data-attnbook-figure{label}>\n{div}\n{script}\n</div>')
 
 
-_LIB_IMPORT = re.compile(r"""^import\s*\{[^}]*\}\s*from\s*["']\./lib\.mjs["'];?[ \t]*$""", re.M)
+_LOCAL_IMPORT = re.compile(r"""^import\s*\{[^}]*\}\s*from\s*["'](\.\.?/[\w/.]+?)\.mjs["'];?[ \t]*$""", re.M)
 _ANY_IMPORT = re.compile(r"^\s*import\b", re.M)
+_EXPORT = re.compile(r"^export (const|let|function|class|async function) ", re.M)
+
+
+def _inline(rel: str, code: str, seen: set[str]) -> str:
+    """Replace each ``import {...} from "./x.mjs"`` in ``code`` by that module's text (once per module)."""
+
+    def inline(match: re.Match) -> str:
+        dep = os.path.normpath(Path(rel).parent / match.group(1)).replace(os.sep, "/")
+        path = JS_DIR / f"{dep}.mjs"
+        if not path.resolve().is_relative_to(JS_DIR.resolve()) or not path.is_file():
+            raise ValueError(f"js/{rel}.mjs imports {match.group(1)}.mjs, which is not a module in {JS_DIR}")
+        if dep in seen:
+            return ""
+        seen.add(dep)
+        body = _EXPORT.sub(lambda m: f"{m.group(1)} ", path.read_text(encoding="utf-8"))
+        return _inline(dep, body, seen)
+
+    return _LOCAL_IMPORT.sub(inline, code)
 
 
 def js_module(name: str) -> str:
-    """The source of callback module ``js/<name>.mjs`` with its ``./lib.mjs`` import replaced by the library.
+    """The source of callback module ``js/<name>.mjs`` with its local imports replaced by the modules' text.
 
-    Callbacks share helpers through ``js/lib.mjs``; a page cannot load a sibling module (``file://`` forbids
-    it), so the helpers are inlined here, once per callback. Any other ``import`` is refused.
+    Callbacks share helpers through ``js/lib.mjs`` (and the in-page model through ``js/runtime/``); a page
+    cannot load a sibling module (``file://`` forbids it), so each imported module is inlined here, once per
+    callback, its ``export`` keywords dropped. Any other ``import`` is refused.
     """
-    path = JS_DIR / f"{name}.mjs"
-    if not isinstance(name, str) or name == "lib" or not path.is_file():
+    if not isinstance(name, str) or name == "lib" or not (JS_DIR / f"{name}.mjs").is_file():
         raise ValueError(f"name must be one of the callbacks in {JS_DIR}, got {name!r}")
-    code = path.read_text(encoding="utf-8")
-    if _LIB_IMPORT.search(code):
-        lib = (JS_DIR / "lib.mjs").read_text(encoding="utf-8").replace("export const ", "const ")
-        code = _LIB_IMPORT.sub(lambda _: lib, code, count=1)
+    code = _inline(name, (JS_DIR / f"{name}.mjs").read_text(encoding="utf-8"), set())
     if _ANY_IMPORT.search(code):
-        raise ValueError(f"js/{name}.mjs may import only from ./lib.mjs (nothing is fetched by a page)")
+        raise ValueError(
+            f"js/{name}.mjs may import only local modules (./lib.mjs ...): a page fetches nothing"
+        )
     return code
 
 

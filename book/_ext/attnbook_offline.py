@@ -35,6 +35,7 @@ MATHJAX_DIR = "mathjax"
 # What MathJax needs for TeX input and CommonHTML output; the speech-rule engine (sre/, ~15 MB) is left out.
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors")
 _CALLBACK_RE = re.compile(r"""js_callback\(\s*["'](\w+)["']""")
+_JS_IMPORT_RE = re.compile(r"""^import\s*\{[^}]*\}\s*from\s*["'](\.\.?/[\w/.]+?)\.mjs["']""", re.M)
 _IMPORT_RE = re.compile(r"^\s*(?:from\s+(attnbook[\w.]*)\s+import|import\s+(attnbook[\w.]*))", re.M)
 
 
@@ -94,8 +95,15 @@ def dependency_files(source: str) -> list[Path]:
             js = PACKAGE / "viz" / "js" / f"{name}.mjs"
             if js.is_file():
                 files.add(js)
-    if any(f.suffix == ".mjs" for f in files):
-        files.add(PACKAGE / "viz" / "js" / "lib.mjs")  # inlined into every callback that imports it
+    # and the modules those callbacks import (js_callback inlines them: lib.mjs, runtime/...)
+    todo = [f for f in files if f.suffix == ".mjs"]
+    while todo:
+        js = todo.pop()
+        for rel in _JS_IMPORT_RE.findall(js.read_text(encoding="utf-8")):
+            dep = (js.parent / f"{rel}.mjs").resolve()
+            if dep.is_file() and dep not in files:
+                files.add(dep)
+                todo.append(dep)
     return sorted(files)
 
 
