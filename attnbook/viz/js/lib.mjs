@@ -91,3 +91,10 @@ export const colorOf = (x, palette, low, high, nanColor = "#d9d9d9") => {
 export const setColumns = (source, columns) => {
   source.data = {...source.data, ...columns}
 }
+
+// The two text columns of kit.cell_values: each cell's text goes to `label_light` (white ink) when its cell is
+// dark, else to `label` (dark ink). Python twin: attnbook.viz.kit.cell_value_columns.
+export const cellLabels = (texts, dark) => ({
+  label: texts.map((t, i) => (dark[i] ? "" : t)),
+  label_light: texts.map((t, i) => (dark[i] ? t : "")),
+})
