@@ -218,8 +218,10 @@ def payload(sweep) -> StepsPayload:
         if fields[f].shape != shape:
             raise ValueError(f"sweep.{f} must have shape {shape}, got {fields[f].shape}")
     ids = np.asarray(sweep.token_ids)
-    if ids.shape != (T,) or ids.dtype.kind not in "iu":
-        raise ValueError(f"sweep.token_ids must be (T,) = ({T},) integers, got {ids.shape} {ids.dtype}")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"sweep.token_ids must be integers, got {ids.dtype}")
+    if ids.shape != (T,):
+        raise ValueError(f"sweep.token_ids must have shape (T,) = ({T},), got {ids.shape}")
     head, states, mixed = ("head",), ("temperature", "causal", "head"), ("temperature", "causal")
     axes = dict(q=head, k=head, v=head, scores=head, scaled=("temperature", "head"), masked=states)
     axes.update(weights=states, weighted=states, concat=mixed, out=mixed)
