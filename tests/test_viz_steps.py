@@ -163,6 +163,8 @@ def test_payload_refuses_other_input(p):
         payload(sweep._replace(token_ids=np.zeros(T + 1, int)))
     with pytest.raises(ValueError, match="sweep.x"):
         payload(sweep._replace(tokens=TOKENS[:3]))
+    with pytest.raises(ValueError, match="sweep.x"):
+        payload(sweep._replace(x=sweep.x[0]))
 
 
 @pytest.mark.parametrize(

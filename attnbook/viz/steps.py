@@ -172,7 +172,7 @@ def _panel_cells(panel: dict, values: np.ndarray, tokens, x0: float, n: int, mas
     else:
         color = values if panel["kind"] == "weights" else (values / scale if scale > 0 else 0 * values)
         color, text = np.where(finite, color, np.nan), [_fmt(v) for v in values.tolist()]
-    pairs = panel["pairs"]
+    pairs, masked, weights = panel["pairs"], masked.tolist(), weights.tolist()
     return dict(
         x=(x0 + jj + 0.5).astype(np.float32),
         y=(-(ii + 0.5)).astype(np.float32),
@@ -199,11 +199,14 @@ def payload(sweep) -> StepsPayload:
             f"sweep must be a StepsSweep (attnbook.experiments.steps.steps_sweep); it lacks {missing}"
         )
     tokens = check_tokens("sweep.tokens", sweep.tokens)
-    T, C = np.shape(sweep.x)
-    H = np.shape(sweep.q)[0]
+    if np.ndim(sweep.x) != 2 or np.ndim(sweep.q) != 3:
+        raise ValueError(
+            f"sweep.x must be (T, C) and sweep.q (H, T, D), got {np.shape(sweep.x)}, {np.shape(sweep.q)}"
+        )
+    (T, C), H = np.shape(sweep.x), np.shape(sweep.q)[0]
     if not tokens or T != len(tokens) or H < 1 or C % H:
         raise ValueError(
-            f"sweep.x must be (T, C) with T = {len(tokens)} tokens and q (H, T, C/H), got {np.shape(sweep.x)}"
+            f"sweep.x must be (T, C) with T = {len(tokens)} tokens and H = {H} dividing C, got {(T, C)}"
         )
     temperatures = tuple(
         check_real("sweep.temperatures", t, low=0.0, low_inclusive=False) for t in sweep.temperatures
