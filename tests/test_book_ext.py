@@ -41,7 +41,8 @@ def test_dependencies_follow_imports_transitively(package_copy):
 def test_viz_chapters_depend_on_the_js_callbacks(package_copy):
     files = {p.relative_to(package_copy).as_posix() for p in ext.dependency_files(CHAPTER_VIZ)}
     assert "viz/js/attention_steps.mjs" in files
-    assert "attention.py" in files  # viz.steps imports attnbook.attention
+    assert "_checks.py" in files  # followed transitively: viz.steps imports attnbook._checks
+    assert "attention.py" not in files  # viz runs no model: a chapter depends on it through experiments only
 
 
 def test_editing_a_used_module_changes_the_stamp_and_an_unused_one_does_not(package_copy):

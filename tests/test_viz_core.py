@@ -1,25 +1,15 @@
-"""The shared figure pieces (attnbook.viz.core, .heatmap) and the step-by-step attention figure (.steps)."""
+"""The shared figure pieces (attnbook.viz.core, .heatmap); the step-by-step figure is in test_viz_steps.py."""
 
 import re
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Div, Select, Slider, Toggle, Widget
+from bokeh.models import ColumnDataSource, CustomJS, Select, Slider, Toggle
 from bokeh.plotting import figure
 
 from attnbook._checks import check_tokens
-from attnbook.attention import attention_steps
-from attnbook.masks import causal
-from attnbook.viz import (
-    attention_heatmap,
-    attention_steps_figure,
-    heatmap_columns,
-    js_callback,
-    show,
-    step_panels,
-)
+from attnbook.viz import attention_heatmap, heatmap_columns, js_callback, show
 from attnbook.viz.core import JS_DIR, diagram_figure, float32, numbered_select, on_document_ready
-from attnbook.viz.steps import STEP_TITLES, TEMPERATURES
 
 # --- core ---------------------------------------------------------------------------------------------
 
@@ -157,130 +147,3 @@ def test_attention_heatmap_is_named_with_hover_and_colour_bar():
 def test_attention_heatmap_bad_input(kwargs, err, match):
     with pytest.raises(err, match=match):
         attention_heatmap(np.eye(2), ["a", "b"], ["a", "b"], **kwargs)
-
-
-# --- the step-by-step figure --------------------------------------------------------------------------
-
-T, C, H = 4, 6, 2
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((T, C))
-    w_q, w_k, w_v, w_o = rng.standard_normal((4, C, C)) / np.sqrt(C)
-    return dict(
-        tokens=["the", "cat", "sat", "the"],
-        token_ids=np.array([0, 1, 2, 0]),
-        x=x,
-        w_q=w_q,
-        w_k=w_k,
-        w_v=w_v,
-        w_o=w_o,
-    )
-
-
-@pytest.fixture(scope="module")
-def fig(inputs):
-    return attention_steps_figure(**inputs, n_head=H, name="st")
-
-
-def test_step_panels_give_every_matrix_its_shape():
-    panels = step_panels(["a", "b", "c"], C, H)
-    assert len(panels) == len(STEP_TITLES) == 9
-    for step in panels:
-        for p in step:
-            assert p.kind in {"signed", "weights", "ids"}
-            assert len(p.rows) >= 1 and len(p.cols) >= 1
-    with pytest.raises(ValueError):
-        step_panels(["a", "b"], 5, 2)  # 2 heads do not divide C = 5
-
-
-def test_every_widget_and_source_is_named(fig):
-    for m in fig.document.models:
-        if isinstance(m, (Widget, ColumnDataSource, Div)):
-            assert m.name and m.name.startswith("st"), m
-    for n in (
-        "st-step",
-        "st-play",
-        "st-temperature",
-        "st-causal",
-        "st-head",
-        "st-cells",
-        "st-attention-source",
-    ):
-        assert fig.select_one({"name": n}) is not None, n
-
-
-def _update(fig):
-    (cb,) = [
-        m for m in fig.document.models if isinstance(m, CustomJS) and "step_slider" in getattr(m, "args", {})
-    ]
-    return cb
-
-
-def test_every_widget_triggers_a_callback(fig):
-    update = _update(fig)
-    for n, attr in (
-        ("st-step", "value"),
-        ("st-temperature", "value"),
-        ("st-causal", "active"),
-        ("st-head", "value"),
-    ):
-        assert update in fig.select_one({"name": n}).js_property_callbacks[f"change:{attr}"], n
-    play = fig.select_one({"name": "st-play"})
-    (play_cb,) = play.js_property_callbacks["change:active"]
-    assert play_cb.args["slider"] is fig.select_one({"name": "st-step"})
-
-
-def test_payload_holds_numpy_attention_for_every_reachable_state(fig, inputs):
-    """The weights step of each (temperature, causal, head) state is the NumPy softmax, as float32."""
-    update = _update(fig)
-    values, kinds = update.args["values"], update.args["kinds"]
-    weights_step = next(s for s, ks in enumerate(kinds) if ks == ["weights"])
-    w_values = values[weights_step]  # (n_temperature, 2, H, T·T)
-    assert w_values.dtype == np.float32 and w_values.shape == (len(TEMPERATURES), 2, H, T * T)
-    for ti, tau in enumerate(TEMPERATURES):
-        for ci, mask in enumerate((None, causal(T))):
-            ref = attention_steps(
-                inputs["x"],
-                inputs["w_q"],
-                inputs["w_k"],
-                inputs["w_v"],
-                inputs["w_o"],
-                H,
-                mask=mask,
-                temperature=tau,
-            ).weights
-            for h in range(H):
-                np.testing.assert_allclose(w_values[ti, ci, h], ref[h].ravel(), rtol=1e-6, atol=1e-7)
-    # the causal states differ from the unmasked ones: the toggle has something to show
-    assert not np.allclose(w_values[:, 0], w_values[:, 1])
-
-
-def test_js_module_destructures_exactly_the_python_names(fig):
-    update = _update(fig)
-    code = (JS_DIR / "attention_steps.mjs").read_text(encoding="utf-8")
-    head = re.search(r"export default \(\{(.*?)\}", code, re.S).group(1)
-    names = {n.strip() for n in head.split(",") if n.strip()}
-    assert names == set(update.args)
-
-
-@pytest.mark.parametrize(
-    "change, err, match",
-    [
-        (dict(tokens=["a", "b"]), ValueError, "tokens must have T = 4"),
-        (dict(tokens="abcd"), TypeError, "tokens"),
-        (dict(token_ids=np.array([0, 1, 2])), ValueError, "token_ids"),
-        (dict(token_ids=np.array([0, -1, 2, 0])), ValueError, "token_ids"),
-        (dict(x=np.zeros(4)), ValueError, "x"),
-        (dict(name=""), TypeError, "name"),
-        (dict(step=0), ValueError, "step"),
-        (dict(step=10), ValueError, "step"),
-        (dict(n_head=4), ValueError, "n_head"),
-    ],
-)
-def test_steps_figure_bad_input(inputs, change, err, match):
-    kwargs = {**inputs, "n_head": H, **change}
-    with pytest.raises(err, match=match):
-        attention_steps_figure(**kwargs)

@@ -1,14 +1,21 @@
-"""The sentence-builder figure: names, the shipped payload against NumPy, the callback's arguments, bad input."""
-
-import re
+"""The sentence-builder figure: payload against NumPy, what each state shows, names, Bokeh validation, bad input."""
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Div, Select, Widget
+from bokeh.core.validation.check import check_integrity
+from bokeh.models import ColumnDataSource, RadioButtonGroup, Widget
 
 from attnbook.data import ADJECTIVES, NOUNS, VERBS
-from attnbook.viz.core import JS_DIR
-from attnbook.viz.tokens import PRESETS, sentence_builder_figure, structured_sentence
+from attnbook.viz.figure import pick
+from attnbook.viz.kit import cell_value_columns, radio
+from attnbook.viz.tokens import (
+    PRESETS,
+    SLOTS,
+    layout,
+    payload,
+    sentence_builder_figure,
+    structured_sentence,
+)
 from attnbook.words import WORDS, word_ids, word_table
 from attnbook.wordvec import unit_rows
 
@@ -21,142 +28,176 @@ def tables():
 
 
 @pytest.fixture(scope="module")
+def p(tables):
+    return payload(tables)
+
+
+def state(mode=0, table="random", words=("red", "cat", "sees", "cat"), preset=PRESETS[0]):
+    return {"mode": mode, "table": table, **dict(zip(SLOTS, words, strict=True)), "preset": preset}
+
+
+def dot_products(table, ids):
+    """Entry (i, j) of X Xᵀ, pair by pair: the reference the payload's gathered E Eᵀ must match."""
+    return np.array([[sum(table[a, c] * table[b, c] for c in range(C)) for b in ids] for a in ids])
+
+
+def test_payload_holds_every_table_and_its_dot_products(p, tables):
+    assert p.tables == tuple(tables) and p.words == tuple(WORDS)
+    assert p.embeddings.dtype == np.float32 and p.similarities.dtype == np.float32
+    for k, table in enumerate(tables.values()):
+        np.testing.assert_allclose(p.embeddings[k], table, rtol=1e-6)
+        np.testing.assert_allclose(
+            p.similarities[k], dot_products(table, range(len(WORDS))), rtol=1e-5, atol=1e-6
+        )
+        assert p.emb_limits[k] == np.float32(np.abs(table).max())
+
+
+@pytest.mark.parametrize(
+    ("st", "sentence"),
+    [
+        (state(), "the red cat sees the cat."),
+        (
+            state(words=("clever", "queen", "hears", "frog"), table="other"),
+            "the clever queen hears the frog.",
+        ),
+        (state(mode=1, preset=PRESETS[2]), PRESETS[2]),
+        (state(mode=1, preset=PRESETS[-1], table="other"), PRESETS[-1]),
+    ],
+)
+def test_view_gathers_rows_and_dot_products_of_the_sentence(p, tables, st, sentence):
+    tokens, ids = word_ids(sentence)
+    T, table = len(tokens), tables[st["table"]]
+    assert p.sentence(st) == ids.tolist()
+    shown = p.view(st)
+    emb, sim = shown["embedding-cells"], shown["similarity-cells"]
+    np.testing.assert_allclose(emb["value"].reshape(T, C), table[ids], rtol=1e-6)
+    np.testing.assert_allclose(sim["value"].reshape(T, T), dot_products(table, ids), rtol=1e-5, atol=1e-6)
+    assert emb["token"][::C] == tokens and emb["dim"][:C] == [f"c{j}" for j in range(C)]
+    assert sim["token_i"][::T] == tokens and sim["token_j"][:T] == tokens
+    # every value is written once, white on the dark cells, and only while the (T, T) cells are large enough
+    limit = float(pick(p, "sim_limits", st))
+    for k, v in enumerate(sim["value"].tolist()):
+        text = sim["label_light"][k] if abs(v) > 0.6 * limit else sim["label"][k]
+        assert text == ("" if T > 10 else f"{v:.2f}".replace("-0.00", "0.00"))
+    assert all(sim["label"][k] == "" or sim["label_light"][k] == "" for k in range(T * T))
+    assert shown["similarity-yaxis"]["major_label_overrides"] == {-i: t for i, t in enumerate(tokens)}
+    assert shown["similarity-xticks"]["ticks"] == list(range(T))
+    assert shown["embedding"]["title.text"] == f"X = E[ids]:  (T, C) = ({T}, {C})"
+    assert shown["similarity-mapper"] == {"low": -limit, "high": limit}
+    assert shown["strip-boxes"]["token"] == tokens
+    assert shown["strip-boxes"]["id_text"] == [f"id {i}" for i in ids]
+
+
+def test_repeated_tokens_share_a_row_and_a_tint(p):
+    shown = p.view(state(words=("red", "cat", "sees", "cat")))  # the red cat sees the cat .
+    x = shown["embedding-cells"]["value"].reshape(-1, C)
+    np.testing.assert_array_equal(x[0], x[4])
+    np.testing.assert_array_equal(x[2], x[5])
+    fill = shown["strip-boxes"]["fill"]
+    assert fill[0] == fill[4] != fill[2] == fill[5] and fill[1] == "#ffffff"
+    assert (
+        shown["strip-lines"]["text"][2]
+        == "same id, same row of E: the (positions 0, 4), cat (positions 2, 5)"
+    )
+    assert p.view(state(mode=1, preset="the dog."))["strip-lines"]["text"][2] == "no token repeats"
+
+
+def test_long_sentences_wrap_the_strip(tables):
+    long = (
+        "the happy girl likes the quiet boy. the boy hears the girl. the clever queen follows the old king."
+    )
+    p = payload(tables, presets=["the dog.", long])
+    boxes = p.view(state(mode=1, preset=long))["strip-boxes"]
+    assert len(set(boxes["y"])) == 2  # two rows of boxes
+    assert max(x + w / 2 for x, w in zip(boxes["x"], boxes["w"], strict=True)) <= 740
+    lines = p.view(state(mode=1, preset=long))["strip-lines"]["text"]
+    assert lines[0].startswith("Preset 2 · table: random · T = 22 tokens")
+
+
+def test_the_slot_selects_offer_their_word_classes(p):
+    values = {c.widget: c.values for c in p.controls}
+    assert values["adjective"] == ADJECTIVES and values["verb"] == VERBS
+    assert values["noun"] == values["object-noun"] == NOUNS
+    assert [WORDS[i] for i in p.ids_object_noun] == list(NOUNS)
+    assert structured_sentence("big", "dog", "likes", "frog") == "the big dog likes the frog."
+
+
+@pytest.fixture(scope="module")
 def fig(tables):
     return sentence_builder_figure(tables, structured=("red", "cat", "sees", "cat"))
 
 
-def by_name(layout, name):
-    return layout.select_one({"name": name})
-
-
-def the_callback(layout):
-    (cb,) = [m for m in layout.document.models if isinstance(m, CustomJS)]
-    return cb
-
-
-def test_every_widget_source_and_view_is_named(fig):
+def test_every_widget_and_source_is_named_and_drives_the_callback(fig, p):
     models = list(fig.document.models)
     for m in models:
-        if isinstance(m, (Widget, ColumnDataSource, Div)):
+        if isinstance(m, (Widget, ColumnDataSource)):
             assert m.name and m.name.startswith("tokens-"), m
     names = [m.name for m in models if m.name]
     assert len(names) == len(set(names)), "names must be unique"
-    for role in (
-        "mode",
-        "table",
-        "adjective",
-        "noun",
-        "verb",
-        "object-noun",
-        "preset",
-        "strip",
-        "strip-boxes",
-        "strip-lines",
-        "embedding-source",
-        "similarity-source",
-        "embedding-mapper",
-        "similarity-mapper",
-        "similarity-xticks",
-        "similarity-yticks",
-        "embedding-yticks",
-        "similarity-x-range",
-    ):
-        assert by_name(fig, f"tokens-{role}") is not None, role
+    for c in p.controls:
+        widget = fig.select_one({"name": f"tokens-{c.widget}"})
+        assert widget.js_property_callbacks[f"change:{c.attr}"], c.widget
+    assert isinstance(fig.select_one({"name": "tokens-mode"}), RadioButtonGroup)
+    assert fig.select_one({"name": "tokens-adjective"}).value == "red"
+    for role in ("embedding-cells", "similarity-cells", "strip-boxes", "strip-lines", "similarity-yaxis"):
+        assert fig.select_one({"name": f"tokens-{role}"}) is not None, role
 
 
-def test_initial_sources_gather_rows_of_the_table(fig, tables):
-    tokens, ids = word_ids("the red cat sees the cat.")
-    T = len(tokens)
-    e = tables["random"]
-    emb = by_name(fig, "tokens-embedding-source").data
-    np.testing.assert_allclose(np.asarray(emb["value"]).reshape(T, C), e[ids], rtol=1e-6)
-    assert emb["token"][::C] == tokens
-    sim = by_name(fig, "tokens-similarity-source").data
-    expected = np.array([[e[a] @ e[b] for b in ids] for a in ids])  # (T, T), pair by pair
-    np.testing.assert_allclose(np.asarray(sim["value"]).reshape(T, T), expected, rtol=1e-5, atol=1e-6)
-    # the repeated tokens ("the" twice, "cat" twice) have identical rows
-    x = np.asarray(emb["value"]).reshape(T, C)
-    np.testing.assert_array_equal(x[0], x[4])
-    np.testing.assert_array_equal(x[2], x[5])
-    assert list(by_name(fig, "tokens-similarity-yticks").ticks) == [-i for i in range(T)]
-    assert by_name(fig, "tokens-similarity").yaxis[0].major_label_overrides == {
-        -i: t for i, t in enumerate(tokens)
-    }
-
-
-def test_callback_payload(fig, tables):
-    args = the_callback(fig).args
-    assert args["labels"] == list(tables)
-    for shipped, sim, table in zip(args["embeddings"], args["similarities"], tables.values(), strict=True):
-        assert shipped.dtype == np.float32 and sim.dtype == np.float32
-        np.testing.assert_allclose(shipped, table, rtol=1e-6)
-        np.testing.assert_allclose(sim, table @ table.T, rtol=1e-5, atol=1e-6)
-    assert args["preset_ids"] == [word_ids(p)[1].tolist() for p in PRESETS]
-    assert args["words"] == list(WORDS)
-    # the template with the slots filled by the initial selects is the initial sentence
-    ids = list(args["template_ids"])
-    for k, select in enumerate(("adjective", "noun", "verb", "object_noun")):
-        value = args[select].value
-        ids[args["slot_positions"][k]] = args["slot_option_ids"][k][args["slot_options"][k].index(value)]
-    assert ids == word_ids("the red cat sees the cat.")[1].tolist()
-    for options, option_ids in zip(args["slot_options"], args["slot_option_ids"], strict=True):
-        assert [WORDS[i] for i in option_ids] == options
-
-
-def test_js_module_destructures_exactly_the_python_names(fig):
-    src = (JS_DIR / "sentence_builder.mjs").read_text()
-    assert "import " not in src
-    head = re.search(r"export default \(\{(.*?)\}, obj\)", src, re.S).group(1)
-    names = {n.strip() for n in head.split(",") if n.strip()}
-    assert names == set(the_callback(fig).args)
-
-
-def test_every_widget_triggers_the_callback(fig):
-    cb = the_callback(fig)
-    widgets = [m for m in fig.document.models if isinstance(m, Widget) and not isinstance(m, Div)]
-    assert len(widgets) == 7
-    for w in widgets:
-        callbacks = [c for cbs in w.js_property_callbacks.values() for c in cbs]
-        assert cb in callbacks, w.name
-
-
-def test_presets_and_selects():
-    assert 6 <= len(PRESETS) <= 8
-    assert len({len(word_ids(p)[0]) for p in PRESETS}) >= 5  # varying lengths
-    assert structured_sentence("big", "dog", "likes", "frog") == "the big dog likes the frog."
-    layout = sentence_builder_figure({"t": word_table(4, seed=0)})
-    options = {m.name: m.options for m in layout.document.models if isinstance(m, Select)}
-    assert options["tokens-adjective"] == list(ADJECTIVES)
-    assert options["tokens-noun"] == list(NOUNS) and options["tokens-object-noun"] == list(NOUNS)
-    assert options["tokens-verb"] == list(VERBS)
+def test_the_document_passes_bokeh_validation(fig):
+    """Chapter 1 printed E-1001 (a glyph naming a column its source lacks): no error or warning may remain."""
+    issues = check_integrity(list(fig.document.models))
+    assert not issues.error, issues.error
+    assert not issues.warning, issues.warning
 
 
 def test_width_fits_the_text_column(fig):
-    views = by_name(fig, "tokens-views")
+    views = fig.select_one({"name": "tokens-views"})
     assert sum(p.width for p in views.children) <= 740
 
 
+def test_kit_cell_value_columns_and_radio():
+    assert cell_value_columns(["a", "b"], [True, False]) == {"label": ["", "b"], "label_light": ["a", ""]}
+    with pytest.raises(ValueError, match="dark"):
+        cell_value_columns(["a"], [True, False])
+    with pytest.raises(ValueError, match="active"):
+        radio("r", ["x", "y"], active=2)
+
+
 @pytest.mark.parametrize(
-    "tables, kwargs, err",
+    ("tables", "kwargs", "err", "match"),
     [
-        ([np.zeros((len(WORDS), 3))], {}, TypeError),
-        ({}, {}, TypeError),
-        ({"a": np.zeros((5, 3))}, {}, ValueError),
-        ({"a": np.zeros((len(WORDS), 3)), "b": np.zeros((len(WORDS), 4))}, {}, ValueError),
-        ({"a": np.zeros((len(WORDS), 3), dtype=np.int64)}, {}, TypeError),
-        ({"a": np.full((len(WORDS), 3), np.nan)}, {}, ValueError),
-        ({1: np.zeros((len(WORDS), 3))}, {}, TypeError),
-        ({"a": np.zeros((len(WORDS), 3))}, {"presets": ["the unicorn."]}, ValueError),
-        ({"a": np.zeros((len(WORDS), 3))}, {"presets": ["the dog.", "the dog."]}, ValueError),
-        ({"a": np.zeros((len(WORDS), 3))}, {"presets": "the dog."}, TypeError),
-        ({"a": np.zeros((len(WORDS), 3))}, {"structured": ("big", "cat", "sees")}, ValueError),
-        ({"a": np.zeros((len(WORDS), 3))}, {"structured": ("cat", "cat", "sees", "dog")}, ValueError),
-        ({"a": np.zeros((len(WORDS), 3))}, {"name": ""}, TypeError),
+        ([np.zeros((len(WORDS), 3))], {}, TypeError, "tables"),
+        ({}, {}, TypeError, "tables"),
+        ({"a": np.zeros((5, 3))}, {}, ValueError, "tables"),
+        ({"a": np.zeros((len(WORDS), 3)), "b": np.zeros((len(WORDS), 4))}, {}, ValueError, "width"),
+        ({"a": np.zeros((len(WORDS), 3), dtype=np.int64)}, {}, TypeError, "tables"),
+        ({"a": np.full((len(WORDS), 3), np.nan)}, {}, ValueError, "tables"),
+        ({1: np.zeros((len(WORDS), 3))}, {}, TypeError, "tables"),
+        ({"a": np.zeros((len(WORDS), 3))}, {"presets": ["the unicorn."]}, ValueError, "unicorn"),
+        ({"a": np.zeros((len(WORDS), 3))}, {"presets": ["the dog.", "the dog."]}, ValueError, "presets"),
+        ({"a": np.zeros((len(WORDS), 3))}, {"presets": "the dog."}, TypeError, "presets"),
+        ({"a": np.zeros((len(WORDS), 3))}, {"presets": ["the dog.", 3]}, TypeError, "presets"),
     ],
 )
-def test_bad_input(tables, kwargs, err):
-    with pytest.raises(err):
-        sentence_builder_figure(tables, **kwargs)
+def test_payload_bad_input(tables, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        payload(tables, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "err", "match"),
+    [
+        ({"structured": ("big", "cat", "sees")}, ValueError, "structured"),
+        ({"structured": ("cat", "cat", "sees", "dog")}, ValueError, "adjective"),
+        ({"mode": 2}, ValueError, "mode"),
+        ({"table": "learned"}, ValueError, "table"),
+        ({"preset": "the cat."}, ValueError, "preset"),
+        ({"name": ""}, TypeError, "name"),
+    ],
+)
+def test_layout_bad_input(p, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        layout(p, **kwargs)
 
 
 def test_structured_sentence_bad_input():

@@ -311,3 +311,100 @@ def outline(plot, source: ColumnDataSource, width: float, height: float, *, colo
     """An unfilled box of ``width`` × ``height`` centred on each row's ``x``, ``y`` (marks the row or column a
     widget picked in a matrix; the callback moves it by writing ``x``/``y``)."""
     return plot.rect("x", "y", width, height, source=source, fill_alpha=0, line_color=color, line_width=2)
+
+def cell_values(plot, source: ColumnDataSource, *, size: str = "7pt"):
+    """Each cell's value written in its centre: column ``label`` in dark ink, ``label_light`` in white.
+
+    A callback puts a cell's text in ``label_light`` when its cell is dark (see :func:`cell_value_columns`).
+    Two glyphs with fixed colours rather than one with a per-cell colour column: BokehJS 3.9 fails to paint
+    a text glyph whose colour column changes length with the data. Returns the two renderers.
+    """
+    return tuple(
+        plot.text(
+            "x",
+            "y",
+            text=column,
+            source=source,
+            text_align="center",
+            text_baseline="middle",
+            text_font_size=size,
+            text_color=color,
+        )
+        for column, color in (("label", "#222222"), ("label_light", "white"))
+    )
+
+
+def cell_value_columns(texts: Sequence[str], dark: Sequence[bool]) -> dict[str, list[str]]:
+    """The ``label`` / ``label_light`` columns :func:`cell_values` draws: each text goes to ``label_light`` when its
+    cell is dark, else to ``label``. Python twin of ``cellLabels`` in ``js/lib.mjs``."""
+    texts, dark = list(texts), [bool(d) for d in dark]
+    if len(texts) != len(dark):
+        raise ValueError(f"dark must have one entry per text ({len(texts)}), got {len(dark)}")
+    return dict(
+        label=["" if d else t for t, d in zip(texts, dark, strict=True)],
+        label_light=[t if d else "" for t, d in zip(texts, dark, strict=True)],
+    )
+
+
+def radio(name: str, labels: Sequence[str], active: int = 0, **kw):
+    """A row of mutually exclusive buttons whose state is ``active`` (the index of the pressed one)."""
+    from bokeh.models import RadioButtonGroup
+
+    check_name(name)
+    labels = list(check_tokens("labels", labels))
+    active = check_int("active", active, low=0, high=len(labels) - 1)
+    return RadioButtonGroup(labels=labels, active=active, name=name, **kw)
+
+
+def name_axes(plot) -> None:
+    """Name a plot's first x and y axes ``<plot name>-xaxis`` / ``-yaxis``, so a callback's twin can check their
+    labels (``major_label_overrides``) by name."""
+    check_name(plot.name)
+    plot.xaxis[0].name = f"{plot.name}-xaxis"
+    plot.yaxis[0].name = f"{plot.name}-yaxis"
+
+
+def value_grid(
+    name: str,
+    title: str,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    *,
+    tooltips: Sequence[tuple[str, str]],
+    palette: Sequence[str] | None = None,
+    width: int = 360,
+    height: int = 340,
+    **columns,
+):
+    """A heatmap whose cells show their values: :func:`token_grid` coloured by ``value`` with a colour bar,
+    :func:`cell_values`, hover (``tooltips``) and named axes (:func:`name_axes`).
+
+    Its source ``<name>-cells`` starts empty with columns ``x, y, value, label, label_light`` and ``columns``
+    (as in :func:`empty_source`), for a callback to fill; its mapper is ``<name>-mapper`` (``palette``: blue-white-red
+    by default). Returns ``(plot, source, mapper)``.
+    """
+    from .core import DIVERGING
+
+    check_name(name)
+    base = dict(x="float", y="float", value="float", label="str", label_light="str")
+    source = empty_source(f"{name}-cells", 0, **base, **columns)
+    mapper = color_mapper(f"{name}-mapper", palette or DIVERGING, -1.0, 1.0)
+    plot, cells = token_grid(
+        source,
+        name=name,
+        title=title,
+        q_tokens=q_tokens,
+        k_tokens=k_tokens,
+        color_field="value",
+        mapper=mapper,
+        width=width,
+        height=height,
+        colorbar=True,
+    )
+    cell_values(plot, source)
+    plot.add_tools(hover(cells, *tooltips))
+    name_axes(plot)
+    return plot, source, mapper
+
+
+__all__ += ["cell_values", "cell_value_columns", "radio", "name_axes", "value_grid"]

@@ -1,4 +1,8 @@
-"""The step-by-step figure of scaled dot-product attention: nine steps, every matrix with its shape."""
+"""The step-by-step figure of scaled dot-product attention (chapter 2): nine steps, every matrix with its shape.
+
+Payload from :func:`attnbook.experiments.steps.steps_sweep`; callbacks ``js/attention_steps.mjs`` and
+``js/play.mjs`` (the play button).
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,34 @@ from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import (
-    ColumnDataSource,
-    Div,
-    HoverTool,
-    LinearColorMapper,
-    Slider,
-    Toggle,
-)
+from bokeh.models import Div
 
-from .._checks import as_float_array, as_int_array, check_int, check_tokens
-from ..attention import attention_steps
-from ..masks import causal as causal_mask
-from .core import (
-    DIVERGING,
-    NAN_COLOR,
-    check_name,
-    diagram_figure,
-    float32,
-    js_callback,
-    numbered_select,
-    on_document_ready,
-)
+from .._checks import check_bool, check_int, check_real, check_tokens
+from .core import DIVERGING, check_name, diagram_figure, float32, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source, pick
 from .heatmap import attention_heatmap
+from .kit import (
+    cell_value_columns,
+    cell_values,
+    color_mapper,
+    control_row,
+    empty_source,
+    hover,
+    play_button,
+    select,
+    slider,
+    toggle,
+)
 
-__all__ = ["STEP_TITLES", "TEMPERATURES", "StepPanel", "step_panels", "attention_steps_figure"]
+__all__ = [
+    "STEP_TITLES",
+    "StepPanel",
+    "StepsPayload",
+    "step_panels",
+    "payload",
+    "layout",
+    "attention_steps_figure",
+]
 
 STEP_TITLES = (
     "1. Tokens",
@@ -44,18 +51,24 @@ STEP_TITLES = (
     "8. Weights × V",
     "9. Concatenate heads, output projection",
 )
-# The temperature slider's stops. Every stop is precomputed by NumPy; the page only looks values up.
-TEMPERATURES = tuple(float(t) for t in np.round(np.arange(0.25, 3.01, 0.25), 2))
-_GAP = 1.5  # empty columns between two panels of one step
+GAP = 1.5  # empty columns between two panels of one step
+_SWEEP_FIELDS = ("tokens", "token_ids", "temperatures", "x", "q", "k", "v", "scores", "scaled", "masked")
+_SWEEP_FIELDS += ("weights", "weighted", "concat", "out")
 
 
 class StepPanel(NamedTuple):
-    """One matrix shown at one step: its title, row/column labels and kind (how it is coloured)."""
+    """One matrix shown at one step: its title, the payload field it shows, its column labels and kind.
+
+    Its rows are the sentence's tokens. ``kind`` says how it is coloured: "signed" (blue-red, scaled by the
+    panel's max |value|), "weights" (0..1) or "ids" (uncoloured). A ``pairs`` panel is a (T, T) query-key
+    matrix: hovering a cell shows that pair's score and weight.
+    """
 
     title: str
-    rows: tuple[str, ...]
+    field: str
     cols: tuple[str, ...]
-    kind: str  # "signed" (blue-red, scaled by the panel's max |value|), "weights" (0..1), "ids" (uncoloured)
+    kind: str
+    pairs: bool = False
 
 
 def step_panels(tokens: Sequence[str], d_model: int, n_head: int) -> list[list[StepPanel]]:
@@ -71,264 +84,289 @@ def step_panels(tokens: Sequence[str], d_model: int, n_head: int) -> list[list[S
     dims_c = tuple(f"c{j}" for j in range(C))
     dims_d = tuple(f"d{j}" for j in range(D))
     return [
-        [StepPanel(f"token ids (T={T}, 1)", toks, ("id",), "ids")],
-        [StepPanel(f"X (T={T}, C={C})", toks, dims_c, "signed")],
-        [StepPanel(f"{m} = X W_{m}  (T={T}, D={D})", toks, dims_d, "signed") for m in "QKV"],
-        [StepPanel(f"Q Kᵀ (T={T}, T={T})", toks, toks, "signed")],
-        [StepPanel(f"Q Kᵀ / (√D · τ)  (T={T}, T={T})", toks, toks, "signed")],
-        [StepPanel(f"masked (T={T}, T={T})", toks, toks, "signed")],
-        [StepPanel(f"A = softmax (T={T}, T={T})", toks, toks, "weights")],
+        [StepPanel(f"token ids (T={T}, 1)", "token_ids", ("id",), "ids")],
+        [StepPanel(f"X (T={T}, C={C})", "x", dims_c, "signed")],
+        [StepPanel(f"{m} = X W_{m}  (T={T}, D={D})", m.lower(), dims_d, "signed") for m in "QKV"],
+        [StepPanel(f"Q Kᵀ (T={T}, T={T})", "scores", toks, "signed", True)],
+        [StepPanel(f"Q Kᵀ / (√D · τ)  (T={T}, T={T})", "scaled", toks, "signed", True)],
+        [StepPanel(f"masked (T={T}, T={T})", "masked", toks, "signed", True)],
+        [StepPanel(f"A = softmax (T={T}, T={T})", "weights", toks, "weights", True)],
         [
-            StepPanel(f"A (T={T}, T={T})", toks, toks, "weights"),
-            StepPanel(f"V (T={T}, D={D})", toks, dims_d, "signed"),
-            StepPanel(f"A V (T={T}, D={D})", toks, dims_d, "signed"),
+            StepPanel(f"A (T={T}, T={T})", "weights", toks, "weights", True),
+            StepPanel(f"V (T={T}, D={D})", "v", dims_d, "signed"),
+            StepPanel(f"A V (T={T}, D={D})", "weighted", dims_d, "signed"),
         ],
         [
-            StepPanel(f"concat heads (T={T}, C={C})", toks, dims_c, "signed"),
-            StepPanel(f"out = concat W_O (T={T}, C={C})", toks, dims_c, "signed"),
+            StepPanel(f"concat heads (T={T}, C={C})", "concat", dims_c, "signed"),
+            StepPanel(f"out = concat W_O (T={T}, C={C})", "out", dims_c, "signed"),
         ],
     ]
 
 
-def _step_values(token_ids: np.ndarray, s, head: int) -> list[list[np.ndarray]]:
-    """The matrices of each step's panels for one head of one precomputed ``AttentionSteps``."""
-    h = head
-    return [
-        [token_ids[:, None].astype(np.float64)],
-        [s.x],
-        [s.q[h], s.k[h], s.v[h]],
-        [s.scores[h]],
-        [s.scaled[h]],
-        [s.masked[h]],
-        [s.weights[h]],
-        [s.weights[h], s.v[h], s.weighted[h]],
-        [s.concat, s.out],
-    ]
+def _fmt(v: float, digits: int = 2) -> str:
+    return "−∞" if v == -np.inf else f"{v:.{digits}f}"
 
 
-def _geometry(panels: list[StepPanel]) -> tuple[dict, dict]:
-    """Cell centres of a step's panels laid side by side, and the header labels around them."""
-    xs, ys, rows, cols, pidx = [], [], [], [], []
-    lx, ly, ltext, lalign = [], [], [], []
-    x0 = 0.0
-    for p, panel in enumerate(panels):
-        n_cols = len(panel.cols)
-        for i, r in enumerate(panel.rows):
-            for j, c in enumerate(panel.cols):
-                xs.append(x0 + j + 0.5)
-                ys.append(-(i + 0.5))
-                rows.append(r)
-                cols.append(c)
-                pidx.append(p)
-        lx.append(x0 + n_cols / 2)
-        ly.append(1.1)
-        ltext.append(panel.title)
-        lalign.append("center")
-        for j, c in enumerate(panel.cols):
-            lx.append(x0 + j + 0.5)
-            ly.append(0.25)
-            ltext.append(c)
-            lalign.append("center")
-        if p == 0:
-            for i, r in enumerate(panel.rows):
-                lx.append(-0.15)
-                ly.append(-(i + 0.5))
-                ltext.append(r)
-                lalign.append("right")
-        x0 += n_cols + _GAP
-    cells = dict(
-        x=np.array(xs, np.float32),
-        y=np.array(ys, np.float32),
-        row=rows,
-        col=cols,
-        panel=np.array(pidx, np.int32),
+class StepsPayload(NamedTuple):
+    """The intermediates of attention for every state of the temperature slider, causal toggle and head select
+    (float32, −inf where masked), and the panels each step shows (:class:`StepPanel` as records)."""
+
+    controls: tuple  # step (1..9), temperature, causal (False, True), head ("1".."H")
+    axes: dict
+    tokens: tuple  # T tokens: every panel's rows
+    titles: tuple  # the nine steps' titles
+    captions: tuple  # what each step does, with its shapes
+    panels: list  # per step, its panels as {"title", "field", "cols", "kind", "pairs"}
+    token_ids: np.ndarray  # (T, 1) int32
+    x: np.ndarray  # (T, C)
+    q: np.ndarray  # (H, T, D)
+    k: np.ndarray  # (H, T, D)
+    v: np.ndarray  # (H, T, D)
+    scores: np.ndarray  # (H, T, T)
+    scaled: np.ndarray  # (N, H, T, T): N temperatures
+    masked: np.ndarray  # (N, 2, H, T, T): no mask, causal
+    weights: np.ndarray  # (N, 2, H, T, T)
+    weighted: np.ndarray  # (N, 2, H, T, D)
+    concat: np.ndarray  # (N, 2, T, C)
+    out: np.ndarray  # (N, 2, T, C)
+
+    def view(p, state: dict) -> dict:
+        """The step's panels side by side (cells, colours, texts, hover), their labels, the attention heatmap
+        and the caption, for ``state``."""
+        s = int(state["step"]) - 1
+        masked, weights = pick(p, "masked", state).ravel(), pick(p, "weights", state).ravel()  # (T*T,)
+        parts, heads, x0 = [], [], 0.0
+        for n, panel in enumerate(p.panels[s]):
+            values = pick(p, panel["field"], state).astype(np.float64).ravel()
+            parts.append(_panel_cells(panel, values, p.tokens, x0, n, masked, weights))
+            heads += [(x0 + len(panel["cols"]) / 2, 1.1, panel["title"], "center")]
+            heads += [(x0 + j + 0.5, 0.25, c, "center") for j, c in enumerate(panel["cols"])]
+            heads += [(-0.15, -(i + 0.5), t, "right") for i, t in enumerate(p.tokens)] if n == 0 else []
+            x0 += len(panel["cols"]) + GAP
+        cells = {k: np.concatenate([c[k] for c in parts]) for k in parts[0]}
+        for k in ("row", "col", "text", "score", "weight"):
+            cells[k] = cells[k].tolist()
+        cells.update(cell_value_columns(cells["text"], np.abs(cells["color"].astype(np.float64)) > 0.6))
+        hx, hy, htext, halign = zip(*heads, strict=True)
+        labels = dict(x=np.float32(hx), y=np.float32(hy), text=list(htext), align=list(halign))
+        mask = "causal mask" if state["causal"] else "no mask"
+        where = f"τ = {float(state['temperature']):.2f}, {mask}, head {state['head']}"
+        return {
+            "cells": cells,
+            "labels": labels,
+            "attention-source": {"weight": weights, "score": masked},
+            "caption": {
+                "text": f'<b>{p.titles[s]}</b> <span style="color:#666">({where})</span><br>{p.captions[s]}'
+            },
+        }
+
+
+def _panel_cells(panel: dict, values: np.ndarray, tokens, x0: float, n: int, masked, weights) -> dict:
+    """The cells of one panel (row-major, its left edge at ``x0``), as the callback writes them."""
+    T, n_cols = len(tokens), len(panel["cols"])
+    ii, jj = np.divmod(np.arange(T * n_cols), n_cols)
+    finite = np.isfinite(values)
+    scale = float(np.abs(values[finite]).max()) if finite.any() else 0.0
+    if panel["kind"] == "ids":
+        color, text = np.zeros(len(values)), [str(int(v)) for v in values]
+    else:
+        color = values if panel["kind"] == "weights" else (values / scale if scale > 0 else 0 * values)
+        color, text = np.where(finite, color, np.nan), [_fmt(v) for v in values.tolist()]
+    pairs, masked, weights = panel["pairs"], masked.tolist(), weights.tolist()
+    return dict(
+        x=(x0 + jj + 0.5).astype(np.float32),
+        y=(-(ii + 0.5)).astype(np.float32),
+        row=np.array([tokens[i] for i in ii], object),
+        col=np.array([panel["cols"][j] for j in jj], object),
+        panel=np.full(len(values), n, np.int32),
+        value=values.astype(np.float32),
+        color=color.astype(np.float32),
+        text=np.array(text, object),
+        score=np.array(
+            [_fmt(masked[i * T + j]) if pairs else "" for i, j in zip(ii, jj, strict=True)], object
+        ),
+        weight=np.array(
+            [_fmt(weights[i * T + j], 3) if pairs else "" for i, j in zip(ii, jj, strict=True)], object
+        ),
     )
-    labels = dict(x=np.array(lx, np.float32), y=np.array(ly, np.float32), text=ltext, align=lalign)
-    return cells, labels
 
 
-def attention_steps_figure(
-    tokens: Sequence[str],
-    token_ids,
-    x,
-    w_q,
-    w_k,
-    w_v,
-    w_o,
-    n_head: int,
+def payload(sweep) -> StepsPayload:
+    """Pack the result of :func:`attnbook.experiments.steps.steps_sweep` for the page (float32, −inf where masked)."""
+    missing = [f for f in _SWEEP_FIELDS if not hasattr(sweep, f)]
+    if missing:
+        raise TypeError(
+            f"sweep must be a StepsSweep (attnbook.experiments.steps.steps_sweep); it lacks {missing}"
+        )
+    tokens = check_tokens("sweep.tokens", sweep.tokens)
+    if np.ndim(sweep.x) != 2 or np.ndim(sweep.q) != 3:
+        raise ValueError(
+            f"sweep.x must be (T, C) and sweep.q (H, T, D), got {np.shape(sweep.x)}, {np.shape(sweep.q)}"
+        )
+    (T, C), H = np.shape(sweep.x), np.shape(sweep.q)[0]
+    if not tokens or T != len(tokens) or H < 1 or C % H:
+        raise ValueError(
+            f"sweep.x must be (T, C) with T = {len(tokens)} tokens and H = {H} dividing C, got {(T, C)}"
+        )
+    temperatures = tuple(
+        check_real("sweep.temperatures", t, low=0.0, low_inclusive=False) for t in sweep.temperatures
+    )
+    N, D = len(temperatures), C // H
+    shapes = dict(x=(T, C), q=(H, T, D), k=(H, T, D), v=(H, T, D), scores=(H, T, T), scaled=(N, H, T, T))
+    shapes.update(masked=(N, 2, H, T, T), weights=(N, 2, H, T, T), weighted=(N, 2, H, T, D))
+    shapes.update(concat=(N, 2, T, C), out=(N, 2, T, C))
+    fields = {}
+    for f, shape in shapes.items():
+        fields[f] = float32(f"sweep.{f}", getattr(sweep, f))
+        if fields[f].shape != shape:
+            raise ValueError(f"sweep.{f} must have shape {shape}, got {fields[f].shape}")
+    ids = np.asarray(sweep.token_ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"sweep.token_ids must be integers, got {ids.dtype}")
+    if ids.shape != (T,):
+        raise ValueError(f"sweep.token_ids must have shape (T,) = ({T},), got {ids.shape}")
+    head, states, mixed = ("head",), ("temperature", "causal", "head"), ("temperature", "causal")
+    axes = dict(q=head, k=head, v=head, scores=head, scaled=("temperature", "head"), masked=states)
+    axes.update(weights=states, weighted=states, concat=mixed, out=mixed)
+    return StepsPayload(
+        controls=(
+            Control("step", tuple(range(1, len(STEP_TITLES) + 1))),
+            Control("temperature", temperatures),
+            Control("causal", (False, True), "active"),
+            Control("head", tuple(str(h) for h in range(1, H + 1))),
+        ),
+        axes=axes,
+        tokens=tokens,
+        titles=STEP_TITLES,
+        captions=_captions(T, C, H),
+        panels=[[dict(panel._asdict()) for panel in step] for step in step_panels(tokens, C, H)],
+        token_ids=ids.astype(np.int32)[:, None],
+        **fields,
+    )
+
+
+def layout(
+    p: StepsPayload,
     *,
     name: str = "steps",
     step: int = 1,
-) -> object:
-    """Build the nine-step attention figure with step slider, play button, temperature, causal toggle, head select.
-
-    Every reachable state (each temperature stop × causal on/off × head) is computed here by
-    :func:`attnbook.attention.attention_steps` and shipped as float32; the page's callbacks only pick values.
-
-    Parameters
-    ----------
-    tokens : sequence of str, length T
-    token_ids : (T,) int array
-    x : (T, C) token vectors
-    w_q, w_k, w_v, w_o : (C, C) projection matrices
-    n_head : int, divides C
-    name : str
-        Prefix of every model's name (``<name>-step``, ``<name>-cells``...), for tests.
-    step : int
-        The step (1..9) shown first.
-    """
+    temperature: float = 1.0,
+    causal: bool = False,
+    head: int = 1,
+):
+    """The figure: step slider, play button, temperature, causal mask and head above the step's panels and
+    the attention heatmap of the current settings."""
     check_name(name)
-    x = as_float_array("x", x, ndim=2)
-    T, C = x.shape
-    if T < 1:
-        raise ValueError("x must have at least one row (token)")
-    tokens = check_tokens("tokens", tokens, T)
-    token_ids = as_int_array("token_ids", token_ids, ndim=1, low=0)
-    if token_ids.shape != (T,):
-        raise ValueError(f"token_ids must have shape (T,) = ({T},), got {token_ids.shape}")
+    check_payload(p)
+    values = {c.widget: c.values for c in p.controls}
     step = check_int("step", step, low=1, high=len(STEP_TITLES))
-
-    panels = step_panels(tokens, C, n_head)
-    geometry = [_geometry(p) for p in panels]
-    # values[s] : (n_temperature, 2 (causal off/on), n_head, n_cells of step s)
-    values = [np.zeros((len(TEMPERATURES), 2, n_head, len(g[0]["x"])), np.float32) for g in geometry]
-    mask = causal_mask(T)
-    first = None
-    for ti, tau in enumerate(TEMPERATURES):
-        for ci, m in enumerate((None, mask)):
-            s = attention_steps(x, w_q, w_k, w_v, w_o, n_head, mask=m, temperature=tau)
-            first = first or s
-            for h in range(n_head):
-                for si, mats in enumerate(_step_values(token_ids, s, h)):
-                    values[si][ti, ci, h] = float32("values", np.concatenate([m_.ravel() for m_ in mats]))
-
-    t0 = TEMPERATURES.index(1.0)
-    cells0, labels0 = geometry[step - 1]
-    cells_source = ColumnDataSource(
-        dict(
-            **cells0,
-            value=values[step - 1][t0, 0, 0],
-            color=np.zeros(len(cells0["x"]), np.float32),
-            text=[""] * len(cells0["x"]),
-            score=[""] * len(cells0["x"]),
-            weight=[""] * len(cells0["x"]),
+    temps = values["temperature"]
+    if len(temps) < 2 or any(t != temps[0] + k * (temps[1] - temps[0]) for k, t in enumerate(temps)):
+        raise ValueError(f"the payload's temperatures must be evenly spaced slider stops, got {temps}")
+    if check_real("temperature", temperature) not in temps:
+        raise ValueError(f"temperature must be one of {temps}, got {temperature}")
+    head = check_int("head", head, low=1, high=len(values["head"]))
+    T = len(p.tokens)
+    widgets = {
+        "step": slider(f"{name}-step", "Step", 1, len(STEP_TITLES), step, width=250),
+        "temperature": slider(
+            f"{name}-temperature", "Temperature τ", temps[0], temps[-1], temperature, step=temps[1] - temps[0]
         ),
-        name=f"{name}-cells",
-    )
-    labels_source = ColumnDataSource(labels0, name=f"{name}-labels")
-
-    width_cells = max(sum(len(p.cols) for p in ps) + _GAP * (len(ps) - 1) for ps in panels)
-    plot = diagram_figure(
-        name=f"{name}-plot",
-        width=740,
-        height=90 + 34 * T,
-        x_range=(-3.2, width_cells + 0.2),
-        y_range=(-T - 0.2, 1.6),
-        match_aspect=False,
-    )
-    mapper = LinearColorMapper(palette=DIVERGING, low=-1, high=1, nan_color=NAN_COLOR, name=f"{name}-mapper")
-    rects = plot.rect(
-        "x",
-        "y",
-        0.96,
-        0.96,
-        source=cells_source,
-        line_color=None,
-        fill_color={"field": "color", "transform": mapper},
-    )
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=cells_source,
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="#222222",
-    )
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=labels_source,
-        text_align="align",
-        text_baseline="middle",
-        text_font_size="9pt",
-        text_color="#333333",
-    )
-    plot.add_tools(
-        HoverTool(
-            renderers=[rects],
-            tooltips=[
-                ("row (query)", "@row"),
-                ("column (key)", "@col"),
-                ("value", "@text"),
-                ("score", "@score"),
-                ("weight", "@weight"),
-            ],
-        )
-    )
-
-    step_slider = Slider(
-        start=1, end=len(STEP_TITLES), value=step, step=1, title="Step", name=f"{name}-step", width=250
-    )
-    play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=80, align="end")
-    temperature = Slider(
-        start=TEMPERATURES[0],
-        end=TEMPERATURES[-1],
-        value=1.0,
-        step=0.25,
-        title="Temperature τ",
-        name=f"{name}-temperature",
-        width=190,
-    )
-    causal = Toggle(label="Causal mask", active=False, name=f"{name}-causal", width=110, align="end")
-    head = numbered_select("Head", n_head, name=f"{name}-head", width=70)
-    caption = Div(text="", name=f"{name}-caption", width=740, height=64)  # fixed size: no re-layout per step
-
-    weights0 = first.weights
+        "causal": toggle(f"{name}-causal", "Causal mask", check_bool("causal", causal)),
+        "head": select(f"{name}-head", "Head", values["head"], str(head), width=70),
+    }
+    plot, cells, labels = _step_canvas(name, p)
     attention = attention_heatmap(
-        weights0[0],
-        tokens,
-        tokens,
+        np.zeros((T, T)),
+        p.tokens,
+        p.tokens,
         name=f"{name}-attention",
         title="Attention weights A (current settings)",
         width=330,
         height=300,
     )
-    attention_source = attention.select_one({"name": f"{name}-attention-source"})
-
+    caption = Div(text="", name=f"{name}-caption", width=740, height=64)  # fixed size: no re-layout per step
     update = js_callback(
         "attention_steps",
-        cells_source=cells_source,
-        labels_source=labels_source,
-        attention_source=attention_source,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        cells=cells,
+        labels=labels,
+        attention=attention.select_one({"name": f"{name}-attention-source"}),
         caption=caption,
-        step_slider=step_slider,
-        temperature=temperature,
-        causal=causal,
-        head=head,
-        geometry=[g[0] for g in geometry],
-        labels=[g[1] for g in geometry],
-        values=values,
-        kinds=[[p.kind for p in ps] for ps in panels],
-        titles=list(STEP_TITLES),
-        captions=_captions(T, C, n_head),
-        temperatures=list(TEMPERATURES),
-        n_cells_attention=T * T,
     )
-    for widget, attr in ((step_slider, "value"), (temperature, "value"), (causal, "active"), (head, "value")):
-        widget.js_on_change(attr, update)
-    play.js_on_change("active", js_callback("play", toggle=play, slider=step_slider, interval_ms=900))
-    controls = row(step_slider, play, temperature, causal, head, name=f"{name}-controls")
-    layout = column(controls, caption, row(plot), attention, name=name)
-    # Fill the first view with exactly the code that serves every later one.
-    return on_document_ready(layout, update)
+    for c in p.controls:
+        widgets[c.widget].js_on_change(c.attr, update)
+    play = play_button(f"{name}-play", widgets["step"])
+    controls = control_row(f"{name}-controls", widgets["step"], play, *list(widgets.values())[1:])
+    fig = column(controls, caption, row(plot, name=f"{name}-steps"), attention, name=name)
+    return on_document_ready(fig, update)  # the first view is drawn by the code that serves every later one
 
 
-def _captions(T: int, C: int, H: int) -> list[str]:
+def _step_canvas(name: str, p: StepsPayload):
+    """The canvas the panels of a step are drawn on: coloured cells with their values, titles and row/column
+    labels around them, hover. Returns ``(plot, cells source, labels source)``, both filled by the callback."""
+    T = len(p.tokens)
+    cells = empty_source(
+        f"{name}-cells",
+        0,
+        x="float",
+        y="float",
+        row="str",
+        col="str",
+        panel="float",
+        value="float",
+        color="float",
+        text="str",
+        score="str",
+        weight="str",
+        label="str",
+        label_light="str",
+    )
+    labels = empty_source(f"{name}-labels", 0, x="float", y="float", text="str", align="str")
+    width = max(sum(len(q["cols"]) for q in ps) + GAP * (len(ps) - 1) for ps in p.panels)  # widest step
+    plot = diagram_figure(
+        name=f"{name}-plot",
+        width=740,
+        height=90 + 34 * T,
+        x_range=(-3.2, width + 0.2),
+        y_range=(-T - 0.2, 1.6),
+        match_aspect=False,
+    )
+    mapper = color_mapper(f"{name}-mapper", DIVERGING, -1.0, 1.0)
+    rects = plot.rect(
+        "x",
+        "y",
+        0.96,
+        0.96,
+        source=cells,
+        line_color=None,
+        fill_color={"field": "color", "transform": mapper},
+    )
+    cell_values(plot, cells, size="8pt")
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=labels,
+        text_align="align",
+        text_baseline="middle",
+        text_font_size="9pt",
+        text_color="#333333",
+    )
+    tips = (("row (query)", "@row"), ("column (key)", "@col"), ("value", "@text"), ("score", "@score"))
+    plot.add_tools(hover(rects, *tips, ("weight", "@weight")))
+    return plot, cells, labels
+
+
+def attention_steps_figure(sweep, *, name: str = "steps", **initial):
+    """``layout(payload(sweep))``: the figure the chapter shows (``initial``: step, temperature, causal, head)."""
+    return layout(payload(sweep), name=name, **initial)
+
+
+def _captions(T: int, C: int, H: int) -> tuple[str, ...]:
     D = C // H
-    return [
+    return (
         f"Each word becomes an integer id: a sequence of <b>T = {T}</b> tokens.",
         f"Each id picks one row of the embedding table: <b>X</b> has shape (T, C) = ({T}, {C}).",
         f"X (T={T}, C={C}) times W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> (C={C}, C={C}), split into "
@@ -340,4 +378,4 @@ def _captions(T: int, C: int, H: int) -> list[str]:
         f"Each output row is a weighted average of the rows of V: A V = (T, T)·(T, D) → ({T}, {D}).",
         f"The H = {H} head outputs side by side give (T, C) = ({T}, {C}); W<sub>O</sub> (C, C) mixes them: "
         f"out has shape ({T}, {C}), like X.",
-    ]
+    )

@@ -1,58 +1,57 @@
-// Step-by-step attention: show the matrices of the chosen step for the chosen temperature, mask and head.
-// Every number was computed by NumPy at build time; this callback only looks values up and colours them.
-export default ({cells_source, labels_source, attention_source, caption, step_slider, temperature, causal,
-                 head, geometry, labels, values, kinds, titles, captions, temperatures, n_cells_attention}) => {
-  const s = step_slider.value - 1
-  let ti = 0
-  for (let i = 1; i < temperatures.length; i++) {
-    if (Math.abs(temperatures[i] - temperature.value) < Math.abs(temperatures[ti] - temperature.value)) ti = i
-  }
-  const ci = causal.active ? 1 : 0
-  const h = Number(head.value) - 1
+// Step-by-step attention: lay the panels of the chosen step side by side and fill them with the matrices the
+// temperature, mask and head select; the heatmap below shows the weights of the same state.
+// Python twin: attnbook.viz.steps.StepsPayload.view (the browser tests compare the two).
+import {cellLabels, field, fmt, get, pick, setColumns} from "./lib.mjs"
 
-  // values[k] has shape (n_temperature, 2, n_head, n_cells_k): pick one state of step k.
-  const pick = (k, n) => {
-    const arr = values[k]
-    const n_head = arr.shape[2]
-    const start = ((ti * 2 + ci) * n_head + h) * n
-    const out = new Float32Array(n)
-    for (let i = 0; i < n; i++) out[i] = arr[start + i]
-    return out
-  }
-  const fmt = (x) => (x === -Infinity ? "−∞" : x.toFixed(2))
+const GAP = 1.5  // empty columns between two panels of one step
 
-  const g = geometry[s]
-  const n = g.x.length
-  const v = pick(s, n)
-  const kind = kinds[s]
-  // colour: signed panels scaled by their own max |value|; weights as they are; ids uncoloured
-  const scale = new Array(kind.length).fill(0)
-  for (let i = 0; i < n; i++) {
-    const p = g.panel[i]
-    if (Number.isFinite(v[i])) scale[p] = Math.max(scale[p], Math.abs(v[i]))
+export default ({payload, widgets, cells, labels, attention, caption}) => {
+  const {step, temperature, causal, head} = widgets
+  const s = step.value - 1
+  const tokens = field(payload, "tokens"), T = tokens.length
+  const masked = pick(payload, "masked", widgets), weights = pick(payload, "weights", widgets)  // (T, T) each
+  const out = {x: [], y: [], row: [], col: [], panel: [], value: [], color: [], text: [], score: [], weight: []}
+  const lab = {x: [], y: [], text: [], align: []}
+  const label = (x, y, text, align) => {
+    lab.x.push(x); lab.y.push(y); lab.text.push(text); lab.align.push(align)
   }
-  const color = new Float32Array(n)
-  const text = new Array(n)
-  for (let i = 0; i < n; i++) {
-    const p = g.panel[i]
-    if (kind[p] === "ids") { color[i] = 0; text[i] = String(Math.round(v[i])); continue }
-    text[i] = fmt(v[i])
-    if (!Number.isFinite(v[i])) color[i] = NaN
-    else if (kind[p] === "weights") color[i] = v[i]
-    else color[i] = scale[p] > 0 ? v[i] / scale[p] : 0
-  }
-  // hover: the score (after scaling and mask) and the weight of each query-key cell, on the T×T steps
-  const masked = pick(5, n_cells_attention)
-  const weights = pick(6, n_cells_attention)
-  const score = new Array(n).fill("")
-  const weight = new Array(n).fill("")
-  if (s >= 3 && s <= 7) {
-    for (let i = 0; i < n_cells_attention; i++) { score[i] = fmt(masked[i]); weight[i] = weights[i].toFixed(3) }
-  }
-  cells_source.data = {x: g.x, y: g.y, row: g.row, col: g.col, panel: g.panel,
-                       value: v, color, text, score, weight}
-  labels_source.data = {...labels[s]}
-  attention_source.data = {...attention_source.data, weight: weights, score: masked}
-  const state = `τ = ${temperatures[ti].toFixed(2)}, ${ci ? "causal mask" : "no mask"}, head ${h + 1}`
-  caption.text = `<b>${titles[s]}</b> <span style="color:#666">(${state})</span><br>${captions[s]}`
+  let x0 = 0
+  field(payload, "panels")[s].forEach((panel, n) => {
+    const cols = get(panel, "cols"), kind = get(panel, "kind"), pairs = get(panel, "pairs"), nc = cols.length
+    const values = pick(payload, get(panel, "field"), widgets)  // (T, nc)
+    // signed panels are coloured by value / their own max |value|, weights as they are, ids not at all
+    let scale = 0
+    for (const v of values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v))
+    for (let i = 0; i < T; i++) {
+      for (let j = 0; j < nc; j++) {
+        const v = values[i * nc + j]
+        out.x.push(x0 + j + 0.5); out.y.push(-(i + 0.5)); out.row.push(tokens[i]); out.col.push(cols[j])
+        out.panel.push(n); out.value.push(v)
+        if (kind === "ids") { out.color.push(0); out.text.push(String(Math.round(v))) }
+        else {
+          out.color.push(!Number.isFinite(v) ? NaN : kind === "weights" ? v : scale > 0 ? v / scale : 0)
+          out.text.push(fmt(v, 2))
+        }
+        // on a query-key panel, hover reads the pair's score (as the softmax sees it) and weight
+        out.score.push(pairs ? fmt(masked[i * T + j], 2) : "")
+        out.weight.push(pairs ? fmt(weights[i * T + j], 3) : "")
+      }
+    }
+    label(x0 + nc / 2, 1.1, get(panel, "title"), "center")
+    cols.forEach((c, j) => label(x0 + j + 0.5, 0.25, c, "center"))
+    if (n === 0) tokens.forEach((t, i) => label(-0.15, -(i + 0.5), t, "right"))
+    x0 += nc + GAP
+  })
+  const color = new Float32Array(out.color)
+  setColumns(cells, {
+    ...out,
+    x: new Float32Array(out.x), y: new Float32Array(out.y), panel: new Int32Array(out.panel),
+    value: new Float32Array(out.value), color,
+    ...cellLabels(out.text, Array.from(color, (c) => Math.abs(c) > 0.6)),
+  })
+  labels.data = {...lab, x: new Float32Array(lab.x), y: new Float32Array(lab.y)}
+  setColumns(attention, {weight: new Float32Array(weights), score: new Float32Array(masked)})
+  const state = `τ = ${fmt(temperature.value, 2)}, ${causal.active ? "causal mask" : "no mask"}, head ${head.value}`
+  caption.text = `<b>${field(payload, "titles")[s]}</b> <span style="color:#666">(${state})</span><br>` +
+    field(payload, "captions")[s]
 }

@@ -113,3 +113,10 @@ export const fmtExp = (x, digits = 2) => {
   const e = Number(exp)
   return `${mant}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
 }
+
+// The two text columns of kit.cell_values: each cell's text goes to `label_light` (white ink) when its cell is
+// dark, else to `label` (dark ink). Python twin: attnbook.viz.kit.cell_value_columns.
+export const cellLabels = (texts, dark) => ({
+  label: texts.map((t, i) => (dark[i] ? "" : t)),
+  label_light: texts.map((t, i) => (dark[i] ? t : "")),
+})

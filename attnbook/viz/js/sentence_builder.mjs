@@ -1,113 +1,108 @@
-// Sentence builder: turn the chosen sentence into token ids, gather their rows of the chosen embedding table
-// E (V, C) and of its similarity table E Eᵀ (V, V), and redraw the strip and both heatmaps. The tables
-// were computed by NumPy at build time; this callback only looks rows up by id.
-export default ({mode, table, adjective, noun, verb, object_noun, preset, emb_source, emb_plot,
-                 emb_yaxis, emb_mapper, sim_source, sim_plot, sim_xaxis, sim_yaxis, sim_mapper, words,
-                 labels, embeddings, similarities, emb_limits, sim_limits, preset_ids, template_ids, slot_positions,
-                 slot_options, slot_option_ids, max_labelled_t, strip_boxes, strip_lines, strip_width}, obj) => {
-  const selects = [adjective, noun, verb, object_noun]
+// Sentence builder: the ids of the chosen sentence gather rows of the chosen embedding table E (V, C) and entries
+// of its dot products E Eᵀ (V, V); the strip, both heatmaps, their axes and colour ranges are redrawn.
+// Python twin: attnbook.viz.tokens.TokensPayload.view (the browser tests compare the two).
+import {cellLabels, controlIndex, field, fmt, get, pick, setColumns} from "./lib.mjs"
+
+const SLOTS = ["adjective", "noun", "verb", "object-noun"]
+
+const twoDecimals = (v) => {
+  const s = fmt(v, 2)
+  return s === "-0.00" ? "0.00" : s
+}
+
+// The ids of the sentence the widgets select: the template with one id per slot select, or a preset.
+const sentence = (payload, widgets) => {
+  if (widgets.mode.active === 1) return Array.from(get(pick(payload, "presets", widgets), "ids"))
+  const ids = Array.from(field(payload, "template_ids"))
+  const positions = field(payload, "slot_positions")
+  SLOTS.forEach((s, k) => { ids[positions[k]] = pick(payload, `ids_${s.replace("-", "_")}`, widgets)[0] })
+  return ids
+}
+
+// Cell (i, j) of a rows × cols heatmap at x = j, y = -i, with its value written dark or light.
+const heatmap = (rows, cols, valueOf, limit, show) => {
+  const n = rows * cols
+  const x = new Float32Array(n), y = new Float32Array(n), value = new Float32Array(n)
+  const texts = new Array(n), dark = new Array(n)
+  for (let c = 0; c < n; c++) {
+    const i = Math.floor(c / cols), j = c % cols
+    x[c] = j; y[c] = -i; value[c] = valueOf(i, j)
+    texts[c] = show ? twoDecimals(value[c]) : ""
+    dark[c] = Math.abs(value[c]) > 0.6 * limit
+  }
+  return {x, y, value, ...cellLabels(texts, dark)}
+}
+
+export default ({payload, widgets, plots, sources, mappers, axes, strip_boxes, strip_lines}, obj) => {
+  const {mode, preset} = widgets
   // A sentence widget of the other mode was moved: switch the mode, whose change runs this callback again.
-  if (selects.includes(obj) && mode.active !== 0) { mode.active = 0; return }
+  if (SLOTS.some((s) => get(widgets, s) === obj) && mode.active !== 0) { mode.active = 0; return }
   if (obj === preset && mode.active !== 1) { mode.active = 1; return }
 
-  let ids
-  if (mode.active === 0) {
-    ids = Array.from(template_ids)
-    selects.forEach((s, k) => { ids[slot_positions[k]] = slot_option_ids[k][slot_options[k].indexOf(s.value)] })
-  } else {
-    ids = Array.from(preset_ids[Number(preset.value)])
-  }
-  const T = ids.length
-  const tokens = ids.map((i) => words[i])
-  const t = Math.max(0, labels.indexOf(table.value))
-  const E = embeddings[t]
-  const S = similarities[t]
-  const V = E.shape[0]
-  const C = E.shape[1]
-  const fmt = (v) => { const s = v.toFixed(2); return s === "-0.00" ? "0.00" : s }
-  // each value is written in one of two text columns: dark on light cells, white on the dark ends
-  const put = (cols, v, limit, show) => {
-    const text = show ? fmt(v) : ""
-    const light = Math.abs(v) > 0.6 * limit
-    cols.label.push(light ? "" : text); cols.label_light.push(light ? text : "")
-  }
+  const ids = sentence(payload, widgets), T = ids.length
+  const words = field(payload, "words"), tokens = ids.map((i) => words[i])
+  const E = pick(payload, "embeddings", widgets), S = pick(payload, "similarities", widgets)
+  const [V, C] = E.shape
+  const limits = [pick(payload, "emb_limits", widgets)[0], pick(payload, "sim_limits", widgets)[0]]
 
-  // (T, C): row i of X is row ids[i] of E
-  const n = T * C
-  const emb = {x: new Float32Array(n), y: new Float32Array(n), value: new Float32Array(n), label: [], label_light: [],
-               token: [], id: [], pos: [], dim: []}
-  for (let i = 0; i < T; i++) {
-    for (let j = 0; j < C; j++) {
-      const k = i * C + j
-      const v = E[ids[i] * C + j]
-      emb.x[k] = j; emb.y[k] = -i; emb.value[k] = v
-      put(emb, v, emb_limits[t], true)
-      emb.token.push(tokens[i]); emb.id.push(ids[i]); emb.pos.push(i); emb.dim.push(`c${j}`)
-    }
-  }
-  // (T, T): cell (i, j) is entry (ids[i], ids[j]) of E Eᵀ
-  const m = T * T
-  const sim = {x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m), label: [], label_light: [],
-               token_i: [], token_j: [], i: [], j: []}
-  for (let i = 0; i < T; i++) {
-    for (let j = 0; j < T; j++) {
-      const k = i * T + j
-      const v = S[ids[i] * V + ids[j]]
-      sim.x[k] = j; sim.y[k] = -i; sim.value[k] = v
-      put(sim, v, sim_limits[t], T <= max_labelled_t)
-      sim.token_i.push(tokens[i]); sim.token_j.push(tokens[j]); sim.i.push(i); sim.j.push(j)
-    }
-  }
-  emb_source.data = emb
-  sim_source.data = sim
+  const emb = heatmap(T, C, (i, j) => E[ids[i] * C + j], limits[0], true)
+  const pos = Array.from(emb.x, (_, c) => Math.floor(c / C))
+  setColumns(sources[0], {...emb, token: pos.map((i) => tokens[i]), id: pos.map((i) => ids[i]), pos,
+                          dim: Array.from(emb.x, (j) => `c${j}`)})
+  const sim = heatmap(T, T, (i, j) => S[ids[i] * V + ids[j]], limits[1], T <= field(payload, "max_labelled_t"))
+  const ii = Array.from(sim.x, (_, c) => Math.floor(c / T)), jj = Array.from(sim.x)
+  setColumns(sources[1], {...sim, token_i: ii.map((i) => tokens[i]), token_j: jj.map((j) => tokens[j]),
+                          i: ii, j: jj})
 
   // T changes with the sentence: numeric axes with one tick per token (repeated tokens stay distinct rows)
-  const rows = tokens.map((_, i) => -i)
-  const cols = tokens.map((_, i) => i)
-  emb_yaxis.ticker.ticks = rows
-  emb_yaxis.major_label_overrides = new Map(rows.map((r, i) => [r, tokens[i]]))
-  sim_yaxis.ticker.ticks = rows
-  sim_yaxis.major_label_overrides = new Map(rows.map((r, i) => [r, tokens[i]]))
-  sim_xaxis.ticker.ticks = cols
-  sim_xaxis.major_label_overrides = new Map(cols.map((c, i) => [c, tokens[i]]))
-  emb_plot.y_range.setv({start: -T + 0.5, end: 0.5})
-  sim_plot.x_range.setv({start: -0.5, end: T - 0.5})
-  sim_plot.y_range.setv({start: -T + 0.5, end: 0.5})
-  emb_mapper.setv({low: -emb_limits[t], high: emb_limits[t]})
-  sim_mapper.setv({low: -sim_limits[t], high: sim_limits[t]})
-  emb_plot.title.text = `X = E[ids]:  (T, C) = (${T}, ${C})`
-  sim_plot.title.text = `Dot products X Xᵀ:  (T, T) = (${T}, ${T})`
+  const rows = tokens.map((_, i) => -i), cols = tokens.map((_, i) => i)
+  const [embPlot, simPlot] = plots
+  const label = (axis, ticks) => {
+    axis.ticker.ticks = ticks
+    axis.major_label_overrides = new Map(ticks.map((t, i) => [t, tokens[i]]))
+  }
+  label(axes[0], rows)  // X: tokens down
+  label(axes[1], rows)  // X Xᵀ: tokens down and across
+  label(axes[2], cols)
+  embPlot.y_range.setv({start: -T + 0.5, end: 0.5})
+  simPlot.x_range.setv({start: -0.5, end: T - 0.5})
+  simPlot.y_range.setv({start: -T + 0.5, end: 0.5})
+  mappers.forEach((m, k) => m.setv({low: -limits[k], high: limits[k]}))
+  embPlot.title.text = `X = E[ids]:  (T, C) = (${T}, ${C})`
+  simPlot.title.text = `Dot products X Xᵀ:  (T, T) = (${T}, ${T})`
 
-  // the strip: every token in a box over its id (boxes of a repeated id share a tint), wrapped onto a second
-  // row when the sentence is long; a line above, the shapes of the lookup and the repeats below
+  // the strip: every token in a box over its id (boxes of a repeated id share a tint), wrapped onto a new row
+  // when the sentence is long; a line above, the shapes of the lookup and the repeats below
+  const g = field(payload, "strip")
+  const [width, char, pad, gap, rowPitch, top] = ["width", "char", "pad", "gap", "row", "top"].map((k) => get(g, k))
+  const tints = get(g, "tints")
   const seen = new Map()
   ids.forEach((id, i) => seen.set(id, [...(seen.get(id) || []), i]))
-  const repeats = [...seen].filter(([, pos]) => pos.length > 1)
-  const tints = ["#fde0c5", "#d5e8d4", "#dae8fc", "#e1d5e7"]
+  const repeats = [...seen].filter(([, p]) => p.length > 1)
   const tint = new Map(repeats.map(([id], k) => [id, tints[k % tints.length]]))
-  const CHAR = 7.3, PAD = 12, GAP = 6, ROW = 44, TOP = 42
   const box = {x: [], y: [], y_token: [], y_id: [], w: [], token: [], id_text: [], fill: []}
-  let left = 4, y = -TOP
+  let left = 4, y = -top
   tokens.forEach((tok, i) => {
-    const idt = `id ${ids[i]}`
-    const w = Math.max(tok.length, idt.length) * CHAR + PAD
-    if (left + w > strip_width - 4 && left > 4) { left = 4; y -= ROW }
+    const idText = `id ${ids[i]}`
+    const w = Math.max(tok.length, idText.length) * char + pad
+    if (left + w > width - 4 && left > 4) { left = 4; y -= rowPitch }
     box.x.push(left + w / 2); box.y.push(y); box.y_token.push(y + 8); box.y_id.push(y - 8); box.w.push(w)
-    box.token.push(tok); box.id_text.push(idt); box.fill.push(tint.get(ids[i]) || "#ffffff")
-    left += w + GAP
+    box.token.push(tok); box.id_text.push(idText); box.fill.push(tint.get(ids[i]) || "#ffffff")
+    left += w + gap
   })
   strip_boxes.data = box
-  const source = mode.active === 0 ? "Structured sentence" : `Preset ${Number(preset.value) + 1}`
-  const below = y - ROW / 2 - 4
+  const source = mode.active === 0 ? "Structured sentence" : `Preset ${controlIndex(payload, widgets, "preset") + 1}`
+  const table = field(payload, "tables")[controlIndex(payload, widgets, "table")]
+  const below = y - rowPitch / 2 - 4
   strip_lines.data = {
     x: [4, 4, 4],
     y: [-10, below - 6, below - 24],
     color: ["#555555", "#222222", "#222222"],
     text: [
-      `${source} · table: ${labels[t]} · T = ${T} tokens, V = ${V}, C = ${C}`,
+      `${source} · table: ${table} · T = ${T} tokens, V = ${V}, C = ${C}`,
       `one-hot (T, V) = (${T}, ${V}) · E (V, C) = (${V}, ${C}) → X (T, C) = (${T}, ${C})`,
       repeats.length
-        ? "same id, same row of E: " + repeats.map(([id, pos]) => `${words[id]} (positions ${pos.join(", ")})`).join(", ")
+        ? "same id, same row of E: " + repeats.map(([id, p]) => `${words[id]} (positions ${p.join(", ")})`).join(", ")
         : "no token repeats",
     ],
   }
