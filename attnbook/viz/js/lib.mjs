@@ -91,3 +91,26 @@ export const colorOf = (x, palette, low, high, nanColor = "#d9d9d9") => {
 export const setColumns = (source, columns) => {
   source.data = {...source.data, ...columns}
 }
+
+// A number as Python's f"{x:.{digits}e}" writes it: "2.4e-04" (two exponent digits at least, ties to even as
+// Python); "−∞" / "∞" / "" like fmt.
+export const fmtExp = (x, digits = 1) => {
+  if (!Number.isFinite(x)) return fmt(x)
+  let [mantissa, exponent] = x.toExponential(digits).split("e")
+  const e = Number(exponent)
+  const scaled = x * 10 ** (digits - e)
+  if (Number.isInteger(scaled * 2) && !Number.isInteger(scaled)) {  // an exact tie: toExponential rounds it up
+    const down = Math.floor(scaled)
+    mantissa = ((down % 2 === 0 ? down : down + 1) / 10 ** digits).toFixed(digits)
+  }
+  return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
+}
+
+// A number as Python's f"{x:#.{digits}g}" writes it: `digits` significant digits, trailing zeros kept, exponent
+// notation below 1e-4 and from 10**digits on (Python's rule; toPrecision switches elsewhere).
+export const fmtSig = (x, digits = 3) => {
+  if (!Number.isFinite(x)) return fmt(x)
+  if (x === 0) return fmt(x, digits - 1)
+  const e = Number(x.toExponential(digits - 1).split("e")[1])  // the exponent after rounding
+  return e < -4 || e >= digits ? fmtExp(x, digits - 1) : fmt(x, digits - 1 - e)
+}
