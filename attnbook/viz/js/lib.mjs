@@ -106,11 +106,14 @@ export const fmtExp = (x, digits = 1) => {
   return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
 }
 
-// A number as Python's f"{x:#.{digits}g}" writes it: `digits` significant digits, trailing zeros kept, exponent
-// notation below 1e-4 and from 10**digits on (Python's rule; toPrecision switches elsewhere).
+// A number as Python's f"{x:#.{digits}g}" writes it: `digits` significant digits, trailing zeros kept (and the
+// point, "123."), exponent notation below 1e-4 and from 10**digits on (Python's rule; toPrecision's differs).
 export const fmtSig = (x, digits = 3) => {
   if (!Number.isFinite(x)) return fmt(x)
-  if (x === 0) return fmt(x, digits - 1)
-  const e = Number(x.toExponential(digits - 1).split("e")[1])  // the exponent after rounding
-  return e < -4 || e >= digits ? fmtExp(x, digits - 1) : fmt(x, digits - 1 - e)
+  const e = x === 0 ? 0 : Number(x.toExponential(digits - 1).split("e")[1])  // the exponent after rounding
+  const s = e < -4 || e >= digits ? fmtExp(x, digits - 1) : fmt(x, digits - 1 - e)
+  return s.includes(".") ? s : s.replace(/^(-?\d+)/, "$1.")
 }
+
+// A Map or a plain object (Bokeh turns some dicts into Maps) as a plain object: a source's new data.
+export const plain = (m) => (m instanceof Map ? Object.fromEntries(m) : {...m})
