@@ -72,6 +72,10 @@ def _kinds(kind: str, *columns: str) -> dict[str, str]:
     return dict.fromkeys(columns, kind)
 
 
+def _shape(*sizes: int) -> str:
+    return f"({', '.join(map(str, sizes))})"
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
@@ -148,21 +152,20 @@ class SplitPayload(NamedTuple):
         hx0 = np.arange(H) * D + (D - 1) / 2
         hx1, hx2 = hx0 + np.arange(H) * _SHEET_GAP, (D - 1) / 2 + np.arange(H) * _SHEET_DX
         front = [b >= 0.5 and k == 0 and H > 1 for k in range(H)]
-        shape = lambda *s: f"({', '.join(map(str, s))})"  # noqa: E731
         if t == 0:
             html = (
-                f"<b>Q</b>, shape (T, C) = {shape(T, C)}. Its {C} columns are coloured by the head they go to: "
+                f"<b>Q</b>, shape (T, C) = {_shape(T, C)}. Its {C} columns are coloured by the head they go to: "
                 f"head h takes D = C / H = {C} / {H} = {D} consecutive columns."
             )
         elif t <= 0.5:
             html = (
-                f"<b>Reshape</b> (T, C) → (T, H, D) = {shape(T, H, D)}: the same numbers in the same order, the "
+                f"<b>Reshape</b> (T, C) → (T, H, D) = {_shape(T, H, D)}: the same numbers in the same order, the "
                 f"last axis read as {H} group{_plural(H, '', 's')} of {D}. Nothing is copied or computed."
             )
         else:
             html = (
-                f"<b>Transpose</b> (T, H, D) → (H, T, D) = {shape(H, T, D)}: heads become the leading axis, like "
-                f"a batch: {H} separate (T, D) = {shape(T, D)} matri{_plural(H, 'x', 'ces')}, each doing its own "
+                f"<b>Transpose</b> (T, H, D) → (H, T, D) = {_shape(H, T, D)}: heads become the leading axis, like "
+                f"a batch: {H} separate (T, D) = {_shape(T, D)} matri{_plural(H, 'x', 'ces')}, each doing its own "
                 "attention."
             )
         if H == 1:
