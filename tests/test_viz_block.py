@@ -1,15 +1,28 @@
-"""Block figures: the wiring diagram, the signal and gradient figures' payloads (from attnbook.stats), names, errors."""
+"""Block figures: the wiring diagram, the signal and gradient payloads against the sweep they pack, view in several
+states, names, bad input."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
-from bokeh.models import AbstractButton, ColumnDataSource, InputWidget, Slider
+from bokeh.models import ColumnDataSource, Widget
 
 from attnbook.config import ModelConfig
 from attnbook.stats import signal_sweep
 from attnbook.viz import show
-from attnbook.viz.block import block_diagram, gradient_figure, signal_figure
+from attnbook.viz.block import (
+    block_diagram,
+    gradient_figure,
+    gradient_payload,
+    signal_figure,
+    signal_payload,
+)
+from attnbook.viz.core import JS_DIR
+from attnbook.viz.figure import pick
 
 BASE = ModelConfig(vocab_size=9, block_size=4, d_model=8, n_layer=2, n_head=2, d_ff=8)
 DEPTHS = (2, 3)
@@ -27,16 +40,15 @@ def grad_sweep(sweep):
     return {**{k: v for k, v in sweep.items() if k[2] == "gelu"}, **xavier}
 
 
-def _check_names(layout):
-    for m in layout.references():
-        if isinstance(m, (InputWidget, AbstractButton, Slider, ColumnDataSource)):
-            assert m.name and m.name.strip(), f"unnamed {type(m).__name__}"
-    names = [m.name for m in layout.references() if m.name]
-    assert len(names) == len(set(names)), "names must be unique"
+def check_names(layout, prefix):
+    for m in [*layout.select({"type": Widget}), *layout.select({"type": ColumnDataSource})]:
+        assert m.name and m.name.startswith(f"{prefix}-"), m
+    names = [m.name for m in layout.references() if getattr(m, "name", None)]
+    assert len(names) == len(set(names)), "model names must be unique"
+    return {m.name: m for m in layout.references() if getattr(m, "name", None)}
 
 
-def _args(layout, widget_name):
-    return layout.select_one({"name": widget_name}).js_property_callbacks["change:value"][0].args
+# --- the wiring diagram -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -57,6 +69,8 @@ def test_block_diagram_boxes(norm, block, n_norm_boxes):
     assert "attention" in labels and "MLP (SwiGLU)" in labels
     assert len(d["adds"]["x"]) == 2  # one residual addition per sublayer
     assert all(len(col) == len(labels) for col in d["boxes"].values())
+    assert np.shape(d["wires"]["xs"]) == np.shape(d["wires"]["ys"]) == (3, 4)  # the stream and two branches
+    assert d["wires"]["xs"][0][1:3] == d["adds"]["x"]  # the stream runs through both additions
     if block == "post" and norm != "none":
         assert sum(y == 0.0 for y in d["boxes"]["y"]) == 2  # Post-LN's norms sit on the stream itself
 
@@ -68,35 +82,93 @@ def test_block_diagram_bad_input():
         block_diagram("layernorm", "pre", "tanh")
 
 
-def test_signal_figure_payload(sweep):
-    layout = signal_figure(sweep, activation="swiglu")
-    _check_names(layout)
-    assert layout.select_one({"name": "signal-activation"}).value == "swiglu"
-    args = _args(layout, "signal-depth")
-    row_of = args["row_of"]
-    # Without a norm the three placements share one row; with a norm every combination has its own.
-    for act in ACTS:
-        assert row_of[f"none|pre|{act}"] == row_of[f"none|post|{act}"] == row_of[f"none|sandwich|{act}"]
-    assert len(set(row_of.values())) == (2 * 3 + 1) * len(ACTS)
-    stats, resid, resid_range, mlp = args["stats"], args["resid"], args["resid_range"], args["mlp"]
-    assert stats.dtype == np.float32 and resid.shape[2] == 6
+# --- the signal across depth ------------------------------------------------------------------------------------
+
+
+def state(norm="layernorm", block="pre", activation="gelu", depth=3, layer="1"):
+    return {"norm": norm, "block": block, "activation": activation, "depth": depth, "layer": layer}
+
+
+def test_signal_payload_holds_every_profile(sweep):
+    p = signal_payload(sweep)
+    assert p.mean.dtype == np.float32 and p.resid_hist.shape[-1] == 6
     for (norm, block, act, depth, _), prof in sweep.items():
-        r = row_of[f"{norm}|{block}|{act}"]
-        k = DEPTHS.index(depth)
-        s, layer = args["off_s"][k], args["off_l"][k]
-        np.testing.assert_allclose(
-            stats[r, s : s + depth + 1], np.stack([prof.mean, prof.std, prof.max], 1), rtol=1e-6
-        )
-        np.testing.assert_allclose(resid[r, layer : layer + depth], prof.resid_hist, rtol=1e-6)
-        np.testing.assert_allclose(resid_range[r, layer : layer + depth], prof.resid_range, rtol=1e-6)
-        np.testing.assert_allclose(mlp[r, layer : layer + depth], prof.mlp_hist, rtol=1e-6)
-    assert set(args["diagrams"]) == set(row_of)
+        st = state(norm, block, act, depth)
+        for field in ("mean", "std", "max"):
+            got = pick(p, field, st)
+            np.testing.assert_allclose(got[: depth + 1], getattr(prof, field), rtol=1e-6)
+            assert not got[depth + 1 :].any()  # padding past the model's depth
+        for layer in range(1, depth + 1):
+            st["layer"] = str(layer)
+            for field in ("resid_hist", "resid_range", "mlp_hist", "mlp_range"):
+                np.testing.assert_allclose(pick(p, field, st), getattr(prof, field)[layer - 1], rtol=1e-6)
+    assert p.controls[3].values == DEPTHS and p.controls[4].values == ("1", "2", "3")
+
+
+@pytest.mark.parametrize(
+    "st",
+    [
+        state(),
+        state(norm="rmsnorm", block="post", activation="swiglu", depth=2, layer="2"),
+        state(norm="none", block="sandwich", depth=3, layer="3"),
+        state(block="sandwich", depth=2, layer="3"),  # a block the model lacks: the page shows its last one
+    ],
+)
+def test_signal_view_against_the_profile(sweep, st):
+    p = signal_payload(sweep)
+    prof = sweep[st["norm"], st["block"], st["activation"], st["depth"], "gpt2"]
+    d = st["depth"]
+    L = min(int(st["layer"]), d)
+    v = p.view(st)
+    np.testing.assert_array_equal(v["stats"]["layer"], np.arange(d + 1))
+    for field in ("mean", "std", "max"):
+        np.testing.assert_allclose(v["stats"][field], getattr(prof, field), rtol=1e-6)
+    for part in ("resid", "mlp"):
+        lo, hi = getattr(prof, f"{part}_range")[L - 1]
+        edges = np.linspace(lo, hi, 7)  # 6 bins
+        np.testing.assert_allclose(v[part]["left"], edges[:-1], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(v[part]["right"], edges[1:], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(v[part]["top"], getattr(prof, f"{part}_hist")[L - 1], rtol=1e-6)
+        assert v[f"{part}-plot"]["x_range.start"] < lo and v[f"{part}-plot"]["x_range.end"] > hi
+    assert v["resid-plot"]["title.text"] == f"Residual stream after block {L} of {d}"
+    assert v["layer"]["options"] == [str(i) for i in range(1, d + 1)]
+    assert v["diagram-boxes"] == block_diagram(st["norm"], st["block"], st["activation"])["boxes"]
+    text = v["readout"]["text"]
+    assert f"{d} blocks.</b>" in text and f"After block {L}:" in text
+    assert (f"<b>{prof.std[d]:.3f}</b>" if prof.std[d] >= 0.01 else f"<b>{prof.std[d]:.1e}</b>") in text
+    assert ("the same network" in text) == (st["norm"] == "none")
+
+
+def test_signal_readout_writes_small_numbers_in_exponent_form(sweep):
+    p = signal_payload(sweep)
+    p.mean[...] = 2.4e-4
+    assert "mean 2.4e-04," in p.view(state())["readout"]["text"]
+
+
+def test_signal_figure_names_and_widgets(sweep):
+    layout = signal_figure(sweep, activation="swiglu")
+    models = check_names(layout, "signal")
+    assert models["signal-activation"].value == "swiglu"
+    assert models["signal-norm"].options == [
+        ("layernorm", "LayerNorm"),
+        ("rmsnorm", "RMSNorm"),
+        ("none", "no norm"),
+    ]
+    assert (
+        models["signal-depth"].start == 2 and models["signal-depth"].end == models["signal-depth"].value == 3
+    )
+    for c in signal_payload(sweep).controls:
+        assert f"signal-{c.widget}" in models
+    for part in ("stats", "resid", "mlp", "diagram-boxes", "diagram-wires", "payload", "readout"):
+        assert f"signal-{part}" in models
     assert len(show(layout).html) < 600_000
 
 
-def test_signal_figure_bad_input(sweep):
+def test_signal_bad_input(sweep):
     with pytest.raises(TypeError, match="profiles"):
         signal_figure({})
+    with pytest.raises(TypeError, match="profiles"):
+        signal_figure({("layernorm", "pre", "gelu", 2, "gpt2"): "not a profile"})
     incomplete = dict(sweep)
     incomplete.pop(next(iter(incomplete)))
     with pytest.raises(ValueError, match="every combination"):
@@ -106,25 +178,108 @@ def test_signal_figure_bad_input(sweep):
     )
     with pytest.raises(ValueError, match="histograms"):
         signal_figure(no_hist)
+    gappy = signal_sweep(
+        BASE, norms=("layernorm",), blocks=("pre",), activations=("gelu",), depths=(2, 4), bins=3
+    )
+    with pytest.raises(ValueError, match="depths"):
+        signal_figure(gappy)
     with pytest.raises(ValueError, match="activation"):
         signal_figure(sweep, activation="relu")
+    with pytest.raises(ValueError, match="init"):
+        signal_figure(sweep, init="xavier")
+    with pytest.raises(TypeError, match="name"):
+        signal_figure(sweep, name="")
 
 
-def test_gradient_figure_payload(grad_sweep):
+# --- gradients per block ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "st",
+    [
+        {"init": "xavier", "norm": "layernorm", "depth": 3},
+        {"init": "gpt2", "norm": "none", "depth": 2},
+        {"init": "gpt2", "norm": "rmsnorm", "depth": 3},
+    ],
+)
+def test_gradient_view_against_the_profiles(grad_sweep, st):
+    p = gradient_payload(grad_sweep)
+    v = p.view(st)
+    d = st["depth"]
+    np.testing.assert_array_equal(v["source"]["layer"], np.arange(1, d + 1))
+    for block in ("pre", "post", "sandwich"):
+        g = grad_sweep[st["norm"], block, "gelu", d, st["init"]].grad_norm
+        np.testing.assert_allclose(v["source"][block], g, rtol=1e-6)
+        label = {"pre": "Pre-LN", "post": "Post-LN", "sandwich": "Sandwich"}[block]
+        f32 = g.astype(np.float32).astype(float)
+        assert (
+            f"{label}: block 1 <b>{f32[0]:#.3g}</b>, block {d} <b>{f32[-1]:#.3g}</b>" in v["readout"]["text"]
+        )
+    assert v["readout"]["text"].startswith(p.labels["init"][st["init"]])
+    assert v["plot"]["x_range.end"] == d + 0.3
+
+
+def test_gradient_payload_pads_with_ones(grad_sweep):
+    p = gradient_payload(grad_sweep)
+    assert p.grads.shape == (2, 3, len(DEPTHS), 3, max(DEPTHS)) and p.grads.dtype == np.float32
+    g = pick(p, "grads", {"init": "gpt2", "norm": "layernorm", "depth": 2})
+    assert (g[:, 2:] == 1).all() and p.activation == "GeLU"
+
+
+def test_gradient_figure_names_and_widgets(grad_sweep):
     layout = gradient_figure(grad_sweep, init="xavier")
-    _check_names(layout)
-    assert layout.select_one({"name": "grads-init"}).value == "xavier"
-    args = _args(layout, "grads-depth")
-    grads = args["grads"]
-    assert args["inits"] == ["gpt2", "xavier"] and args["blocks"] == ["pre", "post", "sandwich"]
-    for (norm, block, _, depth, init), prof in grad_sweep.items():
-        i, n, b = args["inits"].index(init), args["norms"].index(norm), args["blocks"].index(block)
-        o = args["off"][DEPTHS.index(depth)]
-        np.testing.assert_allclose(grads[i, n, b, o : o + depth], prof.grad_norm, rtol=1e-6)
+    models = check_names(layout, "grads")
+    assert models["grads-init"].value == "xavier" and models["grads-norm"].value == "layernorm"
+    assert set(models["grads-source"].data) == {"layer", "pre", "post", "sandwich"}
+    for c in gradient_payload(grad_sweep).controls:
+        assert f"grads-{c.widget}" in models
 
 
-def test_gradient_figure_bad_input(grad_sweep):
+def test_gradient_bad_input(grad_sweep):
     with pytest.raises(TypeError, match="profiles"):
         gradient_figure({("layernorm", "pre", "gelu", 2, "gpt2"): "not a profile"})
     with pytest.raises(ValueError, match="init"):
         gradient_figure(grad_sweep, init="he")
+    with pytest.raises(ValueError, match="activation"):
+        gradient_figure(grad_sweep, activation="relu")
+    zero = {k: v._replace(grad_norm=np.zeros_like(v.grad_norm)) for k, v in grad_sweep.items()}
+    with pytest.raises(ValueError, match="positive"):
+        gradient_figure(zero)
+    short = {k: v._replace(grad_norm=v.grad_norm[:-1]) for k, v in grad_sweep.items()}
+    with pytest.raises(ValueError, match="grad_norm"):
+        gradient_figure(short)
+
+
+# --- the number formats the readouts share with Python ------------------------------------------------------------
+
+NUMBERS = [
+    0.0,
+    0.125,
+    -0.125,
+    0.375,
+    8.5,
+    2.4e-4,
+    -3.05e-3,
+    9.996,
+    0.865,
+    3.37,
+    2.0,
+    1234.5,
+    1.0e-4,
+    9.9996e-5,
+]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's helpers")
+def test_the_page_formats_numbers_as_python():
+    lib = (JS_DIR / "lib.mjs").as_uri()
+    code = (
+        f"import {{fmtExp, fmtSig}} from '{lib}'; const xs = {json.dumps(NUMBERS)};"
+        "console.log(JSON.stringify(xs.map((x) => [fmtExp(x, 1), fmtExp(x, 3), fmtSig(x, 3), fmtSig(x, 2)])))"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", code], capture_output=True, text=True, check=True
+    )
+    page = json.loads(out.stdout)
+    python = [[f"{x:.1e}", f"{x:.3e}", f"{x:#.3g}", f"{x:#.2g}"] for x in NUMBERS]
+    assert page == python

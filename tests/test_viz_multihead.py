@@ -1,60 +1,41 @@
-"""The multi-head figures: head counts, grid layout, payload against independent computations, bad input."""
-
-import re
+"""The multi-head figures: grid layout, payloads against independent computations, view in several states, names,
+bad input."""
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, RadioButtonGroup, Widget
+from bokeh.models import ColumnDataSource, RadioButtonGroup, Widget
 
-from attnbook import model
 from attnbook.attention import attention_steps
-from attnbook.config import ModelConfig
+from attnbook.experiments.multihead import Heads, heads_from_steps
 from attnbook.masks import causal
-from attnbook.viz.core import JS_DIR
+from attnbook.viz.figure import pick
 from attnbook.viz.multihead import (
     HEAD_COLORS,
-    HeadsView,
-    divisors,
     grid_shape,
     head_split_figure,
-    heads_view,
-    model_heads_view,
     multihead_figure,
+    payload,
+    split_layout,
+    split_payload,
 )
 
 T, C = 5, 6
 COUNTS = (1, 2, 3, 6)
+TOKENS = [f"t{i}" for i in range(T)]
 
 
 def random_views(seed=0, counts=COUNTS):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((T, C))
-    ws = [rng.standard_normal((C, C)) for _ in range(4)]
-    return {H: heads_view(attention_steps(x, *ws, H, mask=causal(T))) for H in counts}
+    x, ws = rng.standard_normal((T, C)), rng.standard_normal((4, C, C))
+    return {H: heads_from_steps(attention_steps(x, *ws, H, mask=causal(T))) for H in counts}
 
 
-def callback_args(widget, attr):
-    (cb,) = widget.js_property_callbacks[f"change:{attr}"]
-    assert isinstance(cb, CustomJS)
-    return cb.args
-
-
-def named(layout, suffix):
-    (m,) = [m for m in layout.references() if getattr(m, "name", None) == suffix]
-    return m
-
-
-def destructured(name):
-    code = (JS_DIR / f"{name}.mjs").read_text()
-    assert "import" not in re.sub(r"//.*", "", code)
-    head = re.search(r"export default \(\{(.*?)\}", code, re.S).group(1)
-    return {n.strip() for n in head.split(",") if n.strip()}
-
-
-def test_divisors_against_a_loop():
-    for n in (1, 7, 12, 16, 40):
-        assert divisors(n) == tuple(h for h in range(1, 17) if h <= n and n % h == 0)
-    assert divisors(12) == (1, 2, 3, 4, 6, 12)
+def check_names(layout, prefix):
+    for m in [*layout.select({"type": Widget}), *layout.select({"type": ColumnDataSource})]:
+        assert m.name and m.name.startswith(f"{prefix}-"), m
+    names = [m.name for m in layout.references() if getattr(m, "name", None)]
+    assert len(names) == len(set(names)), "model names must be unique"
+    return {m.name: m for m in layout.references() if getattr(m, "name", None)}
 
 
 @pytest.mark.parametrize("n_head", [1, 2, 3, 4, 5, 6, 8, 12, 16])
@@ -69,56 +50,66 @@ def test_grid_shape_fits_and_has_no_empty_row(n_head):
         assert min((740 - 14 * (c - 1)) / c, (500 - 16 * r - 14 * (r - 1)) / r) <= size + 1e-9
 
 
-def test_model_heads_view_matches_a_hand_written_layer():
-    cfg = ModelConfig(vocab_size=7, block_size=8, d_model=C, n_layer=2, n_head=3, d_ff=12)
-    p = model.init_params(cfg, seed=1, dtype=np.float64)
-    p = {k: v + 0.3 * np.random.default_rng(2).standard_normal(v.shape) for k, v in p.items()}  # not tiny
-    ids = np.array([1, 4, 2, 2, 6])
-    view = model_heads_view(p, cfg, ids, layer=0)
-
-    x = p["wte"][ids] + p["wpe"][:T]  # (T, C)
-    ln = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + cfg.norm_eps)
-    ln = ln * p["blocks.0.ln1.w"] + p["blocks.0.ln1.b"]
-    qkv = ln @ p["blocks.0.attn.w_qkv"] + p["blocks.0.attn.b_qkv"]  # (T, 3C)
-    q, k, v = np.split(qkv, 3, axis=-1)
-    H, D = 3, C // 3
-    heads, weights = [], []
-    for h in range(H):
-        s = q[:, h * D : (h + 1) * D] @ k[:, h * D : (h + 1) * D].T / np.sqrt(D)
-        s[~causal(T)] = -np.inf
-        w = np.exp(s - s.max(-1, keepdims=True))
-        w /= w.sum(-1, keepdims=True)
-        weights.append(w)
-        heads.append(w @ v[:, h * D : (h + 1) * D])
-    concat = np.concatenate(heads, axis=-1)
-    np.testing.assert_allclose(view.weights, np.stack(weights), atol=1e-10)
-    np.testing.assert_allclose(view.concat, concat, atol=1e-10)
-    np.testing.assert_allclose(view.out, concat @ p["blocks.0.attn.w_o"] + p["blocks.0.attn.b_o"], atol=1e-10)
-    with pytest.raises(ValueError, match="layer"):
-        model_heads_view(p, cfg, ids, layer=2)
-    with pytest.raises(TypeError, match="cfg"):
-        model_heads_view(p, {"d_model": C}, ids)
+# --- the split ----------------------------------------------------------------------------------------------
 
 
-def test_heads_view_rejects_other_inputs():
-    with pytest.raises(TypeError, match="steps"):
-        heads_view((1, 2, 3))
+def split(frames=8):
+    q = np.random.default_rng(3).standard_normal((T, C))
+    return q, split_payload(TOKENS, q, COUNTS, frames=frames)
 
 
-def test_split_figure_payload_and_names():
-    rng = np.random.default_rng(3)
-    q = rng.standard_normal((T, C))
-    layout = head_split_figure([f"t{i}" for i in range(T)], q, COUNTS, n_head=2, frames=8)
-    for m in [*layout.select({"type": Widget}), *layout.select({"type": ColumnDataSource})]:
-        assert m.name and m.name.startswith("split-"), m
-    names = [m.name for m in layout.references() if getattr(m, "name", None)]
-    assert len(names) == len(set(names))
-    select = named(layout, "split-heads")
-    assert select.options == [str(h) for h in COUNTS] and select.value == "2"
-    args = callback_args(select, "value")
-    np.testing.assert_array_equal(args["q"], q.astype(np.float32).ravel())
-    assert args["frames"] == 8 and set(args) == destructured("multihead_split")
-    assert named(layout, "split-progress").end == 8
+@pytest.mark.parametrize("H", COUNTS)
+def test_split_view_moves_each_column_from_its_place_to_its_sheet(H):
+    q, p = split(frames=8)
+    D = C // H
+    # Written out per cell: column j of token i belongs to head h = j // D, position d = j % D in it.
+    for step, expect in (
+        (0, lambda i, j, h, d: (j, -i)),  # (T, C): the columns where they are
+        (4, lambda i, j, h, d: (j + 0.6 * h, -i)),  # (T, H, D): groups apart
+        (8, lambda i, j, h, d: (d + 0.5 * h, -i + 0.5 * h)),  # (H, T, D): a stack of sheets
+    ):
+        v = p.view({"heads": str(H), "progress": step})["cells"]
+        got = {
+            (tok, col.split(" ")[0]): (x, y, val)
+            for tok, col, x, y, val in zip(v["token"], v["column"], v["x"], v["y"], v["value"], strict=True)
+        }
+        for i in range(T):
+            for j in range(C):
+                x, y, val = got[(TOKENS[i], f"c{j}")]
+                np.testing.assert_allclose((x, y), expect(i, j, j // D, j % D), atol=1e-12)
+                assert val == np.float32(q[i, j])
+        if H > 1:  # back sheets first: head 1 is drawn last, on top
+            assert v["head"][0] == str(H) and v["head"][-1] == "1"
+            assert v["color"][-1] == HEAD_COLORS[0]
+
+
+def test_split_view_labels_and_caption():
+    _, p = split(frames=8)
+    start = p.view({"heads": "3", "progress": 0})
+    assert start["head-labels"]["text"] == ["h1", "h2", "h3"]
+    assert (
+        "(T, C) = (5, 6)" in start["caption"]["text"] and "D = C / H = 6 / 3 = 2" in start["caption"]["text"]
+    )
+    mid = p.view({"heads": "3", "progress": 3})["caption"]["text"]
+    assert "(T, H, D) = (5, 3, 2)" in mid and "3 groups of 2" in mid and "step 3 of 8" in mid
+    end = p.view({"heads": "3", "progress": 8})
+    assert "(H, T, D) = (3, 5, 2)" in end["caption"]["text"] and "3 separate" in end["caption"]["text"]
+    assert end["head-labels"]["text"] == ["h1", "", "h3"]  # the stack shows its front and back sheets only
+    assert end["head-labels"]["y"][0] < -T  # the front sheet's label sits below the stack
+    one = p.view({"heads": "1", "progress": 8})["caption"]["text"]
+    assert "1 separate (T, D) = (5, 6) matrix" in one and "nothing to split" in one
+
+
+def test_split_payload_and_names():
+    q, p = split(frames=8)
+    np.testing.assert_array_equal(p.q, q.astype(np.float32))
+    assert p.controls[0].values == ("1", "2", "3", "6") and p.controls[1].values == tuple(range(9))
+    layout = head_split_figure(TOKENS, q, COUNTS, n_head=2, frames=8)
+    models = check_names(layout, "split")
+    assert models["split-heads"].value == "2" and models["split-heads"].options == ["1", "2", "3", "6"]
+    assert models["split-progress"].end == 8 and models["split-play"].label.endswith("Play")
+    assert {"split-cells", "split-head-labels", "split-payload", "split-caption"} <= set(models)
+    assert split_layout(p).select_one({"name": "split-heads"}).value == "2"  # the second smallest count
 
 
 @pytest.mark.parametrize(
@@ -132,45 +123,86 @@ def test_split_figure_payload_and_names():
         (dict(frames=7), ValueError, "frames"),
         (dict(tokens=["a"] * (T + 1)), ValueError, "tokens"),
         (dict(q=np.ones((T, C), dtype=int)), TypeError, "q"),
+        (dict(name=""), TypeError, "name"),
     ],
 )
 def test_split_figure_bad_input(kwargs, error, match):
-    a = dict(tokens=[f"t{i}" for i in range(T)], q=np.ones((T, C)), head_counts=COUNTS)
+    a = dict(tokens=TOKENS, q=np.ones((T, C)), head_counts=COUNTS)
     a.update(kwargs)
     with pytest.raises(error, match=match):
         head_split_figure(**a)
 
 
-def test_grid_figure_payload():
-    views = {"random": random_views(0), "other": random_views(1)}
-    mask = causal(T)
-    layout = multihead_figure([f"t{i}" for i in range(T)], views, mask=mask, n_head=3, mode="random")
-    for m in [*layout.select({"type": Widget}), *layout.select({"type": ColumnDataSource})]:
-        assert m.name and m.name.startswith("multihead-"), m
-    group = named(layout, "multihead-weights")
-    assert isinstance(group, RadioButtonGroup) and group.labels == ["random", "other"] and group.active == 0
-    args = callback_args(named(layout, "multihead-heads"), "value")
-    assert set(args) == destructured("multihead_grid")
-    assert args["counts"] == list(COUNTS)
-    np.testing.assert_array_equal(args["mask"], mask.ravel())
-    for mi, mode in enumerate(views):
-        for ci, H in enumerate(COUNTS):
-            w = views[mode][H].weights
-            np.testing.assert_array_equal(args["weights"][mi][ci], w.astype(np.float32).ravel())
-            np.testing.assert_allclose(args["means"][mi][ci], (w.sum(0) / H).ravel(), rtol=1e-6, atol=1e-7)
-            np.testing.assert_allclose(args["concats"][mi][ci], views[mode][H].concat.ravel(), rtol=1e-6)
-            np.testing.assert_allclose(args["outs"][mi][ci], views[mode][H].out.ravel(), rtol=1e-6)
-            safe = np.where(w > 0, w, 1.0)
-            np.testing.assert_allclose(
-                args["entropies"][mi][ci], -(w * np.log(safe)).sum(-1).mean(-1), rtol=1e-6
+# --- the heads at work ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def views():
+    return {"random": random_views(0), "other": random_views(1)}
+
+
+@pytest.mark.parametrize(("mode", "H"), [(0, 1), (0, 3), (1, 2), (1, 6)])
+def test_grid_view_matches_the_heads(views, mode, H):
+    p = payload(TOKENS, views, mask=causal(T))
+    heads = views[("random", "other")[mode]][H]
+    v = p.view({"heads": str(H), "mode": mode})
+    w = heads.weights.astype(np.float32)
+    cells = v["cells"]
+    assert len(cells["weight"]) == H * T * T
+    for n, (h, qt, kt) in enumerate(zip(cells["head"], cells["q_token"], cells["k_token"], strict=True)):
+        i, j = TOKENS.index(qt), TOKENS.index(kt)
+        assert cells["weight"][n] == w[int(h) - 1, i, j]
+        assert np.isnan(cells["color"][n]) == (j > i)  # the causal mask greys the future
+    # each head's cells fill its own square panel, inside the grid, without overlapping another head's
+    width, height = p.grid_size
+    boxes = []
+    for h in range(H):
+        sel = np.array(cells["head"]) == str(h + 1)
+        x, y, s = cells["x"][sel], cells["y"][sel], cells["size"][sel]
+        assert np.allclose(s, s[0]) and np.isclose(x.max() - x.min() + s[0], T * s[0])
+        box = (x.min() - s[0] / 2, x.max() + s[0] / 2, y.min() - s[0] / 2, y.max() + s[0] / 2)
+        assert 0 <= box[0] and box[1] <= width and -height <= box[2] and box[3] <= 0
+        boxes.append(box)
+    for a in range(H):
+        for b in range(a):
+            assert (
+                boxes[a][0] >= boxes[b][1]
+                or boxes[b][0] >= boxes[a][1]
+                or boxes[a][2] >= boxes[b][3]
+                or (boxes[b][2] >= boxes[a][3])
             )
-    assert args["colors"] == list(HEAD_COLORS)
+    assert v["titles"]["text"] == [f"head {h + 1}: entropy {e:.2f}" for h, e in enumerate(heads.entropy)]
+    np.testing.assert_allclose(v["mean-cells"]["weight"], heads.weights.mean(0).ravel(), atol=1e-6)
+    for part in ("concat", "out"):
+        value = getattr(heads, part)
+        np.testing.assert_allclose(v[part]["value"], value.ravel(), rtol=1e-6)
+        np.testing.assert_allclose(v[part]["color"], (value / np.abs(value).max()).ravel(), rtol=1e-5)
+    assert len(v["lines"]["x0"]) == 2 * H - 1  # a bar per head, a separator between two heads
+    assert v["lines"]["color"][0] == HEAD_COLORS[0]
+    assert v["caption"]["text"].startswith(f"<b>{('random', 'other')[mode]}</b>: H = {H} head")
 
 
-def test_grid_figure_single_mode_has_no_toggle():
-    layout = multihead_figure([f"t{i}" for i in range(T)], {"random": random_views()})
-    assert not [m for m in layout.references() if isinstance(m, RadioButtonGroup)]
-    assert named(layout, "multihead-heads").value == str(COUNTS[1])
+def test_grid_payload_pads_heads_and_indexes_by_mode_and_count(views):
+    p = payload(TOKENS, views)
+    assert p.weights.shape == (2, len(COUNTS), max(COUNTS), T, T) and p.weights.dtype == np.float32
+    w = pick(p, "weights", {"heads": "2", "mode": 1})
+    np.testing.assert_array_equal(w[:2], views["other"][2].weights.astype(np.float32))
+    assert not w[2:].any()
+    assert p.mask.all()  # no mask given: nothing greyed
+    assert p.modes == ("random", "other") and p.controls[1].attr == "active"
+
+
+def test_grid_figure_names_and_widgets(views):
+    layout = multihead_figure(TOKENS, views, mask=causal(T), n_head=3, mode="random")
+    models = check_names(layout, "multihead")
+    group = models["multihead-mode"]
+    assert isinstance(group, RadioButtonGroup) and group.labels == ["random", "other"] and group.active == 0
+    assert group.visible and models["multihead-heads"].value == "3"
+    assert {"multihead-cells", "multihead-mean-cells", "multihead-concat", "multihead-out"} <= set(models)
+    single = multihead_figure(TOKENS, {"random": random_views()})
+    group = single.select_one({"name": "multihead-mode"})
+    assert not group.visible  # one set of weights: nothing to switch
+    assert single.select_one({"name": "multihead-heads"}).value == str(COUNTS[1])
 
 
 @pytest.mark.parametrize(
@@ -178,34 +210,37 @@ def test_grid_figure_single_mode_has_no_toggle():
     [
         (lambda v: {}, TypeError, "views"),
         (lambda v: {"a": v["a"], "b": {H: v["a"][H] for H in COUNTS[:-1]}}, ValueError, "head counts"),
-        (lambda v: {"a": {**v["a"], 2: (1, 2, 3)}}, TypeError, "HeadsView"),
+        (lambda v: {"a": {**v["a"], 2: (1, 2, 3)}}, TypeError, "Heads"),
         (
-            lambda v: {"a": {**v["a"], 2: HeadsView(np.ones((3, T, T)), v["a"][2].concat, v["a"][2].out)}},
+            lambda v: {"a": {**v["a"], 2: v["a"][2]._replace(weights=np.ones((3, T, T)))}},
             ValueError,
             "weights",
         ),
         (
-            lambda v: {"a": {**v["a"], 2: HeadsView(v["a"][2].weights, np.ones((T, C + 1)), v["a"][2].out)}},
+            lambda v: {"a": {**v["a"], 2: v["a"][2]._replace(concat=np.ones((T, C + 1)))}},
             ValueError,
             "concat",
         ),
+        (lambda v: {"a": {**v["a"], 2: v["a"][2]._replace(entropy=np.ones(3))}}, ValueError, "entropy"),
         (lambda v: {"a": {**v["a"], 4: v["a"][2]}}, ValueError, "divide"),
+        (lambda v: {1: v["a"]}, TypeError, "mode labels"),
     ],
 )
 def test_grid_figure_bad_views(change, error, match):
     views = change({"a": random_views()})
     with pytest.raises(error, match=match):
-        multihead_figure([f"t{i}" for i in range(T)], views)
+        multihead_figure(TOKENS, views)
 
 
-def test_grid_figure_bad_options():
-    views = {"a": random_views()}
-    tokens = [f"t{i}" for i in range(T)]
+def test_grid_figure_bad_options(views):
     with pytest.raises(ValueError, match="mask"):
-        multihead_figure(tokens, views, mask=np.ones((T, T)))
+        multihead_figure(TOKENS, views, mask=np.ones((T, T)))
     with pytest.raises(ValueError, match="n_head"):
-        multihead_figure(tokens, views, n_head=4)
+        multihead_figure(TOKENS, views, n_head=4)
     with pytest.raises(ValueError, match="mode"):
-        multihead_figure(tokens, views, mode="b")
+        multihead_figure(TOKENS, views, mode="b")
     with pytest.raises(ValueError, match="tokens"):
-        multihead_figure(tokens[:-1], views)
+        multihead_figure(TOKENS[:-1], views)
+    with pytest.raises(TypeError, match="name"):
+        multihead_figure(TOKENS, views, name="")
+    assert isinstance(random_views()[1], Heads)

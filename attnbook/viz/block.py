@@ -1,28 +1,51 @@
-"""Figures of the transformer-block chapter: the block's wiring, the signal across depth and the gradients per layer
-at initialisation (Pre-LN vs Post-LN, Xiong et al. 2020), from profiles measured by :mod:`attnbook.stats`.
+"""Figures of the transformer-block chapter (chapter 6): the block's wiring, the signal across depth and the gradients
+per layer at initialisation (Pre-LN vs Post-LN, Xiong et al. 2020).
+
+Both figures take a sweep of profiles measured by :func:`attnbook.stats.signal_sweep`, a mapping
+``(norm, block, activation, depth, init) -> profile`` whose profiles have the fields of
+:class:`attnbook.stats.SignalProfile` (read by name; this module runs nothing). :func:`signal_figure` draws the
+residual stream's statistics and histograms (callback ``js/block_signal.mjs``), :func:`gradient_figure` each
+block's gradient norm (callback ``js/block_gradients.mjs``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, DataRange1d, Div, HoverTool, Legend, LegendItem, Select, Slider
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, Div, HoverTool
 
 from .._checks import check_choice
-from ..stats import SignalProfile
-from .core import diagram_figure, float32, js_callback, on_document_ready
+from .core import check_name, diagram_figure, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source, pick
+from .kit import (
+    choice,
+    control_row,
+    empty_source,
+    histogram_panel,
+    labels,
+    line_panel,
+    line_series,
+    select,
+    slider,
+)
 
 __all__ = [
     "ACTIVATION_LABELS",
     "BLOCK_LABELS",
     "INIT_LABELS",
     "NORM_LABELS",
+    "SignalPayload",
+    "GradientPayload",
     "block_diagram",
-    "gradient_figure",
+    "signal_payload",
+    "signal_layout",
     "signal_figure",
+    "gradient_payload",
+    "gradient_layout",
+    "gradient_figure",
 ]
 
 NORM_LABELS = {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "none": "no norm"}
@@ -32,9 +55,10 @@ INIT_LABELS = {
     "gpt2": "GPT-2: N(0, 0.02²), output projections / √(2L)",
     "xavier": "Xavier: N(0, 2/(fan_in + fan_out))",
 }
-_PLAIN = {"toolbar_location": None, "tools": ""}
 _BLOCK_COLORS = {"pre": "#2166ac", "post": "#b2182b", "sandwich": "#4d9221"}
+_STAT_SERIES = {"max": ("max |x|", "#b2182b"), "std": ("std", "#2166ac"), "mean": ("mean", "#4d4d4d")}
 _NORM_FILL, _F_FILL = "#fddbc7", "#d1e5f0"
+_PROFILE_FIELDS = ("mean", "std", "max", "grad_norm", "resid_hist", "resid_range", "mlp_hist", "mlp_range")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -73,8 +97,6 @@ def block_diagram(norm: str, block: str, activation: str) -> dict[str, dict[str,
         for key, value in zip(boxes, (x, y, w, label, fill), strict=True):
             boxes[key].append(value)
 
-    wires["xs"].append([0.0, 20.0])  # the residual stream itself
-    wires["ys"].append([0.0, 0.0])
     for a, f_label in ((0.5, "attention"), (10.5, f"MLP ({ACTIVATION_LABELS[activation]})")):
         parts = []  # the branch's boxes, left to right: (label, fill, width)
         if has_norm and block in ("pre", "sandwich"):
@@ -97,6 +119,9 @@ def block_diagram(norm: str, block: str, activation: str) -> dict[str, dict[str,
         adds["y"].append(0.0)
         if post:
             box(add_x + 1.8, 0.0, 2.2, norm_name, _NORM_FILL)  # on the stream, after the addition
+    # the residual stream itself, through both additions (so every wire has four points: one array shape)
+    wires["xs"].insert(0, [0.0, *adds["x"], 20.0])
+    wires["ys"].insert(0, [0.0, 0.0, 0.0, 0.0])
     labels = {
         "x": [0.0, 10.0, 20.0],
         "y": [-0.75, -0.75, -0.75],
@@ -105,65 +130,36 @@ def block_diagram(norm: str, block: str, activation: str) -> dict[str, dict[str,
     return {"boxes": boxes, "wires": wires, "adds": adds, "labels": labels}
 
 
-def _diagram_plot(name: str, first: dict) -> tuple[object, dict[str, ColumnDataSource]]:
-    plot = diagram_figure(
-        name=f"{name}-diagram",
-        title="One block",
-        width=740,
-        height=170,
-        x_range=(-1.2, 21.2),
-        y_range=(-1.2, 2.1),
-    )
+def _diagram_plot(name: str, first: dict):
+    """The wiring diagram: wires, boxes with their labels, the "+" of each addition; one source per part."""
+    ranges = dict(x_range=(-1.2, 21.2), y_range=(-1.2, 2.1))
+    plot = diagram_figure(name=f"{name}-diagram", title="One block", width=740, height=170, **ranges)
     sources = {key: ColumnDataSource(first[key], name=f"{name}-diagram-{key}") for key in first}
     plot.multi_line("xs", "ys", source=sources["wires"], line_color="#555555", line_width=2)
     plot.rect("x", "y", "w", 0.8, source=sources["boxes"], fill_color="fill", line_color="#444444")
-    plot.text(
-        "x",
-        "y",
-        text="label",
-        source=sources["boxes"],
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="9pt",
-    )
+    labels(plot, sources["boxes"], text="label", size="9pt")
     plot.scatter("x", "y", source=sources["adds"], size=18, fill_color="white", line_color="#444444")
-    plot.text(
-        "x",
-        "y",
-        text={"value": "+"},
-        source=sources["adds"],
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="12pt",
-    )
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=sources["labels"],
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="#666666",
-    )
+    labels(plot, sources["adds"], text={"value": "+"}, size="12pt")
+    labels(plot, sources["labels"], color="#666666")
     return plot, sources
 
 
 # ---------------------------------------------------------------------------------------------------------
-# checking and packing a sweep
+# checking a sweep
 
 
-def _axes(profiles: Mapping) -> tuple[tuple, ...]:
-    """The sorted-by-appearance values of each key position, and a check that the sweep is complete."""
+def _sweep_axes(profiles: Mapping) -> tuple[tuple, ...]:
+    """The values of each key position in order of appearance, and a check that the sweep is complete."""
     if not isinstance(profiles, Mapping) or not profiles:
         raise TypeError(
             "profiles must be a non-empty mapping from (norm, block, activation, depth, init) keys"
         )
     for key, prof in profiles.items():
-        if not (isinstance(key, tuple) and len(key) == 5) or not isinstance(prof, SignalProfile):
+        missing = [f for f in _PROFILE_FIELDS if not hasattr(prof, f)]
+        if not (isinstance(key, tuple) and len(key) == 5) or missing:
             raise TypeError(
-                "profiles must map (norm, block, activation, depth, init) to SignalProfile, "
-                f"as made by attnbook.stats.signal_sweep; got {key!r}"
+                "profiles must map (norm, block, activation, depth, init) to the profiles of "
+                f"attnbook.stats.signal_sweep; got {key!r} -> {type(prof).__name__}"
             )
     axes = tuple(tuple(dict.fromkeys(k[i] for k in profiles)) for i in range(5))
     n = int(np.prod([len(a) for a in axes]))
@@ -171,387 +167,330 @@ def _axes(profiles: Mapping) -> tuple[tuple, ...]:
         raise ValueError(
             f"profiles must hold every combination of its keys' values ({n}), got {len(profiles)}"
         )
-    for v in axes[0]:
-        check_choice("norm", v, NORM_LABELS)
-    for v in axes[1]:
-        check_choice("block", v, BLOCK_LABELS)
-    for v in axes[2]:
-        check_choice("activation", v, ACTIVATION_LABELS)
+    for field, labels_ in (("norm", NORM_LABELS), ("block", BLOCK_LABELS), ("activation", ACTIVATION_LABELS)):
+        for v in axes[("norm", "block", "activation").index(field)]:
+            check_choice(field, v, labels_)
     depths = axes[3]
-    if list(depths) != sorted(depths) or min(depths) < 1:
-        raise ValueError(f"depths must be increasing and >= 1, got {depths}")
+    if not all(isinstance(d, int) and d >= 1 for d in depths) or list(depths) != list(
+        range(depths[0], depths[0] + len(depths))
+    ):
+        raise ValueError(f"depths must be consecutive integers >= 1 (one slider step each), got {depths}")
     return axes
 
 
-def _offsets(depths: tuple[int, ...], extra: int) -> list[int]:
-    """Start of each depth's slots when depth ``d`` takes ``d + extra`` slots, one after the other."""
-    out, acc = [], 0
-    for d in depths:
-        out.append(acc)
-        acc += d + extra
-    return out
+def _floats(*columns: str) -> dict[str, str]:
+    """Float columns for :func:`attnbook.viz.kit.empty_source`."""
+    return dict.fromkeys(columns, "float")
+
+
+def _num(x: float) -> str:
+    """A statistic in the readout: 3 decimals, or 2 significant digits in exponent form below 0.01."""
+    return f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.1e}"
 
 
 # ---------------------------------------------------------------------------------------------------------
 # signal across depth
 
 
-def signal_figure(
-    profiles: Mapping,
-    *,
-    init: str | None = None,
-    norm: str | None = None,
-    block: str | None = None,
-    activation: str | None = None,
-    name: str = "signal",
-):
-    """Signal statistics across depth and activation histograms, with selects for norm, placement, activation.
+class SignalPayload(NamedTuple):
+    """Per norm, activation, depth and placement (the axes of ``mean``, ``std``, ``max``; the histograms add the
+    block shown): the residual stream's statistics after each block (index 0: the embeddings) and histograms of
+    the stream and of the MLP's activation output, each padded with zeros to the deepest model. Placements come
+    last so that without a norm, where they are one network, the three copies sit side by side in the page."""
+
+    controls: tuple  # norm, block, activation (selects), depth (slider), layer (select, "1" ..)
+    axes: dict
+    depths: tuple
+    labels: dict  # {"norm": {value: label}, "block": ..., "activation": ...}
+    diagrams: list  # [norm][block][activation] -> block_diagram(...)
+    mean: np.ndarray  # (N, A, Dp, B, Lmax + 1) float32
+    std: np.ndarray
+    max: np.ndarray
+    resid_hist: np.ndarray  # (N, A, Dp, B, Lmax, bins): fraction of the stream's entries in each bin
+    resid_range: np.ndarray  # (N, A, Dp, B, Lmax, 2): the bins' (low, high)
+    mlp_hist: np.ndarray  # the same for the MLP's activation output
+    mlp_range: np.ndarray
+
+    def view(p, state: dict) -> dict:
+        """Diagram, statistics across depth, the chosen block's histograms and the readout (the callback's twin)."""
+        d = state["depth"]
+        L = min(int(state["layer"]), d)  # the page moves the block select back when the depth drops below it
+        stats = {k: pick(p, k, state)[: d + 1].astype(float) for k in ("mean", "std", "max")}
+        lab = {k: p.labels[k][state[k]] for k in ("norm", "block", "activation")}
+        out = {f"diagram-{k}": v for k, v in pick(p, "diagrams", state).items()}
+        out["stats"] = {"layer": np.arange(d + 1), **stats}
+        out["stats-plot"] = {"x_range.end": d + 0.3}
+        out["layer"] = {"options": [str(i) for i in range(1, d + 1)]}
+        titles = {
+            "resid": f"Residual stream after block {L} of {d}",
+            "mlp": f"{lab['activation']} output in block {L}'s MLP",
+        }
+        for part in ("resid", "mlp"):
+            top = pick(p, f"{part}_hist", {**state, "layer": str(L)})
+            lo, hi = (float(v) for v in pick(p, f"{part}_range", {**state, "layer": str(L)}))
+            width = (hi - lo) / len(top)
+            b = np.arange(len(top))
+            out[part] = {"left": lo + b * width, "right": lo + (b + 1) * width, "top": top}
+            out[f"{part}-plot"] = {
+                "x_range.start": lo - width,
+                "x_range.end": hi + width,
+                "title.text": titles[part],
+            }
+        std, mx, mean = stats["std"], stats["max"], stats["mean"]
+        same = (
+            " Without a norm the three placements are the same network, x + f(x): the numbers do not change."
+            if state["norm"] == "none"
+            else ""
+        )
+        out["readout"] = {
+            "text": f"<b>{lab['block']}, {lab['norm']}, {lab['activation']}, {d} blocks.</b> Std of the stream: "
+            f"{_num(std[0])} (embeddings) → <b>{_num(std[d])}</b> after block {d}; largest |value| {_num(mx[d])}. "
+            f"After block {L}: mean {_num(mean[L])}, std {_num(std[L])}.{same}"
+        }
+        return out
+
+
+def signal_payload(profiles: Mapping, *, init: str | None = None) -> SignalPayload:
+    """The signal figure's payload.
 
     Parameters
     ----------
     profiles : mapping
-        ``(norm, block, activation, depth, init) -> SignalProfile`` from :func:`attnbook.stats.signal_sweep`,
-        with histograms. Every depth is its own model; the depth slider picks it, the layer select one of
-        its blocks.
+        ``(norm, block, activation, depth, init) -> profile`` from :func:`attnbook.stats.signal_sweep`, with
+        histograms. Every depth is its own model; the depth slider picks it, the layer select one of its blocks.
     init : str, optional
         Which initialisation to show when the sweep holds several; default the first.
-    norm, block, activation : str, optional
-        The selects' first values; default the first of each in the sweep.
-    name : str, optional
-        Prefix of every model's name.
     """
-    norms, blocks, acts, depths, inits = _axes(profiles)
+    norms, blocks, acts, depths, inits = _sweep_axes(profiles)
     init = inits[0] if init is None else check_choice("init", init, inits)
-    norm0 = norms[0] if norm is None else check_choice("norm", norm, norms)
-    block0 = blocks[0] if block is None else check_choice("block", block, blocks)
-    act0 = acts[0] if activation is None else check_choice("activation", activation, acts)
-    # Without a norm the placements are one network; signal_sweep shares its profile, so store it once.
-    rows: list[SignalProfile] = []
-    row_of: dict[str, int] = {}
-    for n_ in norms:
-        for b_ in blocks:
-            for a_ in acts:
-                first = profiles[n_, b_, a_, depths[0], init]
-                match = next((i for i, r in enumerate(rows) if r.resid_hist is first.resid_hist), None)
-                if match is None:
-                    match = len(rows)
-                    rows.append(first)
-                row_of[f"{n_}|{b_}|{a_}"] = match
-    unique = {}
-    for key, r in row_of.items():
-        unique.setdefault(r, key)
-    keys_of_row = [unique[r] for r in range(len(rows))]
-
-    off_l, off_s = _offsets(depths, 0), _offsets(depths, 1)
-    n_l, n_s = off_l[-1] + depths[-1], off_s[-1] + depths[-1] + 1
-    first_prof = profiles[norms[0], blocks[0], acts[0], depths[0], init]
-    if first_prof.resid_hist is None or first_prof.mlp_hist is None:
+    first = profiles[norms[0], blocks[0], acts[0], depths[0], init]
+    if first.resid_hist is None or first.mlp_hist is None:
         raise ValueError("profiles must have histograms (signal_sweep with histograms=True, attn_only=False)")
-    bins = first_prof.resid_hist.shape[1]
-    R = len(rows)
-    stats = np.zeros((R, n_s, 3))  # mean, std, max |x|; index 0 of each depth is the embedding
-    resid = np.zeros((R, n_l, bins))
-    resid_range = np.zeros((R, n_l, 2))
-    mlp = np.zeros((R, n_l, bins))
-    mlp_range = np.zeros((R, n_l, 2))
-    for r, key in enumerate(keys_of_row):
-        n_, b_, a_ = key.split("|")
-        for k, d in enumerate(depths):
-            p = profiles[n_, b_, a_, d, init]
-            if p.resid_hist is None or p.mlp_hist is None or p.resid_hist.shape[1] != bins:
-                raise ValueError(f"profile {key} depth {d} must have histograms of {bins} bins")
-            stats[r, off_s[k] : off_s[k] + d + 1] = np.stack([p.mean, p.std, p.max], axis=1)
-            resid[r, off_l[k] : off_l[k] + d] = p.resid_hist
-            resid_range[r, off_l[k] : off_l[k] + d] = p.resid_range
-            mlp[r, off_l[k] : off_l[k] + d] = p.mlp_hist
-            mlp_range[r, off_l[k] : off_l[k] + d] = p.mlp_range
+    bins, Lmax = np.shape(first.resid_hist)[1], depths[-1]
+    lead = (len(norms), len(acts), len(depths), len(blocks))
+    fields = {k: np.zeros((*lead, Lmax + 1), np.float32) for k in ("mean", "std", "max")}
+    for part in ("resid", "mlp"):
+        fields[f"{part}_hist"] = np.zeros((*lead, Lmax, bins), np.float32)
+        fields[f"{part}_range"] = np.zeros((*lead, Lmax, 2), np.float32)
+    for n, a, k, b in np.ndindex(lead):
+        d = depths[k]
+        prof = profiles[norms[n], blocks[b], acts[a], d, init]
+        for field in ("mean", "std", "max"):
+            fields[field][n, a, k, b, : d + 1] = _checked(prof, field, (d + 1,))
+        for field, shape in (("hist", (d, bins)), ("range", (d, 2))):
+            for part in ("resid", "mlp"):
+                fields[f"{part}_{field}"][n, a, k, b, :d] = _checked(prof, f"{part}_{field}", shape)
+    controls = (
+        Control("norm", norms),
+        Control("block", blocks),
+        Control("activation", acts),
+        Control("depth", depths),
+        Control("layer", tuple(str(i) for i in range(1, Lmax + 1))),
+    )
+    axes = dict.fromkeys(("mean", "std", "max"), ("norm", "activation", "depth", "block"))
+    hists = [f"{part}_{field}" for part in ("resid", "mlp") for field in ("hist", "range")]
+    axes.update(dict.fromkeys(hists, ("norm", "activation", "depth", "block", "layer")))
+    axes["diagrams"] = ("norm", "block", "activation")
+    diagrams = [[[block_diagram(n, b, a) for a in acts] for b in blocks] for n in norms]
+    labels_ = {"norm": NORM_LABELS, "block": BLOCK_LABELS, "activation": ACTIVATION_LABELS}
+    return SignalPayload(controls, axes, depths, labels_, diagrams, **fields)
 
-    diagrams = {f"{n}|{b}|{a}": block_diagram(n, b, a) for n in norms for b in blocks for a in acts}
-    key0 = f"{norm0}|{block0}|{act0}"
-    diagram, dsources = _diagram_plot(name, diagrams[key0])
 
-    d0 = depths[-1]
-    layer_x = np.arange(d0 + 1, dtype=np.float32)
-    stats_source = ColumnDataSource(
-        dict(
-            layer=layer_x,
-            mean=np.zeros(d0 + 1, np.float32),
-            std=np.zeros(d0 + 1, np.float32),
-            max=np.zeros(d0 + 1, np.float32),
-        ),
-        name=f"{name}-stats",
-    )
-    stats_plot = figure(
-        name=f"{name}-stats-plot",
-        title="Residual stream after each block",
-        width=370,
-        height=300,
-        x_range=(-0.3, depths[-1] + 0.3),
-        **_PLAIN,
-    )
-    colors = {"mean": "#4d4d4d", "std": "#2166ac", "max": "#b2182b"}
-    items = []
-    for key, label in (("max", "max |x|"), ("std", "std"), ("mean", "mean")):
-        line = stats_plot.line("layer", key, source=stats_source, color=colors[key], line_width=2)
-        dots = stats_plot.scatter("layer", key, source=stats_source, color=colors[key], size=5)
-        items.append(LegendItem(label=label, renderers=[line, dots]))
-    stats_plot.add_layout(
-        Legend(
-            items=items,
-            orientation="horizontal",
-            padding=2,
-            margin=2,
-            spacing=12,
-            border_line_color=None,
-            name=f"{name}-legend",
-        ),
-        "below",
-    )
-    stats_plot.add_tools(
-        HoverTool(
-            tooltips=[
-                ("layer", "@layer"),
-                ("mean", "@mean{0.0000}"),
-                ("std", "@std{0.0000}"),
-                ("max |x|", "@max{0.000}"),
-            ],
-            mode="vline",
-        )
-    )
-    stats_plot.xaxis.axis_label = "after block (0 = embeddings)"
+def _checked(prof, field: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``prof.<field>`` as float32 of the given shape, finite (a missing histogram says which sweep to run)."""
+    value = getattr(prof, field)
+    if value is None:
+        raise ValueError(f"profiles must have {field} for every model (signal_sweep with histograms=True)")
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != shape or not np.isfinite(value).all():
+        raise ValueError(f"profile {field} must be finite with shape {shape}, got {value.shape}")
+    return value.astype(np.float32)
 
-    def hist_plot(key: str, title: str):
-        source = ColumnDataSource(
-            dict(
-                left=np.zeros(bins, np.float32),
-                right=np.ones(bins, np.float32),
-                top=np.zeros(bins, np.float32),
-            ),
-            name=f"{name}-{key}",
-        )
-        plot = figure(
-            name=f"{name}-{key}-plot",
-            title=title,
-            width=370,
-            height=260,
-            y_range=DataRange1d(start=0, name=f"{name}-{key}-yrange"),
-            **_PLAIN,
-        )
-        plot.quad(
-            left="left",
-            right="right",
-            bottom=0,
-            top="top",
-            source=source,
-            fill_color="#6baed6",
-            line_color="white",
-        )
-        plot.yaxis.axis_label = "fraction of entries"
-        return source, plot
 
-    resid_source, resid_plot = hist_plot("resid", "Residual stream after block 1")
-    mlp_source, mlp_plot = hist_plot("mlp", "MLP activation output in block 1")
-    resid_plot.xaxis.axis_label = "value"
-    mlp_plot.xaxis.axis_label = "act(h)"
+def _labels(p, control) -> dict[str, str]:
+    """The labels of one select's values, in the sweep's order."""
+    return {v: p.labels[control.widget][v] for v in control.values}
 
-    norm_w = Select(
-        title="Norm",
-        value=norm0,
-        options=[(n, NORM_LABELS[n]) for n in norms],
-        name=f"{name}-norm",
-        width=150,
+
+def _stats_panel(name: str, deepest: int):
+    """The residual stream's mean, std and largest |x| after each block, one line each."""
+    source = empty_source(f"{name}-stats", deepest + 1, **_floats("layer", "mean", "std", "max"))
+    title, x_label = "Residual stream after each block", "after block (0 = embeddings)"
+    kw = dict(width=370, height=300, x_range=(-0.3, deepest + 0.3))
+    plot = line_panel(name=f"{name}-stats-plot", title=title, x_label=x_label, y_label="", **kw)
+    line_series(plot, source, "layer", _STAT_SERIES, name=f"{name}-legend")
+    tips = [
+        ("layer", "@layer"),
+        ("mean", "@mean{0.0000}"),
+        ("std", "@std{0.0000}"),
+        ("max |x|", "@max{0.000}"),
+    ]
+    plot.add_tools(HoverTool(tooltips=tips, mode="vline"))
+    return plot, source
+
+
+def _histogram_panels(name: str, bins: int):
+    """Histograms of the stream after one block and of that block's MLP activation output."""
+    plots, sources = {}, {}
+    for part, x_label in (("resid", "value"), ("mlp", "act(h)")):
+        sources[part] = empty_source(f"{name}-{part}", bins, **_floats("left", "right", "top"))
+        plots[part] = histogram_panel(sources[part], name=f"{name}-{part}-plot", title="", x_label=x_label)
+    return plots, sources
+
+
+def signal_layout(
+    p: SignalPayload,
+    *,
+    name: str = "signal",
+    norm: str | None = None,
+    block: str | None = None,
+    activation: str | None = None,
+):
+    """The signal figure: norm, placement and activation selects, depth slider and block select, the block's
+    wiring, the stream's statistics across depth, histograms of one block, a readout."""
+    check_name(name)
+    check_payload(p)
+    first, chosen = (
+        {c.widget: c.values[0] for c in p.controls},
+        dict(norm=norm, block=block, activation=activation),
     )
-    block_w = Select(
-        title="Placement",
-        value=block0,
-        options=[(b, BLOCK_LABELS[b]) for b in blocks],
-        name=f"{name}-block",
-        width=150,
-    )
-    act_w = Select(
-        title="Activation",
-        value=act0,
-        options=[(a, ACTIVATION_LABELS[a]) for a in acts],
-        name=f"{name}-activation",
-        width=150,
-    )
-    depth_w = Slider(
-        start=depths[0],
-        end=depths[-1],
-        value=depths[-1],
-        step=1,
-        title="Depth (blocks)",
-        name=f"{name}-depth",
-        width=260,
-    )
-    layer_w = Select(
-        title="Histograms of block",
-        value="1",
-        options=[str(i) for i in range(1, depths[-1] + 1)],
-        name=f"{name}-layer",
-        width=150,
-    )
+    for c in p.controls[:3]:
+        if chosen[c.widget] is not None:
+            first[c.widget] = check_choice(c.widget, chosen[c.widget], c.values)
+    deepest = p.depths[-1]
+    diagram, diagram_sources = _diagram_plot(name, pick(p, "diagrams", first))
+    stats_plot, stats = _stats_panel(name, deepest)
+    plots, sources = _histogram_panels(name, p.resid_hist.shape[-1])
+    titles = {"norm": "Norm", "block": "Placement", "activation": "Activation"}
+    widgets = {
+        c.widget: choice(f"{name}-{c.widget}", titles[c.widget], _labels(p, c), first[c.widget])
+        for c in p.controls[:3]
+    }
+    widgets["depth"] = slider(f"{name}-depth", "Depth (blocks)", p.depths[0], deepest, deepest, width=260)
+    blocks = [str(i) for i in range(1, deepest + 1)]
+    widgets["layer"] = select(f"{name}-layer", "Histograms of block", blocks, "1", width=150)
     readout = Div(text="", name=f"{name}-readout", width=350, margin=(20, 5, 5, 15))
     update = js_callback(
         "block_signal",
-        norm_w=norm_w,
-        block_w=block_w,
-        act_w=act_w,
-        depth_w=depth_w,
-        layer_w=layer_w,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
         readout=readout,
-        stats_source=stats_source,
-        stats_plot=stats_plot,
-        resid_source=resid_source,
-        resid_plot=resid_plot,
-        mlp_source=mlp_source,
-        mlp_plot=mlp_plot,
-        diagram_sources=dsources,
-        diagrams=diagrams,
-        row_of=row_of,
-        depths=list(depths),
-        off_l=off_l,
-        off_s=off_s,
-        stats=float32("stats", stats),
-        resid=float32("resid", resid),
-        resid_range=float32("resid_range", resid_range),
-        mlp=float32("mlp", mlp),
-        mlp_range=float32("mlp_range", mlp_range),
-        norm_labels=NORM_LABELS,
-        block_labels=BLOCK_LABELS,
-        act_labels=ACTIVATION_LABELS,
+        sources={"stats": stats, **sources, **{f"diagram-{k}": v for k, v in diagram_sources.items()}},
+        plots={"stats": stats_plot, **plots},
     )
-    for w in (norm_w, block_w, act_w, depth_w, layer_w):
+    for w in widgets.values():
         w.js_on_change("value", update)
-    layout = column(
-        row(norm_w, block_w, act_w),
-        row(depth_w, layer_w),
-        diagram,
-        row(stats_plot, resid_plot),
-        row(mlp_plot, readout),
-        name=f"{name}-layout",
+    selects = control_row(f"{name}-selects", widgets["norm"], widgets["block"], widgets["activation"])
+    sliders = control_row(f"{name}-sliders", widgets["depth"], widgets["layer"])
+    fig = column(
+        selects, sliders, diagram, row(stats_plot, plots["resid"]), row(plots["mlp"], readout), name=name
     )
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "signal", **initial):
+    """``signal_layout(signal_payload(profiles, init=init))``: the figure the chapter shows (``initial``: norm,
+    block, activation shown first)."""
+    return signal_layout(signal_payload(profiles, init=init), name=name, **initial)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # gradients per layer
 
 
-def gradient_figure(
-    profiles: Mapping, *, activation: str | None = None, init: str | None = None, name: str = "grads"
-):
-    """Gradient norm of each block's parameters at initialisation, one line per placement.
+class GradientPayload(NamedTuple):
+    """Per initialisation, norm and depth (the axes of ``grads``): each placement's gradient norm per block,
+    padded with ones to the deepest model (a log axis)."""
+
+    controls: tuple  # init, norm (selects), depth (slider)
+    axes: dict
+    blocks: tuple  # the placements, one line each
+    depths: tuple
+    labels: dict  # {"init": {value: label}, "norm": ..., "block": ...}
+    activation: str  # the label of the activation every model uses
+    grads: np.ndarray  # (I, N, Dp, B, Lmax) float32
+
+    def view(p, state: dict) -> dict:
+        """Each placement's line and the readout (the callback's twin)."""
+        d = state["depth"]
+        g = pick(p, "grads", state)[:, :d].astype(float)  # (B, d)
+        parts = [
+            f"{p.labels['block'][b]}: block 1 <b>{g[i, 0]:#.3g}</b>, block {d} <b>{g[i, -1]:#.3g}</b>"
+            for i, b in enumerate(p.blocks)
+        ]
+        head = f"{p.labels['init'][state['init']]}; {p.labels['norm'][state['norm']]}; {p.activation}; {d} blocks."
+        return {
+            "source": {"layer": np.arange(1, d + 1), **{b: g[i] for i, b in enumerate(p.blocks)}},
+            "plot": {"x_range.end": d + 0.3},
+            "readout": {"text": f"{head}<br>{' · '.join(parts)}"},
+        }
+
+
+def gradient_payload(profiles: Mapping, *, activation: str | None = None) -> GradientPayload:
+    """The gradient figure's payload.
 
     Parameters
     ----------
     profiles : mapping
-        ``(norm, block, activation, depth, init) -> SignalProfile`` from :func:`attnbook.stats.signal_sweep`
+        ``(norm, block, activation, depth, init) -> profile`` from :func:`attnbook.stats.signal_sweep`
         (histograms not needed).
     activation : str, optional
         The activation shown when the sweep holds several; default the first.
-    init : str, optional
-        The initialisation shown first; default the first in the sweep.
-    name : str, optional
     """
-    norms, blocks, acts, depths, inits = _axes(profiles)
-    init0 = inits[0] if init is None else check_choice("init", init, inits)
+    norms, blocks, acts, depths, inits = _sweep_axes(profiles)
     act = acts[0] if activation is None else check_choice("activation", activation, acts)
-    off = _offsets(depths, 0)
-    n_slots = off[-1] + depths[-1]
-    grads = np.zeros((len(inits), len(norms), len(blocks), n_slots))
-    for i, init in enumerate(inits):
-        for n, norm in enumerate(norms):
-            for b, block in enumerate(blocks):
-                for k, d in enumerate(depths):
-                    grads[i, n, b, off[k] : off[k] + d] = profiles[norm, block, act, d, init].grad_norm
-    if not np.all(np.isfinite(grads)) or grads.min() <= 0:
-        raise ValueError("profiles must have finite, positive gradient norms to draw on a log scale")
+    Lmax = depths[-1]
+    grads = np.ones((len(inits), len(norms), len(depths), len(blocks), Lmax), np.float32)
+    for i, n, k, b in np.ndindex(grads.shape[:4]):
+        d = depths[k]
+        grads[i, n, k, b, :d] = _checked(profiles[norms[n], blocks[b], act, d, inits[i]], "grad_norm", (d,))
+    if grads.min() <= 0:
+        raise ValueError("profiles must have positive gradient norms to draw on a log scale")
+    controls = (Control("init", inits), Control("norm", norms), Control("depth", depths))
+    labels_ = {"init": {i: INIT_LABELS.get(i, i) for i in inits}, "norm": NORM_LABELS, "block": BLOCK_LABELS}
+    axes = {"grads": ("init", "norm", "depth")}
+    return GradientPayload(controls, axes, blocks, depths, labels_, ACTIVATION_LABELS[act], grads)
 
-    d0 = depths[-1]
-    source = ColumnDataSource(
-        dict(layer=np.arange(1, d0 + 1, dtype=np.float32), **{b: np.ones(d0, np.float32) for b in blocks}),
-        name=f"{name}-source",
-    )
-    plot = figure(
-        name=f"{name}-plot",
-        title="Gradient norm of each block's parameters",
-        width=740,
-        height=320,
-        y_axis_type="log",
-        x_range=(0.7, depths[-1] + 0.3),
-        **_PLAIN,
-    )
-    items = []
-    for b in blocks:
-        line = plot.line("layer", b, source=source, color=_BLOCK_COLORS.get(b, "#333333"), line_width=2.5)
-        dots = plot.scatter("layer", b, source=source, color=_BLOCK_COLORS.get(b, "#333333"), size=6)
-        items.append(LegendItem(label=BLOCK_LABELS[b], renderers=[line, dots]))
-    plot.add_layout(
-        Legend(
-            items=items,
-            orientation="horizontal",
-            padding=2,
-            margin=2,
-            spacing=12,
-            border_line_color=None,
-            name=f"{name}-legend",
-        ),
-        "above",
-    )
-    plot.add_tools(
-        HoverTool(
-            tooltips=[("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in blocks],
-            mode="vline",
-        )
-    )
-    plot.xaxis.axis_label = "block (1 = nearest the input)"
-    plot.yaxis.axis_label = "‖∂loss/∂θ_block‖ (log scale)"
 
-    init_w = Select(
-        title="Initialisation",
-        value=init0,
-        options=[(i, INIT_LABELS.get(i, i)) for i in inits],
-        name=f"{name}-init",
-        width=330,
+def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None = None):
+    """The gradient figure: initialisation and norm selects, depth slider, one line per placement (log scale),
+    a readout of the first and last block's norms."""
+    check_name(name)
+    check_payload(p)
+    inits, norms = p.controls[0].values, p.controls[1].values
+    init = inits[0] if init is None else check_choice("init", init, inits)
+    deepest = p.depths[-1]
+    source = empty_source(f"{name}-source", deepest, **_floats("layer", *p.blocks))
+    kw = dict(width=740, height=320, y_axis_type="log", x_range=(0.7, deepest + 0.3))
+    title, y_label = "Gradient norm of each block's parameters", "‖∂loss/∂θ_block‖ (log scale)"
+    plot = line_panel(
+        name=f"{name}-plot", title=title, x_label="block (1 = nearest the input)", y_label=y_label, **kw
     )
-    norm_w = Select(
-        title="Norm",
-        value=norms[0],
-        options=[(n, NORM_LABELS[n]) for n in norms],
-        name=f"{name}-norm",
-        width=150,
+    series = {b: (BLOCK_LABELS[b], _BLOCK_COLORS.get(b, "#333333")) for b in p.blocks}
+    line_series(
+        plot, source, "layer", series, name=f"{name}-legend", place="above", dot_size=6, line_width=2.5
     )
-    depth_w = Slider(
-        start=depths[0],
-        end=depths[-1],
-        value=depths[-1],
-        step=1,
-        title="Depth (blocks)",
-        name=f"{name}-depth",
-        width=230,
-    )
+    tips = [("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in p.blocks]
+    plot.add_tools(HoverTool(tooltips=tips, mode="vline"))
+    widgets = {
+        "init": choice(f"{name}-init", "Initialisation", p.labels["init"], init, width=330),
+        "norm": choice(f"{name}-norm", "Norm", _labels(p, p.controls[1]), norms[0]),
+        "depth": slider(f"{name}-depth", "Depth (blocks)", p.depths[0], deepest, deepest, width=230),
+    }
     readout = Div(text="", name=f"{name}-readout", width=740)
+    shipped = payload_source(p, name=name)
     update = js_callback(
-        "block_gradients",
-        init_w=init_w,
-        norm_w=norm_w,
-        depth_w=depth_w,
-        readout=readout,
-        source=source,
-        plot=plot,
-        grads=float32("grads", grads),
-        inits=list(inits),
-        norms=list(norms),
-        blocks=list(blocks),
-        depths=list(depths),
-        off=off,
-        block_labels=BLOCK_LABELS,
-        norm_labels=NORM_LABELS,
-        init_labels={i: INIT_LABELS.get(i, i) for i in inits},
-        activation=ACTIVATION_LABELS[act],
+        "block_gradients", payload=shipped, widgets=widgets, readout=readout, source=source, plot=plot
     )
-    for w in (init_w, norm_w, depth_w):
+    for w in widgets.values():
         w.js_on_change("value", update)
-    layout = column(row(init_w, norm_w, depth_w), plot, readout, name=f"{name}-layout")
-    return on_document_ready(layout, update)
+    fig = column(control_row(f"{name}-controls", *widgets.values()), plot, readout, name=name)
+    return on_document_ready(fig, update)
+
+
+def gradient_figure(
+    profiles: Mapping, *, activation: str | None = None, init: str | None = None, name: str = "grads"
+):
+    """``gradient_layout(gradient_payload(profiles, activation=activation))``: the figure the chapter shows
+    (``init`` first)."""
+    return gradient_layout(gradient_payload(profiles, activation=activation), name=name, init=init)

@@ -7,15 +7,20 @@ Names: every model a part makes is named ``<name>-<role>`` from the figure's nam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from bokeh.layouts import row
 from bokeh.models import (
     ColorBar,
     ColumnDataSource,
+    DataRange1d,
     HoverTool,
+    Legend,
+    LegendItem,
     LinearColorMapper,
+    RadioButtonGroup,
+    Range1d,
     Select,
     Slider,
     Toggle,
@@ -312,6 +317,7 @@ def outline(plot, source: ColumnDataSource, width: float, height: float, *, colo
     widget picked in a matrix; the callback moves it by writing ``x``/``y``)."""
     return plot.rect("x", "y", width, height, source=source, fill_alpha=0, line_color=color, line_width=2)
 
+
 def cell_values(plot, source: ColumnDataSource, *, size: str = "7pt"):
     """Each cell's value written in its centre: column ``label`` in dark ink, ``label_light`` in white.
 
@@ -344,16 +350,6 @@ def cell_value_columns(texts: Sequence[str], dark: Sequence[bool]) -> dict[str, 
         label=["" if d else t for t, d in zip(texts, dark, strict=True)],
         label_light=[t if d else "" for t, d in zip(texts, dark, strict=True)],
     )
-
-
-def radio(name: str, labels: Sequence[str], active: int = 0, **kw):
-    """A row of mutually exclusive buttons whose state is ``active`` (the index of the pressed one)."""
-    from bokeh.models import RadioButtonGroup
-
-    check_name(name)
-    labels = list(check_tokens("labels", labels))
-    active = check_int("active", active, low=0, high=len(labels) - 1)
-    return RadioButtonGroup(labels=labels, active=active, name=name, **kw)
 
 
 def name_axes(plot) -> None:
@@ -407,4 +403,145 @@ def value_grid(
     return plot, source, mapper
 
 
-__all__ += ["cell_values", "cell_value_columns", "radio", "name_axes", "value_grid"]
+__all__ += ["cell_values", "cell_value_columns", "name_axes", "value_grid"]
+
+
+def labels(
+    plot,
+    source: ColumnDataSource,
+    *,
+    text: str = "text",
+    align: str = "center",
+    baseline: str = "middle",
+    size: str = "8pt",
+    color: str = "#333333",
+    bold: bool = False,
+):
+    """Text from a source's ``x``, ``y`` and ``text`` columns: titles over panels, labels in a diagram.
+
+    ``color`` is a colour or the name of a column holding one colour per row.
+    """
+    return plot.text(
+        "x",
+        "y",
+        text=text,
+        source=source,
+        text_align=align,
+        text_baseline=baseline,
+        text_font_size=size,
+        text_color=color,
+        text_font_style="bold" if bold else "normal",
+    )
+
+
+def cells(
+    plot,
+    source: ColumnDataSource,
+    *,
+    fill,
+    size=1.0,
+    x="x",
+    line_color: str | None = None,
+    line_width: float = 0.5,
+):
+    """Square cells centred on each row's ``x``, ``y``: side ``size`` (a number or a column name), filled with
+    ``fill`` (a colour column's name, or ``{"field": ..., "transform": mapper}``). Returns the renderer.
+
+    ``x`` may be a column name or a spec such as ``bokeh.transform.dodge("x", 8)`` (a second panel beside the first).
+    """
+    return plot.rect(
+        x,
+        "y",
+        size,
+        size,
+        source=source,
+        fill_color=fill,
+        line_color=line_color,
+        line_width=line_width,
+    )
+
+
+def radio(name: str, labels: Sequence[str], active: int = 0, **kw) -> RadioButtonGroup:
+    """A row of buttons of which exactly one is on; the widget holds its index in ``active``."""
+    check_name(name)
+    labels = list(check_tokens("labels", labels))
+    active = check_int("active", active, low=0, high=len(labels) - 1)
+    kw.setdefault("align", "end")
+    return RadioButtonGroup(labels=labels, active=active, name=name, **kw)
+
+
+def choice(name: str, title: str, options: Mapping[str, str], value: str, *, width: int = 150) -> Select:
+    """A select over ``options`` (value -> label): the reader sees the labels, the widget holds the value."""
+    check_name(name)
+    if not isinstance(options, Mapping) or not options:
+        raise TypeError("options must be a non-empty mapping of value to label")
+    if value not in options:
+        raise ValueError(f"value must be one of {list(options)}, got {value!r}")
+    return Select(title=title, value=value, options=list(options.items()), name=name, width=width)
+
+
+def line_series(
+    plot,
+    source: ColumnDataSource,
+    x: str,
+    series: Mapping[str, tuple[str, str]],
+    *,
+    name: str,
+    place: str = "below",
+    dot_size: float = 5,
+    line_width: float = 2,
+):
+    """One line with dots per column of ``series`` (column -> (legend label, colour)), y against ``x``, and a
+    horizontal legend named ``name`` outside the data (``place``: "below", "above"...). Returns the legend."""
+    check_name(name)
+    items = []
+    for column, (label, color) in series.items():
+        line = plot.line(x, column, source=source, color=color, line_width=line_width)
+        dots = plot.scatter(x, column, source=source, color=color, size=dot_size)
+        items.append(LegendItem(label=label, renderers=[line, dots]))
+    legend = Legend(
+        items=items,
+        orientation="horizontal",
+        padding=2,
+        margin=2,
+        spacing=12,
+        border_line_color=None,
+        name=name,
+    )
+    plot.add_layout(legend, place)
+    return legend
+
+
+def histogram_panel(
+    source: ColumnDataSource,
+    *,
+    name: str,
+    title: str,
+    x_label: str,
+    y_label: str = "fraction of entries",
+    width: int = 370,
+    height: int = 260,
+    color: str = "#6baed6",
+):
+    """Bars from ``left`` to ``right``, 0 up to ``top`` (a histogram whose bins a callback sets); the x range is
+    the callback's to move, y starts at 0. Returns the plot."""
+    check_name(name)
+    plot = figure(
+        name=name,
+        title=title,
+        width=width,
+        height=height,
+        x_range=Range1d(0, 1, name=f"{name}-xrange"),
+        y_range=DataRange1d(start=0, name=f"{name}-yrange"),
+        tools="",
+        toolbar_location=None,
+    )
+    plot.quad(
+        left="left", right="right", bottom=0, top="top", source=source, fill_color=color, line_color="white"
+    )
+    plot.xaxis.axis_label = x_label
+    plot.yaxis.axis_label = y_label
+    return plot
+
+
+__all__ += ["labels", "cells", "radio", "choice", "line_series", "histogram_panel"]

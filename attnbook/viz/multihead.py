@@ -1,9 +1,11 @@
-"""The multi-head attention figures (Vaswani et al. 2017): the split of d_model into heads, and the heads at work.
+"""The multi-head attention figures (chapter 4, Vaswani et al. 2017): the split of d_model into heads, and the heads
+at work.
 
-:func:`head_split_figure` animates the reshape ``(T, C) -> (T, H, D) -> (H, T, D)``; :func:`multihead_figure`
-shows every head's attention, their mean, and the concatenation and output projection, for each head count
-and for random or trained weights. Every state is computed here in NumPy; the page only looks values up and
-lays the panels out.
+:func:`head_split_figure` animates the reshape ``(T, C) -> (T, H, D) -> (H, T, D)`` of the queries (callback
+``js/multihead_split.mjs``). :func:`multihead_figure` shows every head's attention, their mean, and the
+concatenation and output projection, for each head count and set of weights (callback ``js/multihead_grid.mjs``);
+its heads come from :mod:`attnbook.experiments.multihead` (any records with fields ``weights``, ``concat``,
+``out`` and ``entropy``).
 """
 
 from __future__ import annotations
@@ -14,32 +16,38 @@ from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import (
-    ColumnDataSource,
-    Div,
-    HoverTool,
-    LinearColorMapper,
-    RadioButtonGroup,
-    Select,
-    Slider,
-    Toggle,
-)
+from bokeh.models import Div
 from bokeh.palettes import Category10, Category20b
-from bokeh.plotting import figure
+from bokeh.transform import dodge
 
-from .._checks import as_float_array, as_int_array, check_int, check_tokens
-from ..attention import AttentionSteps, attention_entropy
-from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, diagram_figure, float32, js_callback, on_document_ready
-from .heatmap import label_axes
+from .._checks import as_float_array, check_int, check_tokens
+from .core import DIVERGING, SEQUENTIAL, check_name, diagram_figure, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source, pick
+from .kit import (
+    cells,
+    color_mapper,
+    control_row,
+    empty_source,
+    grid_source,
+    hover,
+    labels,
+    play_button,
+    radio,
+    select,
+    slider,
+    token_grid,
+)
 
 __all__ = [
     "HEAD_COLORS",
-    "HeadsView",
-    "divisors",
+    "SplitPayload",
+    "MultiheadPayload",
     "grid_shape",
+    "split_payload",
+    "split_layout",
     "head_split_figure",
-    "heads_view",
-    "model_heads_view",
+    "payload",
+    "layout",
     "multihead_figure",
 ]
 
@@ -47,21 +55,29 @@ __all__ = [
 HEAD_COLORS = (*Category10[10], *Category20b[20][0::4], "#31a354")
 _GRID_WIDTH, _GRID_HEIGHT = 740, 500  # the per-head grid's largest size, in pixels (also its data units)
 _TITLE, _GAP = 16, 14  # pixels above each panel for its title, and between panels
+_SHEET_GAP, _SHEET_DX, _SHEET_DY = (
+    0.6,
+    0.5,
+    0.5,
+)  # the split: gap between column groups, offset of stacked sheets
+_SEPARATOR = "#333333"  # the dark line between two heads' columns in the concatenation
 
 
-class HeadsView(NamedTuple):
-    """What the multi-head figure shows for one head count: each head's weights, the concatenation, the output."""
-
-    weights: np.ndarray  # (H, T, T) attention weights of each head
-    concat: np.ndarray  # (T, C) the heads' outputs side by side
-    out: np.ndarray  # (T, C) concat @ W_O (+ bias)
+def _ease(s: float) -> float:
+    return s * s * (3 - 2 * s)
 
 
-def divisors(n: int, high: int = 16) -> tuple[int, ...]:
-    """The head counts a model of width ``n`` allows: every divisor of ``n`` from 1 to ``high``."""
-    n = check_int("n", n, low=1)
-    high = check_int("high", high, low=1)
-    return tuple(h for h in range(1, min(n, high) + 1) if n % h == 0)
+def _kinds(kind: str, *columns: str) -> dict[str, str]:
+    """Columns of one kind for :func:`attnbook.viz.kit.empty_source`: ``_kinds("float", "x", "y")``."""
+    return dict.fromkeys(columns, kind)
+
+
+def _shape(*sizes: int) -> str:
+    return f"({', '.join(map(str, sizes))})"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def grid_shape(n_head: int, width: int = _GRID_WIDTH, height: int = _GRID_HEIGHT) -> tuple[int, int, float]:
@@ -83,46 +99,6 @@ def grid_shape(n_head: int, width: int = _GRID_WIDTH, height: int = _GRID_HEIGHT
     return best
 
 
-def heads_view(steps: AttentionSteps) -> HeadsView:
-    """The :class:`HeadsView` of one :func:`attnbook.attention.attention_steps` result (single sequence)."""
-    if not isinstance(steps, AttentionSteps):
-        raise TypeError(f"steps must be an AttentionSteps, got {type(steps).__name__}")
-    if steps.weights.ndim != 3:
-        raise ValueError(
-            f"steps must be of one sequence (weights (H, T, T)), got weights {steps.weights.shape}"
-        )
-    return HeadsView(steps.weights, steps.concat, steps.out)
-
-
-def model_heads_view(params: Mapping[str, np.ndarray], cfg, token_ids, layer: int = 0) -> HeadsView:
-    """The :class:`HeadsView` of one attention layer of the GPT in :mod:`attnbook.model`, for one sequence.
-
-    Parameters
-    ----------
-    params : dict of str to ndarray
-        The model's parameters.
-    cfg : attnbook.config.ModelConfig
-    token_ids : (T,) int array
-    layer : int
-        Which block's attention, ``0 <= layer < cfg.n_layer``.
-    """
-    from .. import model as _model
-    from ..config import ModelConfig
-
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a ModelConfig, got {type(cfg).__name__}")
-    token_ids = as_int_array("token_ids", token_ids, ndim=1, low=0, high=cfg.vocab_size)
-    layer = check_int("layer", layer, low=0, high=cfg.n_layer - 1)
-    _, cache = _model.forward(dict(params), token_ids[None, :], cfg)
-    att = cache.blocks[layer].attn.f  # the layer's AttentionCache
-    concat = att.y  # (T, C): B = 1, heads side by side
-    out = concat @ att.w_o  # (T, C)
-    b_o = params.get(f"blocks.{layer}.attn.b_o")
-    if b_o is not None:
-        out = out + b_o
-    return HeadsView(att.att[0], concat, out)
-
-
 def _check_head_counts(head_counts, C: int) -> tuple[int, ...]:
     if isinstance(head_counts, (str, bytes)) or not isinstance(head_counts, Sequence) or not head_counts:
         raise TypeError("head_counts must be a non-empty sequence of int")
@@ -135,6 +111,152 @@ def _check_head_counts(head_counts, C: int) -> tuple[int, ...]:
     return counts
 
 
+def _first_count(p, n_head) -> str:
+    """The heads select's first value: ``n_head`` if given (checked), else the second smallest count."""
+    counts = p.controls[0].values
+    if n_head is None:
+        return counts[min(1, len(counts) - 1)]
+    if str(check_int("n_head", n_head)) not in counts:
+        raise ValueError(f"n_head must be one of the head counts {[int(c) for c in counts]}, got {n_head}")
+    return str(n_head)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the split, animated
+
+
+class SplitPayload(NamedTuple):
+    """The queries to split and the animation's length; the page interpolates cell positions per step."""
+
+    controls: tuple  # heads (select, str values), progress (slider, 0 .. frames)
+    axes: dict  # empty: every state is computed from q, H and the step
+    tokens: tuple
+    q: np.ndarray  # (T, C) float32, the same for every head count
+    frames: int
+    colors: tuple  # one per head
+
+    def view(p, state: dict) -> dict:
+        """Cell positions at this step of the reshape, head labels and caption (the callback's twin)."""
+        H, step = int(state["heads"]), state["progress"]
+        T, C = p.q.shape
+        D = C // H
+        t = step / p.frames
+        a, b = _ease(min(1.0, 2 * t)), _ease(max(0.0, 2 * t - 1))
+        # back sheets first, so head 1 ends on top of the stack
+        h, i, d = (
+            g.ravel() for g in np.meshgrid(np.arange(H)[::-1], np.arange(T), np.arange(D), indexing="ij")
+        )
+        j = h * D + d
+        x0, x1, x2 = j.astype(float), j + h * _SHEET_GAP, d + h * _SHEET_DX
+        x = x1 + (x2 - x1) * b if b > 0 else x0 + (x1 - x0) * a
+        hx0 = np.arange(H) * D + (D - 1) / 2
+        hx1, hx2 = hx0 + np.arange(H) * _SHEET_GAP, (D - 1) / 2 + np.arange(H) * _SHEET_DX
+        front = [b >= 0.5 and k == 0 and H > 1 for k in range(H)]
+        if t == 0:
+            html = (
+                f"<b>Q</b>, shape (T, C) = {_shape(T, C)}. Its {C} columns are coloured by the head they go to: "
+                f"head h takes D = C / H = {C} / {H} = {D} consecutive columns."
+            )
+        elif t <= 0.5:
+            html = (
+                f"<b>Reshape</b> (T, C) → (T, H, D) = {_shape(T, H, D)}: the same numbers in the same order, the "
+                f"last axis read as {H} group{_plural(H, '', 's')} of {D}. Nothing is copied or computed."
+            )
+        else:
+            html = (
+                f"<b>Transpose</b> (T, H, D) → (H, T, D) = {_shape(H, T, D)}: heads become the leading axis, like "
+                f"a batch: {H} separate (T, D) = {_shape(T, D)} matri{_plural(H, 'x', 'ces')}, each doing its own "
+                "attention."
+            )
+        if H == 1:
+            html += " With a single head there is nothing to split: D = C and the picture does not move."
+        html += f'<br><span style="color:#666">step {step} of {p.frames}</span>'
+        return {
+            "cells": {
+                "x": x,
+                "y": -i + h * _SHEET_DY * b,
+                "color": [p.colors[k] for k in h],
+                "token": [p.tokens[k] for k in i],
+                "column": [f"c{jj} → head {hh + 1}, d{dd}" for jj, hh, dd in zip(j, h, d, strict=True)],
+                "head": [str(k + 1) for k in h],
+                "value": p.q[i, j],
+            },
+            "head-labels": {
+                "x": hx1 + (hx2 - hx1) * b if b > 0 else hx0 + (hx1 - hx0) * a,
+                "y": [-T - 0.85 if front[k] else 0.55 + k * _SHEET_DY * b for k in range(H)],
+                "text": [f"h{k + 1}" if b < 0.5 or front[k] or k == H - 1 else "" for k in range(H)],
+                "color": list(p.colors[:H]),
+            },
+            "caption": {"text": html},
+        }
+
+
+def split_payload(tokens: Sequence[str], q, head_counts: Sequence[int], *, frames: int = 12) -> SplitPayload:
+    """The split figure's payload.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length T
+    q : (T, C) queries before the split (the same for every head count: only the grouping changes)
+    head_counts : increasing sequence of int
+        The head counts offered; each divides C (at most 20).
+    frames : int
+        Steps of the progress slider from ``(T, C)`` to ``(H, T, D)``, even, ``>= 2``.
+    """
+    q = as_float_array("q", q, ndim=2)
+    T, C = q.shape
+    tokens = check_tokens("tokens", tokens, T)
+    counts = _check_head_counts(head_counts, C)
+    frames = check_int("frames", frames, low=2)
+    if frames % 2:
+        raise ValueError(f"frames must be even (half for the reshape, half for the transpose), got {frames}")
+    controls = (
+        Control("heads", tuple(str(h) for h in counts)),
+        Control("progress", tuple(range(frames + 1))),
+    )
+    return SplitPayload(controls, {}, tokens, q.astype(np.float32), frames, HEAD_COLORS[: max(counts)])
+
+
+def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = None):
+    """The split figure: heads select, reshape slider and play button, caption, and Q drawn cell by cell."""
+    check_name(name)
+    check_payload(p)
+    (T, C), depth = p.q.shape, len(p.colors) - 1  # how many sheets the deepest stack has behind the first
+    columns = {**_kinds("float", "x", "y", "value"), **_kinds("str", "token", "column", "head")}
+    sources = {
+        "cells": empty_source(f"{name}-cells", T * C, **columns, color=["#ffffff"] * (T * C)),
+        "heads": empty_source(
+            f"{name}-head-labels", 0, **_kinds("float", "x", "y"), **_kinds("str", "text", "color")
+        ),
+    }
+    rows = dict(x=np.full(T, -0.7, np.float32), y=-np.arange(T, dtype=np.float32), text=list(p.tokens))
+    top = _SHEET_DY * depth + 1.6
+    ranges = dict(x_range=(-2.6, C + _SHEET_GAP * depth + 0.6), y_range=(-T - 1.0, top))
+    plot = diagram_figure(name=f"{name}-plot", width=440, height=470, **ranges)
+    r = cells(plot, sources["cells"], fill="color", size=0.94, line_color="white", line_width=0.6)
+    labels(plot, sources["heads"], baseline="bottom", size="9pt", color="color", bold=True)
+    labels(plot, empty_source(f"{name}-tokens", T, **rows), align="right")
+    tips = [
+        ("token (row)", "@token"),
+        ("column of Q", "@column"),
+        ("head", "@head"),
+        ("value", "@value{0.000}"),
+    ]
+    plot.add_tools(hover(r, *tips))
+    widgets = {
+        "heads": select(f"{name}-heads", "Heads H", p.controls[0].values, _first_count(p, n_head), width=90),
+        "progress": slider(f"{name}-progress", "Reshape", 0, p.frames, 0, width=220),
+    }
+    play = play_button(f"{name}-play", widgets["progress"], interval_ms=350)
+    caption = Div(text="", name=f"{name}-caption", width=740, height=60)
+    shipped = payload_source(p, name=name)
+    update = js_callback("multihead_split", payload=shipped, widgets=widgets, caption=caption, **sources)
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
+    return on_document_ready(fig, update)
+
+
 def head_split_figure(
     tokens: Sequence[str],
     q,
@@ -144,419 +266,287 @@ def head_split_figure(
     n_head: int | None = None,
     frames: int = 12,
 ):
-    """Build the animated reshape of Q: ``(T, C)`` columns coloured by head, to ``(T, H, D)``, to ``(H, T, D)``.
+    """``split_layout(split_payload(...))``: the animated reshape of Q the chapter shows (``n_head`` first)."""
+    return split_layout(split_payload(tokens, q, head_counts, frames=frames), name=name, n_head=n_head)
 
-    Parameters
-    ----------
-    tokens : sequence of str, length T
-    q : (T, C) queries before the split (the same for every head count: only the grouping changes)
-    head_counts : increasing sequence of int
-        The head counts offered; each divides C (at most 20).
-    name : str
-        Prefix of every model's name.
-    n_head : int, optional
-        The head count shown first (default: the second smallest offered).
-    frames : int
-        Steps of the progress slider from ``(T, C)`` to ``(H, T, D)``, even, ``>= 2``.
-    """
-    q = as_float_array("q", q, ndim=2)
-    T, C = q.shape
-    tokens = check_tokens("tokens", tokens, T)
-    counts = _check_head_counts(head_counts, C)
-    n_head = counts[min(1, len(counts) - 1)] if n_head is None else check_int("n_head", n_head)
-    if n_head not in counts:
-        raise ValueError(f"n_head must be one of head_counts {counts}, got {n_head}")
-    frames = check_int("frames", frames, low=2)
-    if frames % 2:
-        raise ValueError(f"frames must be even (half for the reshape, half for the transpose), got {frames}")
 
-    n = T * C
-    cells = ColumnDataSource(
-        dict(
-            x=np.zeros(n, np.float32),
-            y=np.zeros(n, np.float32),
-            color=["#ffffff"] * n,
-            token=[""] * n,
-            column=[""] * n,
-            head=[""] * n,
-            value=np.zeros(n, np.float32),
-        ),
-        name=f"{name}-cells",
-    )
-    heads = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-head-labels")
-    depth = 0.5 * (max(counts) - 1)  # how far the stack of (T, D) sheets reaches up and to the right
-    width = C + 0.6 * (max(counts) - 1)
-    plot = diagram_figure(
-        name=f"{name}-plot",
-        width=440,
-        height=470,
-        x_range=(-2.6, width + 0.6),
-        y_range=(-T - 1.0, depth + 1.6),
-    )
-    rects = plot.rect(
-        "x", "y", 0.94, 0.94, source=cells, fill_color="color", line_color="white", line_width=0.6
-    )
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=heads,
-        text_color="color",
-        text_align="center",
-        text_baseline="bottom",
-        text_font_size="9pt",
-        text_font_style="bold",
-    )
-    token_labels = ColumnDataSource(
-        dict(x=np.full(T, -0.7, np.float32), y=-np.arange(T, dtype=np.float32), text=list(tokens)),
-        name=f"{name}-tokens",
-    )
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=token_labels,
-        text_align="right",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="#333333",
-    )
-    plot.add_tools(
-        HoverTool(
-            renderers=[rects],
-            tooltips=[
-                ("token (row)", "@token"),
-                ("column of Q", "@column"),
-                ("head", "@head"),
-                ("value", "@value{0.000}"),
-            ],
+# ---------------------------------------------------------------------------------------------------------
+# the heads at work
+
+
+class MultiheadPayload(NamedTuple):
+    """Per weights mode and head count (axes ``("mode", "heads")``): each head's weights, padded with zeros to the
+    largest head count, their mean, the concatenation and output, each head's mean row entropy. Per head count
+    (axis ``"heads"``): where each head's panel sits in the grid (pixels, y down from 0)."""
+
+    controls: tuple  # heads (select, str values), mode (button group, index in ``modes``)
+    axes: dict
+    tokens: tuple
+    modes: tuple  # the labels of the weights modes
+    d_model: int
+    mask: np.ndarray  # (T, T) uint8, 1 where the query may attend the key (0: drawn grey)
+    colors: tuple  # one per head
+    grid_size: tuple  # (width, height) of the grid of panels, pixels
+    panel_x: np.ndarray  # (K, Hmax) left edge of each head's panel
+    panel_y: np.ndarray  # (K, Hmax) top edge of its cells (its title sits above)
+    panel_size: np.ndarray  # (K,) side of every panel
+    weights: np.ndarray  # (M, K, Hmax, T, T) float32
+    entropy: np.ndarray  # (M, K, Hmax) float32
+    mean: np.ndarray  # (M, K, T, T) float32, the mean over the heads
+    concat: np.ndarray  # (M, K, T, C) float32
+    out: np.ndarray  # (M, K, T, C) float32
+
+    def view(p, state: dict) -> dict:
+        """The panels, titles, mean, concat/out cells, head bars and caption for ``state`` (the callback's twin)."""
+        H, T, C = int(state["heads"]), len(p.tokens), p.d_model
+        D = C // H
+        w, ent = pick(p, "weights", state)[:H], pick(p, "entropy", state)[:H]
+        px, py = pick(p, "panel_x", state)[:H], pick(p, "panel_y", state)[:H]
+        cell = float(pick(p, "panel_size", state)) / T
+        h, i, j = (g.ravel() for g in np.meshgrid(np.arange(H), np.arange(T), np.arange(T), indexing="ij"))
+        seen = p.mask.astype(bool)
+        mean = pick(p, "mean", state)
+        projected = {}
+        for part in ("concat", "out"):
+            value = pick(p, part, state)
+            top = np.abs(value).max()
+            projected[part] = {"value": value, "color": value / top if top > 0 else np.zeros_like(value)}
+        segments = []
+        for k in range(H):
+            segments.append((k * D - 0.45, 0.65, (k + 1) * D - 0.55, 0.65, p.colors[k]))
+            if k > 0:
+                segments.append((k * D - 0.5, 0.5, k * D - 0.5, -T + 0.5, _SEPARATOR))
+        x0, y0, x1, y1, color = zip(*segments, strict=True)
+        mode = p.modes[state["mode"]]
+        return {
+            "cells": {
+                "x": px[h] + (j + 0.5) * cell,
+                "y": py[h] - (i + 0.5) * cell,
+                "size": np.full(h.size, cell),
+                "color": np.where(seen[i, j], w[h, i, j], np.nan),
+                "weight": w[h, i, j],
+                "q_token": [p.tokens[k] for k in i],
+                "k_token": [p.tokens[k] for k in j],
+                "head": [str(k + 1) for k in h],
+            },
+            "titles": {
+                "x": px,
+                "y": py + 2,
+                "text": [f"head {k + 1}: entropy {e:.2f}" for k, e in enumerate(ent)],
+                "color": list(p.colors[:H]),
+            },
+            "mean-cells": {"weight": mean.ravel(), "color": np.where(seen, mean, np.nan).ravel()},
+            "concat": {k: v.ravel() for k, v in projected["concat"].items()},
+            "out": {k: v.ravel() for k, v in projected["out"].items()},
+            "lines": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "color": list(color)},
+            "caption": {
+                "text": f"<b>{mode}</b>: H = {H} head{_plural(H, '', 's')} of D = C / H = {C} / {H} = {D} "
+                f"column{_plural(D, '', 's')}. Each panel is one head's (T, T) = ({T}, {T}) attention (grey: hidden "
+                "by the causal mask); its title gives the mean entropy of its rows in nats (lower is sharper)."
+            },
+        }
+
+
+def _check_heads(label: str, heads, H: int, T: int, C: int):
+    missing = [f for f in ("weights", "concat", "out", "entropy") if not hasattr(heads, f)]
+    if missing:
+        raise TypeError(
+            f"{label} must be a Heads record (attnbook.experiments.multihead); {type(heads).__name__} lacks {missing}"
         )
-    )
-
-    select = Select(
-        title="Heads H", value=str(n_head), options=[str(h) for h in counts], name=f"{name}-heads", width=90
-    )
-    progress = Slider(
-        start=0, end=frames, value=0, step=1, title="Reshape", name=f"{name}-progress", width=220
-    )
-    play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=80, align="end")
-    caption = Div(text="", name=f"{name}-caption", width=740, height=60)
-    update = js_callback(
-        "multihead_split",
-        select=select,
-        progress=progress,
-        cells=cells,
-        heads=heads,
-        caption=caption,
-        tokens=list(tokens),
-        q=float32("q", q).ravel(),
-        colors=list(HEAD_COLORS),
-        frames=frames,
-    )
-    select.js_on_change("value", update)
-    progress.js_on_change("value", update)
-    play.js_on_change("active", js_callback("play", toggle=play, slider=progress, interval_ms=350))
-    controls = row(select, progress, play, name=f"{name}-controls")
-    layout = column(controls, caption, plot, name=name)
-    return on_document_ready(layout, update)
+    shapes = {"weights": (H, T, T), "concat": (T, C), "out": (T, C), "entropy": (H,)}
+    arrays = {}
+    for field, shape in shapes.items():
+        a = as_float_array(f"{label}.{field}", getattr(heads, field), ndim=len(shape))
+        if a.shape != shape:
+            raise ValueError(f"{label}.{field} must have shape {shape}, got {a.shape}")
+        arrays[field] = a
+    return arrays
 
 
-def multihead_figure(
-    tokens: Sequence[str],
-    views: Mapping[str, Mapping[int, HeadsView]],
-    *,
-    mask=None,
-    name: str = "multihead",
-    n_head: int | None = None,
-    mode: str | None = None,
-):
-    """Build the multi-head figure: a grid of per-head heatmaps, their mean, and concat → W_O → out.
+def payload(
+    tokens: Sequence[str], views: Mapping[str, Mapping[int, object]], *, mask=None
+) -> MultiheadPayload:
+    """The multi-head figure's payload.
 
     Parameters
     ----------
     tokens : sequence of str, length T
-    views : mapping of mode label to {head count: HeadsView}
-        E.g. ``{"random weights": {1: ..., 2: ...}, "trained model": {...}}``; every mode has the same head
-        counts, each dividing C. With more than one mode a button group switches between them.
+    views : mapping of mode label to {head count: Heads}
+        E.g. ``{"random weights": {1: ..., 2: ...}, "trained model": {...}}``, from
+        :mod:`attnbook.experiments.multihead`; every mode has the same head counts, each dividing C.
     mask : (T, T) bool array, optional
         Cells where it is False (hidden keys) are drawn grey.
-    name : str
-        Prefix of every model's name.
-    n_head : int, optional
-        Head count shown first (default: the second smallest).
-    mode : str, optional
-        Mode shown first (default: the last).
     """
     if not isinstance(views, Mapping) or not views:
-        raise TypeError("views must be a non-empty mapping of mode label to {head count: HeadsView}")
-    modes = list(views)
+        raise TypeError("views must be a non-empty mapping of mode label to {head count: Heads}")
+    modes = tuple(views)
     if not all(isinstance(m, str) for m in modes):
         raise TypeError("views must be keyed by str mode labels")
     first = views[modes[0]]
     if not isinstance(first, Mapping) or not first:
-        raise TypeError(f"views[{modes[0]!r}] must be a non-empty mapping of head count to HeadsView")
+        raise TypeError(f"views[{modes[0]!r}] must be a non-empty mapping of head count to Heads")
     counts = tuple(sorted(first))
-    some = first[counts[0]]
-    if not isinstance(some, HeadsView):
-        raise TypeError(f"views[{modes[0]!r}][{counts[0]}] must be a HeadsView, got {type(some).__name__}")
-    T, C = np.shape(some.concat)
+    concat = getattr(first[counts[0]], "concat", None)
+    if concat is None or np.ndim(concat) != 2:
+        raise TypeError(f"views[{modes[0]!r}][{counts[0]}] must be a Heads record with a (T, C) concat")
+    T, C = np.shape(concat)
     tokens = check_tokens("tokens", tokens, T)
     counts = _check_head_counts(counts, C)
     if mask is None:
         mask = np.ones((T, T), bool)
     elif not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (T, T):
         raise ValueError(f"mask must be a NumPy bool array of shape (T, T) = ({T}, {T})")
-    n_head = counts[min(1, len(counts) - 1)] if n_head is None else check_int("n_head", n_head)
-    if n_head not in counts:
-        raise ValueError(f"n_head must be one of the head counts {counts}, got {n_head}")
-    mode = modes[-1] if mode is None else mode
-    if mode not in modes:
-        raise ValueError(f"mode must be one of {modes}, got {mode!r}")
-
-    # payload[m][c]: the arrays of mode m and head count counts[c], float32.
-    weights, means, concats, outs, entropies = [], [], [], [], []
-    for m in modes:
-        if not isinstance(views[m], Mapping) or tuple(sorted(views[m])) != counts:
-            raise ValueError(f"views[{m!r}] must have the head counts {counts}")
-        w_m, mean_m, c_m, o_m, e_m = [], [], [], [], []
-        for H in counts:
-            v = views[m][H]
-            if not isinstance(v, HeadsView):
-                raise TypeError(f"views[{m!r}][{H}] must be a HeadsView, got {type(v).__name__}")
-            w = as_float_array(f"views[{m!r}][{H}].weights", v.weights, ndim=3)
-            if w.shape != (H, T, T):
-                raise ValueError(
-                    f"views[{m!r}][{H}].weights must have shape (H, T, T) = {(H, T, T)}, got {w.shape}"
-                )
-            for field in ("concat", "out"):
-                a = as_float_array(f"views[{m!r}][{H}].{field}", getattr(v, field), ndim=2)
-                if a.shape != (T, C):
-                    raise ValueError(
-                        f"views[{m!r}][{H}].{field} must have shape (T, C) = {(T, C)}, got {a.shape}"
-                    )
-            # Flat arrays: a 2-D array in a data source would count as T rows of arrays, not T·T cells.
-            w_m.append(float32("weights", w).ravel())  # (H·T·T,)
-            mean_m.append(float32("mean", w.mean(axis=0)).ravel())  # (T·T,) the mean-over-heads view
-            c_m.append(float32("concat", v.concat).ravel())  # (T·C,)
-            o_m.append(float32("out", v.out).ravel())  # (T·C,)
-            e_m.append([float(e) for e in attention_entropy(w).mean(axis=-1)])  # (H,) mean row entropy, nats
-        weights.append(w_m)
-        means.append(mean_m)
-        concats.append(c_m)
-        outs.append(o_m)
-        entropies.append(e_m)
-
-    grid_cells = ColumnDataSource(
-        dict(x=[], y=[], size=[], color=[], weight=[], q_token=[], k_token=[], head=[]), name=f"{name}-cells"
-    )
-    grid_titles = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name=f"{name}-titles")
-    # One fixed height, the tallest any head count needs: resizing a plot re-lays out the whole page, which
-    # costs more than the rest of the callback. Shorter grids are centred in it by the callback.
-    height0 = max(math.ceil(r * (p + _TITLE) + (r - 1) * _GAP) for _, r, p in map(grid_shape, counts))
-    grid = diagram_figure(
-        name=f"{name}-grid",
-        width=_GRID_WIDTH,
-        height=height0,
-        x_range=(0, _GRID_WIDTH),
-        y_range=(-height0, 0),
-        min_border=0,
-    )
-    weight_mapper = LinearColorMapper(
-        palette=list(SEQUENTIAL), low=0.0, high=1.0, nan_color=NAN_COLOR, name=f"{name}-mapper"
-    )
-    grid_rects = grid.rect(
-        "x",
-        "y",
-        "size",
-        "size",
-        source=grid_cells,
-        line_color=None,
-        fill_color={"field": "color", "transform": weight_mapper},
-    )
-    grid.text(
-        "x",
-        "y",
-        text="text",
-        source=grid_titles,
-        text_color="color",
-        text_align="left",
-        text_baseline="bottom",
-        text_font_size="9pt",
-        text_font_style="bold",
-    )
-    grid.add_tools(
-        HoverTool(
-            renderers=[grid_rects],
-            tooltips=[
-                ("head", "@head"),
-                ("query", "@q_token"),
-                ("key", "@k_token"),
-                ("weight", "@weight{0.000}"),
-            ],
-        )
-    )
-
-    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
-    mean_source = ColumnDataSource(
-        dict(
-            x=jj.ravel().astype(np.float32),
-            y=-ii.ravel().astype(np.float32),
-            q_token=[tokens[i] for i in ii.ravel()],
-            k_token=[tokens[j] for j in jj.ravel()],
-            weight=np.zeros(T * T, np.float32),
-            color=np.zeros(T * T, np.float32),
-        ),
-        name=f"{name}-mean-source",
-    )
-    mean_plot = figure(
-        name=f"{name}-mean",
-        title="Mean over heads",
-        width=330,
-        height=330,
-        x_range=(-0.5, T - 0.5),
-        y_range=(-T + 0.5, 0.5),
-        x_axis_location="above",
-        tools="",
-        toolbar_location=None,
-    )
-    mean_rects = mean_plot.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=mean_source,
-        line_color="white",
-        line_width=0.3,
-        fill_color={"field": "color", "transform": weight_mapper},
-    )
-    mean_plot.add_tools(
-        HoverTool(
-            renderers=[mean_rects],
-            tooltips=[
-                ("query", "@q_token"),
-                ("key", "@k_token"),
-                ("mean weight", "@weight{0.000}"),
-            ],
-        )
-    )
-    label_axes(mean_plot, tokens, tokens)
-    mean_plot.xaxis.major_label_orientation = 0.0
-
-    # concat (T, C) | out (T, C), side by side, gap of 2 columns
-    pj = np.concatenate([np.arange(C), C + 2 + np.arange(C)])
-    pi, pjj = np.meshgrid(np.arange(T), pj, indexing="ij")
-    proj_source = ColumnDataSource(
-        dict(
-            x=pjj.ravel().astype(np.float32),
-            y=-pi.ravel().astype(np.float32),
-            token=[tokens[i] for i in pi.ravel()],
-            column=[f"c{j if j < C else j - C - 2}" for j in pjj.ravel()],
-            panel=["concat" if j < C else "out" for j in pjj.ravel()],
-            value=np.zeros(pi.size, np.float32),
-            color=np.zeros(pi.size, np.float32),
-        ),
-        name=f"{name}-proj-source",
-    )
-    proj_lines = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[]), name=f"{name}-proj-lines")
-    proj_labels = ColumnDataSource(
-        dict(
-            x=[C / 2 - 0.5, C + 0.5, C + 2 + C / 2 - 0.5],
-            y=[1.25, -T / 2 + 0.5, 1.25],
-            text=[f"concat (T, C) = ({T}, {C})", "× W_O", f"out (T, C) = ({T}, {C})"],
-        ),
-        name=f"{name}-proj-labels",
-    )
-    proj = diagram_figure(
-        name=f"{name}-proj",
-        title="Heads side by side, then the output projection",
-        width=400,
-        height=330,
-        x_range=(-0.7, 2 * C + 1.7),
-        y_range=(-T + 0.3, 1.9),
-    )
-    signed_mapper = LinearColorMapper(
-        palette=list(DIVERGING), low=-1.0, high=1.0, name=f"{name}-signed-mapper"
-    )
-    proj_rects = proj.rect(
-        "x",
-        "y",
-        0.95,
-        0.95,
-        source=proj_source,
-        line_color=None,
-        fill_color={"field": "color", "transform": signed_mapper},
-    )
-    proj.segment("x0", "y0", "x1", "y1", source=proj_lines, line_color="color", line_width=3)
-    proj.text(
-        "x",
-        "y",
-        text="text",
-        source=proj_labels,
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="#333333",
-    )
-    proj.add_tools(
-        HoverTool(
-            renderers=[proj_rects],
-            tooltips=[
-                ("", "@panel"),
-                ("token (row)", "@token"),
-                ("column", "@column"),
-                ("value", "@value{0.000}"),
-            ],
-        )
-    )
-
-    select = Select(
-        title="Heads H", value=str(n_head), options=[str(h) for h in counts], name=f"{name}-heads", width=90
-    )
-    caption = Div(text="", name=f"{name}-caption", width=600)
-    widgets = [select]
-    mode_group = None
-    if len(modes) > 1:
-        mode_group = RadioButtonGroup(
-            labels=modes, active=modes.index(mode), name=f"{name}-weights", align="end"
-        )
-        widgets.append(mode_group)
-    update = js_callback(
-        "multihead_grid",
-        select=select,
-        mode_group=mode_group,
-        grid_cells=grid_cells,
-        grid_titles=grid_titles,
-        mean_source=mean_source,
-        proj_source=proj_source,
-        proj_lines=proj_lines,
-        caption=caption,
-        counts=list(counts),
+    M, K, Hmax = len(modes), len(counts), max(counts)
+    weights, entropy = np.zeros((M, K, Hmax, T, T), np.float32), np.zeros((M, K, Hmax), np.float32)
+    mean, cat, out = (np.zeros((M, K, T, n), np.float32) for n in (T, C, C))
+    for m, mode in enumerate(modes):
+        if not isinstance(views[mode], Mapping) or tuple(sorted(views[mode])) != counts:
+            raise ValueError(f"views[{mode!r}] must have the head counts {counts}")
+        for k, H in enumerate(counts):
+            a = _check_heads(f"views[{mode!r}][{H}]", views[mode][H], H, T, C)
+            weights[m, k, :H], entropy[m, k, :H] = a["weights"], a["entropy"]
+            mean[m, k], cat[m, k], out[m, k] = a["weights"].mean(axis=0), a["concat"], a["out"]
+    controls = (Control("heads", tuple(str(h) for h in counts)), Control("mode", tuple(range(M)), "active"))
+    axes = dict.fromkeys(("weights", "entropy", "mean", "concat", "out"), ("mode", "heads"))
+    axes.update(dict.fromkeys(("panel_x", "panel_y", "panel_size"), ("heads",)))
+    return MultiheadPayload(
+        controls=controls,
+        axes=axes,
+        tokens=tokens,
         modes=modes,
-        mode_index=modes.index(mode),
-        tokens=list(tokens),
-        mask=mask.astype(np.uint8).ravel(),
+        d_model=int(C),
+        mask=mask.astype(np.uint8),
+        colors=HEAD_COLORS[:Hmax],
+        **_panels(counts),
         weights=weights,
-        means=means,
-        concats=concats,
-        outs=outs,
-        entropies=entropies,
-        colors=list(HEAD_COLORS),
-        grid_shapes=[list(grid_shape(h)) for h in counts],
-        T=int(T),
-        C=int(C),
-        width=_GRID_WIDTH,
-        title_px=_TITLE,
-        gap_px=_GAP,
-        grid=grid,
+        entropy=entropy,
+        mean=mean,
+        concat=cat,
+        out=out,
     )
-    select.js_on_change("value", update)
-    if mode_group is not None:
-        mode_group.js_on_change("active", update)
-    layout = column(
-        row(*widgets, name=f"{name}-controls"),
-        caption,
-        grid,
-        row(mean_plot, proj, name=f"{name}-lower"),
-        name=name,
+
+
+def _panels(counts: tuple[int, ...]) -> dict:
+    """Where each head's panel sits for each head count: ``grid_size``, ``panel_x``, ``panel_y``, ``panel_size``.
+
+    One grid height serves every head count, the tallest any needs (resizing a plot re-lays out the whole page,
+    slower than the rest of a callback); shorter grids are centred in it.
+    """
+    shapes = [grid_shape(H) for H in counts]
+    height = max(math.ceil(r * (s + _TITLE) + (r - 1) * _GAP) for _, r, s in shapes)
+    panel_x, panel_y = np.zeros((len(counts), max(counts))), np.zeros((len(counts), max(counts)))
+    for k, (ncols, nrows, size) in enumerate(shapes):
+        left = (_GRID_WIDTH - (ncols * size + (ncols - 1) * _GAP)) / 2
+        top = (height - math.ceil(nrows * (size + _TITLE) + (nrows - 1) * _GAP)) // 2
+        for h in range(counts[k]):
+            panel_x[k, h] = left + (h % ncols) * (size + _GAP)
+            panel_y[k, h] = -(top + (h // ncols) * (size + _TITLE + _GAP) + _TITLE)
+    sizes = np.array([s for _, _, s in shapes])
+    return dict(grid_size=(_GRID_WIDTH, height), panel_x=panel_x, panel_y=panel_y, panel_size=sizes)
+
+
+def _heads_panel(p: MultiheadPayload, name: str, mapper):
+    """One (T, T) heatmap per head, laid out by the callback in a grid of fixed size, a title over each."""
+    width, height = p.grid_size
+    columns = {
+        **_kinds("float", "x", "y", "size", "color", "weight"),
+        **_kinds("str", "q_token", "k_token", "head"),
+    }
+    sources = {
+        "cells": empty_source(f"{name}-cells", 0, **columns),
+        "titles": empty_source(
+            f"{name}-titles", 0, **_kinds("float", "x", "y"), **_kinds("str", "text", "color")
+        ),
+    }
+    ranges = dict(x_range=(0, width), y_range=(-height, 0))
+    plot = diagram_figure(name=f"{name}-grid", width=width, height=height, min_border=0, **ranges)
+    r = cells(plot, sources["cells"], fill={"field": "color", "transform": mapper}, size="size")
+    labels(plot, sources["titles"], align="left", baseline="bottom", size="9pt", color="color", bold=True)
+    plot.add_tools(
+        hover(r, ("head", "@head"), ("query", "@q_token"), ("key", "@k_token"), ("weight", "@weight{0.000}"))
     )
-    return on_document_ready(layout, update)
+    return plot, sources
+
+
+def _mean_panel(p: MultiheadPayload, name: str, mapper):
+    """The mean of the heads' weights, a token grid."""
+    T, tokens = len(p.tokens), p.tokens
+    q_k = dict(q_token=[t for t in tokens for _ in range(T)], k_token=list(tokens) * T)
+    source = grid_source(f"{name}-mean-cells", T, T, **q_k, **_kinds("float", "weight", "color"))
+    kw = dict(q_tokens=tokens, k_tokens=tokens, color_field="color", mapper=mapper, width=330, height=330)
+    plot, r = token_grid(source, name=f"{name}-mean", title="Mean over heads", **kw)
+    plot.xaxis.major_label_orientation = 0.0
+    plot.add_tools(hover(r, ("query", "@q_token"), ("key", "@k_token"), ("mean weight", "@weight{0.000}")))
+    return plot, source
+
+
+def _projection_panel(p: MultiheadPayload, name: str):
+    """concat (T, C) | × W_O | out (T, C), side by side, a coloured bar over each head's columns."""
+    T, C = len(p.tokens), p.d_model
+    signed = color_mapper(f"{name}-signed-mapper", DIVERGING, -1.0, 1.0)
+    columns = dict(token=[t for t in p.tokens for _ in range(C)], column=[f"c{j}" for j in range(C)] * T)
+    sources = {
+        part: grid_source(f"{name}-{part}", T, C, **columns, **_kinds("float", "value", "color"))
+        for part in ("concat", "out")
+    }
+    title = "Heads side by side, then the output projection"
+    ranges = dict(x_range=(-0.7, 2 * C + 1.7), y_range=(-T + 0.3, 1.9))
+    plot = diagram_figure(name=f"{name}-proj", title=title, width=400, height=330, **ranges)
+    for part, shift in (("concat", 0), ("out", C + 2)):
+        fill = {"field": "color", "transform": signed}
+        r = cells(plot, sources[part], fill=fill, size=0.95, x=dodge("x", shift))
+        plot.add_tools(
+            hover(r, ("", part), ("token (row)", "@token"), ("column", "@column"), ("value", "@value{0.000}"))
+        )
+    sources["lines"] = empty_source(
+        f"{name}-lines", 0, **_kinds("float", "x0", "y0", "x1", "y1"), color="str"
+    )
+    plot.segment("x0", "y0", "x1", "y1", source=sources["lines"], line_color="color", line_width=3)
+    texts = [f"concat (T, C) = ({T}, {C})", "× W_O", f"out (T, C) = ({T}, {C})"]
+    where = dict(x=[C / 2 - 0.5, C + 0.5, C + 2 + C / 2 - 0.5], y=[1.25, -T / 2 + 0.5, 1.25])
+    labels(plot, empty_source(f"{name}-proj-labels", 3, **where, text=texts))
+    return plot, sources
+
+
+def layout(
+    p: MultiheadPayload, *, name: str = "multihead", n_head: int | None = None, mode: str | None = None
+):
+    """The multi-head figure: head count and weights controls, caption, the grid of per-head heatmaps, the mean
+    over heads, and concat → W_O → out."""
+    check_name(name)
+    check_payload(p)
+    heads0 = _first_count(p, n_head)
+    mode = p.modes[-1] if mode is None else mode
+    if mode not in p.modes:
+        raise ValueError(f"mode must be one of {list(p.modes)}, got {mode!r}")
+    mapper = color_mapper(f"{name}-mapper", SEQUENTIAL, 0.0, 1.0)
+    grid, grid_sources = _heads_panel(p, name, mapper)
+    mean_plot, mean = _mean_panel(p, name, mapper)
+    proj, proj_sources = _projection_panel(p, name)
+    widgets = {
+        "heads": select(f"{name}-heads", "Heads H", p.controls[0].values, heads0, width=90),
+        "mode": radio(f"{name}-mode", p.modes, p.modes.index(mode)),
+    }
+    widgets["mode"].visible = len(p.modes) > 1  # one set of weights: nothing to switch
+    caption = Div(text="", name=f"{name}-caption", width=600)
+    shipped = payload_source(p, name=name)
+    sources = {**grid_sources, "mean": mean, **proj_sources}
+    update = js_callback("multihead_grid", payload=shipped, widgets=widgets, caption=caption, **sources)
+    widgets["heads"].js_on_change("value", update)
+    widgets["mode"].js_on_change("active", update)
+    lower = row(mean_plot, proj, name=f"{name}-lower")
+    fig = column(control_row(f"{name}-controls", *widgets.values()), caption, grid, lower, name=name)
+    return on_document_ready(fig, update)
+
+
+def multihead_figure(
+    tokens: Sequence[str],
+    views: Mapping[str, Mapping[int, object]],
+    *,
+    mask=None,
+    name: str = "multihead",
+    n_head: int | None = None,
+    mode: str | None = None,
+):
+    """``layout(payload(tokens, views, mask=mask))``: the figure the chapter shows (``n_head``, ``mode`` first)."""
+    return layout(payload(tokens, views, mask=mask), name=name, n_head=n_head, mode=mode)

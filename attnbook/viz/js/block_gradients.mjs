@@ -1,25 +1,22 @@
 // Gradient norms per block at initialisation: one line per placement for the chosen init, norm and depth
 // (measured by the NumPy model's backward pass).
-export default ({init_w, norm_w, depth_w, readout, source, plot, grads, inits, norms, blocks, depths, off,
-                 block_labels, norm_labels, init_labels, activation}) => {
-  const get = (o, k) => (o instanceof Map ? o.get(k) : o[k])
-  const i = inits.indexOf(init_w.value)
-  const n = norms.indexOf(norm_w.value)
-  const d = depth_w.value
-  const k = depths.indexOf(d)
-  const S = grads.shape[3]
+// Python twin: attnbook.viz.block.GradientPayload.view (the browser tests compare the two).
+import {field, fmtSig, get, pick} from "./lib.mjs"
+
+export default ({payload, widgets, readout, source, plot}) => {
+  const d = widgets.depth.value
+  const grads = pick(payload, "grads", widgets)  // (B, Lmax), padded past the depth
+  const blocks = field(payload, "blocks"), labels = field(payload, "labels")
+  const label = (key, value) => get(get(labels, key), value)
+  const Lmax = grads.length / blocks.length
   const data = {layer: Float32Array.from({length: d}, (_, l) => l + 1)}
-  const parts = []
-  blocks.forEach((b, bi) => {
-    const start = ((i * norms.length + n) * blocks.length + bi) * S + off[k]
-    const g = new Float32Array(d)
-    for (let l = 0; l < d; l++) g[l] = grads[start + l]
+  const parts = blocks.map((b, i) => {
+    const g = Float32Array.from(grads.slice(i * Lmax, i * Lmax + d))
     data[b] = g
-    parts.push(`${get(block_labels, b)}: block 1 <b>${g[0].toPrecision(3)}</b>, block ${d} ` +
-               `<b>${g[d - 1].toPrecision(3)}</b>`)
+    return `${label("block", b)}: block 1 <b>${fmtSig(g[0], 3)}</b>, block ${d} <b>${fmtSig(g[d - 1], 3)}</b>`
   })
   source.data = data
   plot.x_range.end = d + 0.3
-  readout.text = `${get(init_labels, init_w.value)}; ${get(norm_labels, norm_w.value)}; ${activation}; ` +
-    `${d} blocks.<br>${parts.join(" · ")}`
+  readout.text = `${label("init", widgets.init.value)}; ${label("norm", widgets.norm.value)}; ` +
+    `${field(payload, "activation")}; ${d} blocks.<br>${parts.join(" · ")}`
 }

@@ -1,73 +1,58 @@
 // Signal across depth: for the chosen norm, placement, activation and depth, draw the block's wiring, the
 // residual stream's statistics after every block, and the histograms of one block. NumPy measured everything;
 // this callback picks the slices (and turns each histogram's range into bar edges).
-export default ({norm_w, block_w, act_w, depth_w, layer_w, readout, stats_source, stats_plot, resid_source,
-                 resid_plot, mlp_source, mlp_plot, diagram_sources, diagrams, row_of, depths, off_l, off_s, stats,
-                 resid, resid_range, mlp, mlp_range, norm_labels, block_labels, act_labels}) => {
-  const get = (o, k) => (o instanceof Map ? o.get(k) : o[k])
-  const d = depth_w.value
-  // The layer select offers the blocks of the chosen depth only.
-  const options = Array.from({length: d}, (_, i) => String(i + 1))
-  if (layer_w.options.length !== d) layer_w.options = options
-  if (Number(layer_w.value) > d) {
-    layer_w.value = String(d)  // triggers this callback again with a valid block
+// Python twin: attnbook.viz.block.SignalPayload.view (the browser tests compare the two).
+import {field, fmt, fmtExp, get, pick, plain, setColumns} from "./lib.mjs"
+
+// A statistic in the readout: 3 decimals, or 2 significant digits in exponent form below 0.01.
+const num = (x) => (Math.abs(x) >= 0.01 || x === 0 ? fmt(x, 3) : fmtExp(x, 1))
+
+export default ({payload, widgets, readout, sources, plots}) => {
+  const {norm, depth, layer} = widgets
+  const d = depth.value
+  // The block select offers the blocks of the chosen depth only.
+  if (layer.options.length !== d) layer.options = Array.from({length: d}, (_, i) => String(i + 1))
+  if (Number(layer.value) > d) {
+    layer.value = String(d)  // runs this callback again, with a block the model has
     return
   }
-  const L = Number(layer_w.value)
-  const key = `${norm_w.value}|${block_w.value}|${act_w.value}`
-  const r = get(row_of, key)
-  const k = depths.indexOf(d)
+  const L = Number(layer.value)
 
-  const diagram = get(diagrams, key)
+  const diagram = pick(payload, "diagrams", widgets)
   for (const part of ["boxes", "wires", "adds", "labels"]) {
-    get(diagram_sources, part).data = {...get(diagram, part)}
+    sources[`diagram-${part}`].data = plain(get(diagram, part))
   }
 
-  const n_s = stats.shape[1]
-  const layer = new Float32Array(d + 1)
-  const mean = new Float32Array(d + 1)
-  const std = new Float32Array(d + 1)
-  const max = new Float32Array(d + 1)
-  for (let l = 0; l <= d; l++) {
-    const at = ((r * n_s) + off_s[k] + l) * 3
-    layer[l] = l
-    mean[l] = stats[at]
-    std[l] = stats[at + 1]
-    max[l] = stats[at + 2]
+  const stats = {}
+  for (const key of ["mean", "std", "max"]) {
+    stats[key] = Float32Array.from(pick(payload, key, widgets).slice(0, d + 1))
   }
-  stats_source.data = {layer, mean, std, max}
-  stats_plot.x_range.end = d + 0.3
+  setColumns(sources.stats, {layer: Float32Array.from({length: d + 1}, (_, l) => l), ...stats})
+  plots.stats.x_range.end = d + 0.3
 
-  const n_l = resid.shape[1]
-  const bins = resid.shape[2]
-  const slot = r * n_l + off_l[k] + L - 1
-  const hist = (values, ranges, source, plot) => {
-    const lo = ranges[slot * 2]
-    const hi = ranges[slot * 2 + 1]
-    const width = (hi - lo) / bins
-    const left = new Float32Array(bins)
-    const right = new Float32Array(bins)
-    const top = new Float32Array(bins)
-    for (let b = 0; b < bins; b++) {
-      left[b] = lo + b * width
-      right[b] = lo + (b + 1) * width
-      top[b] = values[slot * bins + b]
-    }
-    source.data = {left, right, top}
-    plot.x_range.start = lo - width
-    plot.x_range.end = hi + width
+  const labels = field(payload, "labels")
+  const label = (key) => get(get(labels, key), widgets[key].value)
+  const titles = {
+    resid: `Residual stream after block ${L} of ${d}`,
+    mlp: `${label("activation")} output in block ${L}'s MLP`,
   }
-  hist(resid, resid_range, resid_source, resid_plot)
-  hist(mlp, mlp_range, mlp_source, mlp_plot)
-  resid_plot.title.text = `Residual stream after block ${L} of ${d}`
-  mlp_plot.title.text = `${get(act_labels, act_w.value)} output in block ${L}'s MLP`
+  for (const part of ["resid", "mlp"]) {
+    const top = pick(payload, `${part}_hist`, widgets), [lo, hi] = pick(payload, `${part}_range`, widgets)
+    const bins = top.length, width = (hi - lo) / bins
+    setColumns(sources[part], {
+      left: Float32Array.from({length: bins}, (_, b) => lo + b * width),
+      right: Float32Array.from({length: bins}, (_, b) => lo + (b + 1) * width),
+      top: Float32Array.from(top),
+    })
+    plots[part].x_range.setv({start: lo - width, end: hi + width})
+    plots[part].title.text = titles[part]
+  }
 
-  const f = (x) => (Math.abs(x) >= 0.01 || x === 0 ? x.toFixed(3) : x.toExponential(1))
-  const same = norm_w.value === "none"
+  const {mean, std, max} = stats
+  const same = norm.value === "none"
     ? " Without a norm the three placements are the same network, x + f(x): the numbers do not change."
     : ""
-  readout.text = `<b>${get(block_labels, block_w.value)}, ${get(norm_labels, norm_w.value)}, ` +
-    `${get(act_labels, act_w.value)}, ${d} blocks.</b> Std of the stream: ${f(std[0])} (embeddings) → ` +
-    `<b>${f(std[d])}</b> after block ${d}; largest |value| ${f(max[d])}. After block ${L}: mean ${f(mean[L])}, ` +
-    `std ${f(std[L])}.${same}`
+  readout.text = `<b>${label("block")}, ${label("norm")}, ${label("activation")}, ${d} blocks.</b> Std of the ` +
+    `stream: ${num(std[0])} (embeddings) → <b>${num(std[d])}</b> after block ${d}; largest |value| ` +
+    `${num(max[d])}. After block ${L}: mean ${num(mean[L])}, std ${num(std[L])}.${same}`
 }

@@ -120,3 +120,15 @@ export const cellLabels = (texts, dark) => ({
   label: texts.map((t, i) => (dark[i] ? "" : t)),
   label_light: texts.map((t, i) => (dark[i] ? t : "")),
 })
+
+// A number as Python's f"{x:#.{digits}g}" writes it: `digits` significant digits, trailing zeros kept (and the
+// point, "123."), exponent notation below 1e-4 and from 10**digits on (Python's rule; toPrecision's differs).
+export const fmtSig = (x, digits = 3) => {
+  if (!Number.isFinite(x)) return fmt(x)
+  const e = x === 0 ? 0 : Number(x.toExponential(digits - 1).split("e")[1])  // the exponent after rounding
+  const s = e < -4 || e >= digits ? fmtExp(x, digits - 1) : fmt(x, digits - 1 - e)
+  return s.includes(".") ? s : s.replace(/^(-?\d+)/, "$1.")
+}
+
+// A Map or a plain object (Bokeh turns some dicts into Maps) as a plain object: a source's new data.
+export const plain = (m) => (m instanceof Map ? Object.fromEntries(m) : {...m})

@@ -1,13 +1,19 @@
 // Split of d_model into heads: each column of Q moves from (T, C) to (T, H, D) (reshape) to (H, T, D)
 // (transpose, drawn as a stack of H sheets). Only positions are interpolated here; Q itself comes from NumPy.
-export default ({select, progress, cells, heads, caption, tokens, q, colors, frames}) => {
-  const H = Number(select.value)
-  const T = tokens.length, C = q.length / T, D = C / H
-  const t = progress.value / frames
-  const ease = (s) => s * s * (3 - 2 * s)
+// Python twin: attnbook.viz.multihead.SplitPayload.view (the browser tests compare the two).
+import {field, setColumns} from "./lib.mjs"
+
+const GAP = 0.6, DX = 0.5, DY = 0.5  // gap between column groups; offset of each sheet in the stack
+const ease = (s) => s * s * (3 - 2 * s)
+
+export default ({payload, widgets, cells, heads, caption}) => {
+  const tokens = field(payload, "tokens"), q = field(payload, "q"), colors = field(payload, "colors")
+  const frames = field(payload, "frames")
+  const H = Number(widgets.heads.value), step = widgets.progress.value
+  const T = tokens.length, C = q.shape[1], D = C / H
+  const t = step / frames
   const a = ease(Math.min(1, 2 * t))  // reshape phase: the column groups move apart
   const b = ease(Math.max(0, 2 * t - 1))  // transpose phase: the groups slide into a stack
-  const GAP = 0.6, DX = 0.5, DY = 0.5
   const n = T * C
   const x = new Float32Array(n), y = new Float32Array(n), value = new Float32Array(n)
   const color = new Array(n), token = new Array(n), column = new Array(n), head = new Array(n)
@@ -28,7 +34,7 @@ export default ({select, progress, cells, heads, caption, tokens, q, colors, fra
       }
     }
   }
-  cells.data = {x, y, color, token, column, head, value}
+  setColumns(cells, {x, y, color, token, column, head, value})
 
   const hx = [], hy = [], text = [], hcolor = []
   for (let h = 0; h < H; h++) {
@@ -40,7 +46,7 @@ export default ({select, progress, cells, heads, caption, tokens, q, colors, fra
     text.push(b < 0.5 || front || h === H - 1 ? `h${h + 1}` : "")
     hcolor.push(colors[h])
   }
-  heads.data = {x: hx, y: hy, text, color: hcolor}
+  setColumns(heads, {x: hx, y: hy, text, color: hcolor})
 
   const shape = (...s) => `(${s.join(", ")})`
   let html
@@ -55,5 +61,5 @@ export default ({select, progress, cells, heads, caption, tokens, q, colors, fra
       `batch: ${H} separate (T, D) = ${shape(T, D)} matri${H === 1 ? "x" : "ces"}, each doing its own attention.`
   }
   if (H === 1) html += " With a single head there is nothing to split: D = C and the picture does not move."
-  caption.text = html + `<br><span style="color:#666">step ${progress.value} of ${frames}</span>`
+  caption.text = html + `<br><span style="color:#666">step ${step} of ${frames}</span>`
 }
