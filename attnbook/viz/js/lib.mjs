@@ -91,3 +91,27 @@ export const colorOf = (x, palette, low, high, nanColor = "#d9d9d9") => {
 export const setColumns = (source, columns) => {
   source.data = {...source.data, ...columns}
 }
+
+// A number with `digits` significant digits, trailing zeros kept, as toPrecision writes it but with Python's
+// rules: fixed notation for exponents -4 .. digits - 1, else "1.23e-05"; ties to even in fixed notation.
+// Python: f"{x:#.{digits}g}" without a trailing decimal point.
+export const sig = (x, digits = 3) => {
+  if (!Number.isFinite(x)) return fmt(x)
+  if (x === 0) return fmt(0, digits - 1)
+  const [mantissa, exponent] = x.toExponential(digits - 1).split("e")
+  const e = Number(exponent)
+  if (e >= -4 && e < digits) return fmt(x, digits - 1 - e)
+  return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
+}
+
+// Text made safe to put in HTML, as Python's html.escape(text) does it.
+export const escapeHtml = (text) => String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+  .replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#x27;")
+
+// The points of a curve whose y is finite, as {x, y} float32 columns (a diverged run ends in NaN or inf; a
+// curve shorter than its payload field is padded with NaN).
+export const finiteXY = (x, y) => {
+  const keep = []
+  for (let i = 0; i < y.length; i++) if (Number.isFinite(y[i])) keep.push(i)
+  return {x: Float32Array.from(keep, (i) => x[i]), y: Float32Array.from(keep, (i) => y[i])}
+}
