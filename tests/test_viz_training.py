@@ -235,6 +235,8 @@ def test_comparison_bad_runs(runs):
         comparison_payload({**runs, "x": ("x", _history(0), "exploded")})
     with pytest.raises(ValueError, match="missing"):
         comparison_payload({**runs, "x": ("x", {"step": np.arange(3)}, "done")})
+    with pytest.raises(TypeError, match="keyed by str"):
+        comparison_payload({**runs, 3: runs["base"]})
 
 
 # ------------------------------------------------------------------------------------------- attention
@@ -456,6 +458,8 @@ def test_xiong_bad_input(xiong_inputs):
         xiong_payload({("middle", "gpt2"): np.ones(3)}, runs)
     with pytest.raises(ValueError, match="settings"):
         xiong_payload(norms, {})
+    with pytest.raises(TypeError, match="keyed by str"):
+        xiong_payload(norms, {0.003: runs["0.003"]})
     with pytest.raises(TypeError, match="label, history, status"):
         xiong_payload(norms, {"a": {"pre-warmup": ("x", {})}})
     with pytest.raises(ValueError, match="init"):

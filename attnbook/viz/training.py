@@ -306,6 +306,8 @@ def comparison_payload(runs: Mapping[str, tuple[str, Mapping[str, np.ndarray], s
     status ``"done"``, ``"diverged"`` or ``"interrupted"``; :func:`attnbook.experiments.training.figure_runs`)."""
     if not isinstance(runs, Mapping) or len(runs) < 2:
         raise ValueError("runs must be a dict of at least two runs")
+    if not all(isinstance(k, str) for k in runs):
+        raise TypeError(f"runs must be keyed by str (the selects' values), got {list(runs)}")
     keys = ("step", "loss", "grad_norm", "eval_step", "train_loss", "val_loss")
     labels, curves, finals, diverged = [], [], [], []
     for key, entry in runs.items():
@@ -553,9 +555,7 @@ class SamplingPayload(NamedTuple):
     prompts: tuple  # (P,)
     chars: tuple  # (V,) the vocabulary as shown (␣ for a space)
     samples: list  # [P][n_temperatures][n_top_ks] the text generated after the prompt
-    probs: (
-        np.ndarray
-    )  # (P, n_temperatures, n_top_ks, V) float32 distribution of the character after the prompt
+    probs: np.ndarray  # (P, n_temperatures, n_top_ks, V) float32: the next character's distribution
 
     def view(p, state: dict) -> dict:
         """The bars, and the text: the setting, the most likely character, the prompt and its sample."""
@@ -761,6 +761,8 @@ def xiong_payload(
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError("runs must be a non-empty dict of settings")
     settings = tuple(runs)
+    if not all(isinstance(s, str) for s in settings):
+        raise TypeError(f"runs must be keyed by str settings (the select's options), got {list(settings)}")
     keys = tuple(runs[settings[0]]) if isinstance(runs[settings[0]], Mapping) else ()
     curves, finals, labels = [], [], []
     for s in settings:
@@ -774,7 +776,8 @@ def xiong_payload(
         for key in keys:
             label, h, status = _check_run(f"runs[{s!r}][{key!r}]", runs[s][key], ("eval_step", "val_loss"))
             x, y = _series(f"runs[{s!r}][{key!r}]['val_loss']", h["eval_step"], h["val_loss"])
-            fin = y[np.isfinite(y)]
+            val64 = np.asarray(h["val_loss"], dtype=np.float64)  # the last value as the text rounds it
+            fin = val64[np.isfinite(val64)]
             per_run.append((x, y))
             per_final.append("diverged" if status == "diverged" else (f"{fin[-1]:.3f}" if len(fin) else "—"))
             if s == settings[0]:
