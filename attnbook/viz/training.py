@@ -217,9 +217,9 @@ def curves_layout(p: CurvesPayload, *, name: str = "training"):
     r_train = curve(loss, src["train-estimate"], "step", "train", color="#2166ac", marker="circle", size=5)
     r_val = curve(loss, src["val-estimate"], "step", "val", color="#d6604d", marker="square", size=5)
     items = [
-        ("one training batch", r_batch),
-        ("training set (estimate)", r_train),
-        ("validation set (estimate)", r_val),
+        ("one training batch", r_batch[:1]),
+        ("training set (estimate)", r_train[:1]),
+        ("validation set (estimate)", r_val[:1]),
     ]
     legend(loss, items, name=f"{name}-loss-legend")
     loss.add_tools(hover(r_val[0], ("step", "@step"), ("val loss", "@val{0.000}")))
@@ -371,7 +371,7 @@ def comparison_layout(
     )
     ra = curve(plot, src_a, "x", "y", color=_A_COLOR, width=2.5, marker="circle")
     rb = curve(plot, src_b, "x", "y", color=_B_COLOR, width=2.5, dash="dashed", marker="square")
-    legend(plot, [("run A", ra), ("run B", rb)], name=f"{name}-legend")
+    legend(plot, [("run A", ra[:1]), ("run B", rb[:1])], name=f"{name}-legend")  # solid and dashed lines
     plot.add_tools(*(hover(r[0], ("step", "@x"), ("value", "@y{0.000}")) for r in (ra, rb)))
     # The table never changes (a Div's new text costs a re-render of ~10 ms): the selects pick the curves.
     table = Div(text=shown["table"]["text"], name=f"{name}-table", width=740, height=40 + 26 * len(keys))
@@ -849,9 +849,8 @@ def _xiong_loss_plot(p: XiongPayload, sources: list, name: str):
     for key, label, source in zip(p.runs, p.run_labels, sources, strict=True):
         color = _BLOCK_COLORS["post" if key.startswith("post") else "pre"]
         dash = "dashed" if "no-warmup" in key else "solid"
-        items.append(
-            (label, curve(plot, source, "step", "val", color=color, dash=dash, width=2.5, marker="circle"))
-        )
+        line, _ = curve(plot, source, "step", "val", color=color, dash=dash, width=2.5, marker="circle")
+        items.append((label, [line]))  # the line alone: its dash tells the runs apart
     legend(plot, items, name=f"{name}-loss-legend")
     return plot
 
