@@ -723,6 +723,37 @@ class XiongPayload(NamedTuple):
         return out
 
 
+def _xiong_runs(runs) -> tuple[tuple, tuple, list, list, list]:
+    """Settings, run keys, run labels, ``[setting][run]`` (x, y) curves and final values of the warm-up runs."""
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError("runs must be a non-empty dict of settings")
+    settings = tuple(runs)
+    if not all(isinstance(s, str) for s in settings):
+        raise TypeError(f"runs must be keyed by str settings (the select's options), got {list(settings)}")
+    keys = tuple(runs[settings[0]]) if isinstance(runs[settings[0]], Mapping) else ()
+    curves, finals, labels = [], [], []
+    for s in settings:
+        if not isinstance(runs[s], Mapping) or not runs[s]:
+            raise ValueError(f"runs[{s!r}] must be a non-empty dict of runs")
+        if tuple(runs[s]) != keys:
+            raise ValueError(
+                f"every setting must have the same run keys {list(keys)}, runs[{s!r}] has {list(runs[s])}"
+            )
+        per_run, per_final = [], []
+        for key in keys:
+            label, h, status = _check_run(f"runs[{s!r}][{key!r}]", runs[s][key], ("eval_step", "val_loss"))
+            x, y = _series(f"runs[{s!r}][{key!r}]['val_loss']", h["eval_step"], h["val_loss"])
+            val64 = np.asarray(h["val_loss"], dtype=np.float64)  # the last value as the text rounds it
+            fin = val64[np.isfinite(val64)]
+            per_run.append((x, y))
+            per_final.append("diverged" if status == "diverged" else (f"{fin[-1]:.3f}" if len(fin) else "—"))
+            if s == settings[0]:
+                labels.append(label)
+        curves.append(per_run)
+        finals.append(per_final)
+    return settings, keys, labels, curves, finals
+
+
 def xiong_payload(
     init_norms: Mapping[tuple[str, str], np.ndarray],
     runs: Mapping[str, Mapping[str, tuple[str, Mapping[str, np.ndarray], str]]],
@@ -758,32 +789,7 @@ def xiong_payload(
             for i in inits
         ]
     )  # (n_inits, n_blocks, n_layer)
-    if not isinstance(runs, Mapping) or not runs:
-        raise ValueError("runs must be a non-empty dict of settings")
-    settings = tuple(runs)
-    if not all(isinstance(s, str) for s in settings):
-        raise TypeError(f"runs must be keyed by str settings (the select's options), got {list(settings)}")
-    keys = tuple(runs[settings[0]]) if isinstance(runs[settings[0]], Mapping) else ()
-    curves, finals, labels = [], [], []
-    for s in settings:
-        if not isinstance(runs[s], Mapping) or not runs[s]:
-            raise ValueError(f"runs[{s!r}] must be a non-empty dict of runs")
-        if tuple(runs[s]) != keys:
-            raise ValueError(
-                f"every setting must have the same run keys {list(keys)}, runs[{s!r}] has {list(runs[s])}"
-            )
-        per_run, per_final = [], []
-        for key in keys:
-            label, h, status = _check_run(f"runs[{s!r}][{key!r}]", runs[s][key], ("eval_step", "val_loss"))
-            x, y = _series(f"runs[{s!r}][{key!r}]['val_loss']", h["eval_step"], h["val_loss"])
-            val64 = np.asarray(h["val_loss"], dtype=np.float64)  # the last value as the text rounds it
-            fin = val64[np.isfinite(val64)]
-            per_run.append((x, y))
-            per_final.append("diverged" if status == "diverged" else (f"{fin[-1]:.3f}" if len(fin) else "—"))
-            if s == settings[0]:
-                labels.append(label)
-        curves.append(per_run)
-        finals.append(per_final)
+    settings, keys, labels, curves, finals = _xiong_runs(runs)
     step, val = _padded(curves)
     labels_of = dict(init_labels or {})
     return XiongPayload(
