@@ -545,3 +545,88 @@ def histogram_panel(
 
 
 __all__ += ["labels", "cells", "radio", "choice", "line_series", "histogram_panel"]
+
+
+def labelled_select(
+    name: str, title: str, options: Sequence[tuple[str, str]], value: str, *, width: int = 130
+) -> Select:
+    """A select whose entries show a label for each value: ``options`` are ``(value, label)`` pairs."""
+    check_name(name)
+    if isinstance(options, (str, bytes)) or not all(
+        isinstance(o, tuple) and len(o) == 2 and all(isinstance(s, str) for s in o) for o in options
+    ):
+        raise TypeError("options must be a sequence of (value, label) pairs of str")
+    values = [v for v, _ in options]
+    if value not in values:
+        raise ValueError(f"value must be one of {values}, got {value!r}")
+    return Select(title=title, value=value, options=list(options), name=name, width=width)
+
+
+def value_slider(name: str, title: str, values: Sequence[float], value: float, *, width: int = 190) -> Slider:
+    """A slider whose stops are exactly ``values``: an increasing, evenly spaced grid (e.g. temperatures)."""
+    check_name(name)
+    grid = np.asarray([float(v) for v in values])
+    steps = np.diff(grid)
+    if len(grid) < 2 or not (steps > 0).all() or not np.allclose(steps, steps[0]):
+        raise ValueError(f"values must be an increasing, evenly spaced grid of 2 or more, got {list(values)}")
+    if value not in values:
+        raise ValueError(f"value must be one of {list(values)}, got {value!r}")
+    return Slider(
+        start=float(grid[0]),
+        end=float(grid[-1]),
+        step=float(steps[0]),
+        value=value,
+        title=title,
+        name=name,
+        width=width,
+    )
+
+
+def curve(
+    plot,
+    source: ColumnDataSource,
+    x: str,
+    y: str,
+    *,
+    color: str,
+    dash: str = "solid",
+    width: float = 2.0,
+    marker: str | None = None,
+    size: float = 4,
+):
+    """A line through ``source``'s ``x`` and ``y`` columns, with a ``marker`` at each point when given.
+
+    Returns the renderers, the line first: a legend entry takes them all, a hover tool the line.
+    """
+    out = [plot.line(x, y, source=source, color=color, line_dash=dash, line_width=width)]
+    if marker is not None:
+        out.append(plot.scatter(x, y, source=source, color=color, size=size, marker=marker))
+    return out
+
+
+def legend(plot, items: Sequence[tuple[str, list]], *, name: str, location: str = "top_right"):
+    """A legend of ``(label, renderers)`` entries, drawn in the plot at ``location``."""
+    from bokeh.models import Legend, LegendItem
+
+    check_name(name)
+    out = Legend(
+        items=[LegendItem(label=label, renderers=list(rs)) for label, rs in items],
+        location=location,
+        name=name,
+    )
+    plot.add_layout(out)
+    return out
+
+
+def view_sources(name: str, shown: dict, *models: str) -> list[ColumnDataSource]:
+    """One source per model of a payload's ``view`` (``shown``), named ``<name>-<model>``, holding the columns
+    the view gives for the figure's first state: the page draws it before any callback has run."""
+    check_name(name)
+    missing = [m for m in models if m not in shown]
+    if missing:
+        raise ValueError(f"models must be keys of the view, {list(shown)}; got {missing}")
+    return [ColumnDataSource(dict(shown[m]), name=f"{name}-{m}") for m in models]
+
+
+__all__ += ["labelled_select", "value_slider", "curve", "legend"]
+__all__ += ["view_sources"]

@@ -132,3 +132,18 @@ export const fmtSig = (x, digits = 3) => {
 
 // A Map or a plain object (Bokeh turns some dicts into Maps) as a plain object: a source's new data.
 export const plain = (m) => (m instanceof Map ? Object.fromEntries(m) : {...m})
+
+// fmtSig without a bare decimal point: Python's f"{x:#.{digits}g}" with "1.e-05" -> "1e-05" and "123." -> "123".
+export const sig = (x, digits = 3) => fmtSig(x, digits).replace(".e", "e").replace(/\.$/, "")
+
+// Text made safe to put in HTML, as Python's html.escape(text) does it.
+export const escapeHtml = (text) => String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+  .replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#x27;")
+
+// The points of a curve whose y is finite, as {x, y} float32 columns (a diverged run ends in NaN or inf; a
+// curve shorter than its payload field is padded with NaN).
+export const finiteXY = (x, y) => {
+  const keep = []
+  for (let i = 0; i < y.length; i++) if (Number.isFinite(y[i])) keep.push(i)
+  return {x: Float32Array.from(keep, (i) => x[i]), y: Float32Array.from(keep, (i) => y[i])}
+}

@@ -1,21 +1,18 @@
-// Attention of one sentence under random (initial) or trained parameters, for the chosen layer and head.
-// The weights, row entropies and arg-max keys were computed by NumPy; this only picks one (T, T) slice.
-export default ({toggle, layer_w, head_w, source, readout, weights, entropy, top, labels, uniform}) => {
-  const s = toggle.active ? 1 : 0
-  const l = Number(layer_w.value) - 1
-  const h = Number(head_w.value) - 1
-  const L = weights.shape[1]
-  const H = weights.shape[2]
-  const T = weights.shape[3]
-  const start = ((s * L + l) * H + h) * T * T
-  source.data = {...source.data, weight: weights.slice(start, start + T * T)}
-  toggle.label = s ? "Trained weights" : "Random weights"
-  const state = s ? "after training" : "at initialisation"
-  const e0 = entropy[(0 * L + l) * H + h]
-  const e1 = entropy[(1 * L + l) * H + h]
-  const last = top[((s * L + l) * H + h) * T + (T - 1)]
-  readout.text = `<b>Layer ${l + 1}, head ${h + 1}, ${state}.</b> Mean entropy of a row in this head: <b>${e0.toFixed(2)}</b> nats at initialisation, ` +
-    `<b>${e1.toFixed(2)}</b> after training (uniform over the visible keys: ${uniform.toFixed(2)}).<br>` +
-    `Showing ${state}: the last character “${labels[T - 1]}” attends most to position ${last + 1} ` +
-    `(“${labels[last]}”).`
+// Attention of one sentence under random (initial) or trained parameters, for the chosen layer and head; the
+// toggle's label says what clicking it does. Python twin: attnbook.viz.training.AttentionPayload.view.
+import {escapeHtml, field, fmt, get, pick, setColumns} from "./lib.mjs"
+
+export default ({payload, widgets, cells, readout}) => {
+  const toggle = get(widgets, "trained"), shown = toggle.active
+  setColumns(cells, {weight: Float32Array.from(pick(payload, "weights", widgets))})
+  toggle.label = pick(payload, "toggle_labels", widgets)
+
+  const [e0, e1] = pick(payload, "entropy", widgets)
+  const labels = field(payload, "labels"), T = labels.length
+  const last = pick(payload, "top", widgets)[0]
+  const what = shown ? "after training" : "at initialisation"
+  readout.text = `<b>Layer ${get(widgets, "layer").value}, head ${get(widgets, "head").value}, ${what}.</b> ` +
+    `Mean entropy of a row in this head: <b>${fmt(e0)}</b> nats at initialisation, <b>${fmt(e1)}</b> after ` +
+    `training (uniform over the visible keys: ${fmt(field(payload, "uniform"))}).<br>Showing ${what}: the last ` +
+    `character “${escapeHtml(labels[T - 1])}” attends most to position ${last + 1} (“${escapeHtml(labels[last])}”).`
 }

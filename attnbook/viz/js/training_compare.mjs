@@ -1,9 +1,10 @@
-// Experiment comparison: overlay the chosen curve of runs A and B. Every curve was recorded by the NumPy
-// training loop; this only picks two of them.
-export default ({select_a, select_b, select_m, src_a, src_b, keys, curves, metric_keys}) => {
-  const ia = keys.indexOf(select_a.value)
-  const ib = keys.indexOf(select_b.value)
-  const m = metric_keys.indexOf(select_m.value)
-  src_a.data = {x: curves[ia][m][0], y: curves[ia][m][1]}
-  src_b.data = {x: curves[ib][m][0], y: curves[ib][m][1]}
+// Experiment comparison: runs A and B's curves of the chosen metric, recorded by the NumPy training loop.
+// Both selects take the run keys, so run B's curve is the field picked with B's run on the "a" axis.
+// Python twin: attnbook.viz.training.ComparisonPayload.view.
+import {finiteXY, get, pick, setColumns} from "./lib.mjs"
+
+export default ({payload, widgets, a_source, b_source}) => {
+  const runB = {a: get(widgets, "b"), metric: get(widgets, "metric")}
+  setColumns(a_source, finiteXY(pick(payload, "x", widgets), pick(payload, "y", widgets)))
+  setColumns(b_source, finiteXY(pick(payload, "x", runB), pick(payload, "y", runB)))
 }

@@ -1,18 +1,17 @@
-// Gradient norms per block at initialisation for the chosen initialisation, one line per placement
-// (measured by the NumPy model's backward pass).
-export default ({init_w, source, readout, norms, inits, init_labels, blocks, block_labels}) => {
-  const i = inits.indexOf(init_w.value)
-  const nB = norms.shape[1]
-  const nL = norms.shape[2]
-  const data = {layer: Float32Array.from({length: nL}, (_, l) => l + 1)}
-  const parts = []
+// Gradient norms per block at initialisation for the chosen initialisation, one line per placement (measured
+// by the NumPy model's backward pass). Python twin: attnbook.viz.training.XiongPayload.view.
+import {escapeHtml, field, fmt, pick, setColumns, sig} from "./lib.mjs"
+
+export default ({payload, widgets, source, readout}) => {
+  const norms = pick(payload, "norms", widgets), [nB, nL] = norms.shape
+  const blocks = field(payload, "blocks"), labels = field(payload, "block_labels")
+  const columns = {}, parts = []
   for (let b = 0; b < nB; b++) {
-    const start = (i * nB + b) * nL
-    const g = norms.slice(start, start + nL)
-    data[blocks[b]] = g
-    parts.push(`${block_labels[b]}: block 1 <b>${g[0].toPrecision(3)}</b>, block ${nL} ` +
-               `<b>${g[nL - 1].toPrecision(3)}</b> (last / first = ${(g[nL - 1] / g[0]).toFixed(2)})`)
+    const g = Float32Array.from(norms.slice(b * nL, (b + 1) * nL))
+    columns[blocks[b]] = g
+    parts.push(`${labels[b]}: block 1 <b>${sig(g[0])}</b>, block ${nL} <b>${sig(g[nL - 1])}</b> ` +
+               `(last / first = ${fmt(g[nL - 1] / g[0])})`)
   }
-  source.data = data
-  readout.text = `${init_labels[i]}.<br>${parts.join(" · ")}`
+  setColumns(source, columns)
+  readout.text = `${escapeHtml(pick(payload, "init_labels", widgets))}.<br>${parts.join(" · ")}`
 }

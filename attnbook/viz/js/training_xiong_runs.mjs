@@ -1,7 +1,14 @@
 // The warm-up runs at the chosen peak learning rate: each run's validation-loss curve and final value.
-export default ({setting_w, sources, readout, settings, curves, labels, finals}) => {
-  const s = settings.indexOf(setting_w.value)
-  sources.forEach((src, j) => { src.data = {step: curves[s][j][0], val: curves[s][j][1]} })
-  readout.text = `Final validation loss at ${settings[s]}: ` +
-    labels.map((lab, j) => `${lab} <b>${finals[s][j]}</b>`).join(" · ")
+// Python twin: attnbook.viz.training.XiongPayload.view.
+import {escapeHtml, field, finiteXY, get, pick, setColumns} from "./lib.mjs"
+
+export default ({payload, widgets, sources, readout}) => {
+  const step = pick(payload, "step", widgets), val = pick(payload, "val", widgets), N = step.shape[1]
+  sources.forEach((src, j) => {
+    const c = finiteXY(step.slice(j * N, (j + 1) * N), val.slice(j * N, (j + 1) * N))
+    setColumns(src, {step: c.x, val: c.y})
+  })
+  const finals = pick(payload, "finals", widgets)
+  readout.text = `Final validation loss at ${escapeHtml(get(widgets, "setting").value)}: ` +
+    field(payload, "run_labels").map((lab, j) => `${escapeHtml(lab)} <b>${finals[j]}</b>`).join(" · ")
 }
