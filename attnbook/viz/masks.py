@@ -180,110 +180,55 @@ def payload(sweep) -> MasksPayload:
     )
 
 
-def layout(
-    p: MasksPayload,
-    *,
-    name: str = "masks",
-    kind: str = "causal",
-    window: int = 2,
-    n_global: int = 1,
-    length: int | None = None,
-):
+def _widgets(p: MasksPayload, name: str, kind: str, window: int, n_global: int, length: int | None) -> dict:
+    T, G = len(p.tokens), len(p.labels_global)
+    return {
+        "type": select(f"{name}-type", "Mask", MASK_TYPES, check_choice("kind", kind, MASK_TYPES)),
+        "window": slider(f"{name}-window", "Window w (local, global-local)", 0, T - 2,
+                         check_int("window", window, low=0, high=T - 2), width=195),
+        "global": slider(f"{name}-global", "Global tokens (global-local)", 1, G,
+                         check_int("n_global", n_global, low=1, high=G), width=185),
+        "length": slider(f"{name}-length", "Sentence length (padding)", 0, T,
+                         T - 3 if length is None else check_int("length", length, low=0, high=T), width=185),
+    }  # fmt: skip
+
+
+def _grid(p: MasksPayload, cells, rows, *, name: str, title: str, color: str, mapper, readout: str, tips):
+    """One T × T grid over the shared cells, with a readout column beside its rows."""
+    plot, r = token_grid(cells, name=name, title=title, q_tokens=p.tokens, k_tokens=p.tokens, color_field=color,
+                         mapper=mapper, width=365, height=350, margin_cols=1.9)  # fmt: skip
+    plot.add_tools(hover(r, ("query", "@q_token"), ("key", "@k_token"), *tips))
+    cell_text(plot, rows, readout, color="color")
+    return plot
+
+
+def layout(p: MasksPayload, *, name: str = "masks", kind: str = "causal", window: int = 2, n_global: int = 1,
+           length: int | None = None):  # fmt: skip
     """The figure: controls, caption, mask grid and attention grid side by side, cost table."""
     check_name(name)
     check_payload(p)
     T = len(p.tokens)
-    kind = check_choice("kind", kind, MASK_TYPES)
-    window = check_int("window", window, low=0, high=T - 2)
-    n_global = check_int("n_global", n_global, low=1, high=len(p.labels_global))
-    length = T - 3 if length is None else check_int("length", length, low=0, high=T)
+    widgets = _widgets(p, name, kind, window, n_global, length)
+    texts, numbers = ("q_token", "k_token", "allowed", "score"), ("weight", "mask_color", "weight_color")
     cells = grid_source(
-        f"{name}-cells",
-        T,
-        T,
-        q_token="str",
-        k_token="str",
-        allowed="str",
-        score="str",
-        weight="float",
-        mask_color="float",
-        weight_color="float",
+        f"{name}-cells", T, T, **dict.fromkeys(texts, "str"), **dict.fromkeys(numbers, "float")
     )
-    rows = empty_source(
-        f"{name}-rows",
-        T,
-        x=np.full(T, T - 0.2, np.float32),
-        y=-np.arange(T, dtype=np.float32),
-        n_keys="str",
-        row_sum="str",
-        color="str",
-    )
-    grids = []
-    for role, title, color, mapper, readout, tips in (
-        (
-            "mask",
-            "Mask (blue, orange: may attend; grey: hidden)",
-            "mask_color",
-            color_mapper(f"{name}-mask-mapper", _MASK_PALETTE, 0.5, 2.5),
-            "n_keys",
-            [("", "@allowed")],
-        ),
-        (
-            "attention",
-            "Attention weights (one head)",
-            "weight_color",
-            color_mapper(f"{name}-attention-mapper", SEQUENTIAL, 0.0, 1.0),
-            "row_sum",
-            [("score", "@score"), ("weight", "@weight{0.000}")],
-        ),
-    ):
-        plot, r = token_grid(
-            cells,
-            name=f"{name}-{role}",
-            title=title,
-            q_tokens=p.tokens,
-            k_tokens=p.tokens,
-            color_field=color,
-            mapper=mapper,
-            width=365,
-            height=350,
-            margin_cols=1.9,
-        )
-        plot.add_tools(hover(r, ("query", "@q_token"), ("key", "@k_token"), *tips))
-        cell_text(plot, rows, readout, color="color")
-        grids.append(plot)
-    widgets = {
-        "type": select(f"{name}-type", "Mask", MASK_TYPES, kind),
-        "window": slider(f"{name}-window", "Window w (local, global-local)", 0, T - 2, window, width=195),
-        "global": slider(
-            f"{name}-global", "Global tokens (global-local)", 1, len(p.labels_global), n_global, width=185
-        ),
-        "length": slider(f"{name}-length", "Sentence length (padding)", 0, T, length, width=185),
-    }
-    caption, cost = (
-        Div(text="", name=f"{name}-caption", width=740),
-        Div(text="", name=f"{name}-cost", width=740),
-    )
-    axes = [grids[0].xaxis[0], grids[0].yaxis[0], grids[1].xaxis[0], grids[1].yaxis[0]]
-    update = js_callback(
-        "masks_update",
-        payload=payload_source(p, name=name),
-        widgets=widgets,
-        cells=cells,
-        rows=rows,
-        axes=axes,
-        caption=caption,
-        cost=cost,
-    )
+    rows = empty_source(f"{name}-rows", T, x=np.full(T, T - 0.2, np.float32), y=-np.arange(T, dtype=np.float32),
+                        n_keys="str", row_sum="str", color="str")  # fmt: skip
+    mask = _grid(p, cells, rows, name=f"{name}-mask", title="Mask (blue, orange: may attend; grey: hidden)",
+                 color="mask_color", mapper=color_mapper(f"{name}-mask-mapper", _MASK_PALETTE, 0.5, 2.5),
+                 readout="n_keys", tips=[("", "@allowed")])  # fmt: skip
+    attention = _grid(p, cells, rows, name=f"{name}-attention", title="Attention weights (one head)",
+                      color="weight_color", mapper=color_mapper(f"{name}-attention-mapper", SEQUENTIAL),
+                      readout="row_sum", tips=[("score", "@score"), ("weight", "@weight{0.000}")])  # fmt: skip
+    caption, cost = (Div(text="", name=f"{name}-{role}", width=740) for role in ("caption", "cost"))
+    axes = [mask.xaxis[0], mask.yaxis[0], attention.xaxis[0], attention.yaxis[0]]
+    update = js_callback("masks_update", payload=payload_source(p, name=name), widgets=widgets, cells=cells,
+                         rows=rows, axes=axes, caption=caption, cost=cost)  # fmt: skip
     for w in widgets.values():
         w.js_on_change("value", update)
-    fig = column(
-        control_row(f"{name}-controls", *widgets.values()),
-        caption,
-        row(*grids, name=f"{name}-plots"),
-        cost,
-        name=name,
-    )
+    controls = control_row(f"{name}-controls", *widgets.values())
+    fig = column(controls, caption, row(mask, attention, name=f"{name}-plots"), cost, name=name)
     return on_document_ready(fig, update)
 
 
