@@ -306,3 +306,23 @@ def test_payload_settings_are_checked(sweep, build, kwargs, error, match):
 def test_layout_settings_are_checked(sweep, layout, make, kwargs, error, match):
     with pytest.raises(error, match=match):
         layout(make(sweep), **kwargs)
+
+
+# --- the kit parts these figures added -----------------------------------------------------------------------
+def test_kit_parts():
+    from attnbook.viz.kit import labelled_select, text_panel, weight_grid
+
+    s = labelled_select("f-pick", "Pick", [("a", "first"), ("b", "second")], "b")
+    assert s.value == "b" and s.options == [("a", "first"), ("b", "second")] and s.name == "f-pick"
+    with pytest.raises(ValueError, match="value"):
+        labelled_select("f-pick", "Pick", [("a", "first")], "z")
+    with pytest.raises(TypeError, match="options"):
+        labelled_select("f-pick", "Pick", ["a", "b"], "a")
+    plot, text, bands = text_panel("f-table", width=200, height=100, title="Table")
+    assert (plot.name, text.name, bands.name) == ("f-table", "f-table-text", "f-table-bands")
+    assert set(text.data) == {"x", "y", "text", "color", "style", "align"} and len(text.data["x"]) == 0
+    plot, cells, axes = weight_grid("f-grid", ["a", "b", "a"], title="W")
+    assert cells.name == "f-grid-cells" and cells.data["q_token"][3:6] == ["b"] * 3
+    assert cells.data["k_token"][:3] == ["a", "b", "a"] and axes == [plot.xaxis[0], plot.yaxis[0]]
+    with pytest.raises(TypeError, match="name"):
+        weight_grid("", ["a"], title="W")
