@@ -224,3 +224,35 @@ def test_patterns_validate():
         patterns.top_heads(patterns.head_statistics(a, TOKENS), k=0)
     with pytest.raises(TypeError, match="HeadStatistics"):
         patterns.top_heads({"cls": np.zeros((1, 1))})
+
+
+def test_rank_heads_agrees_with_top_heads():
+    stats = patterns.head_statistics(_random_attention(2, 3, 8, seed=5), TOKENS)
+    ranks = patterns.rank_heads(stats)
+    top = patterns.top_heads(stats, k=6)
+    for name in patterns.HeadStatistics._fields:
+        r = getattr(ranks, name)
+        assert r.dtype == np.int32 and r.shape == (2, 3)
+        assert sorted(r.ravel().tolist()) == list(range(1, 7))
+        assert [r[s.layer, s.head] for s in top[name]] == list(range(1, 7))
+    tied = patterns.HeadStatistics(*([np.zeros((1, 3))] * 7))  # ties keep (layer, head) order
+    assert patterns.rank_heads(tied).cls.tolist() == [[1, 2, 3]]
+    with pytest.raises(TypeError, match="HeadStatistics"):
+        patterns.rank_heads({"cls": np.zeros((1, 1))})
+
+
+def test_attention_shares_by_hand():
+    tokens = ["[CLS]", "a", "[SEP]", "b", "[SEP]"]
+    m = np.zeros((2, 5, 5))
+    m[0] = np.eye(5)  # every query on itself
+    m[1, :, 0] = 0.5  # half on [CLS], a quarter on each [SEP]
+    m[1, :, [2, 4]] = 0.25
+    shares = rollout.attention_shares(m, tokens)
+    assert shares.shape == (2, 3) and rollout.SHARES == ("self", "cls", "sep")
+    np.testing.assert_allclose(shares[0], [1.0, 0.2, 0.4])  # the [CLS] and [SEP] rows count themselves
+    np.testing.assert_allclose(shares[1], [(0.5 + 0.25 + 0.25) / 5, 0.5, 0.5])
+    assert rollout.attention_shares(m.astype(np.float32), tokens).dtype == np.float32
+    with pytest.raises(ValueError, match="matrices"):
+        rollout.attention_shares(np.ones((2, 5, 4)), tokens)
+    with pytest.raises(ValueError, match="tokens"):
+        rollout.attention_shares(m, tokens[:-1])

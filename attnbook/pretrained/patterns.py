@@ -18,7 +18,15 @@ import numpy as np
 from attnbook._checks import as_float_array, check_int
 from attnbook.attention import attention_entropy
 
-__all__ = ["PATTERNS", "HeadScore", "HeadStatistics", "head_statistics", "is_punctuation", "top_heads"]
+__all__ = [
+    "PATTERNS",
+    "HeadScore",
+    "HeadStatistics",
+    "head_statistics",
+    "is_punctuation",
+    "rank_heads",
+    "top_heads",
+]
 
 # The statistics where a large value means "this head shows the pattern".
 PATTERNS = ("previous_token", "next_token", "cls", "sep", "same_word", "punctuation")
@@ -157,3 +165,30 @@ def top_heads(stats: HeadStatistics, k: int = 3) -> dict[str, list[HeadScore]]:
             HeadScore(int(i // values.shape[1]), int(i % values.shape[1]), float(flat[i])) for i in order
         ]
     return top
+
+
+def rank_heads(stats: HeadStatistics) -> HeadStatistics:
+    """Rank of every head among all ``L * H`` heads for each statistic, in the order of :func:`top_heads`.
+
+    Parameters
+    ----------
+    stats : HeadStatistics
+        Arrays of shape ``(L, H)`` (from :func:`head_statistics`, or a mean of several).
+
+    Returns
+    -------
+    ranks : HeadStatistics
+        int32 arrays of shape ``(L, H)``: 1 for the head :func:`top_heads` lists first (largest value; lowest
+        entropy), ``L * H`` for the last. Ties keep (layer, head) order.
+    """
+    if not isinstance(stats, HeadStatistics):
+        raise TypeError(f"stats must be a HeadStatistics, got {type(stats).__name__}")
+    out = []
+    for name in HeadStatistics._fields:
+        values = as_float_array(f"stats.{name}", getattr(stats, name), ndim=2)
+        flat = values.ravel()
+        order = np.argsort(flat if name == "entropy" else -flat, kind="stable")  # (L*H,) best first
+        ranks = np.empty(flat.size, dtype=np.int32)
+        ranks[order] = np.arange(1, flat.size + 1, dtype=np.int32)
+        out.append(ranks.reshape(values.shape))
+    return HeadStatistics(*out)

@@ -9,11 +9,16 @@ input tokens. It is a heuristic for information flow, not an explanation of the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from attnbook._checks import as_float_array, check_bool
+from attnbook._checks import as_float_array, check_bool, check_tokens
 
-__all__ = ["attention_rollout", "raw_attention"]
+__all__ = ["SHARES", "attention_rollout", "attention_shares", "raw_attention"]
+
+# What :func:`attention_shares` measures, in order.
+SHARES = ("self", "cls", "sep")
 
 
 def _check_attentions(attentions) -> np.ndarray:
@@ -76,3 +81,31 @@ def attention_rollout(attentions, *, residual: bool = True) -> np.ndarray:
     for layer in range(1, L):
         out[layer] = mixed[layer] @ out[layer - 1]  # (T, T): later layer on the left
     return out
+
+
+def attention_shares(
+    matrices, tokens: Sequence[str], *, cls_token: str = "[CLS]", sep_token: str = "[SEP]"
+) -> np.ndarray:
+    """Mean weight of a query on itself, on the [CLS] keys and on the [SEP] keys, per matrix.
+
+    Parameters
+    ----------
+    matrices : ndarray, shape (..., T, T)
+        Rows indexed by query (raw attention, rollout, one head...).
+    tokens : sequence of str, length T
+    cls_token, sep_token : str, optional
+
+    Returns
+    -------
+    shares : ndarray, shape (..., 3)
+        In the order of :data:`SHARES`: the mean diagonal, and the mean over queries of the total weight on the
+        keys holding ``cls_token`` and ``sep_token`` (0 when there are none). Same dtype as ``matrices``.
+    """
+    m = as_float_array("matrices", matrices)
+    if m.ndim < 2 or m.shape[-1] != m.shape[-2]:
+        raise ValueError(f"matrices must have shape (..., T, T), got {m.shape}")
+    toks = np.array(check_tokens("tokens", tokens, m.shape[-1]), dtype=object)
+    own = np.diagonal(m, axis1=-2, axis2=-1).mean(axis=-1)  # (...,)
+    cls = m[..., toks == cls_token].sum(axis=-1).mean(axis=-1)  # (..., T) -> (...,)
+    sep = m[..., toks == sep_token].sum(axis=-1).mean(axis=-1)  # (...,)
+    return np.stack([own, cls, sep], axis=-1).astype(m.dtype, copy=False)  # (..., 3)

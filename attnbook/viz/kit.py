@@ -28,7 +28,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from .._checks import check_int, check_tokens
-from .core import NAN_COLOR, SEQUENTIAL, check_name, js_callback
+from .core import NAN_COLOR, SEQUENTIAL, check_name, diagram_figure, js_callback
 from .heatmap import label_axes
 
 __all__ = [
@@ -550,16 +550,17 @@ __all__ += ["labels", "cells", "radio", "choice", "line_series", "histogram_pane
 def labelled_select(
     name: str, title: str, options: Sequence[tuple[str, str]], value: str, *, width: int = 130
 ) -> Select:
-    """A select whose entries show a label for each value: ``options`` are ``(value, label)`` pairs."""
+    """A select over ``(value, label)`` pairs: the widget holds the value, the reader sees the label."""
     check_name(name)
     if isinstance(options, (str, bytes)) or not all(
-        isinstance(o, tuple) and len(o) == 2 and all(isinstance(s, str) for s in o) for o in options
+        isinstance(o, (tuple, list)) and len(o) == 2 and all(isinstance(x, str) for x in o) for o in options
     ):
         raise TypeError("options must be a sequence of (value, label) pairs of str")
+    options = [tuple(o) for o in options]
     values = [v for v, _ in options]
     if value not in values:
         raise ValueError(f"value must be one of {values}, got {value!r}")
-    return Select(title=title, value=value, options=list(options), name=name, width=width)
+    return Select(title=title, value=value, options=options, name=name, width=width)
 
 
 def value_slider(name: str, title: str, values: Sequence[float], value: float, *, width: int = 190) -> Slider:
@@ -630,3 +631,71 @@ def view_sources(name: str, shown: dict, *models: str) -> list[ColumnDataSource]
 
 __all__ += ["labelled_select", "value_slider", "curve", "legend"]
 __all__ += ["view_sources"]
+
+
+def text_panel(name: str, *, width: int, height: int, title: str = "", font_size: str = "8.5pt"):
+    """A table drawn as text on a canvas whose data units are pixels (x right, y down as −y), with shaded bands.
+
+    A callback fills its two sources: text ``(x, y, text, color, style, align)`` named ``<name>-text`` and bands
+    ``(x, y, w, h, color)`` named ``<name>-bands``. Updating glyphs repaints one canvas; changing a Div's text
+    re-lays out the whole figure, several times slower. Returns ``(plot, text source, band source)``.
+    """
+    check_name(name)
+    text = empty_source(
+        f"{name}-text", 0, x="float", y="float", text="str", color="str", style="str", align="str"
+    )
+    bands = empty_source(f"{name}-bands", 0, x="float", y="float", w="float", h="float", color="str")
+    plot = diagram_figure(
+        name=name,
+        width=width,
+        height=height,
+        x_range=(0, width),
+        y_range=(-height + (30 if title else 0), 0),
+        title=title,
+        min_border=0,
+    )
+    plot.rect("x", "y", "w", "h", source=bands, fill_color="color", line_color=None)
+    plot.text(
+        "x",
+        "y",
+        text="text",
+        source=text,
+        text_color="color",
+        text_font_style="style",
+        text_align="align",
+        text_baseline="middle",
+        text_font_size=font_size,
+    )
+    return plot, text, bands
+
+
+def weight_grid(name: str, tokens: Sequence[str], *, title: str, width: int = 360, height: int = 340, **kw):
+    """A token grid of attention weights that a callback redraws, tokens and all (``tokenGrid`` in js/lib.mjs).
+
+    Its source ``<name>-cells`` holds ``x, y, q_token, k_token, weight``; hovering a cell shows query, key and
+    weight. ``kw`` goes to :func:`token_grid` (``colorbar``...). Returns ``(plot, cells, [x axis, y axis])``.
+    """
+    check_name(name)
+    T = len(check_tokens("tokens", tokens))
+    cells = grid_source(
+        f"{name}-cells",
+        T,
+        T,
+        q_token=[t for t in tokens for _ in tokens],
+        k_token=list(tokens) * T,
+        weight="float",
+    )
+    plot, r = token_grid(
+        cells,
+        name=name,
+        title=title,
+        q_tokens=tokens,
+        k_tokens=tokens,
+        color_field="weight",
+        mapper=color_mapper(f"{name}-mapper"),
+        width=width,
+        height=height,
+        **kw,
+    )
+    plot.add_tools(hover(r, ("query", "@q_token"), ("key", "@k_token"), ("weight", "@weight{0.000}")))
+    return plot, cells, [plot.xaxis[0], plot.yaxis[0]]

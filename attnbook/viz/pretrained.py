@@ -1,75 +1,74 @@
-"""Figures of a real pretrained model's attention: BertViz-style head and model views (Vig 2019), the
-head-pattern statistics of Clark et al. 2019, and attention rollout beside raw attention (Abnar & Zuidema 2020).
+"""Chapter 9's figures of a real pretrained model's attention: BertViz-style head and model views (Vig 2019),
+where the head patterns of Clark et al. 2019 live, and attention rollout beside raw attention (Abnar & Zuidema
+2020).
 
-The builders take attention tensors already computed (by :mod:`attnbook.pretrained.minilm` in the book) for a
-few preset sentences and ship them into the page; every statistic is computed here with
-:mod:`attnbook.pretrained.patterns` and :mod:`attnbook.pretrained.rollout`. The head and model views carry the
-weights quantised to 8 bits (:func:`quantize`): six layers times twelve heads of ``T x T`` weights for every
-sentence would otherwise take most of the page budget.
+Each figure takes the result of :func:`attnbook.experiments.pretrained.attention_sweep` (read by field name) and
+is built in three parts (:mod:`attnbook.viz.figure`): a payload with its ``view``, a layout, and a callback
+``js/pretrained_*.mjs``. The sentence select is a control over the sentences; token lists and ``T x T`` arrays
+are padded to the longest sentence, and ``lengths`` says how many positions are real. The head and model views
+carry the weights as 8-bit levels (:func:`quantize`): six layers times twelve heads of ``T x T`` float32
+weights per sentence, in two figures, would take most of the page budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import (
-    ColumnDataSource,
-    Div,
-    FixedTicker,
-    HoverTool,
-    LinearColorMapper,
-    Select,
-    Slider,
-    TapTool,
-    Toggle,
-)
+from bokeh.models import Div, FixedTicker, HoverTool, TapTool
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
-from .._checks import as_float_array, check_int, check_real, check_tokens
-from ..pretrained.patterns import PATTERNS, HeadStatistics, head_statistics, top_heads
-from ..pretrained.rollout import attention_rollout, raw_attention
-from .core import SEQUENTIAL, diagram_figure, float32, js_callback, numbered_select, on_document_ready
-from .heatmap import attention_heatmap
+from .._checks import as_float_array, check_bool, check_int, check_real, check_tokens
+from .core import SEQUENTIAL, check_name, diagram_figure, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source, pick
+from .kit import (
+    color_mapper,
+    control_row,
+    empty_source,
+    grid_source,
+    hover,
+    labelled_select,
+    select,
+    slider,
+    text_panel,
+    toggle,
+    token_grid,
+    weight_grid,
+)
 
 __all__ = [
     "ALL_HEADS_THRESHOLD",
+    "GEOMETRY",
     "HEAD_COLORS",
     "HEAD_THRESHOLD",
-    "PRESETS",
+    "QUANT_LEVELS",
     "QUANT_MAX_ERROR",
-    "STATISTICS",
     "STATISTIC_LABELS",
-    "SentenceAttention",
+    "HeadViewPayload",
+    "ModelViewPayload",
+    "PatternsPayload",
+    "RolloutPayload",
     "dequantize",
-    "head_view_figure",
-    "model_view_figure",
-    "model_view_grid",
-    "patterns_figure",
-    "preset_label",
+    "focus_options",
     "quantize",
+    "tiled",
+    "head_view_payload",
+    "head_view_layout",
+    "head_view_figure",
+    "model_view_payload",
+    "model_view_layout",
+    "model_view_figure",
+    "patterns_payload",
+    "patterns_layout",
+    "patterns_figure",
+    "rollout_payload",
+    "rollout_layout",
     "rollout_figure",
 ]
 
-# Sentences the chapter offers: (text, text_pair or None). Two pairs carry [SEP] in the middle and token
-# type 1 after it; "bank", "flies", "like", "the" and "eiffel tower" repeat, so the same-word statistic has
-# something to find; commas and semicolons give the punctuation statistic keys.
-PRESETS: tuple[tuple[str, str | None], ...] = (
-    ("The cat sat on the mat because it was tired.", None),
-    ("The keys to the old cabinet are on the table.", None),
-    ("I sat on the river bank, then walked to the bank to get money.", None),
-    ("Time flies like an arrow; fruit flies like a banana.", None),
-    ("She said that the book, which I lent her, was boring.", None),
-    ("Where is the Eiffel Tower?", "The Eiffel Tower is in Paris, France."),
-    ("A man is playing a guitar.", "Someone is playing music on stage."),
-)
-
-# Head statistics shown by the figures, in order: the patterns, then entropy (low = focused).
-STATISTICS = (*PATTERNS, "entropy")
-STATISTIC_LABELS = {
+STATISTIC_LABELS = {  # the statistics of attnbook.pretrained.patterns, as the figures name them
     "previous_token": "previous token",
     "next_token": "next token",
     "cls": "[CLS]",
@@ -78,7 +77,8 @@ STATISTIC_LABELS = {
     "punctuation": "punctuation",
     "entropy": "entropy (nats, low = focused)",
 }
-_SHORT = ("prev", "next", "CLS", "SEP", "same", "punct", "H")
+_SHORT = {"previous_token": "prev", "next_token": "next", "cls": "CLS", "sep": "SEP", "same_word": "same"}
+_SHORT.update(punctuation="punct", entropy="H")
 
 # Line thresholds of the head view: below them a line would be invisible anyway (opacity = weight), and
 # skipping them keeps the all-heads overlay at a few hundred segments instead of 12 T².
@@ -90,20 +90,17 @@ HEAD_COLORS = (*Category10[10], "#393b79", "#8c6d31")
 QUANT_LEVELS = 255
 QUANT_MAX_ERROR = 0.5 / QUANT_LEVELS  # rounding to the nearest of 256 levels in [0, 1]
 
-
-class SentenceAttention(NamedTuple):
-    """One preset sentence: its label in the select, its tokens and every head's attention weights."""
-
-    label: str
-    tokens: tuple[str, ...]  # T tokens, e.g. ("[CLS]", "the", ..., "[SEP]")
-    attentions: np.ndarray  # (L, H, T, T), rows are queries and sum to 1
-
-
-def preset_label(text: str, text_pair: str | None = None) -> str:
-    """The select label of a preset: the text, and ``" ‖ "`` plus the pair when there is one."""
-    if not isinstance(text, str) or (text_pair is not None and not isinstance(text_pair, str)):
-        raise TypeError("text and text_pair must be str (text_pair may be None)")
-    return text if text_pair is None else f"{text} ‖ {text_pair}"
+INK, SHADE = "#222222", "#fde0dd"  # text colour; the band behind a highlighted table row
+_ROLLOUT_NOTE = (
+    "The three numbers in each title: the mean weight of a query on <b>itself</b> · on <b>[CLS]</b> · on "
+    "<b>[SEP]</b>."
+)
+_HINT = (
+    "Hover a token to keep only its lines (left: where it looks; right: who looks at it); tap it to pin that "
+    "view (tap again to release); tap a coloured square to pick that head."
+)
+_SWEEP = ("labels", "tokens", "attentions", "statistic_names", "statistics", "ranks")
+_SWEEP += ("mean_statistics", "mean_ranks", "raw", "rollout", "shares")
 
 
 def quantize(weights) -> np.ndarray:
@@ -125,377 +122,471 @@ def quantize(weights) -> np.ndarray:
 
 
 def dequantize(levels) -> np.ndarray:
-    """Inverse of :func:`quantize`: uint8 levels back to float32 weights ``levels / 255``."""
+    """Inverse of :func:`quantize`: uint8 levels back to weights ``levels / 255`` (float64, as the page divides)."""
     if not isinstance(levels, np.ndarray) or levels.dtype != np.uint8:
         raise TypeError(
             f"levels must be a uint8 ndarray, got {getattr(levels, 'dtype', type(levels).__name__)}"
         )
-    return levels.astype(np.float32) / np.float32(QUANT_LEVELS)
+    return _weights(levels)
 
 
-def _check_sentences(sentences) -> list[SentenceAttention]:
-    """Validate the sentences: labels, tokens and (L, H, T, T) weights with one L and H for all."""
-    if (
-        isinstance(sentences, (str, SentenceAttention))
-        or not isinstance(sentences, Sequence)
-        or not sentences
-    ):
-        raise TypeError("sentences must be a non-empty sequence of SentenceAttention")
-    out = []
-    shape_lh = None
-    for k, s in enumerate(sentences):
-        if not isinstance(s, SentenceAttention):
-            raise TypeError(f"sentences[{k}] must be a SentenceAttention, got {type(s).__name__}")
-        if not isinstance(s.label, str) or not s.label:
-            raise TypeError(f"sentences[{k}].label must be a non-empty str")
-        a = as_float_array(f"sentences[{k}].attentions", s.attentions, ndim=4)
-        L, H, T, Tk = a.shape
-        if T != Tk or T < 2 or L < 1 or H < 1:
-            raise ValueError(
-                f"sentences[{k}].attentions must have shape (L, H, T, T) with T >= 2, got {a.shape}"
-            )
-        if shape_lh is not None and (L, H) != shape_lh:
-            raise ValueError(
-                f"sentences[{k}].attentions has (L, H) = {(L, H)}, the first sentence {shape_lh}"
-            )
-        shape_lh = (L, H)
-        if a.min() < -1e-6 or a.max() > 1 + 1e-6:
-            raise ValueError(f"sentences[{k}].attentions must be softmax weights in [0, 1]")
-        tokens = check_tokens(f"sentences[{k}].tokens", s.tokens, T)
-        out.append(SentenceAttention(s.label, tokens, a))
-    labels = [s.label for s in out]
-    if len(set(labels)) != len(labels):
-        raise ValueError("sentences must have distinct labels")
+def _weights(levels) -> np.ndarray:
+    """Levels back to weights as the page computes them (``level / 255`` in float64), from any number type."""
+    return np.asarray(levels, np.float64) / QUANT_LEVELS
+
+
+# --- shared parts of the four payloads -----------------------------------------------------------------------
+def _check_sweep(sweep):
+    """The sweep's labels, token tuples and longest length, after checking the fields the payloads read."""
+    missing = [f for f in _SWEEP if not hasattr(sweep, f)]
+    if missing:
+        raise TypeError(
+            "sweep must be an AttentionSweep (attnbook.experiments.pretrained.attention_sweep); "
+            f"it lacks {missing}"
+        )
+    labels = check_tokens("sweep.labels", sweep.labels)
+    tokens = [check_tokens(f"sweep.tokens[{k}]", t) for k, t in enumerate(sweep.tokens)]
+    if not labels or len(tokens) != len(labels) or len(sweep.attentions) != len(labels):
+        raise ValueError("sweep must hold one token tuple and one attention array per label (at least one)")
+    unknown = [s for s in sweep.statistic_names if s not in STATISTIC_LABELS]
+    if unknown:
+        raise ValueError(f"sweep.statistic_names holds statistics without a label here: {unknown}")
+    return labels, tokens, max(len(t) for t in tokens)
+
+
+def _pad(arrays, T: int, dtype) -> np.ndarray:
+    """Stack arrays whose last two axes are ``(T_s, T_s)``, zero-padded to ``(T, T)``."""
+    first = np.asarray(arrays[0])
+    out = np.zeros((len(arrays), *first.shape[:-2], T, T), dtype)
+    for k, a in enumerate(arrays):
+        t = np.shape(a)[-1]
+        out[k, ..., :t, :t] = a
     return out
 
 
-def _check_head(layer, head, L: int, H: int) -> tuple[int, int]:
-    return check_int("layer", layer, low=0, high=L - 1), check_int("head", head, low=0, high=H - 1)
+def _tokens(tokens, T: int) -> dict:
+    """The ``tokens`` (padded with "") and ``lengths`` fields."""
+    return dict(
+        tokens=[list(t) + [""] * (T - len(t)) for t in tokens],
+        lengths=np.array([len(t) for t in tokens], np.int32),
+    )
 
 
-def _sentence_select(sentences, name: str, width: int, extra: Sequence[tuple[str, str]] = ()) -> Select:
-    options = [(str(k), s.label) for k, s in enumerate(sentences)] + list(extra)
-    return Select(title="Sentence", value="0", options=options, name=f"{name}-sentence", width=width)
+def _sentence(p, state) -> tuple[int, list[str]]:
+    """T and the tokens of the sentence ``state`` selects."""
+    T = int(pick(p, "lengths", state))
+    return T, list(pick(p, "tokens", state))[:T]
 
 
-def _statistics(sentences: list[SentenceAttention]) -> np.ndarray:
-    """Every head statistic of every sentence, shape (n, 7, L, H), in the order of :data:`STATISTICS`."""
-    out = []
-    for s in sentences:
-        stats = head_statistics(s.attentions, s.tokens)
-        out.append(np.stack([getattr(stats, name) for name in STATISTICS]))  # (7, L, H)
-    return np.stack(out)  # (n, 7, L, H)
+def _grid_view(name: str, tokens, weights, title: str) -> dict:
+    """What the token grid ``name`` redrawn by ``tokenGrid`` (js/lib.mjs) holds: cells, ticks, ranges, title."""
+    T = len(tokens)
+    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+    return {
+        f"{name}-cells": dict(
+            x=jj.ravel().astype(np.float32),
+            y=-ii.ravel().astype(np.float32),
+            q_token=[tokens[i] for i in ii.ravel()],
+            k_token=[tokens[j] for j in jj.ravel()],
+            weight=np.asarray(weights, np.float32).ravel(),
+        ),
+        f"{name}-xticks": {"ticks": list(range(T))},
+        f"{name}-yticks": {"ticks": [-i for i in range(T)]},
+        name: {"title.text": title, "x_range.end": T - 0.5, "y_range.start": -T + 0.5},
+    }
 
 
-def _ranks(stats: np.ndarray) -> np.ndarray:
-    """Rank (1 = strongest) of every head among all L·H heads, per sentence and statistic (entropy: lowest)."""
-    n, S, L, H = stats.shape
-    flat = stats.reshape(n, S, L * H).copy()
-    flat[:, STATISTICS.index("entropy")] *= -1  # the most focused head ranks first
-    order = np.argsort(-flat, axis=-1, kind="stable")  # (n, S, L*H)
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, L * H + 1)[None, None, :], axis=-1)
-    return ranks.reshape(n, S, L, H).astype(np.int32)
+class _Text:
+    """Rows of a text panel, written as ``textRows`` (js/lib.mjs) writes them."""
+
+    def __init__(self):
+        self.columns = {k: [] for k in ("x", "y", "text", "color", "style", "align")}
+
+    def put(self, x, y, text, style="normal", align="left", color=INK):
+        for k, v in zip(self.columns, (x, y, text, color, style, align), strict=True):
+            self.columns[k].append(v)
 
 
-def _focus_options(tokens: Sequence[str]) -> list[tuple[str, str]]:
-    """The focus select of the head view: all tokens, then one query (from) and one key (to) per token."""
+def _bands(rows) -> dict:
+    """Band source columns for ``rows`` of ``(x, y, w, h)``, all shaded."""
+    cols = dict(x=[], y=[], w=[], h=[], color=[])
+    for r in rows:
+        for k, v in zip(("x", "y", "w", "h"), r, strict=True):
+            cols[k].append(v)
+        cols["color"].append(SHADE)
+    return cols
+
+
+# --- head view -----------------------------------------------------------------------------------------------
+# Geometry (data units): query tokens in a left column, keys in a right one, lines between x = 0 and x = 1.
+# The table beside it: x of its statistic columns, in pixels.
+GEOMETRY = dict(
+    left_box=-0.55, right_box=1.55, box_w=0.9, left_text=-0.16, right_text=1.16, x0=-0.06, x1=1.06
+)
+GEOMETRY.update(table_columns=[60, 92, 124, 156, 190, 226, 256])
+
+
+def _focus(value: str, T: int) -> tuple[str | None, int]:
+    """The focus select's value as (side "q"/"k" or None, token index); a token past T means no focus."""
+    if value == "all" or int(value[1:]) >= T:
+        return None, -1
+    return value[0], int(value[1:])
+
+
+def focus_options(tokens) -> list[tuple[str, str]]:
+    """The focus select's options for a sentence: no focus, then each token as a query, then as a key."""
     opts = [("all", "none: every token")]
     opts += [(f"q{i}", f"from {t} ({i})") for i, t in enumerate(tokens)]
-    opts += [(f"k{i}", f"to {t} ({i})") for i, t in enumerate(tokens)]
-    return opts
+    return opts + [(f"k{i}", f"to {t} ({i})") for i, t in enumerate(tokens)]
 
 
-def _text_panel(name: str, width: int, height: int, title: str = "", font_size: str = "8.5pt"):
-    """A small table drawn as text glyphs on a plot whose data units are pixels (x right, y down as -y).
+class HeadViewPayload(NamedTuple):
+    """Head view: every head's weights as 8-bit ``levels`` (n, L, H, T, T) and the statistics (n, L, H, S)."""
 
-    Updating a glyph source only repaints this canvas; updating a Div's text re-lays out the whole figure,
-    which costs several times more per callback.
+    controls: tuple
+    axes: dict
+    tokens: list  # (n, T): padded with ""
+    lengths: np.ndarray  # (n,) int32
+    levels: np.ndarray  # (n, L, H, T, T) uint8, w = level / 255
+    stats: np.ndarray  # (n, L, H, S) float32
+    short: tuple  # S column titles
+    colors: tuple  # H head colours
+    threshold: float  # lines below it are not drawn (one head)
+    all_heads_threshold: float  # the same, all heads overlaid
+    threshold_text: tuple  # the two thresholds as the title prints them
 
-    Returns
-    -------
-    plot, text_source (x, y, text, color, style, align), band_source (x, y, w, h, color)
+    def view(p, state: dict) -> dict:
+        """Lines, token boxes, legend, titles and the table of the layer's heads."""
+        T, toks = _sentence(p, state)
+        w = _weights(pick(p, "levels", state)[:, :T, :T])  # (H, T, T) this layer's heads
+        H = w.shape[0]
+        every = state["head"] == "all"
+        h, l = (-1 if every else int(state["head"]) - 1), int(state["layer"]) - 1
+        side, fi = _focus(state["focus"], T)
+        heads = list(range(H)) if every else [h]
+        keep = np.zeros_like(w, dtype=bool)  # (H, T, T): the lines drawn
+        keep[heads] = True
+        if side == "q":
+            keep[:, np.arange(T) != fi, :] = False
+        elif side == "k":
+            keep[:, :, np.arange(T) != fi] = False
+        keep &= (w >= (p.all_heads_threshold if every else p.threshold)) & (w != 0)
+        hh, ii, jj = np.nonzero(keep)
+        fill = "#555555" if every else p.colors[h]
+        what = f"all {H} heads" if every else f"head {h + 1}"
+        shown = p.threshold_text[1 if every else 0]
+        focus = "" if side is None else f"; focus: {toks[fi]} ({fi}) as a {'query' if side == 'q' else 'key'}"
+        table = _heads_table(p, pick(p, "stats", state), w, toks, h, side, fi)
+        return {
+            "lines": dict(
+                y0=-ii,
+                y1=-jj,
+                color=[p.colors[g] for g in hh],
+                alpha=np.minimum(1.0, w[keep]),
+                width=[2.0 if every else 2.5] * len(hh),
+            ),
+            "tokens": _token_boxes(toks, side, fi, w[heads].mean(axis=0), fill),
+            "legend": {"alpha": [1.0 if every or g == h else 0.2 for g in range(H)]},
+            "plot": {
+                "title.text": f"Layer {l + 1}, {what}: {len(hh)} lines with weight ≥ {shown}",
+                "y_range.start": -T + 0.4,
+            },
+            "focus": {"options": focus_options(toks)},
+            "table-text": table.columns,
+            "table-bands": _bands([] if every else [(172, -10 - 18 * (h + 1), 345, 18)]),
+            "table": {"title.text": f"Heads of layer {l + 1}" + (focus or " on this sentence")},
+        }
+
+
+def _token_boxes(toks, side, fi: int, mean: np.ndarray, fill: str) -> dict:
+    """The head view's token boxes: the focused one marked, the other column shaded by ``mean`` (T, T) to or from it."""
+    box = {k: [] for k in ("bx", "y", "tx", "text", "align", "key", "fill", "alpha", "bw")}
+    for c, bx, tx, align in (
+        ("q", "left_box", "left_text", "right"),
+        ("k", "right_box", "right_text", "left"),
+    ):
+        for i, t in enumerate(toks):
+            a = 0.0
+            if side == c and i == fi:
+                a = 0.35
+            elif side == "q" and c == "k":
+                a = mean[fi, i]
+            elif side == "k" and c == "q":
+                a = mean[i, fi]
+            values = (GEOMETRY[bx], -i, GEOMETRY[tx], t, align, f"{c}{i}", fill, a, GEOMETRY["box_w"])
+            for k, v in zip(box, values, strict=True):
+                box[k].append(v)
+    return box
+
+
+def _heads_table(p, stats: np.ndarray, w: np.ndarray, toks, h: int, side, fi: int) -> _Text:
+    """The head view's table: every head's statistics (H, S); with a focus, its strongest partner in ``w``."""
+    table, y = _Text(), [-10 - 18 * r for r in range(len(p.colors) + 1)]
+    table.put(4, y[0], "head", "bold")
+    for k, title in enumerate(p.short):
+        table.put(GEOMETRY["table_columns"][k], y[0], title, "bold", "right")
+    if side is not None:
+        table.put(264, y[0], "→ key" if side == "q" else "← query", "bold")
+    for g, color in enumerate(p.colors):
+        st = "bold" if g == h else "normal"
+        table.put(4, y[g + 1], "■", color=color)
+        table.put(16, y[g + 1], str(g + 1), st)
+        for k in range(len(p.short)):
+            table.put(GEOMETRY["table_columns"][k], y[g + 1], f"{stats[g, k]:.2f}", st, "right")
+        if side is not None:
+            line = w[g, fi, :] if side == "q" else w[g, :, fi]
+            best = int(np.argmax(line))  # the first of equal weights, as the page's loop
+            table.put(264, y[g + 1], f"{toks[best]} {line[best]:.2f}", st)
+    return table
+
+
+def head_view_payload(
+    sweep, *, threshold: float = HEAD_THRESHOLD, all_heads_threshold: float = ALL_HEADS_THRESHOLD
+) -> HeadViewPayload:
+    """Pack a sweep for the head view: levels of every head, statistics per layer and head."""
+    labels, tokens, T = _check_sweep(sweep)
+    threshold = check_real("threshold", threshold, low=0.0, high=1.0)
+    all_heads_threshold = check_real("all_heads_threshold", all_heads_threshold, low=0.0, high=1.0)
+    L, H = np.shape(sweep.attentions[0])[:2]
+    if H > len(HEAD_COLORS):
+        raise ValueError(f"the head view colours at most {len(HEAD_COLORS)} heads, got H = {H}")
+    focus = ["all"] + [f"{c}{i}" for i in range(T) for c in "qk"]  # interleaved: the middle value is a token
+    controls = (
+        Control("sentence", labels),
+        Control("layer", tuple(str(i + 1) for i in range(L))),
+        Control("head", ("all", *(str(i + 1) for i in range(H)))),
+        Control("focus", tuple(focus)),
+    )
+    axes = dict(tokens=("sentence",), lengths=("sentence",), levels=("sentence", "layer"))
+    axes.update(stats=("sentence", "layer"))
+    return HeadViewPayload(
+        controls=controls,
+        axes=axes,
+        **_tokens(tokens, T),
+        levels=quantize(_pad(sweep.attentions, T, np.float32)),
+        stats=np.ascontiguousarray(np.moveaxis(sweep.statistics, 1, -1), np.float32),
+        short=tuple(_SHORT[s] for s in sweep.statistic_names),
+        colors=HEAD_COLORS[:H],
+        threshold=threshold,
+        all_heads_threshold=all_heads_threshold,
+        threshold_text=(f"{threshold:g}", f"{all_heads_threshold:g}"),
+    )
+
+
+def _head_diagram(name: str, p: HeadViewPayload, height: int):
+    """The head view's canvas: token boxes and labels in two columns, the lines between, the head legend.
+
+    Returns ``(plot, {"lines", "tokens", "legend"} sources, token boxes, legend squares)``.
     """
-    text_source = ColumnDataSource(
-        dict(x=[], y=[], text=[], color=[], style=[], align=[]), name=f"{name}-text"
+    T, H, g = len(p.tokens[0]), len(p.colors), GEOMETRY
+    lines = empty_source(
+        f"{name}-lines", 0, **dict.fromkeys(["y0", "y1", "alpha", "width"], "float"), color="str"
     )
-    band_source = ColumnDataSource(dict(x=[], y=[], w=[], h=[], color=[]), name=f"{name}-bands")
+    floats, strs = (
+        dict.fromkeys(["bx", "y", "tx", "alpha", "bw"], "float"),
+        dict.fromkeys(["text", "align"], "str"),
+    )
+    tokens = empty_source(f"{name}-tokens", 0, **floats, **strs, key="str", fill="str")
+    numbers = [str(h + 1) for h in range(H)]
+    legend = empty_source(
+        f"{name}-legend",
+        H,
+        x=np.linspace(-0.95, 2.05, H),
+        y=np.full(H, 1.15),
+        text=numbers,
+        value=numbers,
+        color=list(p.colors),
+        alpha=np.ones(H),
+    )
     plot = diagram_figure(
-        name=name,
-        width=width,
-        height=height,
-        x_range=(0, width),
-        y_range=(-height + (30 if title else 0), 0),
-        title=title,
-        min_border=0,
+        name=f"{name}-plot", width=375, height=height, title=" ", x_range=(-1.1, 2.2), y_range=(-T + 0.4, 1.5)
     )
-    plot.rect("x", "y", "w", "h", source=band_source, fill_color="color", line_color=None)
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=text_source,
-        text_color="color",
-        text_font_style="style",
-        text_align="align",
-        text_baseline="middle",
-        text_font_size=font_size,
+    plot.segment(
+        g["x0"], "y0", g["x1"], "y1", source=lines, line_color="color", line_alpha="alpha", line_width="width"
     )
-    return plot, text_source, band_source
+    style = dict(fill_color="color", fill_alpha="alpha", line_color=None)
+    boxes = plot.rect("bx", "y", "bw", 0.84, source=tokens, **{**style, "fill_color": "fill"})
+    squares = plot.rect("x", "y", 0.22, 0.5, source=legend, **style)
+    for source, x, align, size, color in (
+        (tokens, "tx", "align", "10pt", INK),
+        (legend, "x", "center", "8pt", "white"),
+    ):
+        plot.text(
+            x,
+            "y",
+            text="text",
+            source=source,
+            text_align=align,
+            text_baseline="middle",
+            text_font_size=size,
+            text_color=color,
+        )
+    return plot, dict(lines=lines, tokens=tokens, legend=legend), boxes, squares
 
 
-# --- head view ---------------------------------------------------------------------------------------------
-# Geometry (data units): query tokens in a left column, keys in a right one, lines between x = 0 and x = 1.
-_LEFT_BOX, _RIGHT_BOX, _BOX_W = -0.55, 1.55, 0.9
-_LEFT_TEXT, _RIGHT_TEXT = -0.16, 1.16
-_LINE_X0, _LINE_X1 = -0.06, 1.06
+def head_view_layout(p: HeadViewPayload, *, name: str = "headview", layer: int = 0, head: int = 0):
+    """Queries left, keys right, one line per weight; the layer's heads in a table beside them."""
+    check_name(name)
+    check_payload(p)
+    L, H, T = len(p.controls[1].values), len(p.colors), len(p.tokens[0])
+    layer, head = check_int("layer", layer, low=0, high=L - 1), check_int("head", head, low=0, high=H - 1)
+    height = max(60 + 22 * T, 70 + 18 * H)
+    plot, sources, boxes, squares = _head_diagram(name, p, height)
+    table, table_text, table_bands = text_panel(f"{name}-table", width=345, height=height, title=" ")
+    sentences, layers, heads = (c.values for c in p.controls[:3])
+    widgets = {
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=340),
+        "layer": select(f"{name}-layer", "Layer", layers, layers[layer], width=70),
+        "head": labelled_select(
+            f"{name}-head",
+            "Head",
+            [("all", "all heads"), *((v, v) for v in heads[1:])],
+            heads[head + 1],
+            width=90,
+        ),
+        "focus": labelled_select(
+            f"{name}-focus", "Focus token", focus_options(p.tokens[0][: p.lengths[0]]), "all", width=150
+        ),
+    }
+    update = js_callback(
+        "pretrained_head_view",
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        plot=plot,
+        **sources,
+        table=table,
+        table_text=table_text,
+        table_bands=table_bands,
+        geometry=GEOMETRY,
+    )
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    # Pointer: hovering a token focuses it, tapping pins it, tapping a legend square picks that head.
+    pointer = js_callback(
+        "pretrained_head_focus",
+        focus=widgets["focus"],
+        head=widgets["head"],
+        tokens_source=sources["tokens"],
+        legend_source=sources["legend"],
+    )
+    plot.add_tools(
+        HoverTool(renderers=[boxes], tooltips=None, callback=pointer, name=f"{name}-hover"),
+        TapTool(renderers=[boxes, squares], behavior="inspect", callback=pointer, name=f"{name}-tap"),
+    )
+    hint = Div(text=_HINT, name=f"{name}-hint", width=720)
+    fig = column(control_row(f"{name}-controls", *widgets.values()), hint, row(plot, table), name=name)
+    return on_document_ready(fig, update)
 
 
 def head_view_figure(
-    sentences: Sequence[SentenceAttention],
+    sweep,
     *,
-    layer: int = 0,
-    head: int = 0,
+    name: str = "headview",
     threshold: float = HEAD_THRESHOLD,
     all_heads_threshold: float = ALL_HEADS_THRESHOLD,
-    name: str = "headview",
+    **initial,
 ):
-    """A head view as in BertViz: queries left, keys right, one line per weight (opacity = weight).
+    """``head_view_layout(head_view_payload(sweep))`` (``initial``: the 0-based ``layer`` and ``head`` shown first)."""
+    p = head_view_payload(sweep, threshold=threshold, all_heads_threshold=all_heads_threshold)
+    return head_view_layout(p, name=name, **initial)
 
-    Widgets: sentence, layer, head ("all heads" overlays every head in its colour) and focus (one token's
-    lines only, as a query or as a key). Hovering a token sets the focus and tapping pins it; tapping a
-    colour square picks that head. A table beside the lines lists the statistics of the layer's heads.
 
-    Parameters
-    ----------
-    sentences : sequence of SentenceAttention
-        Attention weights ``(L, H, T, T)`` of each sentence, one L and H for all.
-    layer, head : int
-        The (0-based) head shown first.
-    threshold, all_heads_threshold : float
-        Weights below these are not drawn (one head / all heads overlaid).
-    name : str
-        Prefix of every model's name.
+# --- model view ----------------------------------------------------------------------------------------------
+def tiled(levels) -> np.ndarray:
+    """Every head's levels ``(L, H, T, T)`` tiled into one image: layers down, heads across, a zero pixel between.
+
+    ``out[l (T + 1) + i, h (T + 1) + j] = levels[l, h, i, j]``; shape ``(L (T + 1) - 1, H (T + 1) - 1)``.
     """
-    sentences = _check_sentences(sentences)
-    L, H = sentences[0].attentions.shape[:2]
-    layer, head = _check_head(layer, head, L, H)
-    threshold = check_real("threshold", threshold, low=0.0, high=1.0)
-    all_heads_threshold = check_real("all_heads_threshold", all_heads_threshold, low=0.0, high=1.0)
-    if H > len(HEAD_COLORS):
-        raise ValueError(f"the head view colours at most {len(HEAD_COLORS)} heads, got H = {H}")
-    t_max = max(len(s.tokens) for s in sentences)
-    stats = _statistics(sentences)
-
-    tokens_source = ColumnDataSource(
-        dict(bx=[], y=[], tx=[], text=[], align=[], key=[], fill=[], alpha=[], bw=[]), name=f"{name}-tokens"
-    )
-    lines_source = ColumnDataSource(
-        dict(x0=[], y0=[], x1=[], y1=[], color=[], alpha=[], width=[]), name=f"{name}-lines"
-    )
-    legend_x = np.linspace(-0.95, 2.05, H).astype(np.float32)
-    legend_source = ColumnDataSource(
-        dict(
-            x=legend_x,
-            y=np.full(H, 1.15, np.float32),
-            color=list(HEAD_COLORS[:H]),
-            alpha=np.ones(H, np.float32),
-            text=[str(h + 1) for h in range(H)],
-            value=[str(h + 1) for h in range(H)],
-        ),
-        name=f"{name}-legend",
-    )
-    plot = diagram_figure(
-        name=f"{name}-plot",
-        width=375,
-        height=max(60 + 22 * t_max, 70 + 18 * H),
-        title="",
-        x_range=(-1.1, 2.2),
-        y_range=(-t_max + 0.4, 1.5),
-    )
-    plot.segment(
-        "x0",
-        "y0",
-        "x1",
-        "y1",
-        source=lines_source,
-        line_color="color",
-        line_alpha="alpha",
-        line_width="width",
-    )
-    boxes = plot.rect(
-        "bx", "y", "bw", 0.84, source=tokens_source, fill_color="fill", fill_alpha="alpha", line_color=None
-    )
-    plot.text(
-        "tx",
-        "y",
-        text="text",
-        source=tokens_source,
-        text_align="align",
-        text_baseline="middle",
-        text_font_size="10pt",
-        text_color="#222222",
-    )
-    squares = plot.rect(
-        "x", "y", 0.22, 0.5, source=legend_source, fill_color="color", fill_alpha="alpha", line_color=None
-    )
-    plot.text(
-        "x",
-        "y",
-        text="text",
-        source=legend_source,
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="8pt",
-        text_color="white",
-    )
-
-    sentence = _sentence_select(sentences, name, 340)
-    layer_select = numbered_select("Layer", L, value=layer + 1, name=f"{name}-layer", width=70)
-    head_select = Select(
-        title="Head",
-        value=str(head + 1),
-        options=[("all", "all heads")] + [(str(h + 1), str(h + 1)) for h in range(H)],
-        name=f"{name}-head",
-        width=90,
-    )
-    focus = Select(
-        title="Focus token",
-        value="all",
-        options=_focus_options(sentences[0].tokens),
-        name=f"{name}-focus",
-        width=150,
-    )
-    table, table_text, table_bands = _text_panel(
-        f"{name}-table", width=345, height=max(60 + 22 * t_max, 70 + 18 * H), title="Heads of this layer"
-    )
-    hint = Div(
-        text="Hover a token to keep only its lines (left: where it looks; right: who looks at it); tap it to "
-        "pin that view (tap again to release); tap a coloured square to pick that head.",
-        name=f"{name}-hint",
-        width=720,
-    )
-
-    update = js_callback(
-        "pretrained_head_view",
-        sentence=sentence,
-        layer=layer_select,
-        head=head_select,
-        focus=focus,
-        tokens_source=tokens_source,
-        lines_source=lines_source,
-        legend_source=legend_source,
-        plot=plot,
-        table=dict(plot=table, text=table_text, bands=table_bands),
-        tokens=[list(s.tokens) for s in sentences],
-        weights=[quantize(s.attentions) for s in sentences],  # (L, H, T, T) uint8 each
-        stats=[float32("stats", st) for st in stats],  # (7, L, H) each
-        stat_short=list(_SHORT),
-        colors=list(HEAD_COLORS[:H]),
-        geometry=dict(
-            left_box=_LEFT_BOX,
-            right_box=_RIGHT_BOX,
-            box_w=_BOX_W,
-            left_text=_LEFT_TEXT,
-            right_text=_RIGHT_TEXT,
-            x0=_LINE_X0,
-            x1=_LINE_X1,
-        ),
-        threshold=threshold,
-        all_heads_threshold=all_heads_threshold,
-    )
-    for widget in (sentence, layer_select, head_select, focus):
-        widget.js_on_change("value", update)
-    pick = js_callback(
-        "pretrained_head_focus",
-        focus=focus,
-        head=head_select,
-        tokens_source=tokens_source,
-        legend_source=legend_source,
-    )
-    plot.add_tools(
-        HoverTool(renderers=[boxes], tooltips=None, callback=pick, name=f"{name}-hover"),
-        TapTool(renderers=[boxes, squares], behavior="inspect", callback=pick, name=f"{name}-tap"),
-    )
-    controls = row(sentence, layer_select, head_select, focus, name=f"{name}-controls")
-    layout = column(controls, hint, row(plot, table), name=name)
-    return on_document_ready(layout, update)
+    L, H, T, _ = levels.shape
+    padded = np.zeros((L, T + 1, H, T + 1), levels.dtype)
+    padded[:, :T, :, :T] = levels.transpose(0, 2, 1, 3)  # (L, T, H, T): query rows, then heads across
+    return padded.reshape(L * (T + 1), H * (T + 1))[:-1, :-1]
 
 
-# --- model view --------------------------------------------------------------------------------------------
-def model_view_grid(attentions) -> np.ndarray:
-    """Every head's quantised weights tiled into one image: layers down, heads across, one empty pixel between.
+class ModelViewPayload(NamedTuple):
+    """Model view: every head's ``levels`` (n, L, H, T, T); statistics and their ranks (n, L, H, S)."""
 
-    Parameters
-    ----------
-    attentions : float array, shape (L, H, T, T)
+    controls: tuple
+    axes: dict
+    tokens: list  # (n, T): padded with ""
+    lengths: np.ndarray  # (n,) int32
+    levels: np.ndarray  # (n, L, H, T, T) uint8, w = level / 255
+    stats: np.ndarray  # (n, L, H, S) float32
+    ranks: np.ndarray  # (n, L, H, S) int32: 1 = the strongest of all L H heads
+    labels: tuple  # S statistic names
 
-    Returns
-    -------
-    grid : uint8 array, shape (L (T + 1) - 1, H (T + 1) - 1)
-        ``grid[l (T + 1) + i, h (T + 1) + j] = quantize(attentions[l, h, i, j])``; the gaps hold 0.
+    def view(p, state: dict) -> dict:
+        """The tiled image and its frames, the enlarged head, and its statistics."""
+        T, toks = _sentence(p, state)
+        levels = np.asarray(pick(p, "levels", state)[:, :, :T, :T], np.uint8)  # (L, H, T, T)
+        L, H = levels.shape[:2]
+        l, h, P = int(state["layer"]) - 1, int(state["head"]) - 1, T + 1
+        image = tiled(levels)
+        ll, hh = (a.ravel() for a in np.meshgrid(np.arange(L), np.arange(H), indexing="ij"))
+        xt, yt = [k * P + T / 2 for k in range(H)], [-(k * P + T / 2) for k in range(L)]
+        stats, ranks = pick(p, "stats", state), pick(p, "ranks", state).astype(int)  # (S,) each
+        text, y = _Text(), [-14 - 21 * r for r in range(len(p.labels) + 6)]
+        text.put(6, y[0], f"Layer {l + 1}, head {h + 1} on this sentence (T = {T})", "bold")
+        text.put(6, y[1], "statistic", "bold")
+        text.put(222, y[1], "value", "bold", "right")
+        text.put(294, y[1], f"rank of {L * H}", "bold", "right")
+        for k, label in enumerate(p.labels):
+            st = "bold" if ranks[k] <= 3 else "normal"
+            text.put(6, y[k + 2], STATISTIC_LABELS[label], st)
+            text.put(222, y[k + 2], f"{stats[k]:.3f}", st, "right")
+            text.put(294, y[k + 2], str(ranks[k]), st, "right")
+        first = _weights(levels[l, h, 0])
+        best, r0 = int(np.argmax(first)), len(p.labels) + 3
+        text.put(6, y[r0], "Shaded: one of the 3 strongest heads for it.")
+        text.put(6, y[r0 + 1], "Rows are queries, columns keys; rows sum to 1.")
+        text.put(6, y[r0 + 2], f"{toks[0]} (first query) looks most at {toks[best]}: {first[best]:.2f}")
+        return {
+            "image": {"data.image.0": image, "dw": [image.shape[1]], "dh": [image.shape[0]]},
+            "thumbs": dict(
+                x=hh * P + T / 2, y=-(ll * P + T / 2), size=np.full(L * H, T + 0.4), layer=ll + 1, head=hh + 1
+            ),
+            "frame": dict(x=[h * P + T / 2], y=[-(l * P + T / 2)], size=[T + 0.8]),
+            "grid-xticks": {"ticks": xt},
+            "grid-yticks": {"ticks": yt},
+            "grid": {"x_range.end": image.shape[1] + 1, "y_range.start": -image.shape[0] - 1},
+            **_grid_view("detail", toks, _weights(levels[l, h]), f"Layer {l + 1}, head {h + 1}"),
+            "stats-text": text.columns,
+            "stats-bands": _bands([(150, y[k + 2], 300, 21) for k in range(len(p.labels)) if ranks[k] <= 3]),
+        }
+
+
+def model_view_payload(sweep) -> ModelViewPayload:
+    """Pack a sweep for the model view: levels of every head, statistics and ranks per head."""
+    labels, tokens, T = _check_sweep(sweep)
+    L, H = np.shape(sweep.attentions[0])[:2]
+    controls = (
+        Control("sentence", labels),
+        Control("layer", tuple(range(1, L + 1))),
+        Control("head", tuple(range(1, H + 1))),
+    )
+    axes = dict(tokens=("sentence",), lengths=("sentence",), levels=("sentence",))
+    axes.update(stats=("sentence", "layer", "head"), ranks=("sentence", "layer", "head"))
+    return ModelViewPayload(
+        controls=controls,
+        axes=axes,
+        **_tokens(tokens, T),
+        levels=quantize(_pad(sweep.attentions, T, np.float32)),
+        stats=np.ascontiguousarray(np.moveaxis(sweep.statistics, 1, -1), np.float32),
+        ranks=np.ascontiguousarray(np.moveaxis(sweep.ranks, 1, -1), np.int32),
+        labels=tuple(sweep.statistic_names),
+    )
+
+
+def _thumbnails(name: str, L: int, H: int):
+    """The model view's canvas: one image of every head, a frame per thumbnail (hover, tap), a red frame.
+
+    Data units are image pixels, so a callback places everything once it knows T. Returns
+    ``(plot, {"image", "thumbs", "frame"} sources, thumbnail frames)``.
     """
-    a = as_float_array("attentions", attentions, ndim=4)
-    L, H, T, Tk = a.shape
-    if T != Tk:
-        raise ValueError(f"attentions must have shape (L, H, T, T), got {a.shape}")
-    padded = np.zeros((L, T + 1, H, T + 1), np.uint8)
-    padded[:, :T, :, :T] = quantize(a).transpose(0, 2, 1, 3)  # (L, T, H, T): query rows, then heads across
-    return np.ascontiguousarray(padded.reshape(L * (T + 1), H * (T + 1))[:-1, :-1])
-
-
-def _detail_heatmap(tokens, weights, name: str, title: str, width: int, height: int):
-    """An attention heatmap whose hover shows query, key and weight (no pre-softmax score here)."""
-    plot = attention_heatmap(weights, tokens, tokens, name=name, title=title, width=width, height=height)
-    plot.select_one(HoverTool).tooltips = [
-        ("query", "@q_token"),
-        ("key", "@k_token"),
-        ("weight", "@weight{0.000}"),
-    ]
-    return plot
-
-
-def _heatmap_handles(plot) -> dict:
-    """The models a callback changes to redraw a heatmap built by :func:`attention_heatmap`."""
-    name = plot.name
-    return dict(
-        source=plot.select_one({"name": f"{name}-source"}),
-        plot=plot,
-        xaxis=plot.xaxis[0],
-        yaxis=plot.yaxis[0],
-    )
-
-
-def model_view_figure(
-    sentences: Sequence[SentenceAttention], *, layer: int = 0, head: int = 0, name: str = "modelview"
-):
-    """A model view as in BertViz: every layer × head as a thumbnail; tap one (or use the sliders) to enlarge it.
-
-    The thumbnails are one image (:func:`model_view_grid`) with a frame per head; beside the enlarged heatmap,
-    the head's statistics on the sentence and their rank among all heads.
-
-    Parameters
-    ----------
-    sentences : sequence of SentenceAttention
-    layer, head : int
-        The (0-based) head enlarged first.
-    name : str
-        Prefix of every model's name.
-    """
-    sentences = _check_sentences(sentences)
-    L, H = sentences[0].attentions.shape[:2]
-    layer, head = _check_head(layer, head, L, H)
-    head_stats = _statistics(sentences)
-    ranks = _ranks(head_stats)
-    grids = [model_view_grid(s.attentions) for s in sentences]
-
-    # Data units are image pixels: head h of layer l covers x in [h (T+1), h (T+1) + T], y in -[l (T+1) + T, l (T+1)].
-    image_source = ColumnDataSource(
-        dict(image=[grids[0]], x=[0], y=[0], dw=[1], dh=[1]), name=f"{name}-image"
-    )
-    thumbs_source = ColumnDataSource(dict(x=[], y=[], size=[], layer=[], head=[]), name=f"{name}-thumbs")
-    frame_source = ColumnDataSource(dict(x=[], y=[], size=[]), name=f"{name}-frame")
-    grid = figure(
+    image = empty_source(f"{name}-image", 1, image=[np.zeros((1, 1), np.uint8)], x=[0], y=[0], dw=[1], dh=[1])
+    thumbs = empty_source(f"{name}-thumbs", 0, **dict.fromkeys(["x", "y", "size", "layer", "head"], "float"))
+    frame = empty_source(f"{name}-frame", 0, x="float", y="float", size="float")
+    plot = figure(
         name=f"{name}-grid",
         width=740,
         height=60 + int(680 * L / H),
@@ -506,140 +597,184 @@ def model_view_figure(
         x_axis_location="above",
         title="Every head of every layer (tap one to enlarge it)",
     )
-    mapper = LinearColorMapper(palette=list(SEQUENTIAL), low=0, high=QUANT_LEVELS, name=f"{name}-mapper")
-    grid.image(
+    mapper = color_mapper(f"{name}-mapper", SEQUENTIAL, 0, QUANT_LEVELS)
+    plot.image(
         image="image",
         x="x",
         y="y",
         dw="dw",
         dh="dh",
-        source=image_source,
-        color_mapper=mapper,
+        source=image,
         origin="top_left",
         anchor="top_left",
+        color_mapper=mapper,
     )
-    thumbs = grid.rect(
-        "x", "y", "size", "size", source=thumbs_source, fill_alpha=0, line_color="#c6dbef", line_width=1
+    boxes = plot.rect(
+        "x", "y", "size", "size", source=thumbs, fill_alpha=0, line_color="#c6dbef", line_width=1
     )
-    grid.rect(
-        "x", "y", "size", "size", source=frame_source, fill_alpha=0, line_color="#d62728", line_width=2.5
-    )
-    grid.xaxis.ticker = FixedTicker(ticks=[], name=f"{name}-xticks")
-    grid.yaxis.ticker = FixedTicker(ticks=[], name=f"{name}-yticks")
-    grid.xaxis.axis_label = "head"
-    grid.yaxis.axis_label = "layer"
-    grid.axis.major_tick_line_color = None
-    grid.axis.minor_tick_line_color = None
-    grid.axis.axis_line_color = None
-    grid.grid.visible = False
-    grid.outline_line_color = None
+    plot.rect("x", "y", "size", "size", source=frame, fill_alpha=0, line_color="#d62728", line_width=2.5)
+    plot.xaxis.ticker = FixedTicker(ticks=[], name=f"{name}-grid-xticks")
+    plot.yaxis.ticker = FixedTicker(ticks=[], name=f"{name}-grid-yticks")
+    plot.xaxis.axis_label, plot.yaxis.axis_label = "head", "layer"
+    plot.axis.major_tick_line_color = plot.axis.minor_tick_line_color = plot.axis.axis_line_color = None
+    plot.grid.visible = False
+    plot.outline_line_color = None
+    return plot, dict(image=image, thumbs=thumbs, frame=frame), boxes
 
-    s0 = sentences[0]
-    detail = _detail_heatmap(
-        s0.tokens, s0.attentions[layer, head], f"{name}-detail", "Layer 1, head 1", width=420, height=400
-    )
-    stats, stats_text, stats_bands = _text_panel(f"{name}-stats", width=300, height=400, font_size="9pt")
-    sentence = _sentence_select(sentences, name, 400)
-    layer_slider = Slider(
-        start=1, end=L, value=layer + 1, step=1, title="Layer", name=f"{name}-layer", width=140
-    )
-    head_slider = Slider(start=1, end=H, value=head + 1, step=1, title="Head", name=f"{name}-head", width=150)
 
+def model_view_layout(p: ModelViewPayload, *, name: str = "modelview", layer: int = 0, head: int = 0):
+    """Every layer x head as a thumbnail (tap one to enlarge it), the enlarged head and its statistics."""
+    check_name(name)
+    check_payload(p)
+    sentences, layers, heads = (c.values for c in p.controls)
+    L, H = len(layers), len(heads)
+    layer, head = check_int("layer", layer, low=0, high=L - 1), check_int("head", head, low=0, high=H - 1)
+    grid, sources, boxes = _thumbnails(name, L, H)
+    tokens = p.tokens[0][: p.lengths[0]]
+    detail, cells, axes = weight_grid(
+        f"{name}-detail", tokens, title=" ", width=420, height=400, colorbar=True
+    )
+    stats, stats_text, stats_bands = text_panel(f"{name}-stats", width=300, height=400, font_size="9pt")
+    widgets = {
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=400),
+        "layer": slider(f"{name}-layer", "Layer", 1, L, layer + 1, width=140),
+        "head": slider(f"{name}-head", "Head", 1, H, head + 1, width=150),
+    }
     update = js_callback(
         "pretrained_model_view",
-        sentence=sentence,
-        layer=layer_slider,
-        head=head_slider,
-        grid=dict(plot=grid, xaxis=grid.xaxis[0], yaxis=grid.yaxis[0]),
-        image_source=image_source,
-        thumbs_source=thumbs_source,
-        frame_source=frame_source,
-        detail=_heatmap_handles(detail),
-        stats_panel=dict(plot=stats, text=stats_text, bands=stats_bands),
-        tokens=[list(s.tokens) for s in sentences],
-        grids=grids,
-        stats=[float32("stats", st) for st in head_stats],
-        ranks=list(ranks),
-        stat_labels=[STATISTIC_LABELS[k] for k in STATISTICS],
-        levels=QUANT_LEVELS,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        grid=grid,
+        grid_axes=[grid.xaxis[0], grid.yaxis[0]],
+        **sources,
+        detail=detail,
+        detail_cells=cells,
+        detail_axes=axes,
+        stats_text=stats_text,
+        stats_bands=stats_bands,
+        statistic_labels=STATISTIC_LABELS,
     )
-    for widget in (sentence, layer_slider, head_slider):
-        widget.js_on_change("value", update)
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    # Tapping a thumbnail moves the layer and head sliders to it (the controls: the numbers check covers it).
     tap = js_callback(
-        "pretrained_model_tap", layer=layer_slider, head=head_slider, thumbs_source=thumbs_source
+        "pretrained_model_tap", layer=widgets["layer"], head=widgets["head"], thumbs_source=sources["thumbs"]
     )
     grid.add_tools(
-        TapTool(renderers=[thumbs], behavior="inspect", callback=tap, name=f"{name}-tap"),
-        HoverTool(
-            renderers=[thumbs], tooltips=[("layer", "@layer"), ("head", "@head")], name=f"{name}-hover"
-        ),
+        TapTool(renderers=[boxes], behavior="inspect", callback=tap, name=f"{name}-tap"),
+        HoverTool(renderers=[boxes], tooltips=[("layer", "@layer"), ("head", "@head")], name=f"{name}-hover"),
     )
-    controls = row(sentence, layer_slider, head_slider, name=f"{name}-controls")
-    layout = column(controls, grid, row(detail, stats), name=name)
-    return on_document_ready(layout, update)
+    fig = column(control_row(f"{name}-controls", *widgets.values()), grid, row(detail, stats), name=name)
+    return on_document_ready(fig, update)
 
 
-# --- patterns ----------------------------------------------------------------------------------------------
-def patterns_figure(sentences: Sequence[SentenceAttention], *, k: int = 3, name: str = "patterns"):
-    """Where each head pattern lives: a layer × head map of one statistic, its top heads, and a table of all.
+def model_view_figure(sweep, *, name: str = "modelview", **initial):
+    """``model_view_layout(model_view_payload(sweep))`` (``initial``: the 0-based ``layer`` and ``head``)."""
+    return model_view_layout(model_view_payload(sweep), name=name, **initial)
 
-    The sentence select also offers the mean of every statistic over all sentences.
 
-    Parameters
-    ----------
-    sentences : sequence of SentenceAttention
-    k : int
-        Top heads listed per pattern.
-    name : str
-        Prefix of every model's name.
-    """
-    sentences = _check_sentences(sentences)
-    L, H = sentences[0].attentions.shape[:2]
+# --- patterns ------------------------------------------------------------------------------------------------
+class PatternsPayload(NamedTuple):
+    """Head patterns: each statistic of every head per sentence, the last entry their mean over sentences."""
+
+    controls: tuple
+    axes: dict
+    values: np.ndarray  # (n + 1, S, L, H) float32
+    top_layer: np.ndarray  # (n + 1, S, k) int32: the k strongest heads per statistic, best first (0-based)
+    top_head: np.ndarray  # (n + 1, S, k) int32
+    top_value: np.ndarray  # (n + 1, S, k) float32
+    labels: tuple  # S statistic names
+    highs: tuple  # S colour-scale maxima: 1, and log T of the longest sentence for entropy
+
+    def view(p, state: dict) -> dict:
+        """Map colours and numbers, the top heads framed, and the table of every statistic's top heads."""
+        values = pick(p, "values", state)  # (L, H)
+        q = p.labels.index(state["pattern"])
+        high, k = float(p.highs[q]), p.top_layer.shape[-1]
+        layers, heads = (pick(p, f, state).astype(int) for f in ("top_layer", "top_head"))  # (S, k)
+        tops = pick(p, "top_value", state)
+        what = "mean over all sentences" if state["sentence"] == p.controls[0].values[-1] else "this sentence"
+        table, y = _Text(), [-14 - 22 * r for r in range(len(p.labels) + 1)]
+        table.put(6, y[0], f"statistic ({what})", "bold")
+        for r in range(k):
+            table.put(250 + 163 * r, y[0], f"#{r + 1}", "bold")
+        for s, label in enumerate(p.labels):
+            st = "bold" if s == q else "normal"
+            table.put(6, y[s + 1], STATISTIC_LABELS[label], st)
+            for r in range(k):
+                text = f"layer {layers[s, r] + 1}, head {heads[s, r] + 1}: {tops[s, r]:.3f}"
+                table.put(250 + 163 * r, y[s + 1], text, st)
+        return {
+            "cells": dict(
+                value=values.ravel(),
+                text=[f"{v:.2f}" for v in values.ravel()],
+                text_color=["white" if float(v) > 0.6 * high else INK for v in values.ravel()],
+            ),
+            "top": dict(x=heads[q].astype(float), y=-layers[q].astype(float), rank=list(range(1, k + 1))),
+            "mapper": {"high": high},
+            "map": {
+                "title.text": f"{STATISTIC_LABELS[p.labels[q]]}: value of every head ({what}); "
+                f"red frames: the {k} strongest"
+            },
+            "table-text": table.columns,
+            "table-bands": _bands([(370, y[q + 1], 740, 22)]),
+        }
+
+
+def patterns_payload(sweep, *, k: int = 3) -> PatternsPayload:
+    """Pack a sweep for the patterns figure: statistics per sentence and their mean, the ``k`` top heads of each."""
+    labels, tokens, T = _check_sweep(sweep)
+    L, H = np.shape(sweep.attentions[0])[:2]
     k = check_int("k", k, low=1, high=L * H)
-    stats = _statistics(sentences)  # (n, 7, L, H)
-    stats = np.concatenate([stats, stats.mean(axis=0, keepdims=True)])  # the last entry: mean over sentences
-    tops = []  # per entry: (7, k, 3) as (layer, head, value)
-    for st in stats:
-        top = top_heads(HeadStatistics(*st), k)
-        tops.append(float32("top", [[[s.layer, s.head, s.value] for s in top[key]] for key in STATISTICS]))
-    # Entropy's colour scale ends at the largest possible value, log T of the longest sentence.
-    highs = [1.0] * len(PATTERNS) + [float(np.log(max(len(s.tokens) for s in sentences)))]
-
-    hh, ll = np.meshgrid(np.arange(H), np.arange(L))
-    cells = ColumnDataSource(
-        dict(
-            x=hh.ravel().astype(np.float32),
-            y=(-ll.ravel()).astype(np.float32),
-            layer=(ll.ravel() + 1).astype(np.int32),
-            head=(hh.ravel() + 1).astype(np.int32),
-            value=float32("value", stats[0, 0].ravel()),
-            text=[""] * (L * H),
-            text_color=["#222222"] * (L * H),
+    values = np.concatenate([sweep.statistics, np.asarray(sweep.mean_statistics)[None]])  # (n + 1, S, L, H)
+    ranks = np.concatenate([sweep.ranks, np.asarray(sweep.mean_ranks)[None]]).reshape(
+        *values.shape[:2], L * H
+    )
+    flat = np.stack([np.argmax(ranks == r, axis=-1) for r in range(1, k + 1)], axis=-1)  # (n + 1, S, k)
+    names = tuple(sweep.statistic_names)
+    controls = (
+        Control("sentence", (*labels, f"mean over all {len(labels)} sentences")),
+        Control("pattern", names),
+    )
+    return PatternsPayload(
+        controls=controls,
+        axes=dict(
+            values=("sentence", "pattern"),
+            top_layer=("sentence",),
+            top_head=("sentence",),
+            top_value=("sentence",),
         ),
-        name=f"{name}-cells",
+        values=values.astype(np.float32),
+        top_layer=(flat // H).astype(np.int32),
+        top_head=(flat % H).astype(np.int32),
+        top_value=np.take_along_axis(values.reshape(ranks.shape), flat, axis=-1).astype(np.float32),
+        labels=names,
+        highs=tuple(float(np.log(T)) if s == "entropy" else 1.0 for s in names),
     )
-    top_source = ColumnDataSource(dict(x=[], y=[], rank=[]), name=f"{name}-top")
-    plot = figure(
+
+
+def patterns_layout(p: PatternsPayload, *, name: str = "patterns"):
+    """A layer x head map coloured by one statistic, its top heads framed, and a table of every statistic's."""
+    check_name(name)
+    check_payload(p)
+    L, H = p.values.shape[2:]
+    numbers = dict(layer=np.repeat(np.arange(1, L + 1), H), head=np.tile(np.arange(1, H + 1), L))
+    cells = grid_source(f"{name}-cells", L, H, value="float", text="str", text_color="str", **numbers)
+    layers, heads = [str(i + 1) for i in range(L)], [str(j + 1) for j in range(H)]
+    mapper = color_mapper(f"{name}-mapper")
+    size = dict(width=740, height=70 + 44 * L)
+    plot, rects = token_grid(
+        cells,
         name=f"{name}-map",
-        width=740,
-        height=70 + 44 * L,
-        x_range=(-0.5, H - 0.5),
-        y_range=(-L + 0.5, 0.5),
-        tools="",
-        toolbar_location=None,
-        x_axis_location="above",
-        title="",
+        title=" ",
+        q_tokens=layers,
+        k_tokens=heads,
+        color_field="value",
+        mapper=mapper,
+        **size,
     )
-    mapper = LinearColorMapper(palette=list(SEQUENTIAL), low=0, high=1, name=f"{name}-mapper")
-    rects = plot.rect(
-        "x",
-        "y",
-        0.96,
-        0.92,
-        source=cells,
-        fill_color={"field": "value", "transform": mapper},
-        line_color=None,
-    )
+    plot.xaxis.major_label_orientation = "horizontal"
+    plot.xaxis.axis_label, plot.yaxis.axis_label = "head", "layer"
     plot.text(
         "x",
         "y",
@@ -650,132 +785,124 @@ def patterns_figure(sentences: Sequence[SentenceAttention], *, k: int = 3, name:
         text_baseline="middle",
         text_font_size="8.5pt",
     )
-    plot.rect("x", "y", 0.96, 0.92, source=top_source, fill_alpha=0, line_color="#d62728", line_width=2.5)
-    plot.xaxis.ticker = FixedTicker(ticks=list(range(H)), name=f"{name}-xticks")
-    plot.xaxis.major_label_overrides = {h: str(h + 1) for h in range(H)}
-    plot.yaxis.ticker = FixedTicker(ticks=[-li for li in range(L)], name=f"{name}-yticks")
-    plot.yaxis.major_label_overrides = {-li: str(li + 1) for li in range(L)}
-    plot.xaxis.axis_label = "head"
-    plot.yaxis.axis_label = "layer"
-    plot.axis.major_tick_line_color = None
-    plot.axis.minor_tick_line_color = None
-    plot.axis.axis_line_color = None
-    plot.grid.visible = False
-    plot.outline_line_color = None
-    plot.add_tools(
-        HoverTool(
-            renderers=[rects],
-            tooltips=[("layer", "@layer"), ("head", "@head"), ("value", "@value{0.000}")],
-            name=f"{name}-hover",
-        )
+    top = empty_source(f"{name}-top", 0, x="float", y="float", rank="float")
+    plot.rect("x", "y", 0.96, 0.92, source=top, fill_alpha=0, line_color="#d62728", line_width=2.5)
+    plot.add_tools(hover(rects, ("layer", "@layer"), ("head", "@head"), ("value", "@value{0.000}")))
+    table, table_text, table_bands = text_panel(f"{name}-table", width=740, height=40 + 22 * len(p.labels))
+    sentences, statistics = p.controls[0].values, [(s, STATISTIC_LABELS[s]) for s in p.labels]
+    widgets = {
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=460),
+        "pattern": labelled_select(f"{name}-pattern", "Statistic", statistics, p.labels[0], width=230),
+    }
+    models = dict(
+        cells=cells, top=top, mapper=mapper, plot=plot, table_text=table_text, table_bands=table_bands
     )
-
-    sentence = _sentence_select(
-        sentences, name, 460, extra=[("mean", f"mean over all {len(sentences)} sentences")]
-    )
-    pattern = Select(
-        title="Statistic",
-        value=STATISTICS[0],
-        options=[(key, STATISTIC_LABELS[key]) for key in STATISTICS],
-        name=f"{name}-pattern",
-        width=230,
-    )
-    table, table_text, table_bands = _text_panel(f"{name}-table", width=740, height=40 + 22 * len(STATISTICS))
     update = js_callback(
         "pretrained_patterns",
-        sentence=sentence,
-        pattern=pattern,
-        cells=cells,
-        top_source=top_source,
-        mapper=mapper,
-        plot=plot,
-        table=dict(text=table_text, bands=table_bands),
-        stats=[float32("stats", st) for st in stats],  # (7, L, H) each, the last one the mean
-        tops=tops,
-        keys=list(STATISTICS),
-        labels=[STATISTIC_LABELS[key] for key in STATISTICS],
-        highs=highs,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        **models,
+        statistic_labels=STATISTIC_LABELS,
     )
-    for widget in (sentence, pattern):
-        widget.js_on_change("value", update)
-    layout = column(row(sentence, pattern, name=f"{name}-controls"), plot, table, name=name)
-    return on_document_ready(layout, update)
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    fig = column(control_row(f"{name}-controls", *widgets.values()), plot, table, name=name)
+    return on_document_ready(fig, update)
 
 
-# --- rollout -----------------------------------------------------------------------------------------------
-def _summary(m: np.ndarray, tokens: Sequence[str]) -> np.ndarray:
-    """Per layer: mean weight of a query on itself, on [CLS] and on [SEP] keys, shape (L, 3)."""
-    toks = np.array(tokens, dtype=object)
-    diag = np.diagonal(m, axis1=1, axis2=2).mean(axis=-1)  # (L,)
-    cls = m[..., toks == "[CLS]"].sum(axis=-1).mean(axis=-1)  # (L,)
-    sep = m[..., toks == "[SEP]"].sum(axis=-1).mean(axis=-1)  # (L,)
-    return np.stack([diag, cls, sep], axis=-1)
+def patterns_figure(sweep, *, k: int = 3, name: str = "patterns"):
+    """``patterns_layout(patterns_payload(sweep, k=k))``."""
+    return patterns_layout(patterns_payload(sweep, k=k), name=name)
 
 
-def rollout_figure(
-    sentences: Sequence[SentenceAttention], *, layer: int | None = None, name: str = "rollout"
+# --- rollout -------------------------------------------------------------------------------------------------
+class RolloutPayload(NamedTuple):
+    """Raw attention (head mean) and rollout of every layer, with the shares the titles quote."""
+
+    controls: tuple
+    axes: dict
+    tokens: list  # (n, T): padded with ""
+    lengths: np.ndarray  # (n,) int32
+    raw: np.ndarray  # (n, L, T, T) float32
+    rollout: np.ndarray  # (n, 2, L, T, T) float32: without, with the residual term
+    raw_shares: np.ndarray  # (n, L, 3) float32: mean weight of a query on itself, on [CLS], on [SEP]
+    rollout_shares: np.ndarray  # (n, 2, L, 3) float32
+
+    def view(p, state: dict) -> dict:
+        """The two heatmaps and their titles."""
+        T, toks = _sentence(p, state)
+        l, residual = int(state["layer"]) - 1, bool(state["residual"])
+        a, b = (" · ".join(f"{x:.2f}" for x in pick(p, f, state)) for f in ("raw_shares", "rollout_shares"))
+        raw_title = f"Raw, layer {l + 1} (head mean): {a}"
+        roll_title = f"Rollout 1–{l + 1}{'' if residual else ', no residual'}: {b}"
+        return {
+            **_grid_view("raw", toks, pick(p, "raw", state)[:T, :T], raw_title),
+            **_grid_view("rolled", toks, pick(p, "rollout", state)[:T, :T], roll_title),
+        }
+
+
+def rollout_payload(sweep) -> RolloutPayload:
+    """Pack a sweep for the rollout figure: raw attention, rollout without and with the residual term."""
+    labels, tokens, T = _check_sweep(sweep)
+    L = np.shape(sweep.attentions[0])[0]
+    shares = np.asarray(sweep.shares, np.float32)  # (n, 3, L, 3): raw, rollout without / with residual
+    controls = (
+        Control("sentence", labels),
+        Control("layer", tuple(range(1, L + 1))),
+        Control("residual", (False, True), "active"),
+    )
+    axes = dict(tokens=("sentence",), lengths=("sentence",), raw=("sentence", "layer"))
+    axes.update(rollout=("sentence", "residual", "layer"), raw_shares=("sentence", "layer"))
+    axes.update(rollout_shares=("sentence", "residual", "layer"))
+    return RolloutPayload(
+        controls=controls,
+        axes=axes,
+        **_tokens(tokens, T),
+        raw=_pad(sweep.raw, T, np.float32),
+        rollout=_pad(sweep.rollout, T, np.float32),
+        raw_shares=np.ascontiguousarray(shares[:, 0]),
+        rollout_shares=np.ascontiguousarray(shares[:, 1:]),
+    )
+
+
+def rollout_layout(
+    p: RolloutPayload, *, name: str = "rollout", layer: int | None = None, residual: bool = True
 ):
-    """Raw attention (head mean of one layer) beside attention rollout up to that layer, with a layer slider.
-
-    A toggle switches the residual term of rollout, ``(A + I) / 2``, on and off.
-
-    Parameters
-    ----------
-    sentences : sequence of SentenceAttention
-    layer : int, optional
-        The (0-based) layer shown first, the last one by default.
-    name : str
-        Prefix of every model's name.
-    """
-    sentences = _check_sentences(sentences)
-    L = sentences[0].attentions.shape[0]
+    """Raw attention of one layer beside rollout up to it; a layer slider and a residual toggle."""
+    check_name(name)
+    check_payload(p)
+    L = len(p.controls[1].values)
     layer = L - 1 if layer is None else check_int("layer", layer, low=0, high=L - 1)
-    raw = [float32("raw", raw_attention(s.attentions)) for s in sentences]  # (L, T, T) each
-    rolled = [
-        [float32("rollout", attention_rollout(s.attentions, residual=r)) for s in sentences]
-        for r in (False, True)
+    residual = check_bool("residual", residual)
+    tokens = p.tokens[0][: p.lengths[0]]
+    grids = [
+        weight_grid(f"{name}-{role}", tokens, title=title, width=365, height=380, colorbar=True)
+        for role, title in (("raw", "Raw attention"), ("rolled", "Attention rollout"))
     ]
-    summary = [
-        float32("summary", np.stack([_summary(m, s.tokens) for m in (r, rolled[0][k], rolled[1][k])]))
-        for k, (s, r) in enumerate(zip(sentences, raw, strict=True))
-    ]  # (3 kinds: raw, rollout without, with residual; L, 3) each
-
-    s0 = sentences[0]
-    raw_plot = _detail_heatmap(
-        s0.tokens, raw[0][layer], f"{name}-raw", "Raw attention", width=365, height=380
-    )
-    roll_plot = _detail_heatmap(
-        s0.tokens, rolled[1][0][layer], f"{name}-rollout", "Attention rollout", width=365, height=380
-    )
-    sentence = _sentence_select(sentences, name, 400)
-    layer_slider = Slider(
-        start=1, end=L, value=layer + 1, step=1, title="Layer", name=f"{name}-layer", width=160
-    )
-    residual = Toggle(
-        label="Residual (A + I) / 2", active=True, name=f"{name}-residual", width=150, align="end"
-    )
-    note = Div(
-        text="The three numbers in each title: the mean weight of a query on <b>itself</b> · on <b>[CLS]</b> · "
-        "on <b>[SEP]</b>.",
-        name=f"{name}-note",
-        width=740,
-    )
+    for plot, _, _ in grids:
+        plot.title.text_font_size = "9pt"
+    sentences = p.controls[0].values
+    widgets = {
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=400),
+        "layer": slider(f"{name}-layer", "Layer", 1, L, layer + 1, width=160),
+        "residual": toggle(f"{name}-residual", "Residual (A + I) / 2", residual, width=150),
+    }
+    plots, cells, axes = zip(*grids, strict=True)
     update = js_callback(
         "pretrained_rollout",
-        sentence=sentence,
-        layer=layer_slider,
-        residual=residual,
-        raw_plot=_heatmap_handles(raw_plot),
-        roll_plot=_heatmap_handles(roll_plot),
-        tokens=[list(s.tokens) for s in sentences],
-        raw=raw,
-        rolled=rolled,
-        summary=summary,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        plots=list(plots),
+        cells=list(cells),
+        axes=list(axes),
     )
-    for widget, attr in ((sentence, "value"), (layer_slider, "value"), (residual, "active")):
-        widget.js_on_change(attr, update)
-    controls = row(sentence, layer_slider, residual, name=f"{name}-controls")
-    for p in (raw_plot, roll_plot):
-        p.title.text_font_size = "9pt"
-    layout = column(controls, note, row(raw_plot, roll_plot), name=name)
-    return on_document_ready(layout, update)
+    for control in p.controls:
+        widgets[control.widget].js_on_change(control.attr, update)
+    note = Div(text=_ROLLOUT_NOTE, name=f"{name}-note", width=740)
+    fig = column(control_row(f"{name}-controls", *widgets.values()), note, row(*plots), name=name)
+    return on_document_ready(fig, update)
+
+
+def rollout_figure(sweep, *, name: str = "rollout", **initial):
+    """``rollout_layout(rollout_payload(sweep))`` (``initial``: the 0-based ``layer``, ``residual``)."""
+    return rollout_layout(rollout_payload(sweep), name=name, **initial)

@@ -147,3 +147,52 @@ export const finiteXY = (x, y) => {
   for (let i = 0; i < y.length; i++) if (Number.isFinite(y[i])) keep.push(i)
   return {x: Float32Array.from(keep, (i) => x[i]), y: Float32Array.from(keep, (i) => y[i])}
 }
+
+// A typed array that carries its shape (and dimension), as Bokeh's image glyph and `pick` read them.
+export const shaped = (array, shape) => {
+  array.shape = shape
+  array.dimension = shape.length
+  return array
+}
+
+// The top-left (T, T) corner of the last two axes of a square matrix (a field padded to the longest sentence),
+// row-major, each value passed through f, as float32.
+export const corner = (matrix, T, f = (v) => v) => {
+  const n = matrix.shape[matrix.shape.length - 1]
+  const out = new Float32Array(T * T)
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) out[i * T + j] = f(matrix[i * n + j])
+  return out
+}
+
+// Redraw a token grid (kit.token_grid) for tokens that may change in number: one cell per (query i, key j) at
+// x = j, y = -i, plus `columns` (T*T values each, row-major); token labels on both axes; ranges fitted to T.
+export const tokenGrid = (source, plot, axes, tokens, columns) => {
+  const T = tokens.length, n = T * T
+  const x = new Float32Array(n), y = new Float32Array(n), q_token = new Array(n), k_token = new Array(n)
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      const c = cell(i, j, T)
+      x[c] = j; y[c] = -i; q_token[c] = tokens[i]; k_token[c] = tokens[j]
+    }
+  }
+  source.data = {x, y, q_token, k_token, ...columns}
+  const idx = tokens.map((_, i) => i)
+  const [xaxis, yaxis] = axes
+  xaxis.ticker.ticks = idx
+  xaxis.major_label_overrides = new Map(idx.map((j) => [j, tokens[j]]))
+  yaxis.ticker.ticks = idx.map((i) => -i + 0)
+  yaxis.major_label_overrides = new Map(idx.map((i) => [-i + 0, tokens[i]]))
+  plot.x_range.setv({start: -0.5, end: T - 0.5})
+  plot.y_range.setv({start: -T + 0.5, end: 0.5})
+}
+
+// Rows of a text panel (kit.text_panel): put(x, y, text, style, align, color) appends one; `columns` is the
+// data to give its text source.
+export const textRows = () => {
+  const columns = {x: [], y: [], text: [], color: [], style: [], align: []}
+  const put = (x, y, text, style = "normal", align = "left", color = "#222222") => {
+    columns.x.push(x); columns.y.push(y); columns.text.push(text)
+    columns.style.push(style); columns.align.push(align); columns.color.push(color)
+  }
+  return {columns, put}
+}

@@ -1,91 +1,73 @@
-// Model view (as in BertViz): every layer x head of the chosen sentence as one tiled image, a frame on the
-// chosen head, its enlarged heatmap and its statistics. Weights arrive as uint8 levels (w = level / levels)
-// tiled by NumPy (attnbook.viz.pretrained.model_view_grid), statistics and ranks as computed at build time;
-// this callback only picks and formats them (the statistics as text glyphs: cheaper to update than a Div).
-export default ({sentence, layer, head, grid, image_source, thumbs_source, frame_source, detail, stats_panel,
-                 tokens, grids, stats, ranks, stat_labels, levels}, obj) => {
-  const s = Number(sentence.value)
-  const toks = tokens[s]
-  const T = toks.length
-  const l = layer.value - 1
-  const h = head.value - 1
-  const S = stats[s]  // (7, L, H)
-  const L = S.shape[1]
-  const H = S.shape[2]
-  const P = T + 1  // thumbnail pitch in pixels (= data units)
-  const G = grids[s]  // (L P - 1, H P - 1) uint8
-  const width = G.shape[1]
+// Model view (as in BertViz): every layer x head of the chosen sentence tiled into one image (8-bit levels,
+// w = level / 255), a frame on the chosen head, its enlarged heatmap and its statistics with their ranks among
+// all heads. Python twin: attnbook.viz.pretrained.ModelViewPayload.view.
+import {corner, field, fmt, get, pick, shaped, textRows, tokenGrid, view} from "./lib.mjs"
 
-  // the tiled image and one frame per thumbnail (for hover and tap), only when the sentence changed
-  const new_sentence = image_source.data.image[0] !== G
-  if (new_sentence) {
-    image_source.data = {image: [G], x: [0], y: [0], dw: [width], dh: [G.shape[0]]}
+export default ({payload, widgets, grid, grid_axes, image, thumbs, frame, detail, detail_cells, detail_axes,
+                 stats_text, stats_bands, statistic_labels}, obj) => {
+  const {layer, head} = widgets
+  const T = pick(payload, "lengths", widgets)[0]
+  const toks = pick(payload, "tokens", widgets).slice(0, T)
+  const W = pick(payload, "levels", widgets)  // (L, H, T_max, T_max)
+  const [L, H, n] = W.shape
+  const l = layer.value - 1, h = head.value - 1
+  const P = T + 1  // thumbnail pitch in pixels (= data units)
+  const at = (li, hi, i, j) => W[((li * H + hi) * n + i) * n + j]
+
+  // the tiled image and one frame per thumbnail (for hover and tap): only when the sentence is new
+  if (obj !== layer && obj !== head) {
+    const rows = L * P - 1, cols = H * P - 1
+    const img = new Uint8Array(rows * cols)
+    for (let li = 0; li < L; li++)
+      for (let hi = 0; hi < H; hi++)
+        for (let i = 0; i < T; i++)
+          for (let j = 0; j < T; j++) img[(li * P + i) * cols + hi * P + j] = at(li, hi, i, j)
+    image.data = {image: [shaped(img, [rows, cols])], x: [0], y: [0], dw: [cols], dh: [rows]}
     const x = [], y = [], size = [], lay = [], hd = []
     for (let li = 0; li < L; li++) {
       for (let hi = 0; hi < H; hi++) {
         x.push(hi * P + T / 2); y.push(-(li * P + T / 2)); size.push(T + 0.4); lay.push(li + 1); hd.push(hi + 1)
       }
     }
-    thumbs_source.data = {x, y, size, layer: lay, head: hd}
-    grid.plot.x_range.setv({start: -1, end: width + 1})
-    grid.plot.y_range.setv({start: -G.shape[0] - 1, end: 1})
+    thumbs.data = {x, y, size, layer: lay, head: hd}
+    grid.x_range.setv({start: -1, end: cols + 1})
+    grid.y_range.setv({start: -rows - 1, end: 1})
     const xt = Array.from({length: H}, (_, k) => k * P + T / 2)
     const yt = Array.from({length: L}, (_, k) => -(k * P + T / 2))
-    grid.xaxis.ticker.ticks = xt
-    grid.xaxis.major_label_overrides = new Map(xt.map((t, k) => [t, String(k + 1)]))
-    grid.yaxis.ticker.ticks = yt
-    grid.yaxis.major_label_overrides = new Map(yt.map((t, k) => [t, String(k + 1)]))
+    grid_axes[0].ticker.ticks = xt
+    grid_axes[0].major_label_overrides = new Map(xt.map((t, k) => [t, String(k + 1)]))
+    grid_axes[1].ticker.ticks = yt
+    grid_axes[1].major_label_overrides = new Map(yt.map((t, k) => [t, String(k + 1)]))
   }
-  frame_source.data = {x: [h * P + T / 2], y: [-(l * P + T / 2)], size: [T + 0.8]}
+  frame.data = {x: [h * P + T / 2], y: [-(l * P + T / 2)], size: [T + 0.8]}
 
-  // enlarged heatmap: cell (i, j) at x = j, y = -i, as attention_heatmap lays it out
-  const n = T * T
-  const x = new Float32Array(n), y = new Float32Array(n), weight = new Float32Array(n)
-  const q_token = new Array(n), k_token = new Array(n)
-  for (let i = 0; i < T; i++) {
-    const row = (l * P + i) * width + h * P
-    for (let j = 0; j < T; j++) {
-      const c = i * T + j
-      x[c] = j; y[c] = -i; weight[c] = G[row + j] / levels; q_token[c] = toks[i]; k_token[c] = toks[j]
-    }
-  }
-  detail.source.data = {x, y, weight, score: new Float32Array(n).fill(NaN), q_token, k_token}
-  if (new_sentence || obj === sentence) {
-    const idx = Array.from({length: T}, (_, i) => i)
-    detail.xaxis.ticker.ticks = idx
-    detail.xaxis.major_label_overrides = new Map(idx.map((j) => [j, toks[j]]))
-    detail.yaxis.ticker.ticks = idx.map((i) => -i)
-    detail.yaxis.major_label_overrides = new Map(idx.map((i) => [-i, toks[i]]))
-    detail.plot.x_range.setv({start: -0.5, end: T - 0.5})
-    detail.plot.y_range.setv({start: -T + 0.5, end: 0.5})
-  }
-  detail.plot.title.text = `Layer ${l + 1}, head ${h + 1}`
+  // the enlarged head: cell (i, j) at x = j, y = -i
+  const M = shaped(view(W, (l * H + h) * n * n, n * n), [n, n])
+  tokenGrid(detail_cells, detail, detail_axes, toks, {weight: corner(M, T, (v) => v / 255)})
+  detail.title.text = `Layer ${l + 1}, head ${h + 1}`
 
   // statistics of this head on this sentence and their rank among all L x H heads
-  const R = ranks[s]
-  const out = {x: [], y: [], text: [], color: [], style: [], align: []}
-  const put = (xx, yy, t, st = "normal", al = "left") => {
-    out.x.push(xx); out.y.push(yy); out.text.push(t); out.color.push("#222222"); out.style.push(st); out.align.push(al)
-  }
+  const S = pick(payload, "stats", widgets), R = pick(payload, "ranks", widgets)  // (S,) each
+  const labels = field(payload, "labels")
+  const {columns, put} = textRows()
   const rowY = (r) => -14 - 21 * r
   put(6, rowY(0), `Layer ${l + 1}, head ${h + 1} on this sentence (T = ${T})`, "bold")
   put(6, rowY(1), "statistic", "bold"); put(222, rowY(1), "value", "bold", "right")
   put(294, rowY(1), `rank of ${L * H}`, "bold", "right")
   const bands = {x: [], y: [], w: [], h: [], color: []}
-  stat_labels.forEach((name, k) => {
-    const c = (k * L + l) * H + h
-    const r = k + 2
-    const st = R[c] <= 3 ? "bold" : "normal"
-    put(6, rowY(r), name, st); put(222, rowY(r), S[c].toFixed(3), st, "right"); put(294, rowY(r), String(R[c]), st, "right")
-    if (R[c] <= 3) { bands.x.push(150); bands.y.push(rowY(r)); bands.w.push(300); bands.h.push(21); bands.color.push("#fde0dd") }
+  labels.forEach((key, k) => {
+    const r = k + 2, st = R[k] <= 3 ? "bold" : "normal"
+    put(6, rowY(r), get(statistic_labels, key), st)
+    put(222, rowY(r), fmt(S[k], 3), st, "right")
+    put(294, rowY(r), String(R[k]), st, "right")
+    if (R[k] <= 3) { bands.x.push(150); bands.y.push(rowY(r)); bands.w.push(300); bands.h.push(21); bands.color.push("#fde0dd") }
   })
   let best = 0
-  const row0 = (l * P) * width + h * P
-  for (let j = 1; j < T; j++) if (G[row0 + j] > G[row0 + best]) best = j
-  const r0 = stat_labels.length + 3
+  for (let j = 1; j < T; j++) if (M[j] > M[best]) best = j
+  const r0 = labels.length + 3
   put(6, rowY(r0), "Shaded: one of the 3 strongest heads for it.")
   put(6, rowY(r0 + 1), "Rows are queries, columns keys; rows sum to 1.")
-  put(6, rowY(r0 + 2), `${toks[0]} (first query) looks most at ${toks[best]}: ${(G[row0 + best] / levels).toFixed(2)}`)
-  stats_panel.text.data = out
-  stats_panel.bands.data = bands
+  put(6, rowY(r0 + 2), `${toks[0]} (first query) looks most at ${toks[best]}: ${fmt(M[best] / 255, 2)}`)
+  stats_text.data = columns
+  stats_bands.data = bands
 }
