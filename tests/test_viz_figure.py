@@ -132,3 +132,11 @@ def test_js_module_inlines_nested_local_modules_once(tmp_path, monkeypatch):
     (tmp_path / "bad.mjs").write_text('import {x} from "../../etc/passwd.mjs"\nexport default () => x\n')
     with pytest.raises(ValueError, match="not a module"):
         js_module("bad")
+
+
+def test_indexed_fields_may_be_ragged_below_their_axes():
+    p = demo()._replace(labels=[["a", "b", "c"], ["d"]], axes={"grid": ("step", "mode"), "labels": ("mode",)})
+    check_payload(p)
+    assert pick(p, "labels", {"mode": "a"}) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="leading shape"):
+        check_payload(p._replace(labels=[["a"]]))

@@ -71,6 +71,22 @@ def axis_index(control: Control, value) -> int:
     raise ValueError(f"{control.widget} must be one of {list(control.values)}, got {value!r}")
 
 
+def _leading_shape(value, k: int) -> tuple:
+    """The first ``k`` axes of an array or of nested lists (ragged below them, e.g. sentences of other lengths)."""
+    if isinstance(value, np.ndarray):
+        return value.shape[:k]
+    shape, level = [], [value]
+    for _ in range(k):
+        if not all(isinstance(v, (list, tuple, np.ndarray)) for v in level):
+            break
+        lengths = {len(v) for v in level}
+        if len(lengths) != 1:
+            break
+        shape.append(lengths.pop())
+        level = [x for v in level for x in v]
+    return tuple(shape)
+
+
 def check_payload(payload) -> None:
     """Check the shared part of a payload: ``controls``, ``axes``, and each indexed field's leading shape."""
     if not (isinstance(payload, tuple) and hasattr(payload, "_fields")):
@@ -90,7 +106,7 @@ def check_payload(payload) -> None:
         if unknown:
             raise ValueError(f"payload.axes[{field!r}] names unknown controls {unknown}")
         want = tuple(len(controls[n].values) for n in names)
-        got = np.shape(getattr(payload, field))[: len(names)]
+        got = _leading_shape(getattr(payload, field), len(names))
         if got != want:
             raise ValueError(
                 f"payload.{field} must have leading shape {want} (controls {tuple(names)}), got {got}"

@@ -26,9 +26,11 @@ NUMBERS_JS = r"""
   if (window.__attnbookNumbers) return;
   const N = {};
   window.__attnbookNumbers = N;
-  const DTYPES = {Float32Array: "float32", Float64Array: "float64", Int8Array: "int8", Uint8Array: "uint8",
-    Int16Array: "int16", Uint16Array: "uint16", Int32Array: "int32", Uint32Array: "uint32",
-    Uint8ClampedArray: "uint8"};
+  // By base class: Bokeh's own array classes (Uint8NDArray...) extend these, under minified names.
+  const DTYPES = [[Float32Array, "float32"], [Float64Array, "float64"], [Int8Array, "int8"], [Uint8Array, "uint8"],
+    [Int16Array, "int16"], [Uint16Array, "uint16"], [Int32Array, "int32"], [Uint32Array, "uint32"],
+    [Uint8ClampedArray, "uint8"]];
+  const dtypeOf = (v) => (DTYPES.find(([T]) => v instanceof T) ?? [null, "float64"])[1];
   const isModel = (v) => v != null && typeof v === "object" && typeof v.id === "string"
     && typeof v.syncable_properties === "function";
   // A value as plain data Playwright can return: typed arrays keep dtype and shape, Maps become objects.
@@ -36,7 +38,7 @@ NUMBERS_JS = r"""
     if (depth > 12) return "<too deep>";
     if (ArrayBuffer.isView(v)) {
       const shape = Array.isArray(v.shape) ? v.shape : [v.length];
-      return {__ndarray__: Array.from(v), dtype: DTYPES[v.constructor.name] ?? "float64", shape};
+      return {__ndarray__: Array.from(v), dtype: dtypeOf(v), shape};
     }
     if (isModel(v)) return {__model__: v.name ?? v.id};
     if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), N.plain(x, depth + 1)]));
