@@ -232,14 +232,6 @@ def test_sampling_grid(base_run, tiny):
         X.sampling_grid(base_run.result.params, base_run.cfg, tok, "a")
 
 
-def test_row_entropy():
-    w = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
-    np.testing.assert_allclose(X.row_entropy(w), [0.0, np.log(2), np.log(3)])
-    assert X.row_entropy(np.ones((2, 4, 4)) / 4).shape == (2, 4)
-    with pytest.raises(ValueError, match="weights"):
-        X.row_entropy(np.ones(3))
-
-
 def test_valid_word_fraction():
     assert X.valid_word_fraction("the big cats see the dog.") == 1.0
     assert X.valid_word_fraction("the bgi cat sees\nthe dgo.") == pytest.approx(4 / 6)

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import model as _model
-from .._checks import as_float_array, check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real
+from ..analysis import layer_grad_norms
 from ..config import ModelConfig
 from ..data import ADJECTIVES, NOUNS, VERBS, CharTokenizer, get_batch, make_dataset, normalize_data_spec
 from ..layers import block as _block
@@ -47,7 +48,6 @@ __all__ = [
     "final_losses",
     "init_grad_norms",
     "prefetch_runs",
-    "row_entropy",
     "sampling_grid",
     "train_variants",
     "valid_word_fraction",
@@ -513,24 +513,6 @@ def attention_before_after(run: Run, text: str, tokenizer: CharTokenizer) -> Bef
     return BeforeAfter(tuple(text), maps[0], maps[1])
 
 
-def row_entropy(weights) -> np.ndarray:
-    """Entropy in nats of each row of attention weights (``0 log 0 = 0`` for masked keys).
-
-    Parameters
-    ----------
-    weights : float array, shape (..., T, T)
-        Rows sum to 1.
-
-    Returns
-    -------
-    entropy : ndarray of float64, shape (..., T)
-        0 for a one-hot row, ``ln(n)`` for a row uniform over ``n`` keys.
-    """
-    w = as_float_array("weights", weights, min_ndim=2).astype(np.float64)
-    logw = np.log(np.where(w > 0, w, 1.0))
-    return -(w * logw).sum(axis=-1)
-
-
 # The sampling figure's settings: temperatures on an even grid (a slider) and top-k choices (None = all).
 TEMPERATURES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 TOP_KS = (None, 10, 5, 3)
@@ -704,12 +686,7 @@ def init_grad_norms(
                 logits, cache = _model.forward(params, x, c)  # (B, T, V)
                 _, dlogits = _model.loss(logits, y)
                 grads = _model.backward(dlogits, cache)
-                for layer in range(c.n_layer):
-                    sq = sum(
-                        float(np.sum(np.square(grads[f"blocks.{layer}.mlp.{w}"], dtype=np.float64)))
-                        for w in ("w_in", "w_out")
-                    )
-                    norms[si, layer] = math.sqrt(sq)
+                norms[si] = layer_grad_norms(grads, c.n_layer, include=("mlp.w_in", "mlp.w_out"))
             out[b, init] = norms.mean(axis=0)
     return out
 

@@ -28,7 +28,8 @@ from bokeh.palettes import Category10, Category20b
 from bokeh.plotting import figure
 
 from .._checks import as_float_array, as_int_array, check_int, check_tokens
-from ..attention import AttentionSteps, attention_entropy
+from ..analysis import attention_entropy
+from ..attention import AttentionSteps
 from .core import DIVERGING, NAN_COLOR, SEQUENTIAL, diagram_figure, float32, js_callback, on_document_ready
 from .heatmap import label_axes
 
