@@ -299,7 +299,7 @@ def test_the_package_imports_without_torch():
     # attnbook (its analysis, experiments and figures) must run where PyTorch is not installed.
     code = (
         "import sys, attnbook.analysis, attnbook.experiments.training, attnbook.experiments.induction, "
-        "attnbook.experiments.extrapolation, attnbook.experiments.pruning, attnbook.stats; "
+        "attnbook.experiments.extrapolation, attnbook.experiments.pruning, attnbook.reference, attnbook.stats; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -359,12 +359,12 @@ def block_gradient_check(
     Parameters
     ----------
     cfg : ModelConfig
-        The block's norm, placement, activation, width and heads (keep it small: every entry costs two
-        forward passes with finite differences). ``pos`` must be ``"none"``, ``"learned"`` or
-        ``"sinusoidal"`` and ``mask`` ``"causal"`` for the PyTorch reference.
+        The block's norm, placement, activation, width, heads, mask and position scheme (RoPE and ALiBi act
+        inside the block; keep it small: every entry costs two forward passes with finite differences).
     reference : {"finite differences", "pytorch"}
-        Centred differences ``(L(θ + ε) - L(θ - ε)) / 2ε``, or PyTorch autograd on a twin of the block
-        written from the definitions with ``torch.nn.functional``.
+        Centred differences ``(L(θ + ε) - L(θ - ε)) / 2ε``, or PyTorch autograd on the twin of the block
+        written from the definitions with ``torch.nn.functional`` (:mod:`attnbook.reference.torch_gpt`,
+        which needs ``torch``).
     batch_size, seq_len : int
         B and T of the random input.
     seed : int
@@ -382,7 +382,9 @@ def block_gradient_check(
     x, params, dout = _block_problem(cfg, batch_size, seq_len, seed)
     _, ours = _analytic(cfg, x, params, dout)
     if reference == "pytorch":
-        ref = _torch_block_grads(cfg, x, params, dout)
+        from ..reference import torch_gpt  # the PyTorch oracle: imports torch, needed only here
+
+        ref = torch_gpt.block_grads(cfg, x, params, dout)
     else:
         arrays = {"x": x, **params}
 
@@ -405,67 +407,6 @@ def block_gradient_check(
     names = ("x", *_block.param_shapes(cfg))  # the input first, then the parameters in model order
     errors = np.array([_max_rel(ours[n], ref[n]) for n in names])
     return GradCheck(names, tuple(ours[n].shape for n in names), errors, reference)
-
-
-def _torch_block_grads(cfg: ModelConfig, x, params, dout) -> dict[str, np.ndarray]:
-    """Gradients of ``sum(block(x) * dout)`` from PyTorch autograd, the block written from its definitions."""
-    if cfg.pos not in ("none", "learned", "sinusoidal") or cfg.mask != "causal":
-        raise ValueError(
-            f"the PyTorch twin covers causal blocks without rope/alibi, got pos={cfg.pos!r}, mask={cfg.mask!r}"
-        )
-    import torch  # the reference oracle, needed only here
-    import torch.nn.functional as F
-
-    B, T, C = x.shape
-    H, D = cfg.n_head, cfg.head_dim
-    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
-    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    causal = torch.ones(T, T, dtype=torch.bool).tril()  # True = may attend
-
-    def norm(z, name):
-        if cfg.norm == "layernorm":
-            return F.layer_norm(z, (C,), p[f"{name}.w"], p.get(f"{name}.b"), eps=cfg.norm_eps)
-        return F.rms_norm(z, (C,), p[f"{name}.w"], eps=cfg.norm_eps)
-
-    def bias(name):
-        return p[name] if cfg.bias else 0.0
-
-    def attention(z):
-        q, k, v = (z @ p["attn.w_qkv"] + bias("attn.b_qkv")).split(C, dim=-1)
-        q, k, v = (t.reshape(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        scores = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(~causal, float("-inf"))
-        y = torch.softmax(scores, dim=-1) @ v  # (B, H, T, D)
-        return y.transpose(1, 2).reshape(B, T, C) @ p["attn.w_o"] + bias("attn.b_o")
-
-    def mlp(z):
-        h = z @ p["mlp.w_in"] + bias("mlp.b_in")
-        if cfg.activation == "relu":
-            a = F.relu(h)
-        elif cfg.activation == "gelu":
-            a = F.gelu(h, approximate="tanh")
-        elif cfg.activation == "swish":
-            a = F.silu(h)
-        else:
-            gate, lin = h.chunk(2, dim=-1)
-            a = F.silu(gate) * lin
-        return a @ p["mlp.w_out"] + bias("mlp.b_out")
-
-    def sublayer(z, s, f):
-        has_norm = cfg.norm != "none"
-        u = norm(z, f"ln{s}") if has_norm and cfg.block in ("pre", "sandwich") else z
-        u = f(u)
-        if has_norm and cfg.block == "sandwich":
-            u = norm(u, f"ln{s}_post")
-        h = z + u
-        return norm(h, f"ln{s}") if has_norm and cfg.block == "post" else h
-
-    out = sublayer(tx, "1", attention)
-    if not cfg.attn_only:
-        out = sublayer(out, "2", mlp)
-    (out * torch.tensor(dout, dtype=torch.float64)).sum().backward()
-    grads = {"x": tx.grad.numpy()}
-    grads.update({k: t.grad.numpy() for k, t in p.items()})
-    return grads
 
 
 # ----------------------------------------------------------------------------------------------------
