@@ -15,7 +15,6 @@ from attnbook._checks import as_float_array, check_int, check_real
 
 __all__ = [
     "AttentionSteps",
-    "attention_entropy",
     "attention_steps",
     "merge_heads",
     "multi_head_attention",
@@ -324,22 +323,3 @@ def multi_head_attention(x, w_q, w_k, w_v, w_o, n_head: int, mask=None, bias=Non
     """
     steps = attention_steps(x, w_q, w_k, w_v, w_o, n_head, mask=mask, bias=bias, temperature=temperature)
     return steps.out, steps.weights
-
-
-def attention_entropy(weights) -> np.ndarray:
-    """Entropy of each attention row in nats, ``-sum_j w_j log w_j`` (``0 log 0 = 0``; zero rows give 0).
-
-    Parameters
-    ----------
-    weights : ndarray, shape (..., Tq, Tk)
-        Non-negative attention weights.
-
-    Returns
-    -------
-    entropy : ndarray, shape (..., Tq), same dtype as ``weights``
-    """
-    weights = as_float_array("weights", weights, min_ndim=1)
-    if (weights < 0).any():
-        raise ValueError("weights must be non-negative")
-    safe = np.where(weights > 0, weights, np.ones((), dtype=weights.dtype))  # log(1) = 0 for the zeros
-    return -np.sum(weights * np.log(safe), axis=-1) + 0.0  # + 0.0 turns -0.0 into 0.0

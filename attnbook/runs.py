@@ -22,11 +22,13 @@ __all__ = ["cached_train", "default_cache_dir", "run_key", "source_hash"]
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules that cannot change what a given (config, train config, data spec) trains to are left out of the
 # source hash: figure builders, the pretrained BERT, the chapters' experiment definitions (their configs and
-# data specs are in the key themselves) and the book/statistics helpers. Editing them retrains nothing.
+# data specs are in the key themselves), the PyTorch reference twin, the readable reference kernels, the
+# command line and the book/statistics helpers. Editing them retrains nothing.
 _SOURCE_EXCLUDE = (
     "viz",
     "pretrained",
     "experiments",
+    "reference",
     "book.py",
     "stats.py",
     "words.py",

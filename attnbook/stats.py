@@ -14,6 +14,7 @@ import numpy as np
 
 from attnbook import model
 from attnbook._checks import as_float_array, check_bool, check_choice, check_int
+from attnbook.analysis import layer_grad_norms
 from attnbook.config import ModelConfig
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "cosine_similarity",
     "diagonal_profile",
     "histogram",
-    "layer_grad_norms",
     "signal_profile",
     "signal_sweep",
     "xavier_params",
@@ -125,39 +125,6 @@ def diagonal_profile(m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mean[n] = d.mean()
         spread[n] = d.max() - d.min()
     return offsets, mean, spread
-
-
-def layer_grad_norms(grads: dict, n_layer: int) -> np.ndarray:
-    """The 2-norm of all of one block's parameter gradients together, for each block.
-
-    Parameters
-    ----------
-    grads : dict of str to ndarray
-        As returned by :func:`attnbook.model.backward` (keys ``"blocks.<l>.<name>"``).
-    n_layer : int
-
-    Returns
-    -------
-    norms : ndarray of float64, shape (n_layer,)
-    """
-    if not isinstance(grads, dict):
-        raise TypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
-    n_layer = check_int("n_layer", n_layer, low=1)
-    sumsq = np.zeros(n_layer)
-    seen = np.zeros(n_layer, dtype=bool)
-    for key, g in grads.items():
-        parts = key.split(".")
-        if parts[0] != "blocks":
-            continue
-        layer = int(parts[1])
-        if layer >= n_layer:
-            raise ValueError(f"grads has {key!r} but n_layer is {n_layer}")
-        g = as_float_array(f"grads[{key!r}]", g)
-        sumsq[layer] += float(np.sum(np.square(g, dtype=np.float64)))
-        seen[layer] = True
-    if not seen.all():
-        raise ValueError(f"grads has no entries for blocks {np.flatnonzero(~seen).tolist()}")
-    return np.sqrt(sumsq)
 
 
 def xavier_params(cfg: ModelConfig, seed: int, *, dtype=np.float32) -> dict[str, np.ndarray]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from . import model as _model
 from ._checks import as_int_array, check_int, check_real
+from .analysis import attention_entropy, layer_grad_norms
 from .checkpoint import Checkpoint as Checkpoint  # re-exported
 from .checkpoint import check_params, load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig
@@ -191,39 +191,6 @@ class _Recorder:
 
 # ----------------------------------------------------------------------------------------------------
 # Statistics recorded in the history.
-# PRIVATE COPIES, kept here on purpose: attnbook.analysis owns the shared attention entropy and per-layer
-# gradient norms (issue 10). At merge, replace _entropy and _grad_norms (and _layer_groups / _sumsq)
-# with its imports (tests/test_train.py checks these numbers against an independent computation).
-
-
-def _layer_groups(keys, n_layer: int) -> list[list[str]]:
-    """Parameter names of each block: those whose first all-digit dotted component is the layer index."""
-    groups: list[list[str]] = [[] for _ in range(n_layer)]
-    for k in keys:
-        m = re.search(r"(?:^|\.)(\d+)\.", k)
-        if m and int(m.group(1)) < n_layer:
-            groups[int(m.group(1))].append(k)
-    return groups
-
-
-def _sumsq(a: np.ndarray) -> float:
-    flat = a.reshape(-1)
-    return float(np.dot(flat, flat))
-
-
-def _grad_norms(grads: Mapping[str, np.ndarray], groups: list[list[str]]) -> np.ndarray:
-    """L2 norm of each group's gradients taken together (groups from _layer_groups): (n_layer,) float64."""
-    return np.sqrt([sum(_sumsq(grads[k]) for k in g) for g in groups])
-
-
-def _entropy(maps: np.ndarray) -> np.ndarray:
-    """Mean entropy (nats) of each head's attention rows: (L, B, H, T, T) -> (L, H)."""
-    p = maps.astype(np.float64)
-    logp = np.log(np.where(p > 0, p, 1.0))  # 0 log 0 = 0 (masked keys)
-    ent = -(p * logp).sum(axis=-1)  # (L, B, H, T)
-    return ent.mean(axis=(1, 3))  # (L, H)
-
-
 def _step_stats(cache, n_layer: int) -> dict[str, np.ndarray | float]:
     """A history row's statistics of the forward pass; the gradient norms are NaN until filled in."""
     stats = _model.activation_stats(cache)  # (n_layer,) each
@@ -231,7 +198,9 @@ def _step_stats(cache, n_layer: int) -> dict[str, np.ndarray | float]:
         "act_mean": np.asarray(stats["mean"], dtype=np.float64).reshape(-1),
         "act_std": np.asarray(stats["std"], dtype=np.float64).reshape(-1),
         "act_max": np.asarray(stats["max"], dtype=np.float64).reshape(-1),
-        "attn_entropy": _entropy(_model.attention_maps(cache)),
+        "attn_entropy": attention_entropy(_model.attention_maps(cache).astype(np.float64)).mean(
+            axis=(1, 3)
+        ),  # (L, H)
         "grad_norm": math.nan,
         "grad_norm_layers": np.full(n_layer, np.nan),
     }
@@ -293,7 +262,7 @@ def train_step(
         return StepResult(loss, math.nan, stats, False)
     grads = _model.backward(dlogits, cache)
     if stats is not None:  # per-layer norms before clipping rescales them
-        stats["grad_norm_layers"] = _grad_norms(grads, _layer_groups(params, cfg.n_layer))
+        stats["grad_norm_layers"] = layer_grad_norms(grads, cfg.n_layer)
     gnorm = clip_grad_norm(grads, grad_clip) if grad_clip > 0 else global_norm(grads)
     try:
         optimizer.step(grads, lr=lr)

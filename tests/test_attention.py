@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attnbook import masks
+from attnbook.analysis import attention_entropy
 from attnbook.attention import (
     AttentionSteps,
-    attention_entropy,
     attention_steps,
     merge_heads,
     multi_head_attention,
@@ -124,7 +124,7 @@ def test_dtype_preserved(dtype):
     bias = alibi_bias(2, 3)  # float64 table must not promote float32 scores
     out, w = scaled_dot_product_attention(q, k, v, mask=masks.causal(3), bias=bias, temperature=2.0)
     assert out.dtype == dtype and w.dtype == dtype
-    assert softmax(q).dtype == dtype and attention_entropy(w).dtype == dtype
+    assert softmax(q).dtype == dtype
     x = rng.normal(size=(3, 4)).astype(dtype)
     ws = [rng.normal(size=(4, 4)).astype(dtype) for _ in range(4)]
     steps = attention_steps(x, *ws, n_head=2, mask=masks.causal(3), bias=alibi_bias(2, 3))
@@ -186,12 +186,6 @@ def test_softmax_public():
     m = np.array([True, False, True])
     np.testing.assert_allclose(softmax(x[:1], mask=m)[0], [e[0] / (e[0] + e[2]), 0, e[2] / (e[0] + e[2])])
     np.testing.assert_allclose(softmax(x[:1].T, axis=0)[:, 0], e / e.sum(), rtol=1e-14)
-
-
-def test_entropy():
-    w = np.array([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
-    np.testing.assert_allclose(attention_entropy(w), [math.log(4), 0.0, 0.0, math.log(2)], atol=1e-15)
-    assert attention_entropy(np.ones((2, 3, 5)) / 5).shape == (2, 3)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -370,8 +364,6 @@ def test_mha_bad_input(change, exc, match):
         (lambda: softmax(np.ones(3), axis=1), ValueError, "axis"),
         (lambda: softmax(np.ones(3), mask=np.ones(3)), TypeError, "mask"),
         (lambda: softmax(np.ones(3, dtype=np.int64)), TypeError, "x"),
-        (lambda: attention_entropy(np.array([-0.5, 1.5])), ValueError, "weights"),
-        (lambda: attention_entropy(np.array([np.nan, 1.0])), ValueError, "weights"),
     ],
 )
 def test_helpers_bad_input(call, exc, match):

@@ -38,7 +38,7 @@ def attnbook_imports(path: Path) -> set[str]:
 
 
 # Figure modules not yet split into payload / layout / callback (issue 10). Remove a name when its module is.
-NOT_YET = {"heads"}
+NOT_YET: set[str] = set()
 
 
 def _viz_modules():

@@ -1,13 +1,12 @@
 """Every layer and the whole GPT (forward, loss, backward) against a PyTorch autograd twin with the same weights.
 
-The twin is written from the definitions with PyTorch's own ops (``F.layer_norm``, ``F.rms_norm``,
-``F.gelu``, ``F.scaled_dot_product_attention``, complex multiplication for RoPE, ...), not by porting
-the NumPy code. float64 must agree to 1e-9 and float32 to 1e-4 (relative to the largest entry).
+The twin, :mod:`attnbook.reference.torch_gpt`, is written from the definitions with PyTorch's own ops
+(``F.layer_norm``, ``F.rms_norm``, ``F.gelu``, complex multiplication for RoPE, ...), not by porting the NumPy
+code; its attention is itself checked against ``F.scaled_dot_product_attention``. float64 must agree to 1e-9
+and float32 to 1e-4 (relative to the largest entry).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from attnbook import masks, model
 from attnbook.config import ModelConfig, from_preset
 from attnbook.layers import activations, attention, block, embedding, linear, loss, norm
+from attnbook.reference import torch_gpt as tg
 
 pytestmark = pytest.mark.reference
 
@@ -100,19 +100,6 @@ def test_linear_embedding_norms(dtype):
             assert_close(f"{kind} db", db, tb.grad, dtype)
 
 
-def torch_activation(h, kind):
-    if kind == "relu":
-        return F.relu(h)
-    if kind == "gelu":
-        return F.gelu(h, approximate="tanh")
-    if kind == "gelu_exact":
-        return F.gelu(h)
-    if kind == "swish":
-        return F.silu(h)
-    a, g = h.chunk(2, dim=-1)
-    return F.silu(a) * g
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", activations.KINDS)
 def test_activations(kind, dtype):
@@ -122,7 +109,7 @@ def test_activations(kind, dtype):
     dout = r.standard_normal(out.shape).astype(dtype)
     dx = activations.backward(dout, cache)
     tx = T(x, dtype)
-    tout = torch_activation(tx, kind)
+    tout = tg.activation(tx, kind)
     tout.backward(T(dout, dtype, False))
     assert_close(f"{kind} out", out, tout, dtype)
     assert_close(f"{kind} dx", dx, tx.grad, dtype)
@@ -146,62 +133,17 @@ def test_cross_entropy(dtype, ignore):
 # ------------------------------------------------------------------------------ attention (torch)
 
 
-def torch_mask(kind: str, T_: int, window: int = 2, n_global: int = 1) -> torch.Tensor:
-    """Boolean (T, T) mask written from the definitions: True = may attend."""
-    i = torch.arange(T_)[:, None]
-    j = torch.arange(T_)[None, :]
-    causal = j <= i
-    if kind == "causal":
-        return causal
-    local = (i - j).abs() <= window
-    if kind == "local":
-        return causal & local
-    return causal & (local | (j < n_global) | (i < n_global))
-
-
-def torch_alibi(H: int, T_: int, dtype) -> torch.Tensor:
-    """Press et al.'s bias -m_h (i - j) for power-of-two H, slopes m_h = 2^(-8 (h+1) / H)."""
-    assert H & (H - 1) == 0
-    slopes = torch.tensor([2.0 ** (-8.0 * (h + 1) / H) for h in range(H)], dtype=dtype)
-    i = torch.arange(T_)[:, None]
-    j = torch.arange(T_)[None, :]
-    return -slopes[:, None, None] * (i - j).abs().to(dtype)  # (H, T, T)
-
-
-def torch_rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
-    """RoPE on interleaved pairs as a complex multiplication: (x0 + i x1) e^{i t θ_k}."""
-    *lead, T_, D = x.shape
-    cdtype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
-    theta = base ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)  # (D/2,)
-    angles = torch.arange(T_, dtype=torch.float64)[:, None] * theta[None, :]  # (T, D/2)
-    rot = torch.polar(torch.ones_like(angles), angles).to(cdtype)
-    xc = torch.view_as_complex(x.reshape(*lead, T_, D // 2, 2).contiguous())
-    return torch.view_as_real(xc * rot).reshape(*lead, T_, D)
-
-
-def torch_attention(x, w_qkv, b_qkv, w_o, b_o, H, mask, pos, head_mask=None):
-    """Multi-head self-attention; returns the output and the attention weights (B, H, T, T)."""
-    B, T_, C = x.shape
-    D = C // H
-    qkv = x @ w_qkv + (b_qkv if b_qkv is not None else 0.0)
-    q, k, v = (t.reshape(B, T_, H, D).transpose(1, 2) for t in qkv.split(C, dim=-1))
-    if pos == "rope":
-        q, k = torch_rope(q), torch_rope(k)
-    scores = q @ k.transpose(-1, -2) / math.sqrt(D)
-    if pos == "alibi":
-        scores = scores + torch_alibi(H, T_, x.dtype)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    att = torch.softmax(scores, dim=-1)
-    y = att @ v
-    # Cross-check the weighted sum with PyTorch's fused kernel (no bias: it takes a float mask).
-    if pos != "alibi":
-        y_sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        torch.testing.assert_close(y, y_sdpa, rtol=1e-4 if x.dtype == torch.float32 else 1e-10, atol=1e-6)
-    if head_mask is not None:
-        y = y * head_mask[:, None, None]
-    y = y.transpose(1, 2).reshape(B, T_, C)
-    return y @ w_o + (b_o if b_o is not None else 0.0), att
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", [None, "causal", "local", "global_local"])
+def test_twin_attention_matches_pytorch_sdpa(kind, dtype):
+    # The twin's softmax(q k^T / sqrt(D)) v against PyTorch's fused kernel, so the oracle is checked too.
+    r = np.random.default_rng(6)
+    q, k, v = (T(r.standard_normal((2, 3, 7, 4)), dtype, False) for _ in range(3))
+    m = None if kind is None else tg.mask(kind, 7, window=2, n_global=1)
+    y, att = tg.attend(q, k, v, m)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+    torch.testing.assert_close(y, ref, rtol=1e-4 if dtype is np.float32 else 1e-10, atol=1e-6)
+    torch.testing.assert_close(att.sum(-1), torch.ones_like(att[..., 0]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -231,7 +173,7 @@ def test_attention(mask_kind, pos, bias, use_head_mask, dtype):
         np_mask = masks.padding(np.array([T_, 3]), T_)[:, None]  # (B, 1, T, T)
         t_mask = torch.arange(T_)[None, None, None, :] < torch.tensor([T_, 3])[:, None, None, None]
     else:
-        t_mask = torch_mask(mask_kind, T_)
+        t_mask = tg.mask(mask_kind, T_)
         np_mask = t_mask.numpy()
     out, cache = attention.forward(x, w_qkv, b_qkv, w_o, b_o, n_head=H, mask=np_mask, pos=pos, head_mask=hm)
     dout = r.standard_normal(out.shape).astype(dtype)
@@ -240,7 +182,7 @@ def test_attention(mask_kind, pos, bias, use_head_mask, dtype):
     tx, twq, two = T(x, dtype), T(w_qkv, dtype), T(w_o, dtype)
     tbq, tbo = (T(b_qkv, dtype), T(b_o, dtype)) if bias else (None, None)
     thm = T(hm, dtype, False) if use_head_mask else None
-    tout, tatt = torch_attention(tx, twq, tbq, two, tbo, H, t_mask, pos, thm)
+    tout, tatt = tg.attention(tx, twq, tbq, two, tbo, H, t_mask, pos, thm)
     tout.backward(T(dout, dtype, False))
     assert_close("out", out, tout, dtype)
     assert_close("attention weights", cache.att, tatt, dtype)
@@ -252,71 +194,7 @@ def test_attention(mask_kind, pos, bias, use_head_mask, dtype):
         assert_close("db_o", grads["b_o"], tbo.grad, dtype)
 
 
-# ---------------------------------------------------------------------------- the GPT twin (torch)
-
-
-def torch_norm(x, p, name, cfg):
-    C = x.shape[-1]
-    if cfg.norm == "layernorm":
-        return F.layer_norm(x, (C,), p[f"{name}.w"], p.get(f"{name}.b"), eps=cfg.norm_eps)
-    return F.rms_norm(x, (C,), p[f"{name}.w"], eps=cfg.norm_eps)
-
-
-def torch_sinusoidal(T_, C, dtype):
-    pos = torch.arange(T_, dtype=torch.float64)[:, None]
-    div = 10000.0 ** (torch.arange(0, C, 2, dtype=torch.float64) / C)
-    pe = torch.zeros(T_, C, dtype=torch.float64)
-    pe[:, 0::2] = torch.sin(pos / div)
-    pe[:, 1::2] = torch.cos(pos / div)
-    return pe.to(dtype)
-
-
-def torch_gpt(p: dict, idx: torch.Tensor, cfg: ModelConfig, head_mask=None):
-    """The same GPT, written from the definitions; returns logits and per-layer attention weights."""
-    B, T_ = idx.shape
-    dtype = p["wte"].dtype
-    x = F.embedding(idx, p["wte"])
-    if cfg.pos == "learned":
-        x = x + p["wpe"][:T_]
-    elif cfg.pos == "sinusoidal":
-        x = x + torch_sinusoidal(T_, cfg.d_model, dtype)
-    mask = torch_mask(cfg.mask, T_, cfg.window, cfg.n_global)
-    has_norm = cfg.norm != "none"
-    maps = []
-
-    def sublayer(x, s, f):
-        # pre: x + f(norm(x)); post: norm(x + f(x)); sandwich: x + norm_post(f(norm(x)))
-        z = torch_norm(x, lp, f"ln{s}", cfg) if has_norm and cfg.block in ("pre", "sandwich") else x
-        z = f(z)
-        if has_norm and cfg.block == "sandwich":
-            z = torch_norm(z, lp, f"ln{s}_post", cfg)
-        h = x + z
-        return torch_norm(h, lp, f"ln{s}", cfg) if has_norm and cfg.block == "post" else h
-
-    for layer in range(cfg.n_layer):
-        lp = {k[len(f"blocks.{layer}.") :]: v for k, v in p.items() if k.startswith(f"blocks.{layer}.")}
-        hm = None if head_mask is None else head_mask[layer]
-
-        def attn(z, lp=lp, hm=hm):
-            w = (lp["attn.w_qkv"], lp.get("attn.b_qkv"), lp["attn.w_o"], lp.get("attn.b_o"))
-            inner_pos = cfg.pos if cfg.pos in ("rope", "alibi") else "none"  # the others act on x
-            out, att = torch_attention(z, *w, cfg.n_head, mask, inner_pos, hm)
-            maps.append(att)
-            return out
-
-        def mlp(z, lp=lp):
-            h = z @ lp["mlp.w_in"] + (lp["mlp.b_in"] if cfg.bias else 0.0)
-            return torch_activation(h, cfg.activation) @ lp["mlp.w_out"] + (
-                lp["mlp.b_out"] if cfg.bias else 0.0
-            )
-
-        x = sublayer(x, "1", attn)
-        if not cfg.attn_only:
-            x = sublayer(x, "2", mlp)
-    if has_norm and cfg.block != "post":
-        x = torch_norm(x, p, "ln_f", cfg)
-    head = p["wte"].T if cfg.tie_weights else p["lm_head"]
-    return x @ head, torch.stack(maps)
+# ------------------------------------------------------------------------ blocks and the whole GPT
 
 
 MODEL_CONFIGS = {
@@ -357,7 +235,7 @@ def test_full_model_forward_loss_backward(name, dtype):
 
     tp = {k: T(v, dtype) for k, v in params.items()}
     thm = None if head_mask is None else T(head_mask, dtype, False)
-    tlogits, tmaps = torch_gpt(tp, torch.from_numpy(idx), cfg, thm)
+    tlogits, tmaps = tg.gpt(tp, torch.from_numpy(idx), cfg, thm)
     tloss = F.cross_entropy(tlogits.reshape(-1, cfg.vocab_size), torch.from_numpy(targets).reshape(-1))
     tloss.backward()
 
@@ -381,30 +259,9 @@ def test_block_placements_match(dtype):
         out, cache = block.forward(x, params, cfg)
         dout = r.standard_normal(out.shape).astype(dtype)
         dx, grads = block.backward(dout, cache)
-        tp = {f"blocks.0.{k}": T(v, dtype) for k, v in params.items()}
+        lp = {k: T(v, dtype) for k, v in params.items()}
         tx = T(x, dtype)
-        one = cfg.replace(n_layer=1)
-        # Reuse the GPT twin's block by feeding embeddings directly: identity embedding, no final norm.
-        lp = {k[len("blocks.0.") :]: v for k, v in tp.items()}
-        mask = torch_mask("causal", 7)
-
-        def attn(z, lp=lp, mask=mask):
-            w = (lp["attn.w_qkv"], lp["attn.b_qkv"], lp["attn.w_o"], lp["attn.b_o"])
-            return torch_attention(z, *w, 2, mask, "rope")[0]
-
-        def mlp(z, lp=lp, act=one.activation):
-            h = torch_activation(z @ lp["mlp.w_in"] + lp["mlp.b_in"], act)
-            return h @ lp["mlp.w_out"] + lp["mlp.b_out"]
-
-        h = tx
-        for s, f in (("1", attn), ("2", mlp)):
-            z = torch_norm(h, lp, f"ln{s}", one) if placement in ("pre", "sandwich") else h
-            z = f(z)
-            if placement == "sandwich":
-                z = torch_norm(z, lp, f"ln{s}_post", one)
-            h = h + z
-            if placement == "post":
-                h = torch_norm(h, lp, f"ln{s}", one)
+        h = tg.block(tx, lp, cfg)
         h.backward(T(dout, dtype, False))
         assert_close(f"{placement} out", out, h, dtype)
         assert_close(f"{placement} dx", dx, tx.grad, dtype)
@@ -423,7 +280,7 @@ def test_small_preset_float32_step():
     value, dlogits = model.loss(logits, targets)
     grads = model.backward(dlogits, cache)
     tp = {k: T(v, np.float32) for k, v in params.items()}
-    tlogits, _ = torch_gpt(tp, torch.from_numpy(idx), cfg)
+    tlogits, _ = tg.gpt(tp, torch.from_numpy(idx), cfg)
     tloss = F.cross_entropy(tlogits.reshape(-1, cfg.vocab_size), torch.from_numpy(targets).reshape(-1))
     tloss.backward()
     assert_close("logits", logits, tlogits, np.float32)

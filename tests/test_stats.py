@@ -1,4 +1,4 @@
-"""Statistics helpers: histograms, cosine similarity, diagonal profiles, gradient norms, depth profiles."""
+"""Statistics helpers: histograms, cosine similarity, diagonal profiles, Xavier init, depth profiles."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from attnbook.stats import (
     cosine_similarity,
     diagonal_profile,
     histogram,
-    layer_grad_norms,
     signal_profile,
     signal_sweep,
     xavier_params,
@@ -115,26 +114,7 @@ def test_diagonal_profile_bad_input():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# gradient norms and initialisation
-
-
-def test_layer_grad_norms_groups_by_block():
-    grads = {
-        "wte": np.full((2, 2), 100.0),
-        "blocks.0.attn.w_qkv": np.full((2, 2), 1.0),
-        "blocks.0.mlp.w_in": np.full((3,), 2.0),
-        "blocks.1.attn.w_qkv": np.full((1,), 3.0),
-    }
-    np.testing.assert_allclose(layer_grad_norms(grads, 2), [math.sqrt(4 + 12), 3.0])
-
-
-def test_layer_grad_norms_bad_input():
-    with pytest.raises(TypeError, match="grads"):
-        layer_grad_norms([np.ones(2)], 1)
-    with pytest.raises(ValueError, match="no entries for blocks"):
-        layer_grad_norms({"blocks.0.w": np.ones(2)}, 2)
-    with pytest.raises(ValueError, match="n_layer"):
-        layer_grad_norms({"blocks.3.w": np.ones(2)}, 2)
+# initialisation
 
 
 def test_xavier_params_shapes_scales_and_determinism():

@@ -16,7 +16,8 @@ from bokeh.models import (
     Widget,
 )
 
-from attnbook.experiments.heads import all_head_masks, rank_values, spearman
+from attnbook.analysis import rank_values, spearman
+from attnbook.experiments.induction import all_head_masks
 from attnbook.viz import show
 from attnbook.viz.heads import (
     extrapolation_figure,

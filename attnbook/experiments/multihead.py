@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_int_array, check_int
-from ..attention import AttentionSteps, attention_entropy
+from ..analysis import attention_entropy
+from ..attention import AttentionSteps
 from ..config import ModelConfig
 from ..model import forward
 

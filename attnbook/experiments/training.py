@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import model as _model
-from .._checks import as_float_array, check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real
+from ..analysis import layer_grad_norms
 from ..config import ModelConfig
 from ..data import ADJECTIVES, NOUNS, VERBS, CharTokenizer, get_batch, make_dataset, normalize_data_spec
 from ..layers import block as _block
@@ -47,7 +48,6 @@ __all__ = [
     "final_losses",
     "init_grad_norms",
     "prefetch_runs",
-    "row_entropy",
     "sampling_grid",
     "train_variants",
     "valid_word_fraction",
@@ -359,12 +359,12 @@ def block_gradient_check(
     Parameters
     ----------
     cfg : ModelConfig
-        The block's norm, placement, activation, width and heads (keep it small: every entry costs two
-        forward passes with finite differences). ``pos`` must be ``"none"``, ``"learned"`` or
-        ``"sinusoidal"`` and ``mask`` ``"causal"`` for the PyTorch reference.
+        The block's norm, placement, activation, width, heads, mask and position scheme (RoPE and ALiBi act
+        inside the block; keep it small: every entry costs two forward passes with finite differences).
     reference : {"finite differences", "pytorch"}
-        Centred differences ``(L(θ + ε) - L(θ - ε)) / 2ε``, or PyTorch autograd on a twin of the block
-        written from the definitions with ``torch.nn.functional``.
+        Centred differences ``(L(θ + ε) - L(θ - ε)) / 2ε``, or PyTorch autograd on the twin of the block
+        written from the definitions with ``torch.nn.functional`` (:mod:`attnbook.reference.torch_gpt`,
+        which needs ``torch``).
     batch_size, seq_len : int
         B and T of the random input.
     seed : int
@@ -382,7 +382,9 @@ def block_gradient_check(
     x, params, dout = _block_problem(cfg, batch_size, seq_len, seed)
     _, ours = _analytic(cfg, x, params, dout)
     if reference == "pytorch":
-        ref = _torch_block_grads(cfg, x, params, dout)
+        from ..reference import torch_gpt  # the PyTorch oracle: imports torch, needed only here
+
+        ref = torch_gpt.block_grads(cfg, x, params, dout)
     else:
         arrays = {"x": x, **params}
 
@@ -405,67 +407,6 @@ def block_gradient_check(
     names = ("x", *_block.param_shapes(cfg))  # the input first, then the parameters in model order
     errors = np.array([_max_rel(ours[n], ref[n]) for n in names])
     return GradCheck(names, tuple(ours[n].shape for n in names), errors, reference)
-
-
-def _torch_block_grads(cfg: ModelConfig, x, params, dout) -> dict[str, np.ndarray]:
-    """Gradients of ``sum(block(x) * dout)`` from PyTorch autograd, the block written from its definitions."""
-    if cfg.pos not in ("none", "learned", "sinusoidal") or cfg.mask != "causal":
-        raise ValueError(
-            f"the PyTorch twin covers causal blocks without rope/alibi, got pos={cfg.pos!r}, mask={cfg.mask!r}"
-        )
-    import torch  # the reference oracle, needed only here
-    import torch.nn.functional as F
-
-    B, T, C = x.shape
-    H, D = cfg.n_head, cfg.head_dim
-    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
-    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    causal = torch.ones(T, T, dtype=torch.bool).tril()  # True = may attend
-
-    def norm(z, name):
-        if cfg.norm == "layernorm":
-            return F.layer_norm(z, (C,), p[f"{name}.w"], p.get(f"{name}.b"), eps=cfg.norm_eps)
-        return F.rms_norm(z, (C,), p[f"{name}.w"], eps=cfg.norm_eps)
-
-    def bias(name):
-        return p[name] if cfg.bias else 0.0
-
-    def attention(z):
-        q, k, v = (z @ p["attn.w_qkv"] + bias("attn.b_qkv")).split(C, dim=-1)
-        q, k, v = (t.reshape(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        scores = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(~causal, float("-inf"))
-        y = torch.softmax(scores, dim=-1) @ v  # (B, H, T, D)
-        return y.transpose(1, 2).reshape(B, T, C) @ p["attn.w_o"] + bias("attn.b_o")
-
-    def mlp(z):
-        h = z @ p["mlp.w_in"] + bias("mlp.b_in")
-        if cfg.activation == "relu":
-            a = F.relu(h)
-        elif cfg.activation == "gelu":
-            a = F.gelu(h, approximate="tanh")
-        elif cfg.activation == "swish":
-            a = F.silu(h)
-        else:
-            gate, lin = h.chunk(2, dim=-1)
-            a = F.silu(gate) * lin
-        return a @ p["mlp.w_out"] + bias("mlp.b_out")
-
-    def sublayer(z, s, f):
-        has_norm = cfg.norm != "none"
-        u = norm(z, f"ln{s}") if has_norm and cfg.block in ("pre", "sandwich") else z
-        u = f(u)
-        if has_norm and cfg.block == "sandwich":
-            u = norm(u, f"ln{s}_post")
-        h = z + u
-        return norm(h, f"ln{s}") if has_norm and cfg.block == "post" else h
-
-    out = sublayer(tx, "1", attention)
-    if not cfg.attn_only:
-        out = sublayer(out, "2", mlp)
-    (out * torch.tensor(dout, dtype=torch.float64)).sum().backward()
-    grads = {"x": tx.grad.numpy()}
-    grads.update({k: t.grad.numpy() for k, t in p.items()})
-    return grads
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -511,24 +452,6 @@ def attention_before_after(run: Run, text: str, tokenizer: CharTokenizer) -> Bef
         _, cache = _model.forward(params, ids, run.cfg)
         maps.append(_model.attention_maps(cache)[:, 0])  # (n_layer, H, T, T)
     return BeforeAfter(tuple(text), maps[0], maps[1])
-
-
-def row_entropy(weights) -> np.ndarray:
-    """Entropy in nats of each row of attention weights (``0 log 0 = 0`` for masked keys).
-
-    Parameters
-    ----------
-    weights : float array, shape (..., T, T)
-        Rows sum to 1.
-
-    Returns
-    -------
-    entropy : ndarray of float64, shape (..., T)
-        0 for a one-hot row, ``ln(n)`` for a row uniform over ``n`` keys.
-    """
-    w = as_float_array("weights", weights, min_ndim=2).astype(np.float64)
-    logw = np.log(np.where(w > 0, w, 1.0))
-    return -(w * logw).sum(axis=-1)
 
 
 # The sampling figure's settings: temperatures on an even grid (a slider) and top-k choices (None = all).
@@ -704,12 +627,7 @@ def init_grad_norms(
                 logits, cache = _model.forward(params, x, c)  # (B, T, V)
                 _, dlogits = _model.loss(logits, y)
                 grads = _model.backward(dlogits, cache)
-                for layer in range(c.n_layer):
-                    sq = sum(
-                        float(np.sum(np.square(grads[f"blocks.{layer}.mlp.{w}"], dtype=np.float64)))
-                        for w in ("w_in", "w_out")
-                    )
-                    norms[si, layer] = math.sqrt(sq)
+                norms[si] = layer_grad_norms(grads, c.n_layer, include=("mlp.w_in", "mlp.w_out"))
             out[b, init] = norms.mean(axis=0)
     return out
 

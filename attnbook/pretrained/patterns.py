@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from attnbook._checks import as_float_array, check_int
-from attnbook.attention import attention_entropy
+from attnbook.analysis import attention_entropy
 
 __all__ = [
     "PATTERNS",

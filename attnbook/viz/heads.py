@@ -1,8 +1,8 @@
 """Figures of what trained heads learn: induction heads forming during training (Olsson et al. 2022), head
 ablation, ALiBi length extrapolation (Press et al. 2021) and head importance (Michel et al. 2019).
 
-The builders take arrays computed by :mod:`attnbook.experiments.heads` and ship every state a widget can reach
-as float32; the callbacks in ``js/heads_*.mjs`` only look values up.
+The builders take arrays computed by :mod:`attnbook.experiments.induction`, ``.extrapolation`` and ``.pruning``
+and ship every state a widget can reach as float32; the callbacks in ``js/heads_*.mjs`` only look values up.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
 from .._checks import as_float_array, as_int_array, check_real, check_tokens
-from ..experiments.heads import rank_values, spearman
+from ..analysis import rank_values, spearman
 from .core import float32, js_callback, on_document_ready
 from .heatmap import attention_heatmap
 
@@ -702,7 +702,7 @@ def head_importance_figure(
     ----------
     models : sequence of (label, importance, delta)
         ``importance`` and ``delta`` of shape (n_layer, H): the gradient importance and the loss change when
-        the head alone is removed (see :func:`attnbook.experiments.heads.head_importance`).
+        the head alone is removed (see :func:`attnbook.experiments.pruning.head_importance`).
     threshold : float
         A loss change below this counts as "little loss" (drawn as a line; heads below it are counted).
     name : str

@@ -1,58 +1,41 @@
-"""The experiments of "What trained heads learn": induction heads and their phase change (Olsson et al. 2022),
-ALiBi length extrapolation (Press et al. 2021) and single-head ablation against gradient importance
-(Michel et al. 2019).
+"""The induction-head experiment of "What trained heads learn" (Olsson et al. 2022): attention-only models of one
+and two layers trained on repeated random letters, their head scores and loss curves over training (the phase
+change), and the loss with heads ablated.
 
-Every model is trained through the run cache (:func:`attnbook.runs.cached_train`), so a rebuild with no
-change trains nothing; the functions here define the runs and turn their results into the arrays that the
-chapter's figures and glued numbers need.
+Every model is trained through the run cache (:func:`attnbook.runs.cached_train`), so a rebuild with no change
+trains nothing; the statistics come from :mod:`attnbook.analysis`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import model as _model
-from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real
-from ..attention import attention_entropy
+from .._checks import as_float_array, as_int_array, check_int, check_real
+from ..analysis import attention_entropy, prefix_matching_score, previous_token_score, token_losses
 from ..config import ModelConfig
-from ..data import make_dataset
 from ..runs import cached_train
 from ..train import TrainConfig, TrainResult
 
 __all__ = [
     "ALPHABET",
     "Ablations",
-    "Extrapolation",
-    "ExtrapolationRun",
-    "ExtrapolationSetup",
-    "HeadImportance",
     "InductionCurves",
     "InductionRun",
     "InductionSetup",
     "RepeatedText",
     "WindowRoles",
     "all_head_masks",
-    "eval_windows",
-    "extrapolation_losses",
     "head_ablations",
-    "head_gate_gradients",
-    "head_importance",
     "induction_curves",
     "largest_jump",
     "phase_change",
-    "previous_token_score",
-    "prefix_matching_score",
-    "rank_values",
     "repeated_text",
-    "run_extrapolation",
     "run_induction",
-    "spearman",
     "split_losses",
-    "token_losses",
     "window_roles",
 ]
 
@@ -62,7 +45,7 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 # ----------------------------------------------------------------------------------------------------
-# Induction heads (Olsson et al. 2022): data
+# The data: repeated random segments, and what each position of a window is
 
 
 class RepeatedText(NamedTuple):
@@ -204,97 +187,7 @@ def window_roles(data: RepeatedText, block_size: int, n_windows: int) -> WindowR
 
 
 # ----------------------------------------------------------------------------------------------------
-# Head scores and losses
-
-
-def _check_maps(maps) -> np.ndarray:
-    maps = as_float_array("maps", maps, min_ndim=3)
-    if maps.shape[-1] != maps.shape[-2]:
-        raise ValueError(f"maps must end in (T, T) attention rows, got shape {maps.shape}")
-    return maps
-
-
-def previous_token_score(maps) -> np.ndarray:
-    """Mean attention from each query to the token just before it.
-
-    Parameters
-    ----------
-    maps : ndarray, shape (..., W, H, T, T)
-        Attention weights, rows are queries.
-
-    Returns
-    -------
-    score : ndarray of float64, shape (..., H)
-        Mean of ``maps[..., i, i - 1]`` over ``i >= 1`` and the W windows; 1 for a perfect previous-token head.
-    """
-    maps = _check_maps(maps)
-    if maps.ndim < 4:
-        raise ValueError(f"maps must have shape (..., W, H, T, T), got {maps.shape}")
-    T = maps.shape[-1]
-    i = np.arange(1, T)
-    prev = maps[..., i, i - 1].astype(np.float64)  # (..., W, H, T-1)
-    return prev.mean(axis=(-3, -1))
-
-
-def prefix_matching_score(maps, source) -> np.ndarray:
-    """Olsson et al.'s prefix-matching score: attention from a repeated token to what followed it last time.
-
-    Parameters
-    ----------
-    maps : ndarray, shape (..., W, H, T, T)
-    source : ndarray of int, shape (W, T)
-        Key each query should attend (-1: query not scored), from :func:`window_roles`.
-
-    Returns
-    -------
-    score : ndarray of float64, shape (..., H)
-        Mean of ``maps[..., w, h, i, source[w, i]]`` over the scored queries; 1 for a perfect induction head.
-    """
-    maps = _check_maps(maps)
-    if maps.ndim < 4:
-        raise ValueError(f"maps must have shape (..., W, H, T, T), got {maps.shape}")
-    W, T = maps.shape[-4], maps.shape[-1]
-    source = as_int_array("source", source, ndim=2, low=-1, high=T)
-    if source.shape != (W, T):
-        raise ValueError(f"source must have shape (W, T) = {(W, T)}, got {source.shape}")
-    w, i = np.nonzero(source >= 0)
-    if w.size == 0:
-        raise ValueError("source has no scored query (all -1)")
-    picked = maps[..., w, :, i, source[w, i]].astype(np.float64)  # (n, ..., H): advanced indices go first
-    return picked.mean(axis=0)
-
-
-def token_losses(params: dict, cfg: ModelConfig, x, y, head_mask=None) -> np.ndarray:
-    """Cross-entropy of every next-token prediction (not averaged).
-
-    Parameters
-    ----------
-    params : dict of str to ndarray
-    cfg : ModelConfig
-        ``block_size`` must be at least T (use ``cfg.replace(block_size=...)`` to evaluate longer windows
-        with a position scheme that has no length-bound parameters).
-    x, y : ndarray of int, shape (B, T)
-        Inputs and targets.
-    head_mask : ndarray, shape (n_layer, n_head), optional
-        Passed to :func:`attnbook.model.forward` (0 ablates a head).
-
-    Returns
-    -------
-    losses : ndarray of float64, shape (B, T)
-        ``-log p(y[b, t] | x[b, :t+1])`` in nats.
-    """
-    y = as_int_array("y", y, ndim=2, low=0, high=cfg.vocab_size)
-    if np.shape(x) != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {np.shape(x)} and {y.shape}")
-    logits, _ = _model.forward(params, x, cfg, head_mask=head_mask)  # (B, T, V)
-    z = logits.astype(np.float64)
-    z -= z.max(axis=-1, keepdims=True)
-    logz = np.log(np.exp(z).sum(axis=-1))  # (B, T)
-    return logz - np.take_along_axis(z, y[..., None], axis=-1)[..., 0]
-
-
-# ----------------------------------------------------------------------------------------------------
-# Induction heads: the runs
+# The runs, their head scores over training, and the phase change
 
 
 @dataclass(frozen=True)
@@ -546,7 +439,8 @@ def split_losses(run: InductionRun, params: dict | None = None, head_mask=None) 
     if not isinstance(run, InductionRun):
         raise TypeError(f"run must be an InductionRun, got {type(run).__name__}")
     params = run.result.params if params is None else params
-    losses = token_losses(params, run.cfg, run.val.x, run.val.y, head_mask=head_mask)  # (W, T)
+    logits, _ = _model.forward(params, run.val.x, run.cfg, head_mask=head_mask)  # (W, T, V)
+    losses = token_losses(logits, run.val.y)  # (W, T)
     return float(losses[run.val.repeat].mean()), float(losses[run.val.fresh].mean())
 
 
@@ -606,11 +500,12 @@ def head_ablations(run: InductionRun, masks=None) -> Ablations:
     v, p = run.val, run.probe
     rep, fre, probe_loss, probe_att = [], [], [], []
     for m in masks:
-        losses = token_losses(run.result.params, cfg, v.x, v.y, head_mask=m)  # (W, T)
+        logits, _ = _model.forward(run.result.params, v.x, cfg, head_mask=m)  # (W, T, V)
+        losses = token_losses(logits, v.y)  # (W, T)
         rep.append(losses[v.repeat].mean())
         fre.append(losses[v.fresh].mean())
-        probe_loss.append(token_losses(run.result.params, cfg, p.x[:1], p.y[:1], head_mask=m)[0])
-        _, cache = _model.forward(run.result.params, p.x[:1], cfg, head_mask=m)
+        logits, cache = _model.forward(run.result.params, p.x[:1], cfg, head_mask=m)  # the first probe window
+        probe_loss.append(token_losses(logits, p.y[:1])[0])  # (T,)
         probe_att.append(_model.attention_maps(cache)[-1, 0])  # (H, T, T)
     return Ablations(
         masks,
@@ -619,271 +514,3 @@ def head_ablations(run: InductionRun, masks=None) -> Ablations:
         np.stack(probe_loss),
         np.stack(probe_att).astype(np.float32),
     )
-
-
-# ----------------------------------------------------------------------------------------------------
-# Head importance (Michel et al. 2019)
-
-
-def rank_values(a) -> np.ndarray:
-    """Ranks 1..n of the values (smallest first), ties getting the mean of the ranks they span.
-
-    Parameters
-    ----------
-    a : ndarray, shape (n,)
-
-    Returns
-    -------
-    ranks : ndarray of float64, shape (n,)
-    """
-    a = as_float_array("a", a, ndim=1).astype(np.float64)
-    order = np.argsort(a, kind="stable")
-    s = a[order]
-    ranks = np.empty(a.size, dtype=np.float64)
-    start = 0
-    for end in range(1, a.size + 1):
-        if end == a.size or s[end] != s[start]:
-            ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.0  # mean of ranks start+1 .. end
-            start = end
-    return ranks
-
-
-def spearman(a, b) -> float:
-    """Spearman's rank correlation: the Pearson correlation of the ranks (ties get their mean rank).
-
-    Parameters
-    ----------
-    a, b : ndarray, shape (n,)
-        Finite values, ``n >= 2``.
-
-    Returns
-    -------
-    rho : float
-        In [-1, 1]; NaN when either input is constant (its ranks have no spread).
-    """
-    a = as_float_array("a", a).reshape(-1)
-    b = as_float_array("b", b).reshape(-1)
-    if a.size != b.size or a.size < 2:
-        raise ValueError(f"a and b must have the same number (>= 2) of values, got {a.size} and {b.size}")
-    ra, rb = rank_values(a), rank_values(b)
-    ra -= ra.mean()
-    rb -= rb.mean()
-    den = math.sqrt(float(ra @ ra) * float(rb @ rb))
-    return float(ra @ rb / den) if den > 0 else math.nan
-
-
-class HeadImportance(NamedTuple):
-    """Ablation loss change and gradient importance of every head."""
-
-    base_loss: float  # mean loss of the intact model
-    ablation_delta: np.ndarray  # (n_layer, H) loss with the head removed minus base_loss
-    importance: np.ndarray  # (n_layer, H) Michel et al.'s I_h = mean over windows of |d loss / d xi_h|
-    gradient: np.ndarray  # (n_layer, W, H) d (loss of window w) / d xi_h
-
-
-def head_gate_gradients(params: dict, cfg: ModelConfig, x, y) -> np.ndarray:
-    """Derivative of each window's mean loss with respect to each head's gate ``xi_h`` at ``xi = 1``.
-
-    The gate multiplies the head's output ``y_h`` (its D columns of the concatenated heads) before the
-    output projection ``W_O``, so ``dL/dxi_h = sum over the head's rows i of W_O and all columns c of
-    W_O[i, c] * dL/dW_O[i, c]``: one backward pass per window gives every head's derivative at once.
-
-    Parameters
-    ----------
-    params : dict of str to ndarray
-        Cast to float64.
-    cfg : ModelConfig
-    x, y : ndarray of int, shape (W, T)
-
-    Returns
-    -------
-    grad : ndarray of float64, shape (n_layer, W, H)
-    """
-    y = as_int_array("y", y, ndim=2, low=0, high=cfg.vocab_size)
-    if np.shape(x) != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {np.shape(x)} and {y.shape}")
-    p64 = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    H, D, C = cfg.n_head, cfg.head_dim, cfg.d_model
-    out = np.empty((cfg.n_layer, y.shape[0], H))
-    for w in range(y.shape[0]):
-        logits, cache = _model.forward(p64, x[w : w + 1], cfg)
-        _, dlogits = _model.loss(logits, y[w : w + 1])
-        grads = _model.backward(dlogits, cache)
-        for layer in range(cfg.n_layer):
-            key = f"blocks.{layer}.attn.w_o"
-            out[layer, w] = (p64[key] * grads[key]).reshape(H, D, C).sum(axis=(1, 2))  # (H,)
-    return out
-
-
-def head_importance(params: dict, cfg: ModelConfig, x, y) -> HeadImportance:
-    """Remove each head alone, and compute Michel et al.'s gradient importance at the intact model.
-
-    Parameters
-    ----------
-    params : dict of str to ndarray
-    cfg : ModelConfig
-    x, y : ndarray of int, shape (W, T)
-        Evaluation windows and targets.
-
-    Returns
-    -------
-    HeadImportance
-        ``importance[l, h]`` is the mean over windows of ``|d loss / d xi_h|`` (:func:`head_gate_gradients`);
-        ``ablation_delta[l, h]`` the mean loss with ``head_mask[l, h] = 0`` minus the intact mean loss.
-    """
-    ones = np.ones((cfg.n_layer, cfg.n_head))
-    base = token_losses(params, cfg, x, y).mean()
-    delta = np.empty_like(ones)
-    for layer in range(cfg.n_layer):
-        for h in range(cfg.n_head):
-            m = ones.copy()
-            m[layer, h] = 0.0
-            delta[layer, h] = token_losses(params, cfg, x, y, head_mask=m).mean() - base
-    grad = head_gate_gradients(params, cfg, x, y)  # (n_layer, W, H)
-    return HeadImportance(float(base), delta, np.abs(grad).mean(axis=1), grad)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Length extrapolation (Press et al. 2021)
-
-_SCHEMES = ("alibi", "rope", "sinusoidal", "none")
-
-
-@dataclass(frozen=True)
-class ExtrapolationSetup:
-    """Attention-only character models trained on short windows of the grammar corpus, one per scheme."""
-
-    schemes: tuple[str, ...] = ("alibi", "rope", "sinusoidal")
-    train_len: int = 32  # T during training
-    multiples: tuple[int, ...] = (1, 2, 4, 8)  # evaluation lengths, in units of train_len
-    d_model: int = 64
-    n_layer: int = 2
-    n_head: int = 8  # 16 heads in all, for the ablation study too
-    steps: int = 800
-    batch_size: int = 16
-    lr: float = 3e-3
-    n_sentences: int = 2000
-    val_fraction: float = 0.2
-    seed: int = 0
-    data_seed: int = 0  # seed of the grammar corpus
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.schemes, tuple) or not self.schemes:
-            raise TypeError("schemes must be a non-empty tuple of position schemes")
-        for s in self.schemes:
-            # learned positions have one row per trained position: nothing to use beyond train_len
-            check_choice("schemes[i]", s, _SCHEMES)
-        if not isinstance(self.multiples, tuple) or not self.multiples:
-            raise TypeError("multiples must be a non-empty tuple of ints")
-        for m in self.multiples:
-            check_int("multiples[i]", m, low=1)
-        if list(self.multiples) != sorted(set(self.multiples)):
-            raise ValueError(f"multiples must be strictly increasing, got {self.multiples}")
-        for name in ("train_len", "d_model", "n_layer", "n_head", "steps", "batch_size", "n_sentences"):
-            check_int(name, getattr(self, name), low=1)
-
-    @property
-    def data_spec(self) -> dict:
-        return {
-            "kind": "grammar",
-            "n_sentences": self.n_sentences,
-            "seed": self.data_seed,
-            "val_fraction": self.val_fraction,
-        }
-
-    def model_config(self, scheme: str, vocab_size: int, block_size: int | None = None) -> ModelConfig:
-        """The model of one scheme; ``block_size`` other than ``train_len`` only to evaluate longer windows."""
-        check_choice("scheme", scheme, _SCHEMES)
-        return ModelConfig(
-            vocab_size=vocab_size,
-            block_size=self.train_len if block_size is None else block_size,
-            d_model=self.d_model,
-            n_layer=self.n_layer,
-            n_head=self.n_head,
-            d_ff=4,
-            pos=scheme,
-            attn_only=True,
-        )
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            warmup_steps=20,
-            min_lr=self.lr / 10,
-            eval_interval=max(1, self.steps // 4),
-            log_interval=max(1, self.steps // 20),
-            seed=self.seed,
-        )
-
-
-class ExtrapolationRun(NamedTuple):
-    """One trained model per position scheme, and the validation stream they are evaluated on."""
-
-    setup: ExtrapolationSetup
-    vocab_size: int
-    val_ids: np.ndarray  # (N,) validation characters
-    results: dict  # scheme -> TrainResult
-
-
-def run_extrapolation(setup: ExtrapolationSetup, cache_dir=None) -> ExtrapolationRun:
-    """Train (or load from the run cache) one model per position scheme at context ``train_len``."""
-    if not isinstance(setup, ExtrapolationSetup):
-        raise TypeError(f"setup must be an ExtrapolationSetup, got {type(setup).__name__}")
-    ds = make_dataset(setup.data_spec)
-    results = {
-        s: cached_train(
-            setup.model_config(s, ds.vocab_size), setup.train_config(), setup.data_spec, cache_dir
-        )
-        for s in setup.schemes
-    }
-    return ExtrapolationRun(setup, ds.vocab_size, np.asarray(ds.val, dtype=np.int64), results)
-
-
-class Extrapolation(NamedTuple):
-    """Loss of each scheme's model on windows longer than it was trained on."""
-
-    schemes: tuple[str, ...]
-    lengths: np.ndarray  # (M,) evaluation window lengths
-    loss: np.ndarray  # (S, M) mean loss over the same text cut into windows of each length
-    position_loss: tuple  # M arrays (S, lengths[m]): mean loss at each position of the window
-    n_tokens: int  # validation tokens scored at every length
-
-
-def eval_windows(ids: np.ndarray, length: int, n_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n_tokens`` predictions of a stream as consecutive windows of ``length`` (inputs, targets)."""
-    ids = as_int_array("ids", ids, ndim=1, low=0)
-    length = check_int("length", length, low=1)
-    n_tokens = check_int("n_tokens", n_tokens, low=length)
-    if n_tokens % length or n_tokens + 1 > ids.shape[0]:
-        raise ValueError(f"n_tokens={n_tokens} must be a multiple of length={length} and < len(ids)")
-    return ids[:n_tokens].reshape(-1, length), ids[1 : n_tokens + 1].reshape(-1, length)
-
-
-def extrapolation_losses(run: ExtrapolationRun) -> Extrapolation:
-    """Evaluate every scheme on the same validation text cut into windows of each length.
-
-    The configuration is rebuilt with ``block_size`` = the evaluation length and the trained weights
-    reused: ALiBi, RoPE and sinusoidal positions have no parameter tied to a length (learned positions
-    would have no row for position ``train_len`` and beyond).
-    """
-    if not isinstance(run, ExtrapolationRun):
-        raise TypeError(f"run must be an ExtrapolationRun, got {type(run).__name__}")
-    s = run.setup
-    lengths = np.array([m * s.train_len for m in s.multiples], dtype=np.int64)
-    n_tokens = ((run.val_ids.shape[0] - 1) // lengths[-1]) * int(lengths[-1])
-    if n_tokens == 0:
-        raise ValueError(f"the validation stream is shorter than the longest window {lengths[-1]}")
-    loss = np.empty((len(s.schemes), len(lengths)))
-    pos_loss = []
-    for m, Te in enumerate(lengths):
-        x, y = eval_windows(run.val_ids, int(Te), n_tokens)
-        per_scheme = []
-        for k, scheme in enumerate(s.schemes):
-            cfg = s.model_config(scheme, run.vocab_size, block_size=int(Te))
-            losses = token_losses(run.results[scheme].params, cfg, x, y)  # (n, Te)
-            loss[k, m] = losses.mean()
-            per_scheme.append(losses.mean(axis=0))
-        pos_loss.append(np.stack(per_scheme))  # (S, Te)
-    return Extrapolation(tuple(s.schemes), lengths, loss, tuple(pos_loss), n_tokens)

@@ -1,5 +1,6 @@
-"""The heads chapter's experiments: data structure, head scores, Spearman, gate gradients, and the direction of
-the reproduced results on tiny runs (induction needs two layers; ALiBi extrapolates, sinusoidal does not)."""
+"""The induction-head experiment: the repeated-text data, the window roles, curve statistics, head masks, and the
+direction of the reproduced result on tiny runs (induction needs two layers; ablating the previous-token head
+removes it)."""
 
 import math
 
@@ -7,29 +8,18 @@ import numpy as np
 import pytest
 
 from attnbook import model
-from attnbook.config import ModelConfig
+from attnbook.analysis import prefix_matching_score
 from attnbook.data import make_dataset
-from attnbook.experiments.heads import (
-    ExtrapolationSetup,
+from attnbook.experiments.induction import (
     InductionSetup,
     all_head_masks,
-    eval_windows,
-    extrapolation_losses,
     head_ablations,
-    head_gate_gradients,
-    head_importance,
     induction_curves,
     largest_jump,
     phase_change,
-    prefix_matching_score,
-    previous_token_score,
-    rank_values,
     repeated_text,
-    run_extrapolation,
     run_induction,
-    spearman,
     split_losses,
-    token_losses,
     window_roles,
 )
 
@@ -87,42 +77,7 @@ def test_window_roles_label_repeats_that_an_earlier_bigram_predicts():
         window_roles({"kind": "text"}, T, 2)
 
 
-# --- scores -----------------------------------------------------------------------------------------------
-def _causal_uniform(T):
-    a = np.tril(np.ones((T, T)))
-    return a / a.sum(-1, keepdims=True)
-
-
-def test_previous_token_score_of_perfect_and_uniform_heads():
-    T = 6
-    perfect = np.eye(T, k=-1)
-    perfect[0, 0] = 1.0
-    uniform = _causal_uniform(T)
-    maps = np.stack([perfect, uniform])[None, None]  # (1 layer, W=1, H=2, T, T)
-    s = previous_token_score(maps)
-    assert s.shape == (1, 2)
-    assert s[0, 0] == pytest.approx(1.0)
-    assert s[0, 1] == pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]))
-    with pytest.raises(ValueError, match="T, T"):
-        previous_token_score(np.ones((1, 1, 2, 3)))
-
-
-def test_prefix_matching_score_reads_the_source_keys():
-    T = 5
-    source = np.array([[-1, -1, 0, 1, -1]])
-    att = np.zeros((1, 1, T, T))  # (W, H, T, T)
-    att[0, 0, 2, 0] = 1.0
-    att[0, 0, 3, 1] = 0.5
-    att[0, 0, 3, 3] = 0.5
-    assert prefix_matching_score(att, source)[0] == pytest.approx(0.75)
-    stacked = np.stack([att, np.zeros_like(att)])  # a leading (layer) axis is kept
-    np.testing.assert_allclose(prefix_matching_score(stacked, source), [[0.75], [0.0]])
-    with pytest.raises(ValueError, match="no scored query"):
-        prefix_matching_score(att, np.full((1, T), -1))
-    with pytest.raises(ValueError, match="source"):
-        prefix_matching_score(att, np.zeros((2, T), dtype=int))
-
-
+# --- curves ---------------------------------------------------------------------------------------------
 def test_phase_change_and_largest_jump_on_a_step_curve():
     steps = np.arange(0, 110, 10)
     loss = np.array([3.0, 2.99, 2.98, 2.97, 2.0, 1.2, 1.1, 1.05, 1.02, 1.01, 1.0])
@@ -137,24 +92,7 @@ def test_phase_change_and_largest_jump_on_a_step_curve():
         phase_change(steps[::-1], loss)
 
 
-# --- Spearman ---------------------------------------------------------------------------------------------
-def test_spearman_matches_hand_computed_examples():
-    # no ties: ranks of b are 1 3 2 5 4, sum of squared rank differences 4, rho = 1 - 6 * 4 / (5 * 24)
-    assert spearman([10.0, 20.0, 30.0, 40.0, 50.0], [1.0, 3.0, 2.0, 5.0, 4.0]) == pytest.approx(0.8)
-    # ties: b ranks 1, 2.5, 2.5, 4 -> Pearson of (1,2,3,4) and (1,2.5,2.5,4) = 4.5 / sqrt(5 * 4.5)
-    assert spearman([1.0, 2.0, 3.0, 4.0], [0.0, 5.0, 5.0, 9.0]) == pytest.approx(4.5 / math.sqrt(22.5))
-    np.testing.assert_array_equal(rank_values(np.array([3.0, 1.0, 3.0, 2.0])), [3.5, 1.0, 3.5, 2.0])
-    x = np.random.default_rng(0).standard_normal(20)
-    assert spearman(x, np.exp(3 * x)) == pytest.approx(1.0)  # monotone maps do not change ranks
-    assert spearman(x, -x) == pytest.approx(-1.0)
-    assert math.isnan(spearman(x, np.ones(20)))
-    with pytest.raises(ValueError, match="same number"):
-        spearman([1.0, 2.0], [1.0, 2.0, 3.0])
-    with pytest.raises(TypeError, match="floating"):
-        spearman(np.arange(3), np.arange(3))
-
-
-# --- masks, losses, gate gradients ------------------------------------------------------------------------
+# --- head masks ------------------------------------------------------------------------------------------
 def test_all_head_masks_enumerates_each_pattern_once():
     m = all_head_masks(2, 2)
     assert m.shape == (16, 2, 2)
@@ -165,59 +103,12 @@ def test_all_head_masks_enumerates_each_pattern_once():
         all_head_masks(4, 4)
 
 
-TINY = ModelConfig(
-    vocab_size=7, block_size=6, d_model=8, n_layer=2, n_head=2, d_ff=4, attn_only=True, pos="rope"
-)
-
-
-def test_token_losses_average_to_the_model_loss():
-    params = model.init_params(TINY, 0, dtype=np.float64)
-    rng = np.random.default_rng(1)
-    x, y = rng.integers(0, 7, (3, 6)), rng.integers(0, 7, (3, 6))
-    per = token_losses(params, TINY, x, y)
-    assert per.shape == (3, 6)
-    logits, _ = model.forward(params, x, TINY)
-    assert per.mean() == pytest.approx(model.loss(logits, y)[0], rel=1e-12)
-    with pytest.raises(ValueError, match="same shape"):
-        token_losses(params, TINY, x, y[:, :3])
-
-
-def test_head_gate_gradients_match_finite_differences():
-    params = model.init_params(TINY, 3, dtype=np.float64)
-    params = {k: v + 0.3 * np.random.default_rng(4).standard_normal(v.shape) for k, v in params.items()}
-    rng = np.random.default_rng(2)
-    x, y = rng.integers(0, 7, (3, 6)), rng.integers(0, 7, (3, 6))
-    g = head_gate_gradients(params, TINY, x, y)  # (n_layer, W, H)
-    assert g.shape == (2, 3, 2)
-    eps = 1e-6
-    for layer in range(2):
-        for h in range(2):
-            m = np.ones((2, 2))
-            m[layer, h] = 1 + eps
-            up = token_losses(params, TINY, x, y, head_mask=m).mean(axis=1)
-            m[layer, h] = 1 - eps
-            down = token_losses(params, TINY, x, y, head_mask=m).mean(axis=1)
-            np.testing.assert_allclose(g[layer, :, h], (up - down) / (2 * eps), rtol=1e-6, atol=1e-9)
-    imp = head_importance(params, TINY, x, y)
-    np.testing.assert_allclose(imp.importance, np.abs(g).mean(axis=1))
-    m = np.ones((2, 2))
-    m[1, 0] = 0
-    assert imp.ablation_delta[1, 0] == pytest.approx(
-        token_losses(params, TINY, x, y, head_mask=m).mean() - token_losses(params, TINY, x, y).mean()
-    )
-
-
-def test_setups_validate_their_fields():
+def test_setup_validates_its_fields():
     with pytest.raises(ValueError, match="block_size"):
         InductionSetup(block_size=8, copies=3, min_len=6)
-    with pytest.raises(ValueError, match="schemes"):
-        ExtrapolationSetup(schemes=("alibi", "learned"))
-    with pytest.raises(ValueError, match="increasing"):
-        ExtrapolationSetup(multiples=(2, 1))
     with pytest.raises(TypeError, match="InductionSetup"):
         run_induction("tiny", 2)
     assert InductionSetup().model_config(2).attn_only
-    assert ExtrapolationSetup().model_config("alibi", 20, block_size=256).block_size == 256
 
 
 # --- the reproductions' direction on tiny runs ------------------------------------------------------------
@@ -262,30 +153,3 @@ def test_ablating_the_previous_token_head_removes_induction(induction_runs):
     before = prefix_matching_score(abl.probe_attention[0][None], two.probe.source[:1])
     after = prefix_matching_score(abl.probe_attention[k][None], two.probe.source[:1])
     assert after.max() < before.max() - 0.2
-
-
-def test_alibi_extrapolates_and_sinusoidal_does_not(tmp_path):
-    setup = ExtrapolationSetup(
-        schemes=("alibi", "sinusoidal"),
-        train_len=16,
-        multiples=(1, 4),
-        d_model=32,
-        n_head=4,
-        steps=200,
-        n_sentences=400,
-    )
-    run = run_extrapolation(setup, tmp_path)
-    ex = extrapolation_losses(run)
-    np.testing.assert_array_equal(ex.lengths, [16, 64])
-    assert ex.loss.shape == (2, 2) and [p.shape for p in ex.position_loss] == [(2, 16), (2, 64)]
-    rise = ex.loss[:, 1] - ex.loss[:, 0]
-    assert rise[1] > rise[0] + 0.2  # sinusoidal degrades more than ALiBi beyond the trained length
-    assert ex.position_loss[1][1, 32:].mean() > ex.position_loss[1][1, :16].mean()
-    # the same text at every length
-    x16, _ = eval_windows(run.val_ids, 16, ex.n_tokens)
-    x64, _ = eval_windows(run.val_ids, 64, ex.n_tokens)
-    np.testing.assert_array_equal(x16.ravel(), x64.ravel())
-    # gradient importance ranks heads roughly like their ablation cost
-    x, y = eval_windows(run.val_ids, 16, 32 * 16)
-    hi = head_importance(run.results["alibi"].params, setup.model_config("alibi", run.vocab_size), x, y)
-    assert spearman(hi.importance, hi.ablation_delta) > 0.3
