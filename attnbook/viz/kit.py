@@ -231,3 +231,64 @@ def control_row(name: str, *widgets):
     """The figure's controls in one row, named ``<name>`` (the figure's prefix plus ``-controls``)."""
     check_name(name)
     return row(*widgets, name=name)
+
+
+def outside_legend(plot, items, *, name: str, place: str = "below", font_size: str = "9pt"):
+    """A legend beside the data, never over it: ``items`` are ``(label, renderers)`` pairs, laid out in a row
+    ``above`` or ``below`` the plot's frame, or in a column on its ``right``. Returns the legend."""
+    from bokeh.models import Legend, LegendItem
+
+    from .._checks import check_choice
+
+    check_name(name)
+    place = check_choice("place", place, ("above", "below", "right"))
+    legend = Legend(
+        items=[LegendItem(label=label, renderers=list(renderers)) for label, renderers in items],
+        orientation="vertical" if place == "right" else "horizontal",
+        location="top_left" if place == "right" else "center",
+        label_text_font_size=font_size,
+        glyph_width=18,
+        spacing=8,
+        padding=4,
+        margin=2,
+        border_line_color=None,
+        name=name,
+    )
+    plot.add_layout(legend, place)
+    return legend
+
+
+def line_series(
+    plot,
+    source: ColumnDataSource,
+    x: str,
+    series,
+    *,
+    name: str,
+    line_width: float = 2.0,
+    dots: float = 0.0,
+    legend: str = "below",
+):
+    """One line per ``(label, column, color)`` of ``series`` (a fourth entry, when given, is the dash), drawn
+    from ``source`` against column ``x``, with dots of size ``dots`` when it is > 0, and a legend named
+    ``name`` outside the data (see :func:`outside_legend`; ``legend=None``: none). Returns the line renderers."""
+    check_name(name)
+    lines, items = [], []
+    for label, y, color, *dash in series:
+        r = [
+            plot.line(
+                x,
+                y,
+                source=source,
+                color=color,
+                line_width=line_width,
+                line_dash=dash[0] if dash else "solid",
+            )
+        ]
+        if dots > 0:
+            r.append(plot.scatter(x, y, source=source, color=color, size=dots))
+        lines.append(r[0])
+        items.append((label, r))
+    if legend is not None:
+        outside_legend(plot, items, name=name, place=legend)
+    return lines
