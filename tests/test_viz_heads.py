@@ -248,6 +248,8 @@ def test_training_payload_refuses_bad_input():
         training_payload(curves(), control=control(eval_steps=np.array([0, 10, 30])), ln_v=3.0)
     with pytest.raises(TypeError, match="control"):
         training_payload(curves(), control=object(), ln_v=3.0)
+    with pytest.raises(ValueError, match="control.val_loss"):
+        training_payload(curves(), control=control(val_loss=np.ones(2)), ln_v=3.0)
     with pytest.raises(TypeError, match="ln_v"):
         training_payload(curves(), ln_v="3")
     p = training_payload(curves(), ln_v=3.0)
@@ -418,3 +420,23 @@ def test_importance_payload_refuses_bad_input():
         importance_layout(p, model="learned")
     with pytest.raises(ValueError, match="scale"):
         importance_layout(p, scale=2)
+
+
+# --- kit parts added for these figures --------------------------------------------------------------------
+def test_line_series_draws_one_line_per_series_with_the_legend_outside():
+    from bokeh.models import ColumnDataSource as Source
+
+    from attnbook.viz.kit import line_panel, line_series, outside_legend
+
+    plot = line_panel(name="k", title="t", x_label="x", y_label="y")
+    src = Source({"x": [0, 1], "a": [1, 2], "b": [2, 1]})
+    lines = line_series(
+        plot, src, "x", [("A", "a", "red"), ("B", "b", "blue", "dashed")], name="k-legend", dots=4
+    )
+    assert [r.glyph.line_dash for r in lines] == [[], [6]]
+    (legend,) = plot.below[1:]  # after the x axis
+    assert legend.name == "k-legend" and [len(i.renderers) for i in legend.items] == [2, 2]
+    with pytest.raises(ValueError, match="place"):
+        outside_legend(plot, [("A", lines[:1])], name="k-other", place="inside")
+    with pytest.raises(TypeError, match="name"):
+        line_series(plot, src, "x", [], name="")

@@ -80,9 +80,8 @@ SCORES = (
     ("previous", "Previous-token score"),
     ("entropy", "Attention entropy (nats)"),
 )
-MAP_FRAME = (
-    320  # side of a head's attention map in px: two maps fit the ~750 px column, 32 letters stay legible
-)
+# Side of a head's attention map in px: two maps side by side fit the ~750 px column, 32 letters stay legible.
+MAP_FRAME = 320
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -254,6 +253,8 @@ def training_payload(curves, *, control=None, ln_v: float, floor: float | None =
         if not np.array_equal(np.asarray(control.eval_steps), eval_steps):
             raise ValueError("control must have the same eval_steps as curves")
         control_loss = as_float_array("control.val_loss", control.val_loss, ndim=1).astype(np.float32)
+        if control_loss.shape != eval_steps.shape:
+            raise ValueError(f"control.val_loss must have shape {eval_steps.shape}, got {control_loss.shape}")
         n = np.shape(getattr(control, "probe_attention", ()))[1:2]
         control_label = f"{n[0]} layer{'s' if n[0] > 1 else ''}" if n else "control"
     ln_v = check_real("ln_v", ln_v, low=0.0)

@@ -267,7 +267,7 @@ def line_series(
     name: str,
     line_width: float = 2.0,
     dots: float = 0.0,
-    legend: str = "below",
+    legend: str | None = "below",
 ):
     """One line per ``(label, column, color)`` of ``series`` (a fourth entry, when given, is the dash), drawn
     from ``source`` against column ``x``, with dots of size ``dots`` when it is > 0, and a legend named
@@ -275,20 +275,12 @@ def line_series(
     check_name(name)
     lines, items = [], []
     for label, y, color, *dash in series:
-        r = [
-            plot.line(
-                x,
-                y,
-                source=source,
-                color=color,
-                line_width=line_width,
-                line_dash=dash[0] if dash else "solid",
-            )
-        ]
+        style = dict(source=source, color=color)
+        drawn = [plot.line(x, y, line_width=line_width, line_dash=dash[0] if dash else "solid", **style)]
         if dots > 0:
-            r.append(plot.scatter(x, y, source=source, color=color, size=dots))
-        lines.append(r[0])
-        items.append((label, r))
+            drawn.append(plot.scatter(x, y, size=dots, **style))
+        lines.append(drawn[0])
+        items.append((label, drawn))
     if legend is not None:
         outside_legend(plot, items, name=name, place=legend)
     return lines
