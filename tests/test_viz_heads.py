@@ -1,34 +1,36 @@
-"""The heads chapter's figures: inputs validated, every model named, payloads equal to what attnbook computes."""
+"""The heads chapter's figures: payloads against independent computations, ``view`` for several states, names,
+callback arguments and bad input. Results are passed duck-typed (SimpleNamespace records, not the experiment
+classes), as the figures must accept them."""
 
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from bokeh.models import (
-    ColumnDataSource,
-    CustomJS,
-    Div,
-    Plot,
-    RadioButtonGroup,
-    Select,
-    Slider,
-    Toggle,
-    Widget,
-)
+from bokeh.models import ColumnDataSource, CustomJS, Div, Plot, Widget
 
 from attnbook.analysis import rank_values, spearman
 from attnbook.experiments.induction import all_head_masks
 from attnbook.viz import show
+from attnbook.viz.figure import check_payload, pick
 from attnbook.viz.heads import (
+    ablation_layout,
+    ablation_payload,
     extrapolation_figure,
+    extrapolation_layout,
+    extrapolation_payload,
     head_ablation_figure,
     head_importance_figure,
+    importance_layout,
+    importance_payload,
     induction_training_figure,
-    lower_triangles,
+    training_layout,
+    training_payload,
 )
 
 S, L, H, T = 4, 2, 2, 6
 TOKENS = ("a", "b", "c", "a", "b", "c")  # repeated tokens: numeric axes with labels
+LENGTHS = np.array([4, 8, 16])
 
 
 def _causal(shape, seed):
@@ -39,117 +41,133 @@ def _causal(shape, seed):
     return w / w.sum(-1, keepdims=True)
 
 
-def _training(**kw):
+def curves(**kw):
     rng = np.random.default_rng(0)
-    args = dict(
+    fields = dict(
         steps=np.array([0, 10, 20, 30]),
-        attention=_causal((S, L, H, T, T), 1),
-        tokens=TOKENS,
+        probe_attention=_causal((S, L, H, T, T), 1),
+        probe_tokens=TOKENS,
         induction=rng.random((S, L, H)),
         previous=rng.random((S, L, H)),
         entropy=2 * rng.random((S, L, H)),
         eval_steps=np.array([0, 15, 30]),
         val_loss=np.array([3.0, 2.0, 1.5]),
-        control_loss=np.array([3.0, 2.8, 2.7]),
-        ln_v=3.1,
-        floor=1.2,
     )
-    args.update(kw)
-    pos = [args.pop(k) for k in ("steps", "attention", "tokens", "induction", "previous", "entropy")]
-    pos += [args.pop("eval_steps"), args.pop("val_loss")]
-    return induction_training_figure(*pos, **args)
+    return SimpleNamespace(**(fields | kw))
 
 
-def _ablation(**kw):
-    K = 16
+def control(**kw):
+    fields = dict(
+        eval_steps=np.array([0, 15, 30]),
+        val_loss=np.array([3.0, 2.8, 2.7]),
+        probe_attention=_causal((S, 1, H, T, T), 2),
+    )
+    return SimpleNamespace(**(fields | kw))
+
+
+def ablations(order=None, **kw):
+    K = 2 ** (L * H)
     rng = np.random.default_rng(2)
-    args = dict(
-        masks=all_head_masks(L, H),
+    masks = all_head_masks(L, H)
+    order = np.arange(K) if order is None else order
+    fields = dict(
+        masks=masks[order],
         repeat_loss=rng.random(K),
         fresh_loss=rng.random(K) + 3,
-        position_loss=rng.random((K, T)),
-        attention=_causal((K, H, T, T), 3),
-        tokens=TOKENS,
-        ln_v=3.0,
+        probe_loss=rng.random((K, T)),
+        probe_attention=_causal((K, H, T, T), 3),
     )
-    args.update(kw)
-    pos = [
-        args.pop(k) for k in ("masks", "repeat_loss", "fresh_loss", "position_loss", "attention", "tokens")
-    ]
-    return head_ablation_figure(*pos, **args)
+    return SimpleNamespace(**(fields | kw))
 
 
-LENGTHS = np.array([4, 8, 16])
-
-
-def _extrapolation(**kw):
+def extrapolation(**kw):
     rng = np.random.default_rng(4)
-    args = dict(
+    fields = dict(
         schemes=("alibi", "rope", "sinusoidal"),
         lengths=LENGTHS,
         loss=rng.random((3, 3)),
-        position_loss=[rng.random((3, int(t))) for t in LENGTHS],
-        train_len=4,
+        position_loss=tuple(rng.random((3, int(t))) for t in LENGTHS),
     )
-    args.update(kw)
-    pos = [args.pop(k) for k in ("schemes", "lengths", "loss", "position_loss")]
-    return extrapolation_figure(*pos, **args)
+    return SimpleNamespace(**(fields | kw))
 
 
-def _models():
+def importance(**kw):
     rng = np.random.default_rng(5)
-    return [(label, rng.random((2, 4)), rng.random((2, 4)) - 0.1) for label in ("alibi", "rope")]
-
-
-def _importance(**kw):
-    args = dict(models=_models(), threshold=0.05)
-    args.update(kw)
-    return head_importance_figure(args.pop("models"), **args)
+    out = {
+        label: SimpleNamespace(importance=rng.random((2, 4)), ablation_delta=rng.random((2, 4)) - 0.1)
+        for label in ("alibi", "rope")
+    }
+    return out | kw
 
 
 FIGURES = {
-    "training": _training,
-    "ablation": _ablation,
-    "extrapolation": _extrapolation,
-    "importance": _importance,
+    "training": lambda: induction_training_figure(curves(), control=control(), ln_v=3.1, floor=1.2),
+    "ablation": lambda: head_ablation_figure(ablations(), TOKENS, ln_v=3.0),
+    "extrapolation": lambda: extrapolation_figure(extrapolation(), train_len=4),
+    "importance": lambda: head_importance_figure(importance(), threshold=0.05),
+}
+PAYLOADS = {
+    "training": lambda: training_payload(curves(), control=control(), ln_v=3.1, floor=1.2),
+    "ablation": lambda: ablation_payload(ablations(), TOKENS, ln_v=3.0),
+    "extrapolation": lambda: extrapolation_payload(extrapolation(), train_len=4),
+    "importance": lambda: importance_payload(importance(), threshold=0.05),
+}
+PREFIX = {
+    "training": "heads-train",
+    "ablation": "heads-ablation",
+    "extrapolation": "heads-alibi",
+    "importance": "heads-importance",
 }
 
 
-def _callback(layout, widget_name: str) -> CustomJS:
-    widget = layout.select_one({"name": widget_name})
-    attr = "active" if isinstance(widget, (Toggle, RadioButtonGroup)) else "value"
-    return widget.js_property_callbacks[f"change:{attr}"][0]
+def states(p):
+    """Every control at each of its values, the others at their first."""
+    first = {c.widget: c.values[0] for c in p.controls}
+    return [first | {c.widget: v} for c in p.controls for v in c.values]
 
 
 # --- every figure -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", list(FIGURES))
-def test_every_widget_and_source_is_named_once(kind):
-    layout = FIGURES[kind]()
-    models = [m for m in layout.references() if isinstance(m, (Widget, ColumnDataSource, Plot))]
+def test_every_model_is_named_once_and_every_control_has_a_widget(kind):
+    fig = FIGURES[kind]()
+    prefix = PREFIX[kind]
+    models = [m for m in fig.references() if isinstance(m, (Widget, ColumnDataSource, Plot))]
     names = [m.name for m in models]
-    assert all(names), f"unnamed: {[type(m).__name__ for m in models if not m.name]}"
-    assert len(set(names)) == len(names)
-    for m in layout.references():
-        if isinstance(m, (Select, Slider, Toggle, RadioButtonGroup)):
-            attr = "active" if isinstance(m, (Toggle, RadioButtonGroup)) else "value"
-            assert m.js_property_callbacks.get(f"change:{attr}"), f"{m.name} has no callback"
+    assert all(n and n.startswith(f"{prefix}-") for n in names if n != prefix), names
+    named = [m.name for m in fig.references() if getattr(m, "name", None)]
+    assert len(named) == len(set(named)), "model names must be unique"
+    p = PAYLOADS[kind]()
+    for c in p.controls:
+        widget = fig.select_one({"name": f"{prefix}-{c.widget}"})
+        assert widget is not None, c.widget
+        assert widget.js_property_callbacks.get(f"change:{c.attr}"), f"{c.widget} has no callback"
+    for m in fig.references():
         if isinstance(m, Div):  # a callback rewrites it: fixed size, no re-layout
             assert m.width and m.height, m.name
-        if isinstance(m, Plot):
-            assert m.width <= 400, m.name  # two side by side fit the ~740 px text column
 
 
 @pytest.mark.parametrize("kind", list(FIGURES))
-def test_callback_modules_destructure_exactly_their_arguments(kind):
-    layout = FIGURES[kind]()
-    callbacks = {m for m in layout.references() if isinstance(m, CustomJS)}
+def test_view_names_models_of_the_layout(kind):
+    fig, p = FIGURES[kind](), PAYLOADS[kind]()
+    names = {m.name for m in fig.references() if getattr(m, "name", None)}
+    for state in states(p):
+        for model in p.view(state):
+            assert f"{PREFIX[kind]}-{model}" in names, model
+
+
+@pytest.mark.parametrize("kind", list(FIGURES))
+def test_callbacks_destructure_exactly_their_arguments_and_read_the_payload(kind):
+    fig = FIGURES[kind]()
+    callbacks = {m for m in fig.references() if isinstance(m, CustomJS)}
     assert callbacks
     for cb in callbacks:
         head = re.search(r"export default \(\{([^}]*)\}", cb.code, re.S)
         assert head, cb.code[:200]
         names = {n.strip() for n in head.group(1).split(",") if n.strip()}
         assert names == set(cb.args), names ^ set(cb.args)
-        assert not re.search(r"^\s*import\b|\bimport\s*\(", cb.code, re.M)  # no import in any callback
+        assert not re.search(r"^\s*import\b|\bimport\s*\(", cb.code, re.M)
+        if "payload" in cb.args:
+            assert cb.args["payload"].name == f"{PREFIX[kind]}-payload"
 
 
 @pytest.mark.parametrize("kind", list(FIGURES))
@@ -159,156 +177,267 @@ def test_figure_embeds_as_one_html_block(kind):
     assert "cdn.bokeh.org" not in html
 
 
-# --- lower triangles --------------------------------------------------------------------------------------
-def test_lower_triangles_unpack_like_the_callbacks():
-    w = _causal((3, T, T), 7)
-    tri = lower_triangles(w)
-    assert tri.dtype == np.float32 and tri.shape == (3, T * (T + 1) // 2)
-    # the callbacks read w[i, j] at i (i + 1) / 2 + j
-    back = np.zeros((3, T, T), dtype=np.float32)
-    for i in range(T):
-        for j in range(i + 1):
-            back[:, i, j] = tri[:, i * (i + 1) // 2 + j]
-    np.testing.assert_allclose(back, w, atol=1e-7)
-    with pytest.raises(ValueError, match="T, T"):
-        lower_triangles(np.ones((2, 3, 4)))
+@pytest.mark.parametrize("kind", list(FIGURES))
+def test_payload_follows_the_contract(kind):
+    check_payload(PAYLOADS[kind]())
 
 
-# --- training figure --------------------------------------------------------------------------------------
-def test_training_payload():
-    rng = np.random.default_rng(0)
-    attention = _causal((S, L, H, T, T), 1)
-    layout = _training(attention=attention)
-    args = _callback(layout, "heads-train-step").args
-    np.testing.assert_array_equal(args["tri"], lower_triangles(attention))
-    assert args["curves"].shape == (3, S, L * H) and args["curves"].dtype == np.float32
-    np.testing.assert_allclose(args["curves"][0], rng.random((S, L, H)).reshape(S, L * H), rtol=1e-6)
-    np.testing.assert_allclose(
-        args["loss_at"], np.interp([0, 10, 20, 30], [0, 15, 30], [3.0, 2.0, 1.5]), rtol=1e-6
-    )
-    legend = layout.select_one({"name": "heads-train-scores-legend"})
-    assert [i.label.value for i in legend.items] == ["L1 H1", "L1 H2", "L2 H1", "L2 H2"]
-    assert layout.select_one({"name": "heads-train-step"}).end == S - 1
-    assert layout.select_one({"name": "heads-train-play"}) is not None
-    assert [o[0] for o in layout.select_one({"name": "heads-train-score"}).options] == [
-        "induction",
-        "previous",
-        "entropy",
-    ]
-    # the heatmaps draw only the causal cells, in the order the callback copies the triangles in
-    src = layout.select_one({"name": "heads-train-l2h1-source"})
-    np.testing.assert_array_equal(src.data["weight"], lower_triangles(attention[0, 1, 0]))
+# --- training ---------------------------------------------------------------------------------------------
+def test_training_view_matches_an_independent_computation():
+    c = curves()
+    p = training_payload(c, control=control(), ln_v=3.1, floor=1.2)
+    loss_at = np.interp(c.steps, c.eval_steps, c.val_loss)
+    for s in range(S):
+        for key in ("induction", "previous", "entropy"):
+            shown = p.view({"step": s, "score": key})
+            for k in range(L * H):  # head k is layer k // H, head k % H
+                expected = [c.probe_attention[s, k // H, k % H, i, j] for i in range(T) for j in range(i + 1)]
+                np.testing.assert_allclose(shown["cells"][f"w{k}"], expected, rtol=1e-6)
+                curve = getattr(c, key)[:, k // H, k % H]
+                np.testing.assert_allclose(shown["scores-source"][f"h{k}"], curve, rtol=1e-6)
+                assert shown["scores-marker"]["y"][k] == pytest.approx(curve[s], rel=1e-6)
+            assert shown["scores-marker"]["x"] == [int(c.steps[s])] * (L * H)
+            assert shown["loss-cursor"]["location"] == c.steps[s]
+            assert shown["loss-marker"]["y"][0] == pytest.approx(loss_at[s], rel=1e-6)
+            assert (
+                shown["loss"]["title.text"] == f"Validation loss at step {c.steps[s]}: {loss_at[s]:.3f} nats"
+            )
+            assert shown["step"]["title"] == f"Training step {c.steps[s]} (snapshot {s + 1} of {S})"
+            assert shown["scores"]["title.text"].endswith(f" at step {c.steps[s]}")
+            top = 1.02 * max(np.log(T), c.entropy.max()) if key == "entropy" else 1.02
+            assert shown["scores-yrange"]["end"] == pytest.approx(top, rel=1e-6)
+    assert p.control_label == "1 layer" and p.model_label == "2 layers"
+
+
+def test_training_layout_draws_the_causal_cells_with_legible_letters():
+    fig = induction_training_figure(curves(), control=control(), ln_v=3.1)
+    cells = fig.select_one({"name": "heads-train-cells"})
     i, j = np.tril_indices(T)
-    np.testing.assert_array_equal(src.data["x"], j)
-    np.testing.assert_array_equal(src.data["y"], -i)
-    assert src.data["q_token"] == [TOKENS[a] for a in i] and src.data["k_token"] == [TOKENS[b] for b in j]
-    # the heatmaps label their numeric axes with the (repeated) tokens
-    plot = layout.select_one({"name": "heads-train-l1h1"})
-    assert plot.xaxis[0].major_label_overrides == dict(enumerate(TOKENS))
+    np.testing.assert_array_equal(cells.data["x"], j)
+    np.testing.assert_array_equal(cells.data["y"], -i)
+    assert cells.data["query"][1] == "b (position 1)" and cells.data["key"][1] == "a (position 0)"
+    maps = [fig.select_one({"name": f"heads-train-map{k}"}) for k in range(1, 5)]
+    assert {(m.frame_width, m.frame_height) for m in maps} == {(320, 320)}
+    for m in maps:
+        assert m.xaxis[0].major_label_overrides == dict(enumerate(TOKENS))
+        assert m.xaxis[0].major_label_orientation == 0 and m.xaxis[0].major_label_text_font_size == "8pt"
+    legend = fig.select_one({"name": "heads-train-scores-legend"})
+    assert [i.label.value for i in legend.items] == ["L1 H1", "L1 H2", "L2 H1", "L2 H2"]
+    scores = fig.select_one({"name": "heads-train-scores"})
+    assert legend in scores.below  # outside the data
+    assert fig.select_one({"name": "heads-train-play"}) is not None
+    assert fig.select_one({"name": "heads-train-step"}).end == S - 1
+    assert fig.select_one({"name": "heads-train-floor"}) is None  # no floor given: no line
 
 
-def test_training_figure_refuses_bad_input():
-    with pytest.raises(ValueError, match="steps"):
-        _training(steps=np.array([0, 20, 10, 30]))
+def test_training_payload_refuses_bad_input():
+    with pytest.raises(TypeError, match="curves .* lacks \\['entropy'\\]"):
+        training_payload(
+            SimpleNamespace(**{k: v for k, v in vars(curves()).items() if k != "entropy"}), ln_v=3.0
+        )
+    with pytest.raises(ValueError, match="curves.steps"):
+        training_payload(curves(steps=np.array([0, 20, 10, 30])), ln_v=3.0)
     with pytest.raises(ValueError, match="snapshots"):
-        _training(steps=np.array([0, 10, 20]))
-    with pytest.raises(ValueError, match="induction"):
-        _training(induction=np.zeros((S, L, H + 1)))
-    with pytest.raises(ValueError, match="tokens"):
-        _training(tokens=TOKENS[:-1])
+        training_payload(curves(steps=np.array([0, 10, 20])), ln_v=3.0)
+    with pytest.raises(ValueError, match="curves.induction"):
+        training_payload(curves(induction=np.zeros((S, L, H + 1))), ln_v=3.0)
+    with pytest.raises(ValueError, match="curves.probe_tokens"):
+        training_payload(curves(probe_tokens=TOKENS[:-1]), ln_v=3.0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        _training(attention=2 * _causal((S, L, H, T, T), 1))
-    with pytest.raises(ValueError, match="control_loss"):
-        _training(control_loss=np.ones(2))
+        training_payload(curves(probe_attention=2 * _causal((S, L, H, T, T), 1)), ln_v=3.0)
+    with pytest.raises(ValueError, match="control"):
+        training_payload(curves(), control=control(eval_steps=np.array([0, 10, 30])), ln_v=3.0)
+    with pytest.raises(TypeError, match="control"):
+        training_payload(curves(), control=object(), ln_v=3.0)
+    with pytest.raises(ValueError, match="control.val_loss"):
+        training_payload(curves(), control=control(val_loss=np.ones(2)), ln_v=3.0)
     with pytest.raises(TypeError, match="ln_v"):
-        _training(ln_v="3")
+        training_payload(curves(), ln_v="3")
+    p = training_payload(curves(), ln_v=3.0)
+    with pytest.raises(ValueError, match="step"):
+        training_layout(p, step=S)
+    with pytest.raises(ValueError, match="score"):
+        training_layout(p, score="loss")
+    with pytest.raises(TypeError, match="name"):
+        training_layout(p, name="")
 
 
-# --- ablation figure --------------------------------------------------------------------------------------
-def test_ablation_toggles_pick_the_matching_mask_row():
-    masks = all_head_masks(L, H)[np.random.default_rng(9).permutation(16)]
-    masks = np.concatenate([all_head_masks(L, H)[:1], masks[~np.all(masks == 1, axis=(1, 2))]])
-    rng = np.random.default_rng(2)
-    repeat = rng.random(16)
-    layout = _ablation(masks=masks, repeat_loss=repeat)
-    args = _callback(layout, "heads-ablation-l1h1").args
-    row_of = args["row_of"]
+# --- ablation ---------------------------------------------------------------------------------------------
+def test_ablation_view_picks_the_row_of_the_toggled_mask():
+    order = np.random.default_rng(9).permutation(16)  # the sweep's rows in any order
+    a = ablations(order)
+    p = ablation_payload(a, TOKENS, ln_v=3.0)
+    heads = [(layer, h) for layer in range(L) for h in range(H)]
     for code in range(16):
-        off = [(b // H, b % H) for b in range(L * H) if code >> b & 1]
-        expected = np.ones((L, H))
-        for layer, h in off:
-            expected[layer, h] = 0
-        np.testing.assert_array_equal(masks[row_of[code]], expected)
-    np.testing.assert_allclose(args["repeat_loss"], repeat, rtol=1e-6)
-    toggles = args["toggles"]
-    assert [t.name for t in toggles] == [f"heads-ablation-l{a}h{b}" for a in (1, 2) for b in (1, 2)]
+        off = [b for b in range(L * H) if code >> b & 1]
+        state = {f"l{la + 1}h{h + 1}": b in off for b, (la, h) in enumerate(heads)}
+        mask = np.ones((L, H))
+        for b in off:
+            mask[heads[b]] = 0
+        (k,) = [r for r in range(16) if np.array_equal(a.masks[r], mask)]
+        shown = p.view(state)
+        np.testing.assert_allclose(
+            shown["bars-source"]["current"], [a.repeat_loss[k], a.fresh_loss[k]], rtol=1e-6
+        )
+        assert shown["bars-source"]["text_current"] == [
+            f"{np.float32(a.repeat_loss[k]):.2f}",
+            f"{np.float32(a.fresh_loss[k]):.2f}",
+        ]
+        np.testing.assert_allclose(shown["positions-source"]["current"], a.probe_loss[k], rtol=1e-6)
+        for h in range(H):
+            i, j = np.tril_indices(T)
+            np.testing.assert_allclose(shown["cells"][f"w{h}"], a.probe_attention[k, h][i, j], rtol=1e-6)
+        names = ", ".join(f"L{heads[b][0] + 1} H{heads[b][1] + 1}" for b in off)
+        assert shown["bars-subtitle"]["text"] == (f"ablated: {names}" if off else "intact model")
 
 
-def test_ablation_figure_refuses_bad_masks():
+def test_ablation_layout_shows_the_intact_model_and_a_title_that_fits():
+    fig = head_ablation_figure(ablations(), TOKENS, ln_v=3.0)
+    bars = fig.select_one({"name": "heads-ablation-bars"})
+    src = fig.select_one({"name": "heads-ablation-bars-source"})
+    a = ablations()
+    np.testing.assert_allclose(src.data["intact"], [a.repeat_loss[0], a.fresh_loss[0]], rtol=1e-6)
+    # ~7 px per character of a 10 pt bold title: the static title fits its plot; the ablated heads go below it
+    assert len(bars.title.text) * 7 < bars.width
+    assert (
+        fig.select_one({"name": "heads-ablation-positions-legend"})
+        in fig.select_one({"name": "heads-ablation-positions"}).below
+    )
+    toggles = [fig.select_one({"name": f"heads-ablation-l{a}h{b}"}) for a in (1, 2) for b in (1, 2)]
+    assert [t.label for t in toggles] == ["Ablate L1 H1", "Ablate L1 H2", "Ablate L2 H1", "Ablate L2 H2"]
+
+
+def test_ablation_payload_refuses_bad_input():
     with pytest.raises(ValueError, match="each of the 16"):
-        _ablation(masks=np.ones((16, L, H)))
+        ablation_payload(ablations(masks=np.ones((16, L, H))), TOKENS, ln_v=3.0)
     with pytest.raises(ValueError, match="only 0"):
-        _ablation(masks=0.5 * all_head_masks(L, H))
-    with pytest.raises(ValueError, match="intact"):
-        _ablation(masks=all_head_masks(L, H)[::-1])
+        ablation_payload(ablations(masks=0.5 * all_head_masks(L, H)), TOKENS, ln_v=3.0)
     with pytest.raises(ValueError, match="repeat_loss"):
-        _ablation(repeat_loss=np.ones(3))
-    with pytest.raises(ValueError, match="attention"):
-        _ablation(attention=_causal((16, H, T + 1, T + 1), 3))
+        ablation_payload(ablations(repeat_loss=np.ones(3)), TOKENS, ln_v=3.0)
+    with pytest.raises(ValueError, match="probe_attention"):
+        ablation_payload(ablations(probe_attention=_causal((16, H, T + 1, T + 1), 3)), TOKENS, ln_v=3.0)
+    with pytest.raises(ValueError, match="tokens"):
+        ablation_payload(ablations(), TOKENS[:-1], ln_v=3.0)
+    with pytest.raises(TypeError, match="ablations .* lacks"):
+        ablation_payload(SimpleNamespace(masks=all_head_masks(L, H)), TOKENS, ln_v=3.0)
+    with pytest.raises(TypeError, match="name"):
+        ablation_layout(ablation_payload(ablations(), TOKENS, ln_v=3.0), name=None)
 
 
-# --- extrapolation figure ---------------------------------------------------------------------------------
-def test_extrapolation_payload_and_select():
-    rng = np.random.default_rng(4)
-    loss = rng.random((3, 3))
-    pos = [rng.random((3, int(t))) for t in LENGTHS]
-    layout = _extrapolation(loss=loss, position_loss=pos)
-    args = _callback(layout, "heads-alibi-length").args
-    np.testing.assert_allclose(args["loss"], loss, rtol=1e-6)
-    for a, b in zip(args["pos_loss"], pos, strict=True):
-        assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=1e-6)
-    select = layout.select_one({"name": "heads-alibi-length"})
-    assert [o[0] for o in select.options] == ["4", "8", "16"] and select.value == "16"
+# --- extrapolation ----------------------------------------------------------------------------------------
+def test_extrapolation_view_matches_the_result():
+    e = extrapolation()
+    p = extrapolation_payload(e, train_len=4)
+    assert p.controls[0].values == ("4", "8", "16")
+    for m, Te in enumerate(LENGTHS):
+        shown = p.view({"length": str(Te)})
+        src = shown["positions-source"]
+        np.testing.assert_array_equal(src["position"], np.arange(Te))
+        for k, s in enumerate(e.schemes):
+            np.testing.assert_allclose(src[s], e.position_loss[m][k], rtol=1e-6)
+        np.testing.assert_allclose(shown["marker"]["y"], e.loss[:, m], rtol=1e-6)
+        assert shown["marker"]["x"] == [Te] * 3
+        caption = shown["caption"]["text"]
+        assert f"Windows of {Te} tokens" in caption and f"({Te // 4}× the training length)" in caption
+        assert f"rope {e.loss[1, m]:.3f} (at 4: {e.loss[1, 0]:.3f})" in caption
+    assert np.isnan(pick(p, "position_loss", {"length": "4"})[:, 4:]).all()  # padding past the length
 
 
-def test_extrapolation_figure_refuses_bad_input():
-    with pytest.raises(ValueError, match="loss"):
-        _extrapolation(loss=np.ones((2, 3)))
-    with pytest.raises(TypeError, match="position_loss"):
-        _extrapolation(position_loss=[np.ones((3, 4))])
-    with pytest.raises(ValueError, match=r"position_loss\[1\]"):
-        _extrapolation(position_loss=[np.ones((3, 4)), np.ones((3, 9)), np.ones((3, 16))])
-    with pytest.raises(TypeError, match="schemes"):
-        _extrapolation(schemes="alibi")
-    with pytest.raises(ValueError, match="lengths"):
-        _extrapolation(lengths=np.array([8, 4, 16]))
+def test_extrapolation_layout_legends_outside_and_select_labels():
+    fig = extrapolation_figure(extrapolation(), train_len=4)
+    for plot in ("curve", "positions"):
+        legend = fig.select_one({"name": f"heads-alibi-{plot}-legend"})
+        assert legend in fig.select_one({"name": f"heads-alibi-{plot}"}).below
+    select = fig.select_one({"name": "heads-alibi-length"})
+    assert select.value == "16" and select.options[0] == ("4", "4 (1×)")
+    assert extrapolation_layout(extrapolation_payload(extrapolation(), train_len=4), length="8") is not None
 
 
-# --- importance figure ------------------------------------------------------------------------------------
-def test_importance_payload_uses_attnbook_statistics():
-    models = _models()
-    layout = _importance(models=models, threshold=0.3)
-    args = _callback(layout, "heads-importance-model").args
-    for k, (_, imp, delta) in enumerate(models):
-        assert args["rho"][k] == pytest.approx(spearman(imp, delta))
-        np.testing.assert_allclose(args["ranks"][k, 0], rank_values(imp.ravel()))
-        np.testing.assert_allclose(args["ranks"][k, 1], rank_values(delta.ravel()))
-        assert args["below"][k] == int((delta < 0.3).sum())
-        d = delta.ravel()[args["order"][k]]
-        assert np.all(np.diff(d) <= 0)  # bars largest first
-    assert _callback(layout, "heads-importance-axes") is _callback(layout, "heads-importance-model")
+def test_extrapolation_payload_refuses_bad_input():
+    with pytest.raises(ValueError, match="result.loss"):
+        extrapolation_payload(extrapolation(loss=np.ones((2, 3))), train_len=4)
+    with pytest.raises(TypeError, match="result.position_loss"):
+        extrapolation_payload(extrapolation(position_loss=[np.ones((3, 4))]), train_len=4)
+    bad = (np.ones((3, 4)), np.ones((3, 9)), np.ones((3, 16)))
+    with pytest.raises(ValueError, match=r"result.position_loss\[1\]"):
+        extrapolation_payload(extrapolation(position_loss=bad), train_len=4)
+    with pytest.raises(TypeError, match="result.schemes"):
+        extrapolation_payload(extrapolation(schemes="alibi"), train_len=4)
+    with pytest.raises(ValueError, match="result.lengths"):
+        extrapolation_payload(extrapolation(lengths=np.array([8, 4, 16])), train_len=4)
+    with pytest.raises(ValueError, match="train_len"):
+        extrapolation_payload(extrapolation(), train_len=5)
+    with pytest.raises(ValueError, match="length"):
+        extrapolation_layout(extrapolation_payload(extrapolation(), train_len=4), length="5")
 
 
-def test_importance_figure_refuses_bad_input():
-    good = _models()
+# --- importance -------------------------------------------------------------------------------------------
+def test_importance_view_matches_attnbook_statistics():
+    results = importance()
+    p = importance_payload(results, threshold=0.3)
+    for label, r in results.items():
+        imp, delta = r.importance.ravel(), r.ablation_delta.ravel()
+        values = p.view({"model": label, "scale": 0})
+        ranks = p.view({"model": label, "scale": 1})
+        np.testing.assert_allclose(values["scatter-source"]["x"], imp, rtol=1e-6)
+        np.testing.assert_allclose(values["scatter-source"]["y"], delta, rtol=1e-6)
+        np.testing.assert_array_equal(ranks["scatter-source"]["x"], rank_values(imp))
+        np.testing.assert_array_equal(ranks["scatter-source"]["y"], rank_values(delta))
+        bars = values["bars-source"]
+        np.testing.assert_allclose(bars["delta"], np.sort(delta)[::-1], rtol=1e-6)  # largest first
+        heads = [f"L{a + 1} H{h + 1}" for a in range(2) for h in range(4)]
+        assert bars["label"] == [heads[h] for h in np.argsort(-delta, kind="stable")]
+        assert values["bars-xaxis"]["major_label_overrides"]["0"] == bars["label"][0]
+        assert f"ρ = <b>{spearman(imp, delta):.3f}</b>" in values["caption"]["text"]
+        assert f"{int((delta < 0.3).sum())} of 8 heads cost less than 0.3 nats" in values["caption"]["text"]
+        assert values["scatter-xaxis"]["axis_label"] != ranks["scatter-xaxis"]["axis_label"]
+
+
+def test_importance_ranks_share_ties_and_a_constant_result_has_no_rho():
+    tied = {
+        "m": SimpleNamespace(importance=np.array([[1.0, 2.0, 2.0, 3.0]]), ablation_delta=np.zeros((1, 4)))
+    }
+    p = importance_payload(tied, threshold=0.1)
+    shown = p.view({"model": "m", "scale": 1})
+    np.testing.assert_array_equal(shown["scatter-source"]["x"], [1.0, 2.5, 2.5, 4.0])
+    assert "ρ = <b>undefined</b>" in shown["caption"]["text"]
+
+
+def test_importance_payload_refuses_bad_input():
+    good = importance()
     with pytest.raises(ValueError, match="empty"):
-        _importance(models=[])
-    with pytest.raises(TypeError, match="models"):
-        _importance(models=[("a", np.ones((2, 2)))])
+        importance_payload({}, threshold=0.05)
+    with pytest.raises(TypeError, match="results"):
+        importance_payload([("a", np.ones((2, 2)), np.ones((2, 2)))], threshold=0.05)
+    with pytest.raises(TypeError, match="lacks"):
+        importance_payload({"a": SimpleNamespace(importance=np.ones((2, 2)))}, threshold=0.05)
+    odd = SimpleNamespace(importance=np.ones((2, 3)), ablation_delta=np.ones((2, 3)))
     with pytest.raises(ValueError, match="shape"):
-        _importance(models=[good[0], ("b", np.ones((2, 3)), np.ones((2, 3)))])
-    with pytest.raises(ValueError, match="distinct"):
-        _importance(models=[good[0], good[0]])
+        importance_payload(good | {"b": odd}, threshold=0.05)
     with pytest.raises(ValueError, match="threshold"):
-        _importance(threshold=0.0)
+        importance_payload(good, threshold=0.0)
+    p = importance_payload(good, threshold=0.05)
+    with pytest.raises(ValueError, match="model"):
+        importance_layout(p, model="learned")
+    with pytest.raises(ValueError, match="scale"):
+        importance_layout(p, scale=2)
+
+
+# --- kit parts added for these figures --------------------------------------------------------------------
+def test_line_series_draws_one_line_per_series_with_the_legend_outside():
+    from bokeh.models import ColumnDataSource as Source
+
+    from attnbook.viz.kit import line_panel, line_series, outside_legend
+
+    plot = line_panel(name="k", title="t", x_label="x", y_label="y")
+    src = Source({"x": [0, 1], "a": [1, 2], "b": [2, 1]})
+    lines = line_series(
+        plot, src, "x", [("A", "a", "red"), ("B", "b", "blue", "dashed")], name="k-legend", dots=4
+    )
+    assert [r.glyph.line_dash for r in lines] == [[], [6]]
+    (legend,) = plot.below[1:]  # after the x axis
+    assert legend.name == "k-legend" and [len(i.renderers) for i in legend.items] == [2, 2]
+    with pytest.raises(ValueError, match="place"):
+        outside_legend(plot, [("A", lines[:1])], name="k-other", place="inside")
+    with pytest.raises(TypeError, match="name"):
+        line_series(plot, src, "x", [], name="")

@@ -318,7 +318,8 @@ def _stats_panel(name: str, deepest: int):
     title, x_label = "Residual stream after each block", "after block (0 = embeddings)"
     kw = dict(width=370, height=300, x_range=(-0.3, deepest + 0.3))
     plot = line_panel(name=f"{name}-stats-plot", title=title, x_label=x_label, y_label="", **kw)
-    line_series(plot, source, "layer", _STAT_SERIES, name=f"{name}-legend")
+    series = [(label, column, color) for column, (label, color) in _STAT_SERIES.items()]
+    line_series(plot, source, "layer", series, name=f"{name}-legend", dots=5)
     tips = [
         ("layer", "@layer"),
         ("mean", "@mean{0.0000}"),
@@ -466,10 +467,8 @@ def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None
     plot = line_panel(
         name=f"{name}-plot", title=title, x_label="block (1 = nearest the input)", y_label=y_label, **kw
     )
-    series = {b: (BLOCK_LABELS[b], _BLOCK_COLORS.get(b, "#333333")) for b in p.blocks}
-    line_series(
-        plot, source, "layer", series, name=f"{name}-legend", place="above", dot_size=6, line_width=2.5
-    )
+    series = [(BLOCK_LABELS[b], b, _BLOCK_COLORS.get(b, "#333333")) for b in p.blocks]
+    line_series(plot, source, "layer", series, name=f"{name}-legend", legend="above", dots=6, line_width=2.5)
     tips = [("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in p.blocks]
     plot.add_tools(HoverTool(tooltips=tips, mode="vline"))
     widgets = {

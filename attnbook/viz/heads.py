@@ -1,49 +1,71 @@
-"""Figures of what trained heads learn: induction heads forming during training (Olsson et al. 2022), head
-ablation, ALiBi length extrapolation (Press et al. 2021) and head importance (Michel et al. 2019).
+"""The figures of chapter 8, what trained heads learn: induction heads forming during training (Olsson et al.
+2022), switching heads off, head importance (Michel et al. 2019) and length extrapolation (Press et al. 2021).
 
-The builders take arrays computed by :mod:`attnbook.experiments.induction`, ``.extrapolation`` and ``.pruning``
-and ship every state a widget can reach as float32; the callbacks in ``js/heads_*.mjs`` only look values up.
+Each figure is a payload made by pure NumPy from the results the chapter passes in (read by field name), a
+layout assembled from :mod:`attnbook.viz.kit` and a callback ``js/heads_<figure>.mjs``; the encoding of a
+widget state is :mod:`attnbook.viz.figure`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import (
     ColumnDataSource,
+    DataRange1d,
     Div,
     FixedTicker,
-    HoverTool,
     Label,
-    LabelSet,
-    Legend,
-    LegendItem,
     RadioButtonGroup,
     Range1d,
-    Select,
-    Slider,
     Span,
-    Toggle,
+    Title,
 )
 from bokeh.palettes import Category10
-from bokeh.plotting import figure
 
-from .._checks import as_float_array, as_int_array, check_real, check_tokens
+from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real, check_tokens
 from ..analysis import rank_values, spearman
-from .core import float32, js_callback, on_document_ready
-from .heatmap import attention_heatmap
+from .core import check_name, js_callback, on_document_ready
+from .figure import Control, axis_index, check_payload, payload_source, pick
+from .kit import (
+    bar_panel,
+    color_mapper,
+    control_row,
+    empty_source,
+    hover,
+    line_panel,
+    line_series,
+    outside_legend,
+    play_button,
+    select,
+    slider,
+    toggle,
+    token_grid,
+)
 
 __all__ = [
     "HEAD_COLORS",
     "SCHEME_COLORS",
     "SCORES",
-    "extrapolation_figure",
-    "head_ablation_figure",
-    "head_importance_figure",
+    "TrainingPayload",
+    "training_payload",
+    "training_layout",
     "induction_training_figure",
-    "lower_triangles",
+    "AblationPayload",
+    "ablation_payload",
+    "ablation_layout",
+    "head_ablation_figure",
+    "ExtrapolationPayload",
+    "extrapolation_payload",
+    "extrapolation_layout",
+    "extrapolation_figure",
+    "ImportancePayload",
+    "importance_payload",
+    "importance_layout",
+    "head_importance_figure",
 ]
 
 # One colour per head of a small model: layer 1 in blues, layer 2 in oranges/reds (up to 4 heads a layer).
@@ -53,12 +75,24 @@ HEAD_COLORS = (
     ("#2ca02c", "#bcbd22", "#98df8a", "#006d2c"),
 )
 SCHEME_COLORS = {"alibi": "#2ca02c", "rope": "#9467bd", "sinusoidal": "#d62728", "none": "#7f7f7f"}
-# The per-head curves the training figure can show (Select), in order.
+# The per-head curves of the training figure (its "Curve" select): result field, title.
 SCORES = (
     ("induction", "Prefix-matching (induction) score"),
     ("previous", "Previous-token score"),
     ("entropy", "Attention entropy (nats)"),
 )
+# Side of a head's attention map in px: two maps side by side fit the ~750 px column, 32 letters stay legible.
+MAP_FRAME = 320
+
+
+# ----------------------------------------------------------------------------------------------------
+# Shared parts
+
+
+def _fields(name: str, result, fields: tuple[str, ...], what: str) -> None:
+    missing = [f for f in fields if not hasattr(result, f)]
+    if missing:
+        raise TypeError(f"{name} must be {what} (fields {', '.join(fields)}); it lacks {missing}")
 
 
 def _weights(name: str, w, ndim: int) -> np.ndarray:
@@ -77,756 +111,791 @@ def _increasing(name: str, steps) -> np.ndarray:
     return steps
 
 
-def lower_triangles(weights) -> np.ndarray:
-    """The causal part of attention maps, row by row: ``w[..., i, j]`` for ``j <= i``.
-
-    Parameters
-    ----------
-    weights : ndarray, shape (..., T, T)
-
-    Returns
-    -------
-    tri : ndarray of float32, shape (..., T (T + 1) / 2)
-        Entry ``i (i + 1) / 2 + j`` is ``weights[..., i, j]``; the masked upper triangle (all zeros in a
-        causal model) is not shipped, halving the page weight of the snapshots.
-    """
-    w = as_float_array("weights", weights, min_ndim=2)
-    T = w.shape[-1]
-    if w.shape[-2] != T:
-        raise ValueError(f"weights must end in (T, T), got shape {w.shape}")
-    i, j = np.tril_indices(T)  # row-major order: (0,0), (1,0), (1,1), (2,0), ...
-    return float32("weights", w[..., i, j])
+def _causal_cells(maps) -> dict:
+    """The ``w<k>`` columns of :func:`_head_maps`: head ``k``'s weights at the causal cells (tril order)."""
+    T = maps.shape[-1]
+    i, j = np.tril_indices(T)
+    return {f"w{k}": np.asarray(m, np.float32)[i, j] for k, m in enumerate(maps)}
 
 
-def _plot(name: str, title: str, width: int, height: int, **kw):
-    p = figure(name=name, title=title, width=width, height=height, tools="", toolbar_location=None, **kw)
-    p.title.text_font_size = "10pt"
-    return p
-
-
-def _hline(name: str, value: float, color: str = "#777777", dash: str = "dashed") -> Span:
-    return Span(location=float(value), dimension="width", line_color=color, line_dash=dash, name=name)
-
-
-def _label(name: str, x: float, y: float, text: str, color: str = "#555555") -> Label:
-    return Label(
-        x=x, y=y, text=text, text_align="right", y_offset=2, text_font_size="8pt", text_color=color, name=name
+def _head_maps(name: str, tokens, titles, colors):
+    """One attention map per head over one source of the causal cells (``j <= i``, numpy.tril_indices order),
+    a column ``w<k>`` per head; letters at a legible size, horizontal, one per row and column."""
+    T = len(tokens)
+    i, j = np.tril_indices(T)
+    cells = empty_source(
+        f"{name}-cells",
+        i.size,
+        x=j.astype(np.float32),
+        y=-i.astype(np.float32),
+        query=[f"{tokens[a]} (position {a})" for a in i],
+        key=[f"{tokens[b]} (position {b})" for b in j],
+        **{f"w{k}": "float" for k in range(len(titles))},
     )
+    mapper = color_mapper(f"{name}-mapper")
+    plots = []
+    for k, (title, color) in enumerate(zip(titles, colors, strict=True)):
+        last = k % 2 == 1 or k == len(titles) - 1  # the colour bar goes on the right of each row
+        plot, cells_r = token_grid(
+            cells,
+            name=f"{name}-map{k + 1}",
+            title=title,
+            q_tokens=tokens,
+            k_tokens=tokens,
+            color_field=f"w{k}",
+            mapper=mapper,
+            colorbar=last,
+        )
+        plot.frame_width = plot.frame_height = MAP_FRAME  # equal cells in every map, colour bar or not
+        plot.width, plot.height = MAP_FRAME + (80 if last else 30), MAP_FRAME + 60
+        plot.title.text_color = color
+        plot.axis.major_label_text_font_size = "8pt"
+        plot.xaxis.major_label_orientation = 0
+        plot.add_tools(hover(cells_r, ("query", "@query"), ("key", "@key"), ("weight", f"@w{k}{{0.000}}")))
+        plots.append(plot)
+    return [row(*plots[k : k + 2], name=f"{name}-maps-{k // 2}") for k in range(0, len(plots), 2)], cells
 
 
-def _causal_heatmap(weights, tokens, *, name: str, title: str, width: int, height: int):
-    """:func:`attention_heatmap` drawing only the causal cells ``j <= i``, in :func:`lower_triangles` order.
-
-    Half the cells to draw, and a callback copies a slice of the shipped triangles into the ``weight``
-    column without unpacking it.
-    """
-    plot = attention_heatmap(weights, tokens, tokens, name=name, title=title, width=width, height=height)
-    source = plot.select_one({"name": f"{name}-source"})
-    keep = source.data["x"] <= -source.data["y"]  # key j <= query i
-    idx = np.nonzero(keep)[0]
-    source.data = {
-        k: v[idx] if isinstance(v, np.ndarray) else [v[i] for i in idx] for k, v in source.data.items()
-    }
-    return plot
+def _line(plot, name: str, at: float, dimension: str, color: str, dash: str = "solid", label=None, x=None):
+    """A reference line (``dimension="width"``: horizontal at y = ``at``), with ``label`` at x = ``x``."""
+    span = Span(location=at, dimension=dimension, line_color=color, line_dash=dash, name=name)
+    plot.add_layout(span)
+    if label is not None:
+        style = dict(text_align="right", y_offset=2, text_font_size="8pt", text_color=color)
+        plot.add_layout(Label(x=float(x), y=float(at), text=label, name=f"{name}-label", **style))
+    return span
 
 
 # ----------------------------------------------------------------------------------------------------
-# Training: snapshots, loss, scores
+# Training: attention snapshots, loss curve, per-head scores
 
 
-def induction_training_figure(
-    steps,
-    attention,
-    tokens: Sequence[str],
-    induction,
-    previous,
-    entropy,
-    eval_steps,
-    val_loss,
-    *,
-    control_loss=None,
-    ln_v: float,
-    floor: float | None = None,
-    name: str = "heads-train",
-):
-    """Watch induction heads form: attention snapshots on a slider, the loss curve and per-head scores.
+class TrainingPayload(NamedTuple):
+    """Induction heads forming. Per snapshot (control ``step``, its index): every head's attention on the probe
+    window and the loss there; per score (control ``score``): every head's curve over training."""
 
-    Parameters
-    ----------
-    steps : ndarray of int, shape (S,)
-        Training steps of the snapshots, increasing.
-    attention : ndarray, shape (S, n_layer, H, T, T)
-        Attention of every head on one probe sequence at each snapshot.
-    tokens : sequence of str, length T
-        The probe sequence.
-    induction, previous, entropy : ndarray, shape (S, n_layer, H)
-        Per-head scores at each snapshot (Select "Curve").
-    eval_steps : ndarray of int, shape (E,)
-        Steps of the loss estimates.
-    val_loss : ndarray, shape (E,)
-        Validation loss of the model.
-    control_loss : ndarray, shape (E,), optional
-        Validation loss of a control (the 1-layer model), drawn dashed.
-    ln_v : float
-        Loss of a uniform guess, drawn as a reference line.
-    floor : float, optional
-        Loss with the repeats predicted perfectly and everything else at chance, drawn as a reference line.
-    name : str
-        Prefix of every model name.
+    controls: tuple
+    axes: dict
+    tokens: tuple  # (T,) the probe window
+    heads: tuple  # (n,) "L1 H1", ..., layer by layer
+    colors: tuple  # (n,) one colour per head
+    steps: np.ndarray  # (S,) int32, training step of each snapshot
+    attention: np.ndarray  # (S, n, T, T) float32  [step]
+    loss_at: np.ndarray  # (S,) float32, validation loss interpolated at each snapshot  [step]
+    scores: np.ndarray  # (Q, S, n) float32, the per-head curves  [score]
+    score_titles: list  # (Q,)  [score]
+    score_top: np.ndarray  # (Q,) float32, top of the score axis  [score]
+    eval_steps: np.ndarray  # (E,) int32, steps of the loss estimates
+    val_loss: np.ndarray  # (E,) float32
+    control_loss: np.ndarray | None  # (E,) float32, the control model (drawn dashed)
+    model_label: str  # legend of the model and of the control
+    control_label: str
+    ln_v: float  # loss of a uniform guess
+    floor: float | None  # loss with every repeat predicted and the rest at chance
 
-    Returns
-    -------
-    bokeh layout
-    """
-    steps = _increasing("steps", steps)
-    attention = _weights("attention", attention, 5)
+    def view(p, state: dict) -> dict:
+        """The maps, markers, cursors, curves and titles the page shows for ``state``."""
+        s = axis_index(p.controls[0], state["step"])
+        step, S = int(p.steps[s]), len(p.steps)
+        scores = pick(p, "scores", state)  # (S, n)
+        loss = pick(p, "loss_at", state)
+        title = pick(p, "score_titles", state)
+        return {
+            "cells": _causal_cells(pick(p, "attention", state)),
+            "scores-source": {f"h{k}": scores[:, k] for k in range(scores.shape[1])},
+            "scores-marker": {"x": [step] * scores.shape[1], "y": scores[s]},
+            "scores-yrange": {"end": pick(p, "score_top", state)},
+            "loss-marker": {"x": [step], "y": [loss]},
+            "loss-cursor": {"location": step},
+            "scores-cursor": {"location": step},
+            "step": {"title": f"Training step {step} (snapshot {s + 1} of {S})"},
+            "loss": {"title.text": f"Validation loss at step {step}: {loss:.3f} nats"},
+            "scores": {"title.text": f"{title} at step {step}"},
+        }
+
+
+_CURVES = (
+    "steps",
+    "probe_attention",
+    "probe_tokens",
+    "induction",
+    "previous",
+    "entropy",
+    "eval_steps",
+    "val_loss",
+)
+
+
+def training_payload(curves, *, control=None, ln_v: float, floor: float | None = None) -> TrainingPayload:
+    """Pack a training run's curves (:class:`attnbook.experiments.induction.InductionCurves` or any record with its
+    fields) for the page; ``control``: a second run's curves (its ``val_loss`` drawn dashed)."""
+    _fields("curves", curves, _CURVES, "the curves of a training run")
+    steps = _increasing("curves.steps", curves.steps)
+    attention = _weights("curves.probe_attention", curves.probe_attention, 5)
     S, L, H, T, _ = attention.shape
     if S != steps.size:
-        raise ValueError(f"attention has {S} snapshots but steps has {steps.size}")
+        raise ValueError(f"curves.probe_attention has {S} snapshots but curves.steps has {steps.size}")
     if H > 4 or L > len(HEAD_COLORS):
-        raise ValueError(f"at most {len(HEAD_COLORS)} layers of 4 heads can be drawn, got {L} x {H}")
-    tokens = check_tokens("tokens", tokens, T)
-    curves = []
-    for key, arr in (("induction", induction), ("previous", previous), ("entropy", entropy)):
-        arr = as_float_array(key, arr, ndim=3)
+        raise ValueError(f"curves: at most {len(HEAD_COLORS)} layers of 4 heads can be drawn, got {L} x {H}")
+    tokens = check_tokens("curves.probe_tokens", curves.probe_tokens, T)
+    scores = []
+    for key, _ in SCORES:
+        arr = as_float_array(f"curves.{key}", getattr(curves, key), ndim=3)
         if arr.shape != (S, L, H):
-            raise ValueError(f"{key} must have shape (S, n_layer, H) = {(S, L, H)}, got {arr.shape}")
-        curves.append(arr.reshape(S, L * H))
-    eval_steps = _increasing("eval_steps", eval_steps)
-    val_loss = as_float_array("val_loss", val_loss, ndim=1)
+            raise ValueError(f"curves.{key} must have shape (S, n_layer, H) = {(S, L, H)}, got {arr.shape}")
+        scores.append(arr.reshape(S, L * H))
+    eval_steps = _increasing("curves.eval_steps", curves.eval_steps)
+    val_loss = as_float_array("curves.val_loss", curves.val_loss, ndim=1)
     if val_loss.shape != eval_steps.shape:
-        raise ValueError(f"val_loss must have shape {eval_steps.shape}, got {val_loss.shape}")
-    if control_loss is not None:
-        control_loss = as_float_array("control_loss", control_loss, ndim=1)
+        raise ValueError(f"curves.val_loss must have shape {eval_steps.shape}, got {val_loss.shape}")
+    control_loss, control_label = None, ""
+    if control is not None:
+        _fields("control", control, ("eval_steps", "val_loss"), "the curves of a training run")
+        if not np.array_equal(np.asarray(control.eval_steps), eval_steps):
+            raise ValueError("control must have the same eval_steps as curves")
+        control_loss = as_float_array("control.val_loss", control.val_loss, ndim=1).astype(np.float32)
         if control_loss.shape != eval_steps.shape:
-            raise ValueError(f"control_loss must have shape {eval_steps.shape}, got {control_loss.shape}")
+            raise ValueError(f"control.val_loss must have shape {eval_steps.shape}, got {control_loss.shape}")
+        n = np.shape(getattr(control, "probe_attention", ()))[1:2]
+        control_label = f"{n[0]} layer{'s' if n[0] > 1 else ''}" if n else "control"
     ln_v = check_real("ln_v", ln_v, low=0.0)
-    if floor is not None:
-        floor = check_real("floor", floor, low=0.0)
+    floor = None if floor is None else check_real("floor", floor, low=0.0)
+    top = [1.02, 1.02, 1.02 * max(np.log(T), float(scores[2].max()))]
+    return TrainingPayload(
+        controls=(Control("step", tuple(range(S))), Control("score", tuple(k for k, _ in SCORES))),
+        axes={"attention": ("step",), "loss_at": ("step",), "scores": ("score",)}
+        | {"score_titles": ("score",), "score_top": ("score",)},
+        tokens=tokens,
+        heads=tuple(f"L{a + 1} H{h + 1}" for a in range(L) for h in range(H)),
+        colors=tuple(HEAD_COLORS[a][h] for a in range(L) for h in range(H)),
+        steps=steps.astype(np.int32),
+        attention=np.ascontiguousarray(attention.reshape(S, L * H, T, T), dtype=np.float32),
+        loss_at=np.interp(steps, eval_steps, val_loss).astype(np.float32),
+        scores=np.stack(scores).astype(np.float32),
+        score_titles=[t for _, t in SCORES],
+        score_top=np.array(top, dtype=np.float32),
+        eval_steps=eval_steps.astype(np.int32),
+        val_loss=val_loss.astype(np.float32),
+        control_loss=control_loss,
+        model_label=f"{L} layer{'s' if L > 1 else ''}",
+        control_label=control_label,
+        ln_v=ln_v,
+        floor=floor,
+    )
 
-    labels = [f"L{layer + 1} H{h + 1}" for layer in range(L) for h in range(H)]
-    colors = [HEAD_COLORS[layer][h] for layer in range(L) for h in range(H)]
-    shown = (
-        [val_loss, [ln_v]]
-        + ([] if control_loss is None else [control_loss])
-        + ([] if floor is None else [[floor]])
-    )
-    lo, hi = float(min(np.min(a) for a in shown)), float(max(np.max(a) for a in shown))
 
-    # Attention heatmaps: one per head, two per row.
-    maps = []
-    for layer in range(L):
-        for h in range(H):
-            hm = _causal_heatmap(
-                attention[0, layer, h],
-                tokens,
-                name=f"{name}-l{layer + 1}h{h + 1}",
-                title=f"Layer {layer + 1}, head {h + 1}",
-                width=350,
-                height=310,
-            )
-            hm.title.text_color = HEAD_COLORS[layer][h]
-            hm.axis.major_label_text_font_size = "7pt"
-            maps.append(hm)
-    sources = [m.select_one({"name": f"{m.name}-source"}) for m in maps]
+def _loss_panel(p: TrainingPayload, name: str):
+    """Validation loss over training (the control dashed), ln V and the floor as references, a marker."""
+    refs = [p.ln_v] + ([] if p.floor is None else [p.floor])
+    shown = np.concatenate([p.val_loss, refs] + ([] if p.control_loss is None else [p.control_loss]))
+    y_range = Range1d(float(shown.min()) - 0.15, float(shown.max()) + 0.15, name=f"{name}-loss-yrange")
+    plot = line_panel(
+        name=f"{name}-loss",
+        title="Validation loss",
+        x_label="training step",
+        y_label="nats",
+        width=370,
+        y_range=y_range,
+    )
+    src = ColumnDataSource({"step": p.eval_steps, "loss": p.val_loss}, name=f"{name}-loss-source")
+    series = [(p.model_label, "loss", "#222222")]
+    if p.control_loss is not None:
+        src.data["control"] = p.control_loss
+        series.append((p.control_label, "control", "#888888", "dashed"))
+    line_series(plot, src, "step", series, name=f"{name}-loss-legend")
+    end = p.eval_steps[-1]
+    _line(plot, f"{name}-lnv", p.ln_v, "width", "#555555", "dotted", "ln V", end)
+    if p.floor is not None:
+        _line(plot, f"{name}-floor", p.floor, "width", "#2ca02c", "dotted", "repeats perfect", end)
+    marker = empty_source(f"{name}-loss-marker", 1, x="float", y="float")
+    plot.scatter("x", "y", source=marker, size=9, color="#d62728")
+    return plot, marker, _line(plot, f"{name}-loss-cursor", 0, "height", "#d62728")
 
-    # Loss curve with the snapshot marker.
-    loss_plot = _plot(
-        f"{name}-loss",
-        "Validation loss",
-        350,
-        250,
-        x_axis_label="training step",
-        y_axis_label="nats",
-        y_range=Range1d(lo - 0.15, hi + 0.15),
-    )
-    loss_plot.y_range.name = f"{name}-loss-yrange"
-    loss_data = {"step": eval_steps.astype(np.float32), "loss": float32("val_loss", val_loss)}
-    if control_loss is not None:
-        loss_data["control"] = float32("control_loss", control_loss)
-    loss_source = ColumnDataSource(loss_data, name=f"{name}-loss-source")
-    items = [
-        LegendItem(
-            label="2 layers",
-            renderers=[loss_plot.line("step", "loss", source=loss_source, color="#222222", line_width=2)],
-        )
-    ]
-    if control_loss is not None:
-        r = loss_plot.line(
-            "step", "control", source=loss_source, color="#888888", line_width=2, line_dash="dashed"
-        )
-        items.append(LegendItem(label="1 layer", renderers=[r]))
-    loss_plot.add_layout(_hline(f"{name}-lnv", ln_v, "#555555", "dotted"))
-    x_end = float(eval_steps[-1])
-    loss_plot.add_layout(_label(f"{name}-lnv-label", x_end, ln_v, "ln V"))
-    if floor is not None:
-        loss_plot.add_layout(_hline(f"{name}-floor", floor, "#2ca02c", "dotted"))
-        loss_plot.add_layout(_label(f"{name}-floor-label", x_end, floor, "repeats perfect", "#2ca02c"))
-    loss_marker = ColumnDataSource({"x": [0.0], "y": [float(val_loss[0])]}, name=f"{name}-loss-marker")
-    loss_plot.scatter("x", "y", source=loss_marker, size=9, color="#d62728")
-    loss_cursor = Span(location=0, dimension="height", line_color="#d62728", name=f"{name}-loss-cursor")
-    loss_plot.add_layout(loss_cursor)
-    loss_plot.add_layout(
-        Legend(items=items, location="bottom_left", background_fill_alpha=0.6, name=f"{name}-loss-legend")
-    )
-    loss_at = float32("loss_at", np.interp(steps, eval_steps, val_loss))  # (S,) loss at each snapshot
 
-    # Per-head score curves (Select picks which score).
-    score_plot = _plot(
-        f"{name}-scores", SCORES[0][1], 350, 250, x_axis_label="training step", y_range=Range1d(0, 1.02)
+def _score_panel(p: TrainingPayload, name: str):
+    """The per-head curves of one score over training, one colour per head, a marker per head."""
+    y_range = Range1d(0, 1.02, name=f"{name}-scores-yrange")
+    plot = line_panel(
+        name=f"{name}-scores",
+        title=SCORES[0][1],
+        x_label="training step",
+        y_label="",
+        width=370,
+        y_range=y_range,
     )
-    score_plot.y_range.name = f"{name}-scores-yrange"
-    score_data = {"step": steps.astype(np.float32)}
-    score_data.update({f"h{k}": curves[0][:, k].astype(np.float32) for k in range(L * H)})
-    score_source = ColumnDataSource(score_data, name=f"{name}-scores-source")
-    items = []
-    for k in range(L * H):
-        r = score_plot.line("step", f"h{k}", source=score_source, color=colors[k], line_width=2)
-        items.append(LegendItem(label=labels[k], renderers=[r]))
-    score_plot.add_layout(
-        Legend(items=items, location="center_right", background_fill_alpha=0.6, name=f"{name}-scores-legend")
+    n = len(p.heads)
+    src = empty_source(
+        f"{name}-scores-source", len(p.steps), step=p.steps, **{f"h{k}": "float" for k in range(n)}
     )
-    score_marker = ColumnDataSource(
-        {"x": [0.0] * (L * H), "y": curves[0][0].tolist(), "color": colors}, name=f"{name}-scores-marker"
-    )
-    score_plot.scatter("x", "y", source=score_marker, color="color", size=8)
-    score_cursor = Span(location=0, dimension="height", line_color="#d62728", name=f"{name}-scores-cursor")
-    score_plot.add_layout(score_cursor)
+    series = [(h, f"h{k}", c) for k, (h, c) in enumerate(zip(p.heads, p.colors, strict=True))]
+    line_series(plot, src, "step", series, name=f"{name}-scores-legend")
+    marker = empty_source(f"{name}-scores-marker", n, x="float", y="float", color=list(p.colors))
+    plot.scatter("x", "y", source=marker, color="color", size=8)
+    return plot, src, marker, _line(plot, f"{name}-scores-cursor", 0, "height", "#d62728")
 
-    slider = Slider(
-        start=0,
-        end=S - 1,
-        value=0,
-        step=1,
-        title=f"Training step {int(steps[0])} (snapshot 1 of {S})",
-        show_value=False,
-        name=f"{name}-step",
-        width=300,
-    )
-    play = Toggle(label="▶ Play", active=False, name=f"{name}-play", width=80, align="end")
-    select = Select(
-        title="Curve",
-        value=SCORES[0][0],
-        options=[(k, label) for k, label in SCORES],
-        name=f"{name}-score",
-        width=260,
-    )
+
+def training_layout(
+    p: TrainingPayload, *, name: str = "heads-train", step: int = 0, score: str = "induction"
+):
+    """Controls (step slider, play, curve select); one attention map per head; the loss and score curves."""
+    check_name(name)
+    check_payload(p)
+    step = check_int("step", step, low=0, high=len(p.steps) - 1)
+    score = check_choice("score", score, p.controls[1].values)
+    titles = [f"Layer {h[1]}, head {h[4]}" for h in p.heads]
+    maps, cells = _head_maps(name, p.tokens, titles, p.colors)
+    loss_plot, loss_marker, loss_cursor = _loss_panel(p, name)
+    score_plot, score_lines, score_marker, score_cursor = _score_panel(p, name)
+    widgets = {
+        "step": slider(f"{name}-step", "", 0, len(p.steps) - 1, step, width=300),
+        "score": select(f"{name}-score", "Curve", p.controls[1].values, score, width=260),
+    }
+    widgets["step"].show_value = False
+    widgets["score"].options = list(zip(p.controls[1].values, p.score_titles, strict=True))
     # No Div caption: rewriting a Div re-lays-out this large document (~30 ms); titles are cheap.
     update = js_callback(
         "heads_training",
-        slider=slider,
-        select=select,
-        sources=sources,
-        score_source=score_source,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        cells=cells,
+        score_lines=score_lines,
         score_marker=score_marker,
-        score_plot=score_plot,
         loss_marker=loss_marker,
-        loss_cursor=loss_cursor,
-        score_cursor=score_cursor,
+        cursors=[loss_cursor, score_cursor],
         loss_plot=loss_plot,
-        steps=steps.astype(np.float32),
-        tri=lower_triangles(attention),  # (S, L, H, T(T+1)/2)
-        T=int(T),
-        curves=float32("curves", np.stack(curves)),  # (3, S, L*H)
-        score_keys=[k for k, _ in SCORES],
-        score_titles=[t for _, t in SCORES],
-        entropy_max=float(max(np.log(T), np.max(curves[2]))),
-        loss_at=loss_at,
-        colors=colors,
+        score_plot=score_plot,
     )
-    slider.js_on_change("value", update)
-    select.js_on_change("value", update)
-    play.js_on_change("active", js_callback("play", toggle=play, slider=slider, interval_ms=400))
-    grid = [row(*maps[k : k + 2], name=f"{name}-maps-{k // 2}") for k in range(0, len(maps), 2)]
-    layout = column(
-        row(slider, play, select, name=f"{name}-controls"),
-        *grid,
+    for w in widgets.values():
+        w.js_on_change("value", update)
+    play = play_button(f"{name}-play", widgets["step"], interval_ms=400)
+    fig = column(
+        control_row(f"{name}-controls", widgets["step"], play, widgets["score"]),
+        *maps,
         row(loss_plot, score_plot, name=f"{name}-curves"),
         name=name,
     )
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def induction_training_figure(
+    curves, *, control=None, ln_v: float, floor=None, name: str = "heads-train", **initial
+):
+    """``training_layout(training_payload(...))``: the figure the chapter shows (``initial``: step, score)."""
+    return training_layout(
+        training_payload(curves, control=control, ln_v=ln_v, floor=floor), name=name, **initial
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
-# Ablation of heads
+# Ablation: every on/off combination of the heads
 
 
-def head_ablation_figure(
-    masks,
-    repeat_loss,
-    fresh_loss,
-    position_loss,
-    attention,
-    tokens: Sequence[str],
-    *,
-    ln_v: float,
-    name: str = "heads-ablation",
-):
-    """Switch heads off and see the loss and the last layer's attention (every combination precomputed).
+class AblationPayload(NamedTuple):
+    """Heads switched off. One toggle per head (controls ``l1h1``, ...: ``False`` kept, ``True`` ablated); each
+    per-combination field has one leading axis of length 2 per head, in control order."""
 
-    Parameters
-    ----------
-    masks : ndarray, shape (K, n_layer, H)
-        ``head_mask`` of each combination (1 = kept, 0 = ablated); all ``2 ** (n_layer * H)`` on/off
-        patterns, once each, the first being the intact model.
-    repeat_loss, fresh_loss : ndarray, shape (K,)
-        Mean loss on repeated tokens and on first occurrences under each mask.
-    position_loss : ndarray, shape (K, T)
-        Loss at each position of the probe sequence under each mask.
-    attention : ndarray, shape (K, H, T, T)
-        Last layer's attention on the probe sequence under each mask.
-    tokens : sequence of str, length T
-    ln_v : float
-        Loss of a uniform guess (reference line).
-    name : str
+    controls: tuple
+    axes: dict
+    tokens: tuple  # (T,) the probe window
+    heads: tuple  # (n,) "L1 H1", ... the toggled heads
+    map_titles: tuple  # (H,) the last layer's heads, whose attention is drawn
+    losses: np.ndarray  # (2,) * n + (2,) float32: mean loss on repeated tokens, on first occurrences
+    position_loss: np.ndarray  # (2,) * n + (T,) float32, loss at each probe position
+    attention: np.ndarray  # (2,) * n + (H, T, T) float32, the last layer's attention on the probe
+    ln_v: float
 
-    Returns
-    -------
-    bokeh layout
-    """
-    masks = as_float_array("masks", masks, ndim=3)
+    def view(p, state: dict) -> dict:
+        """Bars, per-position loss, last-layer maps and the subtitle naming the ablated heads."""
+        losses = pick(p, "losses", state)
+        off = [h for c, h in zip(p.controls, p.heads, strict=True) if state[c.widget]]
+        return {
+            "bars-source": {"current": losses, "text_current": [f"{x:.2f}" for x in losses]},
+            "positions-source": {"current": pick(p, "position_loss", state)},
+            "cells": _causal_cells(pick(p, "attention", state)),
+            "bars-subtitle": {"text": "ablated: " + ", ".join(off) if off else "intact model"},
+        }
+
+
+_ABLATIONS = ("masks", "repeat_loss", "fresh_loss", "probe_loss", "probe_attention")
+
+
+def ablation_payload(ablations, tokens, *, ln_v: float) -> AblationPayload:
+    """Pack :class:`attnbook.experiments.induction.Ablations` (or any record with its fields: one row per head mask,
+    every on/off pattern once) into one axis per head; ``tokens`` label the probe window."""
+    _fields("ablations", ablations, _ABLATIONS, "the result of a head ablation sweep")
+    masks = as_float_array("ablations.masks", ablations.masks, ndim=3)
     K, L, H = masks.shape
     n = L * H
     if n > 8:
-        raise ValueError(f"masks must have at most 8 heads to toggle, got {L} x {H}")
+        raise ValueError(f"ablations.masks must have at most 8 heads to toggle, got {L} x {H}")
     if not np.all((masks == 0) | (masks == 1)):
-        raise ValueError("masks must contain only 0 (ablated) and 1 (kept)")
-    codes = ((1 - masks.reshape(K, n)).astype(np.int64) << np.arange(n)).sum(axis=1)  # (K,) bit per head
-    if K != 2**n or sorted(codes.tolist()) != list(range(2**n)):
-        raise ValueError(f"masks must hold each of the {2**n} on/off patterns exactly once")
-    if codes[0] != 0:
-        raise ValueError("masks[0] must be the intact model (all ones)")
-    row_of = np.empty(2**n, dtype=np.int32)
-    row_of[codes] = np.arange(K, dtype=np.int32)  # toggle pattern -> row of the precomputed tables
-    repeat_loss = as_float_array("repeat_loss", repeat_loss, ndim=1)
-    fresh_loss = as_float_array("fresh_loss", fresh_loss, ndim=1)
-    for key, arr in (("repeat_loss", repeat_loss), ("fresh_loss", fresh_loss)):
-        if arr.shape != (K,):
-            raise ValueError(f"{key} must have shape (K,) = ({K},), got {arr.shape}")
-    position_loss = as_float_array("position_loss", position_loss, ndim=2)
+        raise ValueError("ablations.masks must contain only 0 (ablated) and 1 (kept)")
+    # row k of the results goes to grid cell (ablated l1h1?, ablated l1h2?, ...)
+    cell = np.ravel_multi_index((1 - masks.reshape(K, n)).astype(np.int64).T, (2,) * n)
+    if K != 2**n or np.unique(cell).size != K:
+        raise ValueError(f"ablations.masks must hold each of the {2**n} on/off patterns exactly once")
+    losses = []
+    for f in ("repeat_loss", "fresh_loss"):
+        losses.append(as_float_array(f"ablations.{f}", getattr(ablations, f), ndim=1))
+        if losses[-1].shape != (K,):
+            raise ValueError(f"ablations.{f} must have shape ({K},), got {losses[-1].shape}")
+    losses = np.stack(losses, -1)  # (K, 2)
+    position_loss = as_float_array("ablations.probe_loss", ablations.probe_loss, ndim=2)
     T = position_loss.shape[1]
     if position_loss.shape[0] != K:
-        raise ValueError(f"position_loss must have shape (K, T) with K = {K}, got {position_loss.shape}")
-    attention = _weights("attention", attention, 4)
-    if attention.shape != (K, attention.shape[1], T, T):
         raise ValueError(
-            f"attention must have shape (K, H, T, T) = ({K}, H, {T}, {T}), got {attention.shape}"
+            f"ablations.probe_loss must have shape (K, T) with K = {K}, got {position_loss.shape}"
         )
-    Hl = attention.shape[1]
+    attention = _weights("ablations.probe_attention", ablations.probe_attention, 4)
+    if attention.shape[0] != K or attention.shape[2:] != (T, T):
+        raise ValueError(
+            f"ablations.probe_attention must have shape ({K}, H, {T}, {T}), got {attention.shape}"
+        )
     tokens = check_tokens("tokens", tokens, T)
-    ln_v = check_real("ln_v", ln_v, low=0.0)
 
-    toggles = [
-        Toggle(
-            label=f"Ablate L{layer + 1} H{h + 1}",
-            active=False,
-            name=f"{name}-l{layer + 1}h{h + 1}",
-            width=120,
-        )
-        for layer in range(L)
-        for h in range(H)
-    ]
-    # No Div caption (re-laying-out this document costs ~20 ms per change): the bars' title and value
-    # labels say what is ablated and what it costs.
-    bars = _plot(
-        f"{name}-bars",
-        "Intact model: mean loss on held-out windows",
-        300,
-        260,
-        x_range=Range1d(-0.6, 1.6),
-        y_range=Range1d(0, float(max(repeat_loss.max(), fresh_loss.max(), ln_v)) * 1.1),
-        y_axis_label="nats",
+    def grid(a):  # rows in cell order, then one axis per head
+        out = np.empty_like(a, dtype=np.float32)
+        out[cell] = a
+        return out.reshape((2,) * n + a.shape[1:])
+
+    names = [f"l{a + 1}h{h + 1}" for a in range(L) for h in range(H)]
+    return AblationPayload(
+        controls=tuple(Control(w, (False, True), "active") for w in names),
+        axes={f: tuple(names) for f in ("losses", "position_loss", "attention")},
+        tokens=tokens,
+        heads=tuple(f"L{a + 1} H{h + 1}" for a in range(L) for h in range(H)),
+        map_titles=tuple(f"Layer {L}, head {h + 1}" for h in range(attention.shape[1])),
+        losses=grid(losses),
+        position_loss=grid(position_loss),
+        attention=grid(attention),
+        ln_v=check_real("ln_v", ln_v, low=0.0),
     )
-    bars.x_range.name = f"{name}-bars-xrange"
-    bars.y_range.name = f"{name}-bars-yrange"
-    # Two bars side by side per group, centres offset by hand (numeric x, no categorical range).
-    bar_source = ColumnDataSource(
-        {
-            "x_intact": np.array([-0.2, 0.8], dtype=np.float32),
-            "x_current": np.array([0.2, 1.2], dtype=np.float32),
-            "intact": float32("intact", [repeat_loss[0], fresh_loss[0]]),
-            "current": float32("current", [repeat_loss[0], fresh_loss[0]]),
-            "text_intact": [f"{repeat_loss[0]:.2f}", f"{fresh_loss[0]:.2f}"],
-            "text_current": [f"{repeat_loss[0]:.2f}", f"{fresh_loss[0]:.2f}"],
-        },
+
+
+def _bars_panel(p: AblationPayload, name: str, intact):
+    """Mean loss on repeated tokens and on first occurrences, intact (grey) and with the ablation (red), the
+    value on each bar; the title says what is measured, the subtitle (the callback's) what is ablated."""
+    plot = line_panel(
+        name=f"{name}-bars",
+        title="Mean loss on held-out windows",
+        x_label="",
+        y_label="nats",
+        width=320,
+        x_range=Range1d(-0.6, 1.6, name=f"{name}-bars-xrange"),
+        y_range=Range1d(0, float(max(p.losses.max(), p.ln_v)) * 1.15, name=f"{name}-bars-yrange"),
+    )
+    plot.add_layout(Title(text="", name=f"{name}-bars-subtitle", text_font_style="italic"), "above")
+    src = ColumnDataSource(
+        {"x_intact": [-0.2, 0.8], "x_current": [0.2, 1.2], "intact": intact, "current": intact}
+        | {"text_intact": [f"{x:.2f}" for x in intact], "text_current": [""] * 2},
         name=f"{name}-bars-source",
     )
-    ri = bars.vbar(x="x_intact", top="intact", width=0.38, source=bar_source, color="#bbbbbb")
-    rc = bars.vbar(x="x_current", top="current", width=0.38, source=bar_source, color="#d62728")
-    for col in ("intact", "current"):
-        bars.add_layout(
-            LabelSet(
-                x=f"x_{col}",
-                y=col,
-                text=f"text_{col}",
-                source=bar_source,
-                text_align="center",
-                y_offset=2,
-                text_font_size="8pt",
-                name=f"{name}-bars-{col}-labels",
-            )
-        )
-    bars.xaxis.ticker = FixedTicker(ticks=[0, 1], name=f"{name}-bars-ticks")
-    bars.xaxis.major_label_overrides = {0: "repeated tokens", 1: "first occurrences"}
-    bars.add_layout(_hline(f"{name}-bars-lnv", ln_v))
-    bars.add_layout(
-        Legend(
-            items=[
-                LegendItem(label="intact", renderers=[ri]),
-                LegendItem(label="with ablation", renderers=[rc]),
-            ],
-            location="top_left",
-            name=f"{name}-bars-legend",
-        )
-    )
-    bars.add_tools(
-        HoverTool(renderers=[ri, rc], tooltips=[("intact", "@intact{0.000}"), ("ablated", "@current{0.000}")])
-    )
+    items = []
+    for col, label, color in (("intact", "intact", "#bbbbbb"), ("current", "with ablation", "#d62728")):
+        items.append((label, [plot.vbar(x=f"x_{col}", top=col, width=0.38, source=src, color=color)]))
+        style = dict(text_align="center", text_baseline="bottom", y_offset=-2, text_font_size="8pt")
+        plot.text(f"x_{col}", col, text=f"text_{col}", source=src, **style)
+    plot.xaxis.ticker = FixedTicker(ticks=[0, 1], name=f"{name}-bars-ticks")
+    plot.xaxis.major_label_overrides = {0: "repeated tokens", 1: "first occurrences"}
+    plot.xgrid.visible = False
+    _line(plot, f"{name}-bars-lnv", p.ln_v, "width", "#777777", "dashed")
+    outside_legend(plot, items, name=f"{name}-bars-legend")
+    tips = hover(items[0][1][0], ("intact", "@intact{0.000}"), ("ablated", "@current{0.000}"))
+    tips.renderers = [r for _, (r,) in items]
+    plot.add_tools(tips)
+    return plot, src
 
-    pos = _plot(
-        f"{name}-positions",
-        "Loss at each position of the probe sequence",
-        400,
-        260,
-        x_range=Range1d(-0.5, T - 0.5),
-        y_range=Range1d(0, float(position_loss.max()) * 1.05),
-        y_axis_label="nats",
-    )
-    pos.x_range.name = f"{name}-positions-xrange"
-    pos.y_range.name = f"{name}-positions-yrange"
-    pos_source = ColumnDataSource(
-        {
-            "x": np.arange(T, dtype=np.float32),
-            "intact": float32("intact", position_loss[0]),
-            "current": float32("current", position_loss[0]),
-        },
-        name=f"{name}-positions-source",
-    )
-    pos.line("x", "intact", source=pos_source, color="#999999", line_width=2, legend_label="intact")
-    pos.line("x", "current", source=pos_source, color="#d62728", line_width=2, legend_label="with ablation")
-    pos.legend.location = "top_center"
-    pos.legend.background_fill_alpha = 0.6
-    pos.legend.name = f"{name}-positions-legend"
-    pos.add_layout(_hline(f"{name}-positions-lnv", ln_v))
-    # Letter labels: position t predicts the token after tokens[t].
-    pos.xaxis.ticker = FixedTicker(ticks=list(range(T)), name=f"{name}-positions-ticks")
-    pos.xaxis.major_label_overrides = {t: tok for t, tok in enumerate(tokens)}
-    pos.xaxis.major_label_text_font_size = "7pt"
-    pos.xaxis.axis_label = "current token (the loss is on the next one)"
 
-    maps = [
-        _causal_heatmap(
-            attention[0, h],
-            tokens,
-            name=f"{name}-h{h + 1}",
-            title=f"Layer {L}, head {h + 1}",
-            width=350,
-            height=310,
-        )
-        for h in range(Hl)
-    ]
-    for m in maps:
-        m.axis.major_label_text_font_size = "7pt"
+def _positions_panel(p: AblationPayload, name: str, intact):
+    """Loss at each position of the probe window, intact (grey) and with the ablation (red)."""
+    T = len(p.tokens)
+    plot = line_panel(
+        name=f"{name}-positions",
+        title="Loss at each position of the probe window",
+        width=420,
+        y_label="nats",
+        x_label="current token (the loss is on the next one)",
+        x_range=Range1d(-0.5, T - 0.5, name=f"{name}-positions-xrange"),
+        y_range=Range1d(0, float(p.position_loss.max()) * 1.05, name=f"{name}-positions-yrange"),
+    )
+    x = np.arange(T, dtype=np.float32)
+    src = ColumnDataSource({"x": x, "intact": intact, "current": intact}, name=f"{name}-positions-source")
+    series = [("intact", "intact", "#999999"), ("with ablation", "current", "#d62728")]
+    line_series(plot, src, "x", series, name=f"{name}-positions-legend")
+    _line(plot, f"{name}-positions-lnv", p.ln_v, "width", "#777777", "dashed")
+    plot.xaxis.ticker = FixedTicker(ticks=list(range(T)), name=f"{name}-positions-ticks")
+    plot.xaxis.major_label_overrides = dict(enumerate(p.tokens))
+    plot.xaxis.major_label_text_font_size = "8pt"
+    return plot, src
+
+
+def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
+    """A toggle per head; the mean losses and the loss per position; the last layer's attention maps."""
+    check_name(name)
+    check_payload(p)
+    intact = {c.widget: False for c in p.controls}
+    bars, bar_source = _bars_panel(p, name, pick(p, "losses", intact))
+    positions, pos_source = _positions_panel(p, name, pick(p, "position_loss", intact))
+    maps, cells = _head_maps(name, p.tokens, p.map_titles, ["#444444"] * len(p.map_titles))
+    widgets = {
+        c.widget: toggle(f"{name}-{c.widget}", f"Ablate {h}", width=120)
+        for c, h in zip(p.controls, p.heads, strict=True)
+    }
     update = js_callback(
         "heads_ablation",
-        toggles=toggles,
-        row_of=row_of,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        cells=cells,
         bar_source=bar_source,
         pos_source=pos_source,
-        sources=[m.select_one({"name": f"{m.name}-source"}) for m in maps],
-        bars=bars,
-        repeat_loss=float32("repeat_loss", repeat_loss),
-        fresh_loss=float32("fresh_loss", fresh_loss),
-        position_loss=float32("position_loss", position_loss),
-        tri=lower_triangles(attention),  # (K, H, T(T+1)/2)
-        T=int(T),
-        labels=[t.label.replace("Ablate ", "") for t in toggles],
+        subtitle=bars.select_one({"name": f"{name}-bars-subtitle"}),
     )
-    for t in toggles:
-        t.js_on_change("active", update)
-    grid = [row(*maps[k : k + 2], name=f"{name}-maps-{k // 2}") for k in range(0, len(maps), 2)]
-    layout = column(
-        row(*toggles, name=f"{name}-controls"),
-        row(bars, pos, name=f"{name}-losses"),
-        *grid,
+    for w in widgets.values():
+        w.js_on_change("active", update)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()),
+        row(bars, positions, name=f"{name}-losses"),
+        *maps,
         name=name,
     )
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def head_ablation_figure(ablations, tokens, *, ln_v: float, name: str = "heads-ablation"):
+    """``ablation_layout(ablation_payload(...))``: the figure the chapter shows."""
+    return ablation_layout(ablation_payload(ablations, tokens, ln_v=ln_v), name=name)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Length extrapolation
 
 
-def extrapolation_figure(
-    schemes: Sequence[str],
-    lengths,
-    loss,
-    position_loss: Sequence,
-    *,
-    train_len: int,
-    name: str = "heads-alibi",
-):
-    """Loss against evaluation length for each position scheme, and loss by position at a chosen length.
+class ExtrapolationPayload(NamedTuple):
+    """Loss against evaluation length per position scheme (same in every state) and, per length (control
+    ``length``, the select's string), the loss at each position of the window (NaN past the length)."""
 
-    Parameters
-    ----------
-    schemes : sequence of str, length S
-        Position schemes, e.g. ``("alibi", "rope", "sinusoidal")``.
-    lengths : ndarray of int, shape (M,)
-        Evaluation window lengths, increasing; ``train_len`` is the training length.
-    loss : ndarray, shape (S, M)
-        Mean loss of each scheme at each length.
-    position_loss : sequence of M arrays, shape (S, lengths[m])
-        Mean loss at each position of the window.
-    train_len : int
-    name : str
+    controls: tuple
+    axes: dict
+    schemes: tuple  # (R,)
+    colors: tuple  # (R,)
+    lengths: np.ndarray  # (M,) int32 evaluation lengths
+    train_len: int
+    loss: np.ndarray  # (R, M) float32 mean loss
+    position_loss: np.ndarray  # (M, R, lengths[-1]) float32, NaN past lengths[m]  [length]
+    captions: list  # (M,) html  [length]
 
-    Returns
-    -------
-    bokeh layout
-    """
+    def view(p, state: dict) -> dict:
+        """The per-position curves, the markers on the loss curves and the caption."""
+        m = axis_index(p.controls[0], state["length"])
+        Te = int(p.lengths[m])
+        pos = pick(p, "position_loss", state)[:, :Te]
+        return {
+            "positions-source": {"position": np.arange(Te, dtype=np.float32)}
+            | {s: pos[k] for k, s in enumerate(p.schemes)},
+            "marker": {"x": [Te] * len(p.schemes), "y": np.asarray(p.loss)[:, m]},
+            "caption": {"text": pick(p, "captions", state)},
+        }
+
+
+def extrapolation_payload(result, *, train_len: int) -> ExtrapolationPayload:
+    """Pack :class:`attnbook.experiments.extrapolation.Extrapolation` (or any record with fields ``schemes, lengths,
+    loss, position_loss``) for the page; ``train_len`` must be one of the lengths."""
+    _fields("result", result, ("schemes", "lengths", "loss", "position_loss"), "an extrapolation result")
+    schemes = result.schemes
     if isinstance(schemes, str) or not all(isinstance(s, str) for s in schemes):
-        raise TypeError("schemes must be a sequence of str")
+        raise TypeError("result.schemes must be a sequence of str")
     schemes = tuple(schemes)
-    lengths = _increasing("lengths", lengths)
-    loss = as_float_array("loss", loss, ndim=2)
-    S, M = len(schemes), lengths.size
-    if loss.shape != (S, M):
-        raise ValueError(f"loss must have shape (n_schemes, n_lengths) = {(S, M)}, got {loss.shape}")
-    if isinstance(position_loss, np.ndarray) or len(position_loss) != M:
-        raise TypeError(f"position_loss must be a sequence of {M} arrays, one per length")
-    pos_loss = []
-    for m, arr in enumerate(position_loss):
-        arr = as_float_array(f"position_loss[{m}]", arr, ndim=2)
-        if arr.shape != (S, lengths[m]):
-            raise ValueError(f"position_loss[{m}] must have shape {(S, int(lengths[m]))}, got {arr.shape}")
-        pos_loss.append(float32(f"position_loss[{m}]", arr))
-    train_len = int(as_int_array("train_len", np.array([train_len]), low=1)[0])
-    colors = [SCHEME_COLORS.get(s, Category10[10][k % 10]) for k, s in enumerate(schemes)]
-    mult = [f"{int(t)} ({t / train_len:g}×)" for t in lengths]
-
-    curve = _plot(
-        f"{name}-curve",
-        f"Loss vs evaluation length (trained at {train_len})",
-        320,
-        300,
-        x_axis_type="log",
-        x_axis_label="evaluation length",
-        y_axis_label="nats",
-    )
-    curve.xaxis.ticker = FixedTicker(ticks=[int(t) for t in lengths], name=f"{name}-curve-ticks")
-    curve_data = {"length": lengths.astype(np.float32)}
-    curve_data.update({s: float32("loss", loss[k]) for k, s in enumerate(schemes)})
-    curve_source = ColumnDataSource(curve_data, name=f"{name}-curve-source")
-    for k, s in enumerate(schemes):
-        curve.line("length", s, source=curve_source, color=colors[k], line_width=2, legend_label=s)
-        curve.scatter("length", s, source=curve_source, color=colors[k], size=6)
-    curve.legend.location = "top_left"
-    curve.legend.background_fill_alpha = 0.6
-    curve.legend.name = f"{name}-curve-legend"
-    marker = ColumnDataSource(
-        {"x": [float(lengths[0])] * S, "y": loss[:, 0].tolist(), "color": colors}, name=f"{name}-marker"
-    )
-    curve.scatter("x", "y", source=marker, color="color", size=13, fill_alpha=0.0, line_width=2)
-
-    Tmax = int(lengths[-1])
-    positions = _plot(
-        f"{name}-positions",
-        "Loss at each position of the window",
-        380,
-        300,
-        x_range=Range1d(-1, Tmax),
-        y_range=Range1d(0, float(max(a.max() for a in pos_loss)) * 1.05),
-        x_axis_label="position in the window",
-        y_axis_label="nats",
-    )
-    positions.x_range.name = f"{name}-positions-xrange"
-    positions.y_range.name = f"{name}-positions-yrange"
-    pos_data = {"position": np.arange(lengths[0], dtype=np.float32)}
-    pos_data.update({s: pos_loss[0][k] for k, s in enumerate(schemes)})
-    pos_source = ColumnDataSource(pos_data, name=f"{name}-positions-source")
-    for k, s in enumerate(schemes):
-        positions.line("position", s, source=pos_source, color=colors[k], line_width=1.5, legend_label=s)
-    positions.legend.location = "top_right"
-    positions.legend.background_fill_alpha = 0.6
-    positions.legend.name = f"{name}-positions-legend"
-    positions.add_layout(
-        Span(
-            location=train_len - 0.5,
-            dimension="height",
-            line_color="#555555",
-            line_dash="dashed",
-            name=f"{name}-trained",
+    lengths = _increasing("result.lengths", result.lengths)
+    R, M = len(schemes), lengths.size
+    loss = as_float_array("result.loss", result.loss, ndim=2)
+    if loss.shape != (R, M):
+        raise ValueError(f"result.loss must have shape (n_schemes, n_lengths) = {(R, M)}, got {loss.shape}")
+    if isinstance(result.position_loss, np.ndarray) or len(result.position_loss) != M:
+        raise TypeError(f"result.position_loss must be a sequence of {M} arrays, one per length")
+    pos = np.full((M, R, int(lengths[-1])), np.nan, dtype=np.float32)
+    for m, arr in enumerate(result.position_loss):
+        arr = as_float_array(f"result.position_loss[{m}]", arr, ndim=2)
+        if arr.shape != (R, lengths[m]):
+            raise ValueError(
+                f"result.position_loss[{m}] must have shape {(R, int(lengths[m]))}, got {arr.shape}"
+            )
+        pos[m, :, : lengths[m]] = arr
+    train_len = check_int("train_len", train_len, low=1)
+    if train_len not in lengths:
+        raise ValueError(f"train_len must be one of the lengths {lengths.tolist()}, got {train_len}")
+    m0 = int(np.searchsorted(lengths, train_len))
+    captions = [
+        f"<b>Windows of {Te} tokens</b> ({Te / train_len:g}× the training length). Mean loss in nats: "
+        + ", ".join(
+            f"{s} {loss[k, m]:.3f} (at {train_len}: {loss[k, m0]:.3f})" for k, s in enumerate(schemes)
         )
+        + "."
+        for m, Te in enumerate(lengths.tolist())
+    ]
+    return ExtrapolationPayload(
+        controls=(Control("length", tuple(str(t) for t in lengths.tolist())),),
+        axes={"position_loss": ("length",), "captions": ("length",)},
+        schemes=schemes,
+        colors=tuple(SCHEME_COLORS.get(s, Category10[10][k % 10]) for k, s in enumerate(schemes)),
+        lengths=lengths.astype(np.int32),
+        train_len=train_len,
+        loss=loss.astype(np.float32),
+        position_loss=pos,
+        captions=captions,
     )
 
-    select = Select(
-        title="Evaluation length",
-        value=str(int(lengths[-1])),
-        options=[(str(int(t)), mult[m]) for m, t in enumerate(lengths)],
-        name=f"{name}-length",
-        width=200,
+
+def _length_panel(p: ExtrapolationPayload, name: str):
+    """Mean loss against evaluation length (log axis), one line per scheme, open markers at the chosen length."""
+    plot = line_panel(
+        name=f"{name}-curve",
+        title=f"Loss vs evaluation length (trained at {p.train_len})",
+        width=330,
+        height=320,
+        x_label="evaluation length",
+        y_label="nats",
+        x_axis_type="log",
     )
-    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
+    plot.xaxis.ticker = FixedTicker(ticks=p.lengths.tolist(), name=f"{name}-curve-ticks")
+    src = ColumnDataSource(
+        {"length": p.lengths} | dict(zip(p.schemes, p.loss, strict=True)), name=f"{name}-curve-source"
+    )
+    series = [(s, s, c) for s, c in zip(p.schemes, p.colors, strict=True)]
+    line_series(plot, src, "length", series, name=f"{name}-curve-legend", dots=6)
+    marker = empty_source(f"{name}-marker", len(p.schemes), x="float", y="float", color=list(p.colors))
+    plot.scatter("x", "y", source=marker, color="color", size=13, fill_alpha=0.0, line_width=2)
+    return plot, marker
+
+
+def _window_panel(p: ExtrapolationPayload, name: str):
+    """Mean loss at each position of a window, one line per scheme (dashed: the training length)."""
+    plot = line_panel(
+        name=f"{name}-positions",
+        title="Loss at each position of the window",
+        width=410,
+        height=320,
+        x_label="position in the window",
+        y_label="nats",
+        x_range=Range1d(-1, int(p.lengths[-1]), name=f"{name}-positions-xrange"),
+        y_range=Range1d(0, float(np.nanmax(p.position_loss)) * 1.05, name=f"{name}-positions-yrange"),
+    )
+    src = empty_source(f"{name}-positions-source", 0, position="float", **dict.fromkeys(p.schemes, "float"))
+    series = [(s, s, c) for s, c in zip(p.schemes, p.colors, strict=True)]
+    line_series(plot, src, "position", series, name=f"{name}-positions-legend", line_width=1.5)
+    _line(plot, f"{name}-trained", p.train_len - 0.5, "height", "#555555", "dashed")
+    return plot, src
+
+
+def extrapolation_layout(p: ExtrapolationPayload, *, name: str = "heads-alibi", length: str | None = None):
+    """Length select and caption; loss against length per scheme (markers at the selected length) beside the
+    loss at each position of windows of that length (dashed: the training length)."""
+    check_name(name)
+    check_payload(p)
+    values = p.controls[0].values
+    length = check_choice("length", values[-1] if length is None else length, values)
+    curve, marker = _length_panel(p, name)
+    positions, pos_source = _window_panel(p, name)
+    widget = select(f"{name}-length", "Evaluation length", values, length, width=200)
+    widget.options = [(v, f"{v} ({int(v) / p.train_len:g}×)") for v in values]
+    caption = Div(text="", name=f"{name}-caption", width=740, height=44)
     update = js_callback(
         "heads_extrapolation",
-        select=select,
+        payload=payload_source(p, name=name),
+        widgets={"length": widget},
         marker=marker,
         pos_source=pos_source,
         caption=caption,
-        schemes=list(schemes),
-        lengths=[int(t) for t in lengths],
-        loss=float32("loss", loss),
-        pos_loss=pos_loss,
-        train_len=train_len,
     )
-    select.js_on_change("value", update)
-    layout = column(select, caption, row(curve, positions, name=f"{name}-plots"), name=name)
-    return on_document_ready(layout, update)
+    widget.js_on_change("value", update)
+    fig = column(
+        control_row(f"{name}-controls", widget),
+        caption,
+        row(curve, positions, name=f"{name}-plots"),
+        name=name,
+    )
+    return on_document_ready(fig, update)
+
+
+def extrapolation_figure(result, *, train_len: int, name: str = "heads-alibi", **initial):
+    """``extrapolation_layout(extrapolation_payload(...))``: the figure the chapter shows (``initial``: length)."""
+    return extrapolation_layout(extrapolation_payload(result, train_len=train_len), name=name, **initial)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Head importance
 
 
-def head_importance_figure(
-    models: Sequence[tuple[str, np.ndarray, np.ndarray]],
-    *,
-    threshold: float,
-    name: str = "heads-importance",
-):
-    """Ablation loss change of every head against Michel et al.'s gradient importance, one model at a time.
+class ImportancePayload(NamedTuple):
+    """Per model (control ``model``) and scale (control ``scale``: 0 values, 1 ranks): every head's gradient
+    importance ``x`` against the loss change when it alone is removed ``y``; per model the heads ordered by
+    loss change (the bars) and the caption."""
 
-    Parameters
-    ----------
-    models : sequence of (label, importance, delta)
-        ``importance`` and ``delta`` of shape (n_layer, H): the gradient importance and the loss change when
-        the head alone is removed (see :func:`attnbook.experiments.pruning.head_importance`).
-    threshold : float
-        A loss change below this counts as "little loss" (drawn as a line; heads below it are counted).
-    name : str
+    controls: tuple
+    axes: dict
+    heads: tuple  # (n,) "L1 H1", ...
+    colors: tuple  # (n,) one colour per layer
+    x: np.ndarray  # (n_models, 2, n) float32: importance, its ranks  [model, scale]
+    y: np.ndarray  # (n_models, 2, n) float32: loss change, its ranks  [model, scale]
+    order: np.ndarray  # (n_models, n) int32, heads by loss change, largest first  [model]
+    x_label: list  # (2,)  [scale]
+    y_label: list  # (2,)  [scale]
+    captions: list  # (n_models,) html  [model]
+    threshold: float
 
-    Returns
-    -------
-    bokeh layout
-    """
-    if isinstance(models, (str, tuple)) and (not models or isinstance(models[0], str)):
-        raise TypeError("models must be a sequence of (label, importance, delta) tuples")
-    if not models:
-        raise ValueError("models must not be empty")
+    def view(p, state: dict) -> dict:
+        """The scatter, the bars (largest first, labelled by head), the axis labels and the caption."""
+        order = np.asarray(pick(p, "order", state)).astype(np.int64)  # read back from a page: any dtype
+        values = pick(p, "y", {**state, "scale": 0})
+        return {
+            "scatter-source": {"x": pick(p, "x", state), "y": pick(p, "y", state)},
+            "bars-source": {
+                "delta": values[order],
+                "label": [p.heads[h] for h in order],
+                "color": [p.colors[h] for h in order],
+            },
+            "bars-xaxis": {"major_label_overrides": {str(i): p.heads[h] for i, h in enumerate(order)}},
+            "scatter-xaxis": {"axis_label": pick(p, "x_label", state)},
+            "scatter-yaxis": {"axis_label": pick(p, "y_label", state)},
+            "caption": {"text": pick(p, "captions", state)},
+        }
+
+
+def importance_payload(results: Mapping, *, threshold: float) -> ImportancePayload:
+    """Pack one :class:`attnbook.experiments.pruning.HeadImportance` per model (``{label: result}``, any record
+    with fields ``importance`` and ``ablation_delta`` of shape (n_layer, H)); ``threshold``: a loss change
+    below it counts as "little loss"."""
+    if not isinstance(results, Mapping):
+        raise TypeError(f"results must be a mapping of model label to result, got {type(results).__name__}")
+    if not results:
+        raise ValueError("results must not be empty")
     threshold = check_real("threshold", threshold, low=0.0, low_inclusive=False)
-    labels, rows = [], []
-    shape = None
-    for k, item in enumerate(models):
-        if not isinstance(item, tuple) or len(item) != 3 or not isinstance(item[0], str):
-            raise TypeError(f"models[{k}] must be a (label, importance, delta) tuple")
-        imp = as_float_array(f"models[{k}] importance", item[1], ndim=2)
-        delta = as_float_array(f"models[{k}] delta", item[2], ndim=2)
-        if imp.shape != delta.shape or (shape is not None and imp.shape != shape):
-            raise ValueError(f"models[{k}]: importance and delta must share one (n_layer, H) shape")
-        if imp.size < 2:
-            raise ValueError(f"models[{k}] must have at least 2 heads")
+    shape, x, y, captions = None, [], [], []
+    for label, r in results.items():
+        if not isinstance(label, str):
+            raise TypeError(f"results must be keyed by str labels, got {label!r}")
+        _fields(f"results[{label!r}]", r, ("importance", "ablation_delta"), "a head importance result")
+        imp = as_float_array(f"results[{label!r}].importance", r.importance, ndim=2)
+        delta = as_float_array(f"results[{label!r}].ablation_delta", r.ablation_delta, ndim=2)
+        if imp.shape != delta.shape or (shape is not None and imp.shape != shape) or imp.size < 2:
+            raise ValueError(
+                f"results[{label!r}]: importance and ablation_delta must share one (n_layer, H) shape with >= 2 heads"
+            )
         shape = imp.shape
-        labels.append(item[0])
-        rows.append((imp.ravel(), delta.ravel()))
-    if len(set(labels)) != len(labels):
-        raise ValueError("models must have distinct labels")
+        rx, ry = rank_values(imp.ravel()), rank_values(delta.ravel())
+        x.append([imp.ravel(), rx])
+        y.append([delta.ravel(), ry])
+        rho = spearman(imp, delta)  # NaN when either has no spread
+        below = int((delta < threshold).sum())
+        captions.append(
+            f"<b>{label}</b>: Spearman rank correlation between importance and loss change ρ = "
+            f"<b>{'undefined' if np.isnan(rho) else f'{rho:.3f}'}</b>; {below} of {imp.size} heads cost less "
+            f"than {threshold:g} nats when removed alone."
+        )
     L, H = shape
-    n = L * H
-    head_labels = [f"L{layer + 1} H{h + 1}" for layer in range(L) for h in range(H)]
-    head_colors = [HEAD_COLORS[layer % len(HEAD_COLORS)][0] for layer in range(L) for _ in range(H)]
-    values = np.stack([np.stack([imp, d]) for imp, d in rows])  # (n_models, 2, n)
-    ranks = np.stack([np.stack([rank_values(imp), rank_values(d)]) for imp, d in rows])
-    rho = [spearman(imp, d) for imp, d in rows]
-    below = [int((d < threshold).sum()) for _, d in rows]
-    order = np.stack([np.argsort(-d, kind="stable") for _, d in rows])  # bars: biggest loss first
+    y = np.array(y, dtype=np.float32)
+    return ImportancePayload(
+        controls=(Control("model", tuple(results)), Control("scale", (0, 1), "active")),
+        axes={"x": ("model", "scale"), "y": ("model", "scale"), "order": ("model",), "captions": ("model",)}
+        | {"x_label": ("scale",), "y_label": ("scale",)},
+        heads=tuple(f"L{a + 1} H{h + 1}" for a in range(L) for h in range(H)),
+        colors=tuple(HEAD_COLORS[a % len(HEAD_COLORS)][0] for a in range(L) for _ in range(H)),
+        x=np.array(x, dtype=np.float32),
+        y=y,
+        order=np.argsort(-y[:, 0], axis=1, kind="stable").astype(np.int32),
+        x_label=["importance  E|∂L/∂ξ|", "rank of importance (1 = least)"],
+        y_label=["loss change when removed (nats)", "rank of loss change (1 = least)"],
+        captions=captions,
+        threshold=threshold,
+    )
 
-    scatter = _plot(
-        f"{name}-scatter",
-        "Gradient importance vs loss change",
-        340,
-        320,
-        x_axis_label="importance  E|∂L/∂ξ|",
-        y_axis_label="loss change when removed (nats)",
-    )
-    sc_source = ColumnDataSource(
-        {
-            "x": float32("x", values[0, 0]),
-            "y": float32("y", values[0, 1]),
-            "label": head_labels,
-            "color": head_colors,
-        },
-        name=f"{name}-scatter-source",
-    )
-    pts = scatter.scatter("x", "y", source=sc_source, color="color", size=9, alpha=0.8)
-    scatter.add_tools(
-        HoverTool(renderers=[pts], tooltips=[("head", "@label"), ("x", "@x{0.0000}"), ("y", "@y{0.0000}")])
-    )
-    bars = _plot(
-        f"{name}-bars",
-        "Loss change per removed head, largest first",
-        360,
-        320,
-        x_range=Range1d(-0.6, n - 0.4),
-        y_axis_label="nats",
-    )
-    bars.x_range.name = f"{name}-bars-xrange"
-    bar_source = ColumnDataSource(
-        {
-            "x": np.arange(n, dtype=np.float32),
-            "delta": float32("delta", values[0, 1][order[0]]),
-            "label": [head_labels[i] for i in order[0]],
-            "color": [head_colors[i] for i in order[0]],
-        },
-        name=f"{name}-bars-source",
-    )
-    vb = bars.vbar(x="x", top="delta", width=0.8, source=bar_source, color="color")
-    bars.add_tools(
-        HoverTool(renderers=[vb], tooltips=[("head", "@label"), ("loss change", "@delta{0.0000}")])
-    )
-    bars.xaxis.ticker = FixedTicker(ticks=list(range(n)), name=f"{name}-bars-ticks")
-    bars.xaxis.major_label_overrides = {i: head_labels[order[0][i]] for i in range(n)}
-    bars.xaxis.major_label_orientation = 1.2
-    bars.xaxis.major_label_text_font_size = "7pt"
-    bars.add_layout(_hline(f"{name}-threshold", threshold, "#d62728"))
 
-    select = Select(
-        title="Model",
-        value="0",
-        options=[(str(k), label) for k, label in enumerate(labels)],
-        name=f"{name}-model",
-        width=200,
+def _scatter_panel(p: ImportancePayload, name: str):
+    """Importance against loss change, a dot per head coloured by layer; the callback sets the axis labels."""
+    plot = line_panel(
+        name=f"{name}-scatter",
+        title="Gradient importance vs loss change",
+        x_label="",
+        y_label="",
+        width=340,
+        height=320,
     )
-    axes = RadioButtonGroup(labels=["values", "ranks"], active=0, name=f"{name}-axes", align="end")
-    caption = Div(text="", name=f"{name}-caption", width=700, height=44)
+    plot.xaxis[0].name, plot.yaxis[0].name = f"{name}-scatter-xaxis", f"{name}-scatter-yaxis"
+    n = len(p.heads)
+    src = empty_source(
+        f"{name}-scatter-source", n, x="float", y="float", label=list(p.heads), color=list(p.colors)
+    )
+    dots = plot.scatter("x", "y", source=src, color="color", size=9, alpha=0.8)
+    plot.add_tools(hover(dots, ("head", "@label"), ("x", "@x{0.0000}"), ("y", "@y{0.0000}")))
+    return plot, src
+
+
+def _delta_bars(p: ImportancePayload, name: str):
+    """The loss change of every head, largest first, labelled by head (dashed: the threshold)."""
+    n = len(p.heads)
+    src = empty_source(
+        f"{name}-bars-source", n, x=np.arange(n, dtype=np.float32), delta="float", label="str", color="str"
+    )
+    plot, bars = bar_panel(
+        src,
+        name=f"{name}-bars",
+        title="Loss change per removed head, largest first",
+        x="x",
+        top="delta",
+        labels=p.heads,
+        width=380,
+        height=320,
+        color="color",
+        y_range=DataRange1d(start=0, name=f"{name}-bars-yrange"),
+    )
+    plot.yaxis.axis_label = "nats"
+    plot.xaxis[0].name = f"{name}-bars-xaxis"
+    plot.xaxis.major_label_orientation = 1.2
+    plot.xaxis.major_label_text_font_size = "8pt"
+    plot.add_tools(hover(bars, ("head", "@label"), ("loss change", "@delta{0.0000}")))
+    _line(plot, f"{name}-threshold", p.threshold, "width", "#d62728", "dashed")
+    return plot, src
+
+
+def importance_layout(
+    p: ImportancePayload, *, name: str = "heads-importance", model: str | None = None, scale: int = 0
+):
+    """Model select and values/ranks buttons, caption; importance against loss change beside the loss change
+    of every head, largest first (dashed: the threshold)."""
+    check_name(name)
+    check_payload(p)
+    models = p.controls[0].values
+    model = check_choice("model", models[0] if model is None else model, models)
+    scale = check_int("scale", scale, low=0, high=1)
+    scatter, sc_source = _scatter_panel(p, name)
+    bars, bar_source = _delta_bars(p, name)
+    widgets = {
+        "model": select(f"{name}-model", "Model", models, model, width=200),
+        "scale": RadioButtonGroup(
+            labels=["values", "ranks"], active=scale, name=f"{name}-scale", align="end"
+        ),
+    }
+    caption = Div(text="", name=f"{name}-caption", width=720, height=44)
     update = js_callback(
         "heads_importance",
-        select=select,
-        axes=axes,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
         sc_source=sc_source,
         bar_source=bar_source,
         bar_axis=bars.xaxis[0],
-        sc_xaxis=scatter.xaxis[0],
-        sc_yaxis=scatter.yaxis[0],
+        sc_axes=[scatter.xaxis[0], scatter.yaxis[0]],
         caption=caption,
-        labels=labels,
-        head_labels=head_labels,
-        head_colors=head_colors,
-        values=float32("values", values),  # (n_models, 2, n): importance, delta
-        ranks=float32("ranks", ranks),
-        order=order.astype(np.int32),
-        rho=[float(r) for r in rho],
-        below=below,
-        threshold=threshold,
-        n=n,
     )
-    select.js_on_change("value", update)
-    axes.js_on_change("active", update)
-    layout = column(
-        row(select, axes, name=f"{name}-controls"),
+    widgets["model"].js_on_change("value", update)
+    widgets["scale"].js_on_change("active", update)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()),
         caption,
         row(scatter, bars, name=f"{name}-plots"),
         name=name,
     )
-    return on_document_ready(layout, update)
+    return on_document_ready(fig, update)
+
+
+def head_importance_figure(results: Mapping, *, threshold: float, name: str = "heads-importance", **initial):
+    """``importance_layout(importance_payload(...))``: the figure the chapter shows (``initial``: model, scale)."""
+    return importance_layout(importance_payload(results, threshold=threshold), name=name, **initial)

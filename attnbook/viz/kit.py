@@ -484,32 +484,28 @@ def line_series(
     plot,
     source: ColumnDataSource,
     x: str,
-    series: Mapping[str, tuple[str, str]],
+    series,
     *,
     name: str,
-    place: str = "below",
-    dot_size: float = 5,
-    line_width: float = 2,
+    line_width: float = 2.0,
+    dots: float = 0.0,
+    legend: str | None = "below",
 ):
-    """One line with dots per column of ``series`` (column -> (legend label, colour)), y against ``x``, and a
-    horizontal legend named ``name`` outside the data (``place``: "below", "above"...). Returns the legend."""
+    """One line per ``(label, column, color)`` of ``series`` (a fourth entry, when given, is the dash), drawn
+    from ``source`` against column ``x``, with dots of size ``dots`` when it is > 0, and a legend named
+    ``name`` outside the data (see :func:`outside_legend`; ``legend=None``: none). Returns the line renderers."""
     check_name(name)
-    items = []
-    for column, (label, color) in series.items():
-        line = plot.line(x, column, source=source, color=color, line_width=line_width)
-        dots = plot.scatter(x, column, source=source, color=color, size=dot_size)
-        items.append(LegendItem(label=label, renderers=[line, dots]))
-    legend = Legend(
-        items=items,
-        orientation="horizontal",
-        padding=2,
-        margin=2,
-        spacing=12,
-        border_line_color=None,
-        name=name,
-    )
-    plot.add_layout(legend, place)
-    return legend
+    lines, items = [], []
+    for label, y, color, *dash in series:
+        style = dict(source=source, color=color)
+        drawn = [plot.line(x, y, line_width=line_width, line_dash=dash[0] if dash else "solid", **style)]
+        if dots > 0:
+            drawn.append(plot.scatter(x, y, size=dots, **style))
+        lines.append(drawn[0])
+        items.append((label, drawn))
+    if legend is not None:
+        outside_legend(plot, items, name=name, place=legend)
+    return lines
 
 
 def histogram_panel(
@@ -607,7 +603,6 @@ def curve(
 
 def legend(plot, items: Sequence[tuple[str, list]], *, name: str, location: str = "top_right"):
     """A legend of ``(label, renderers)`` entries, drawn in the plot at ``location``."""
-    from bokeh.models import Legend, LegendItem
 
     check_name(name)
     out = Legend(
@@ -699,3 +694,27 @@ def weight_grid(name: str, tokens: Sequence[str], *, title: str, width: int = 36
     )
     plot.add_tools(hover(r, ("query", "@q_token"), ("key", "@k_token"), ("weight", "@weight{0.000}")))
     return plot, cells, [plot.xaxis[0], plot.yaxis[0]]
+
+
+def outside_legend(plot, items, *, name: str, place: str = "below", font_size: str = "9pt"):
+    """A legend beside the data, never over it: ``items`` are ``(label, renderers)`` pairs, laid out in a row
+    ``above`` or ``below`` the plot's frame, or in a column on its ``right``. Returns the legend."""
+
+    from .._checks import check_choice
+
+    check_name(name)
+    place = check_choice("place", place, ("above", "below", "right"))
+    legend = Legend(
+        items=[LegendItem(label=label, renderers=list(renderers)) for label, renderers in items],
+        orientation="vertical" if place == "right" else "horizontal",
+        location="top_left" if place == "right" else "center",
+        label_text_font_size=font_size,
+        glyph_width=18,
+        spacing=8,
+        padding=4,
+        margin=2,
+        border_line_color=None,
+        name=name,
+    )
+    plot.add_layout(legend, place)
+    return legend

@@ -19,6 +19,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, DataRange1d, Div, FixedTicker, Range1d
 
 from .._checks import as_float_array, check_bool, check_choice, check_int, check_tokens
+from ..analysis import attention_entropy
 from .core import SEQUENTIAL, check_name, js_callback, on_document_ready
 from .figure import Control, check_payload, payload_source, pick
 from .kit import (
@@ -456,8 +457,7 @@ def attention_payload(before_after) -> AttentionPayload:
             f"before_after.trained must have the shape of random {random.shape}, got {trained.shape}"
         )
     weights = np.stack([random, trained]).astype(np.float64)  # (2, L, H, T, T)
-    logw = np.log(np.where(weights > 0, weights, 1.0))  # 0 log 0 = 0 for the keys a query cannot see
-    entropy = -(weights * logw).sum(-1).mean(-1)  # (2, L, H)
+    entropy = attention_entropy(weights).mean(-1)  # (2, L, H); 0 log 0 = 0 for keys a query cannot see
     controls = (
         Control("trained", (False, True), "active"),
         Control("layer", tuple(str(i) for i in range(1, L + 1))),

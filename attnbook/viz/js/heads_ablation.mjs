@@ -1,22 +1,18 @@
-// Head ablation: the toggles form a bit pattern (bit l*H+h set = head ablated) that picks one row of the
-// precomputed tables: mean losses, the loss at each probe position and the last layer's attention.
-export default ({toggles, row_of, bar_source, pos_source, sources, bars, repeat_loss, fresh_loss,
-                 position_loss, tri, T, labels}, obj) => {
-  let code = 0
-  toggles.forEach((t, b) => { if (t.active) code |= (1 << b) })
-  const k = row_of[code]
-  bar_source.data = {...bar_source.data, current: [repeat_loss[k], fresh_loss[k]],
-                     text_current: [repeat_loss[k].toFixed(2), fresh_loss[k].toFixed(2)]}
-  pos_source.data = {...pos_source.data, current: position_loss.slice(k * T, (k + 1) * T)}
-  // last layer's attention under this mask: causal triangles copied into the weight columns in place
-  const n = T * (T + 1) / 2
-  const flat = new Float32Array(tri.buffer, tri.byteOffset, tri.length)  // plain view: NDArray's subarray keeps its shape
-  const H = sources.length
-  for (let h = 0; h < H; h++) {
-    sources[h].data.weight.set(flat.subarray((k * H + h) * n, (k * H + h + 1) * n))
-    sources[h].change.emit()
-  }
-  const off = labels.filter((_, b) => code & (1 << b))
-  bars.title.text = off.length ? `Ablated ${off.join(", ")}: mean loss on held-out windows`
-                               : "Intact model: mean loss on held-out windows"
+// Head ablation: each toggle switches one head off; together they pick one combination of the precomputed
+// tables (one axis per head): the mean losses, the loss at each probe position and the last layer's attention.
+// Python twin: attnbook.viz.heads.AblationPayload.view (the browser tests compare the two).
+import {field, fmt, get, lowerTriangle, pick, setColumns} from "./lib.mjs"
+
+export default ({payload, widgets, cells, bar_source, pos_source, subtitle}, obj) => {
+  const losses = pick(payload, "losses", widgets)  // (2,): repeated tokens, first occurrences
+  setColumns(bar_source, {current: Array.from(losses), text_current: Array.from(losses, (x) => fmt(x, 2))})
+  setColumns(pos_source, {current: Float32Array.from(pick(payload, "position_loss", widgets))})
+  const maps = pick(payload, "attention", widgets)  // (H, T, T)
+  const [H, T] = maps.shape, columns = {}
+  for (let k = 0; k < H; k++) columns[`w${k}`] = lowerTriangle(maps, T, k * T * T)
+  setColumns(cells, columns)
+  const heads = field(payload, "heads")
+  const off = field(payload, "controls").map((c, b) => (get(widgets, get(c, "widget")).active ? heads[b] : null))
+    .filter((h) => h !== null)
+  subtitle.text = off.length ? `ablated: ${off.join(", ")}` : "intact model"
 }

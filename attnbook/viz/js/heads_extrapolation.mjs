@@ -1,17 +1,17 @@
-// Length extrapolation: the select picks an evaluation length; the marker moves along the loss curves and
-// the right panel shows each scheme's mean loss at every position of windows of that length.
-export default ({select, marker, pos_source, caption, schemes, lengths, loss, pos_loss, train_len}, obj) => {
-  const Te = Number(select.value)
-  const m = lengths.indexOf(Te)
-  const S = schemes.length
-  const M = lengths.length
-  const P = pos_loss[m]  // (S, Te)
+// Length extrapolation: the select picks an evaluation length; the markers move along the loss curves and the
+// right panel shows each scheme's mean loss at every position of windows of that length.
+// Python twin: attnbook.viz.heads.ExtrapolationPayload.view (the browser tests compare the two).
+import {cell, controlIndex, field, pick, setColumns, view} from "./lib.mjs"
+
+export default ({payload, widgets, marker, pos_source, caption}, obj) => {
+  const m = controlIndex(payload, widgets, "length")
+  const lengths = field(payload, "lengths"), Te = lengths[m], M = lengths.length
+  const schemes = field(payload, "schemes"), loss = field(payload, "loss")
+  const pos = pick(payload, "position_loss", widgets)  // (R, lengths[-1]), NaN past Te
+  const width = pos.shape[1]
   const data = {position: Float32Array.from({length: Te}, (_, i) => i)}
-  schemes.forEach((s, k) => { data[s] = P.slice(k * Te, (k + 1) * Te) })
+  schemes.forEach((s, k) => { data[s] = Float32Array.from(view(pos, k * width, Te)) })
   pos_source.data = data
-  const ys = schemes.map((_, k) => loss[k * M + m])
-  marker.data = {...marker.data, x: Array(S).fill(Te), y: ys}
-  const parts = schemes.map((s, k) => `${s} ${ys[k].toFixed(3)} (at ${train_len}: ${loss[k * M].toFixed(3)})`)
-  caption.text = `<b>Windows of ${Te} tokens</b> (${Te / train_len}× the training length). Mean loss in nats: ` +
-                 parts.join(", ") + "."
+  setColumns(marker, {x: Array(schemes.length).fill(Te), y: schemes.map((_, k) => loss[cell(k, m, M)])})
+  caption.text = pick(payload, "captions", widgets)
 }

@@ -1,41 +1,32 @@
-// Induction heads forming: the slider picks a training snapshot (attention maps precomputed by NumPy and
-// shipped as causal lower triangles, the heatmaps' cell order), the select picks which per-head score is
-// drawn; the markers follow the slider.
-export default ({slider, select, sources, score_source, score_marker, score_plot, loss_marker, loss_cursor,
-                 score_cursor, loss_plot, steps, tri, T, curves, score_keys, score_titles, entropy_max, loss_at,
-                 colors}, obj) => {
-  const s = slider.value
-  const LH = sources.length
-  const S = steps.length
-  const n = T * (T + 1) / 2
-  const flat = new Float32Array(tri.buffer, tri.byteOffset, tri.length)  // plain view: NDArray's subarray keeps its shape
-  const q = score_keys.indexOf(select.value)
-  if (obj !== select) {
-    // attention maps of snapshot s, copied into each weight column in place (no new data dict to diff)
-    for (let k = 0; k < LH; k++) {
-      sources[k].data.weight.set(flat.subarray((s * LH + k) * n, (s * LH + k + 1) * n))
-      sources[k].change.emit()
-    }
+// Induction heads forming: the slider picks a training snapshot (every head's attention map, the markers and
+// cursors on the curves), the select which per-head score the curves show.
+// Python twin: attnbook.viz.heads.TrainingPayload.view (the browser tests compare the two).
+import {controlIndex, field, fmt, lowerTriangle, pick, setColumns, view} from "./lib.mjs"
+
+export default ({payload, widgets, cells, score_lines, score_marker, loss_marker, cursors, loss_plot,
+                 score_plot}, obj) => {
+  const steps = field(payload, "steps"), S = steps.length
+  const scores = pick(payload, "scores", widgets)  // (S, n)
+  const n = scores.shape[1]
+  const s = controlIndex(payload, widgets, "step"), step = steps[s]
+  if (obj !== widgets.score) {  // the maps depend on the snapshot only
+    const maps = pick(payload, "attention", widgets)  // (n, T, T)
+    const T = maps.shape[1], columns = {}
+    for (let k = 0; k < n; k++) columns[`w${k}`] = lowerTriangle(maps, T, k * T * T)
+    setColumns(cells, columns)
   }
-  if (obj !== slider) {
-    // per-head curves of the selected score
-    const data = {step: steps}
-    for (let k = 0; k < LH; k++) {
-      const col = new Float32Array(S)
-      for (let t = 0; t < S; t++) col[t] = curves[(q * S + t) * LH + k]
-      data[`h${k}`] = col
-    }
-    score_source.data = data
-    score_plot.y_range.end = select.value === "entropy" ? entropy_max * 1.02 : 1.02
+  if (obj !== widgets.step) {  // the curves depend on the score only
+    const columns = {}
+    for (let k = 0; k < n; k++) columns[`h${k}`] = Float32Array.from({length: S}, (_, t) => scores[t * n + k])
+    setColumns(score_lines, columns)
+    score_plot.y_range.end = pick(payload, "score_top", widgets)[0]
   }
-  const ys = []
-  for (let k = 0; k < LH; k++) ys.push(curves[(q * S + s) * LH + k])
-  score_marker.data = {x: Array(LH).fill(steps[s]), y: ys, color: colors}
-  loss_marker.data = {x: [steps[s]], y: [loss_at[s]]}
-  loss_cursor.location = steps[s]
-  score_cursor.location = steps[s]
+  const loss = pick(payload, "loss_at", widgets)[0]
+  setColumns(score_marker, {x: Array(n).fill(step), y: Array.from(view(scores, s * n, n))})
+  setColumns(loss_marker, {x: [step], y: [loss]})
+  for (const cursor of cursors) cursor.location = step
   // text goes into titles, not a Div: a Div change re-lays-out the whole (large) figure
-  slider.title = `Training step ${steps[s]} (snapshot ${s + 1} of ${S})`
-  loss_plot.title.text = `Validation loss at step ${steps[s]}: ${loss_at[s].toFixed(3)} nats`
-  score_plot.title.text = `${score_titles[q]} at step ${steps[s]}`
+  widgets.step.title = `Training step ${step} (snapshot ${s + 1} of ${S})`
+  loss_plot.title.text = `Validation loss at step ${step}: ${fmt(loss, 3)} nats`
+  score_plot.title.text = `${pick(payload, "score_titles", widgets)} at step ${step}`
 }

@@ -196,3 +196,12 @@ export const textRows = () => {
   }
   return {columns, put}
 }
+
+// The causal cells (j <= i) of the T x T row-major matrix that starts at element `start` of `array`, row by
+// row: numpy.tril_indices(T) order, the order in which a heatmap drawing only the causal cells lists them.
+export const lowerTriangle = (array, T, start = 0) => {
+  const out = new Float32Array(T * (T + 1) / 2)
+  let c = 0
+  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) out[c++] = array[start + cell(i, j, T)]
+  return out
+}
