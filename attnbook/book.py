@@ -1,4 +1,5 @@
-"""Helpers for the book's chapters: glue computed numbers into the prose (myst-nb), as plain Python values."""
+"""Helpers for the book's chapters: glue computed numbers into the prose (myst-nb), and guard what the prose
+claims so the build fails when the numbers stop supporting a sentence."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["glue", "plain"]
+__all__ = ["ClaimError", "claim", "glue", "plain"]
 
 
 def plain(value):
@@ -26,3 +27,36 @@ def glue(**values) -> None:
 
     for name, value in values.items():
         _glue(name, plain(value), display=False)
+
+
+class ClaimError(RuntimeError):
+    """A sentence of the book is no longer supported by the numbers its chapter computes."""
+
+
+def claim(holds, sentence: str, **values) -> None:
+    """Fail the chapter (and so the build) unless ``holds``: the guard behind a directional sentence of the prose.
+
+    Parameters
+    ----------
+    holds : bool
+        Whether the chapter's numbers support the sentence (a NumPy bool is accepted).
+    sentence : str
+        The claim as the prose makes it, quoted in the error so the author finds it.
+    **values
+        The numbers the claim rests on, shown in the error.
+
+    Unlike ``assert``, this runs under ``python -O`` too.
+    """
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise TypeError("sentence must be the non-empty text of the claim")
+    if not isinstance(holds, (bool, np.bool_)):
+        raise TypeError(f"holds must be a bool (the claim's test), got {type(holds).__name__}")
+    if not holds:
+        shown = ", ".join(
+            f"{k} = {plain(v) if isinstance(v, (np.generic, numbers.Number)) else v}"
+            for k, v in values.items()
+        )
+        raise ClaimError(
+            f"the text says: \u201c{sentence}\u201d, but the numbers no longer support it"
+            + (f" ({shown})" if shown else "")
+        )
