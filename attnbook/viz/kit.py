@@ -42,6 +42,9 @@ __all__ = [
     "empty_source",
     "matrix_panel",
     "outline",
+    "text_input",
+    "button",
+    "spinner",
 ]
 
 
@@ -311,3 +314,32 @@ def outline(plot, source: ColumnDataSource, width: float, height: float, *, colo
     """An unfilled box of ``width`` × ``height`` centred on each row's ``x``, ``y`` (marks the row or column a
     widget picked in a matrix; the callback moves it by writing ``x``/``y``)."""
     return plot.rect("x", "y", width, height, source=source, fill_alpha=0, line_color=color, line_width=2)
+
+
+def text_input(name: str, title: str, value: str = "", *, width: int = 300, placeholder: str = "Type here"):
+    """A one-line text box. Its ``value_input`` changes on every key, ``value`` on Enter or when it loses focus."""
+    from bokeh.models import TextInput
+
+    check_name(name)
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a str, got {type(value).__name__}")
+    return TextInput(
+        title=title, value=value, value_input=value, placeholder=placeholder, name=name, width=width
+    )
+
+
+def button(name: str, label: str, *, width: int = 120):
+    """A push button; callbacks attach to its ``button_click`` event."""
+    from bokeh.models import Button
+
+    check_name(name)
+    return Button(label=label, name=name, width=width, align="end")
+
+
+def spinner(name: str, title: str, value: int, *, low: int, high: int, width: int = 90):
+    """An integer entry box with up/down arrows (seeds, counts)."""
+    from bokeh.models import Spinner
+
+    check_name(name)
+    value = check_int("value", value, low=low, high=high)
+    return Spinner(title=title, value=value, low=low, high=high, step=1, name=name, width=width)
