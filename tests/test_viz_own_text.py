@@ -80,12 +80,16 @@ def test_view_is_numpys_model(st):
     T, pos = 12, min(st["position"], 11)
     v = p.view(st)
     A = att[int(st["layer"]) - 1, int(st["head"]) - 1]
-    shown = v["cells"]["weight"].reshape(T, T)
+    (shown,) = v["cells"]["image"]
+    assert shown.shape == (T, T) and v["cells"]["x"] == [-0.5] and v["cells"]["y"] == [0.5 - T]
     np.testing.assert_allclose(np.tril(shown), np.tril(A), atol=1e-6)
     assert np.isnan(shown[np.triu_indices(T, 1)]).all()
-    assert v["cells"]["query"][:T] == ["t"] * T and v["cells"]["key"][:4] == ["t", "h", "e", "␣"]
-    np.testing.assert_allclose(v["links"]["weight"], A[np.tril_indices(T)], atol=1e-6)
-    assert v["links"]["color"].count("#e6550d") == pos + 1  # the picked query's lines
+    assert [c.replace("␣", " ") for c in v["chars"]["char"]] == list("the cat sees")
+    drawn = A[np.tril_indices(T)] >= 0.02
+    np.testing.assert_allclose(v["links"]["weight"], A[np.tril_indices(T)][drawn], atol=1e-6)
+    assert (
+        v["links"]["color"].count("#e6550d") == (A[pos, : pos + 1] >= 0.02).sum()
+    )  # the picked query's lines
     assert v["next"]["char"] == list(CHARS)
     np.testing.assert_allclose(v["next"]["prob"], P[-1], atol=1e-6)
     order = np.argsort(-P[-1], kind="stable")[:N_TOP]
@@ -99,22 +103,24 @@ def test_view_is_numpys_model(st):
     assert v["pick"]["x"].tolist() == [pos]
     np.testing.assert_allclose(v["argmax"]["prob"], P.max(-1), atol=1e-6)
     assert v["argmax"]["char"] == [{" ": "␣", "\n": "⏎"}.get(CHARS[i], CHARS[i]) for i in P.argmax(-1)]
-    assert v["flow"]["rms"].shape == (len(p.stages) * T,)
-    assert v["stream"]["value"].shape == (len(p.stages) * m.cfg.d_model,)
-    assert v["stream-mapper"]["high"] == -v["stream-mapper"]["low"] == np.abs(v["stream"]["value"]).max()
-    assert v["caption"]["text"].startswith(f"Position {pos} of 11: after “{'the cat sees'[: pos + 1]}”")
+    assert v["flow"]["image"][0].shape == (len(p.stages), T)
+    (vec,) = v["stream"]["image"]
+    assert vec.shape == (len(p.stages), m.cfg.d_model)
+    assert v["stream-mapper"]["high"] == -v["stream-mapper"]["low"] == np.abs(vec).max()
+    shown_char = {" ": "␣"}.get("the cat sees"[pos], "the cat sees"[pos])
+    assert v["caption"]["text"].startswith(f"Position {pos} “{shown_char}”: next “")
 
 
 def test_caption_names_what_follows_and_marks_it_green():
     m, p = make("the cat sees")
     P, _ = probs(m, "the cat sees")
     v = p.view(state(position=2))  # "the": a space follows
-    assert v["caption"]["text"].endswith(f"the text goes on with “ ”, to which it gave {P[2, 1]:.2f}.")
+    assert v["caption"]["text"].endswith(f", typed “␣” {P[2, 1]:.2f}")
     green = [
         c for c, col in zip(v["predict"]["char"], v["predict"]["color"], strict=True) if col == "#31a354"
     ]
     assert green in ([], ["␣"])
-    assert p.view(state())["caption"]["text"].endswith("nothing is typed after it yet.")
+    assert p.view(state())["caption"]["text"].endswith("(nothing typed yet)")
 
 
 @pytest.mark.parametrize(
@@ -131,9 +137,9 @@ def test_caption_names_what_follows_and_marks_it_green():
         ),
         (
             "the cat sees the dog",
-            ["longer than the model's window of 12 characters", "(the first 8 are cut)"],
+            ["longer than the model's window of 12 characters: it reads only the last 12"],
         ),
-        ("the cat", ["All 7 characters are in the vocabulary."]),
+        ("the cat", ["Every character is in the model's vocabulary."]),
     ],
 )
 def test_notices(text, expect):
@@ -146,9 +152,11 @@ def test_notices(text, expect):
 def test_an_empty_window_shows_nothing_and_never_nan_shapes():
     _, p = make("")
     v = p.view(state("2", "2", 0.5, "5", 4))
-    assert v["cells"]["weight"].size == 0 and v["links"]["x0"].size == 0 and v["chars"]["char"] == []
+    assert v["cells"]["image"] == [] and v["links"]["x0"].size == 0 and v["chars"]["char"] == []
+    assert v["flow"]["image"] == [] and v["stream"]["image"] == []
     assert np.isnan(v["next"]["prob"]).all() and len(v["next"]["prob"]) == len(CHARS)
-    assert v["top"]["x"].size == 0 and v["predict"]["char"] == [] and v["caption"]["text"] == ""
+    assert v["top"]["x"].size == 0 and v["predict"]["char"] == []
+    assert v["caption"]["text"] == "Position: nothing to show"
     assert notice("", "", "", "", 0, 0, B).startswith("Type some text")
 
 

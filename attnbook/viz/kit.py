@@ -45,6 +45,8 @@ __all__ = [
     "text_input",
     "button",
     "spinner",
+    "image_source",
+    "image_cells",
 ]
 
 
@@ -343,3 +345,21 @@ def spinner(name: str, title: str, value: int, *, low: int, high: int, width: in
     check_name(name)
     value = check_int("value", value, low=low, high=high)
     return Spinner(title=title, value=value, low=low, high=high, step=1, name=name, width=width)
+
+
+def image_source(name: str) -> ColumnDataSource:
+    """A source for :func:`image_cells`: one row per image, columns ``image`` (a 2-D array), ``x``, ``y`` (its
+    lower-left corner), ``dw``, ``dh`` (its size in data units); empty until a callback fills it."""
+    check_name(name)
+    return ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []}, name=name)
+
+
+def image_cells(plot, source: ColumnDataSource, mapper: LinearColorMapper, *, origin: str = "top_left"):
+    """A matrix drawn as one image: cell ``[i, j]`` coloured by ``mapper`` (NaN grey), row 0 at the top by default.
+
+    Much cheaper to redraw than one rectangle per cell (one bitmap instead of T² shapes), for matrices that a
+    callback rewrites on every keystroke. Returns the renderer (hover it with ``@image``).
+    """
+    return plot.image(
+        image="image", x="x", y="y", dw="dw", dh="dh", source=source, color_mapper=mapper, origin=origin
+    )

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import Div, FixedTicker, Range1d
+from bokeh.models import ColorBar, Div, FixedTicker, Range1d
 
 from .._checks import check_choice, check_int
 from .core import DIVERGING, check_name, diagram_figure, js_callback, on_document_ready
@@ -24,9 +24,10 @@ from .kit import (
     button,
     color_mapper,
     empty_source,
-    grid_source,
     hover,
-    matrix_panel,
+    image_cells,
+    image_source,
+    line_panel,
     select,
     slider,
     spinner,
@@ -34,11 +35,15 @@ from .kit import (
 )
 
 __all__ = [
+    "LINE_MIN",
+    "N_GENERATE",
     "N_TOP",
     "N_PREDICT",
     "TEMPERATURES",
     "TOP_KS",
     "OwnTextPayload",
+    "notice",
+    "sampling_probs",
     "payload",
     "layout",
     "own_text_figure",
@@ -50,6 +55,7 @@ N_TOP = 10  # candidates in the next-character chart
 N_PREDICT = 5  # predictions shown for the picked position
 N_GENERATE = 80  # characters the Generate button samples
 SHOWN = {"\n": "⏎", " ": "␣"}  # how characters that print as nothing are drawn
+LINE_MIN = 0.02  # attention weights drawn as lines (fainter ones would be invisible and slow to draw)
 PICKED, OTHER, HIT = (
     "#e6550d",
     "#3182bd",
@@ -101,11 +107,11 @@ def notice(
         parts.append(f"Skipped {n_skipped} character{s} outside the vocabulary: {_spaced(skipped)}.")
     if n_cut:
         parts.append(
-            f"The text is longer than the model's window of {block_size} characters: it reads the last "
-            f"{block_size}, “{_plain(window)}” (the first {n_cut} are cut)."
+            f"The text is longer than the model's window of {block_size} characters: it reads only the last "
+            f"{block_size}, the ones shown below."
         )
     if not parts:
-        parts.append(f"All {len(window)} characters are in the vocabulary.")
+        parts.append("Every character is in the model's vocabulary.")
     return "<br>".join(parts)
 
 
@@ -140,27 +146,23 @@ class OwnTextPayload(NamedTuple):
         pos = min(int(state["position"]), T - 1)
         A = p.attention[layer, head].astype(np.float64)
         ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
-        low = jj <= ii
+        low = jj <= ii  # a query sees itself and the characters before it: the cells drawn
+        drawn = low & (A >= LINE_MIN)  # lines too faint to see are not drawn
         probs = np.exp(p.log_probs.astype(np.float64))  # (T, V)
         nxt = probs[-1] if T else np.full(V, np.nan)
         top = np.argsort(-nxt, kind="stable")[:N_TOP] if T else np.zeros(0, int)
         sample = sampling_probs(p.log_probs[-1], state["temperature"], state["top_k"])[top] if T else []
         S = len(p.stages)
+        rms = np.sqrt((p.stream.astype(np.float64) ** 2).mean(axis=-1))  # (S, T): size of the residual stream
         out = {
             "notice": {"text": notice(p.text, p.window, p.folded, p.skipped, p.n_skipped, p.n_cut, B)},
             "chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
-            "cells": {
-                "x": jj.ravel(),
-                "y": -ii.ravel(),
-                "weight": np.where(low, A, np.nan).ravel(),
-                "query": [_shown(p.window[i]) for i in ii.ravel()],
-                "key": [_shown(p.window[j]) for j in jj.ravel()],
-            },
+            "cells": _image(np.where(low, A, np.nan), -0.5, 0.5 - T),  # masked keys: NaN, drawn grey
             "links": {
-                "x0": jj[low],
-                "x1": ii[low],
-                "weight": A[low],
-                "color": [PICKED if i == pos else OTHER for i in ii[low]],
+                "x0": jj[drawn],
+                "x1": ii[drawn],
+                "weight": A[drawn],
+                "color": [PICKED if i == pos else OTHER for i in ii[drawn]],
             },
             "next": {"char": list(p.chars), "prob": nxt},
             "top": {
@@ -169,11 +171,7 @@ class OwnTextPayload(NamedTuple):
                 "prob": nxt[top],
                 "sample": np.asarray(sample),
             },
-            "flow": {
-                "x": np.tile(np.arange(T), S),
-                "y": np.repeat(np.arange(S), T),
-                "rms": np.sqrt((p.stream.astype(np.float64) ** 2).mean(axis=-1)).ravel(),
-            },
+            "flow": _image(rms, -0.5, -0.5),  # (S, T): row s at y = s
             "argmax": {
                 "x": np.arange(T),
                 "char": [_shown(p.chars[v]) for v in probs.argmax(-1)],
@@ -181,37 +179,42 @@ class OwnTextPayload(NamedTuple):
             },
             "pick": {"x": np.arange(T)[pos : pos + 1] if T else np.zeros(0)},
         }
-        out["flow-mapper"] = {"high": max(1.0, float(out["flow"]["rms"].max(initial=0.0)))}
+        out["flow-mapper"] = {"high": max(1.0, float(rms.max(initial=0.0)))}
         out.update(_position_view(p, pos, probs, S))
         return out
 
 
+def _image(a: np.ndarray, x: float, y: float) -> dict:
+    """The columns of an image source (:func:`attnbook.viz.kit.image_source`) showing ``a`` with its lower-left
+    corner at (x, y), one unit per cell; no image at all when ``a`` is empty."""
+    if a.size == 0:
+        return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+    return {"image": [a], "x": [x], "y": [y], "dw": [a.shape[1]], "dh": [a.shape[0]]}
+
+
 def _position_view(p: OwnTextPayload, pos: int, probs: np.ndarray, S: int) -> dict:
     """The picked position: its residual stream at every stage, its top predictions and the caption."""
-    C, T = p.config["d_model"], len(p.window)
+    T = len(p.window)
     if T == 0:
         empty = {"x": np.zeros(0), "char": [], "prob": np.zeros(0), "color": []}
         return {
-            "stream": {"value": np.full(S * C, np.nan)},
+            "stream": _image(np.zeros((S, 0)), 0, 0),
             "stream-mapper": {"low": -1.0, "high": 1.0},
             "predict": empty,
-            "caption": {"text": ""},
+            "caption": {"text": "Position: nothing to show"},
         }
     vec = p.stream[:, pos, :].astype(np.float64)  # (S, C)
     m = float(np.abs(vec).max()) or 1.0
     order = np.argsort(-probs[pos], kind="stable")[:N_PREDICT]
     after = p.window[pos + 1] if pos + 1 < T else None
     best = int(order[0])
-    text = (
-        f"Position {pos} of {T - 1}: after “{_plain(p.window[: pos + 1])}” the model predicts "
-        f"“{_plain(p.chars[best])}” ({probs[pos, best]:.2f})"
-    )
+    text = f"Position {pos} “{_shown(p.window[pos])}”: next “{_shown(p.chars[best])}” {probs[pos, best]:.2f}"
     if after is None:
-        text += "; nothing is typed after it yet."
+        text += " (nothing typed yet)"
     else:
-        text += f"; the text goes on with “{_plain(after)}”, to which it gave {probs[pos, p.chars.index(after)]:.2f}."
+        text += f", typed “{_shown(after)}” {probs[pos, p.chars.index(after)]:.2f}"
     return {
-        "stream": {"value": vec.ravel()},
+        "stream": _image(vec, -0.5, 0.5 - S),
         "stream-mapper": {"low": -m, "high": m},
         "predict": {
             "x": np.arange(len(order)),
@@ -290,21 +293,16 @@ def _widgets(
 
 def _sources(p: OwnTextPayload, name: str) -> dict:
     """Every source the callback fills (empty until the page's first update)."""
-    S, C = len(p.stages), p.config["d_model"]
     return {
         "chars": empty_source(f"{name}-chars", 0, x="float", y="float", char="str"),
-        "cells": empty_source(
-            f"{name}-cells", 0, x="float", y="float", weight="float", query="str", key="str"
-        ),
+        "cells": image_source(f"{name}-cells"),
         "links": empty_source(f"{name}-links", 0, x0="float", x1="float", weight="float", color="str"),
         "next": empty_source(f"{name}-next", len(p.chars), char=list(p.chars), prob="float"),
         "top": empty_source(f"{name}-top", 0, x="float", char="str", prob="float", sample="float"),
-        "flow": empty_source(f"{name}-flow", 0, x="float", y="float", rms="float"),
+        "flow": image_source(f"{name}-flow"),
         "argmax": empty_source(f"{name}-argmax", 0, x="float", char="str", prob="float"),
         "pick": empty_source(f"{name}-pick", 0, x="float"),
-        "stream": grid_source(
-            f"{name}-stream", S, C, value="float", stage=[s for s in p.stages for _ in range(C)]
-        ),
+        "stream": image_source(f"{name}-stream"),
         "predict": empty_source(f"{name}-predict", 0, x="float", char="str", prob="float", color="str"),
     }
 
@@ -317,19 +315,10 @@ def _attention_plots(p: OwnTextPayload, name: str, src: dict):
         height=360,
         x_range=Range1d(-1.6, 7.5),
         y_range=Range1d(-7.5, 1.6),
-        title="Attention of the chosen head (rows: queries)",
+        title="Attention of one head (row: query; grey: masked)",
     )
     mapper = color_mapper(f"{name}-attention-mapper")
-    cells = heat.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=src["cells"],
-        line_color=None,
-        fill_color={"field": "weight", "transform": mapper},
-    )
-    heat.add_tools(hover(cells, ("query", "@query"), ("key", "@key"), ("weight", "@weight{0.000}")))
+    heat.add_tools(hover(image_cells(heat, src["cells"], mapper), ("weight", "@image{0.000}")))
     heat.text("x", 0.9, "char", source=src["chars"], text_align="center", text_font_size="8pt")
     heat.text(
         -1.1,
@@ -377,16 +366,8 @@ def _model_plot(p: OwnTextPayload, name: str, src: dict):
         title="The model end to end (tap a column)",
     )
     mapper = color_mapper(f"{name}-flow-mapper", high=1.0)
-    cells = plot.rect(
-        "x",
-        "y",
-        0.92,
-        0.8,
-        source=src["flow"],
-        line_color=None,
-        fill_color={"field": "rms", "transform": mapper},
-    )
-    plot.add_tools(hover(cells, ("RMS of the stream", "@rms{0.000}")))
+    flow = image_cells(plot, src["flow"], mapper, origin="bottom_left")  # row s: stage s, at y = s
+    plot.add_tools(hover(flow, ("RMS of the stream", "@image{0.000}")))
     plot.text("x", -1, "char", source=src["chars"], text_align="center", text_baseline="middle")
     plot.text(
         "x",
@@ -426,31 +407,33 @@ def _prediction_plots(p: OwnTextPayload, name: str, src: dict):
         hover(bars, ("next", "@char"), ("probability", "@prob{0.000}"), ("sampled", "@sample{0.000}"))
     )
     mapper = color_mapper(f"{name}-stream-mapper", DIVERGING, -1.0, 1.0)
-    vector, cells = matrix_panel(
-        src["stream"],
+    S, C = len(p.stages), p.config["d_model"]
+    vector = line_panel(
         name=f"{name}-vector",
         title="Residual stream at the picked position",
-        n_rows=len(p.stages),
-        n_cols=p.config["d_model"],
-        color_field="value",
-        mapper=mapper,
         x_label="dimension",
         y_label="",
         width=360,
-        height=70 + 26 * len(p.stages),
+        height=70 + 26 * S,
+        x_range=(-0.5, C - 0.5),
+        y_range=(-S + 0.5, 0.5),
     )
+    vector.add_tools(hover(image_cells(vector, src["stream"], mapper), ("value", "@image{0.000}")))
+    vector.yaxis.ticker = FixedTicker(ticks=[-i for i in range(S)], name=f"{name}-vector-yticks")
     vector.yaxis.major_label_overrides = {-i: s for i, s in enumerate(p.stages)}
-    vector.add_tools(hover(cells, ("stage", "@stage"), ("dimension", "@x"), ("value", "@value{0.000}")))
+    vector.grid.visible = False
+    vector.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-vector-colorbar"), "right")
     predict, hits = bar_panel(
         src["predict"],
         name=f"{name}-predictions",
-        title="Predictions there (green: what follows)",
+        title="",
         x="x",
         top="prob",
-        width=280,
+        width=360,
         height=220,
     )
-    hits.glyph.fill_color = hits.glyph.line_color = "color"
+    hits.glyph.fill_color = hits.glyph.line_color = "color"  # green: the character typed after the position
+    predict.title.update(name=f"{name}-caption", text_font_size="11px")  # the caption, redrawn on the canvas
     for plot, source, n in ((top, src["top"], N_TOP), (predict, src["predict"], N_PREDICT)):
         plot.x_range = Range1d(-0.6, n - 0.4)
         plot.xaxis.visible = False
@@ -483,10 +466,15 @@ def layout(
     heat, lines = _attention_plots(p, name, src)
     model, flow_mapper = _model_plot(p, name, src)
     top, vector, predict, stream_mapper = _prediction_plots(p, name, src)
+    # Fixed-height text: a Div's new text re-renders its DOM, so it changes only with the notice or a new sample.
     texts = {
-        k: Div(text="", name=f"{name}-{k}", sizing_mode="stretch_width")
-        for k in ("notice", "caption", "sample")
+        k: Div(text="", name=f"{name}-{k}", sizing_mode="stretch_width", height=h)
+        for k, h in (("notice", 54),)
     }
+    texts.update(
+        sample=Div(text="", name=f"{name}-sample", sizing_mode="stretch_width", min_height=24),
+        caption=predict.title,
+    )
     update = js_callback(
         "own_text_update",
         payload=payload_source(p, name=name),
@@ -496,7 +484,7 @@ def layout(
         mappers={"stream": stream_mapper, "flow": flow_mapper},
         plots={"attention": heat, "lines": lines, "model": model},
     )
-    for key in ("text", "layer", "head", "temperature", "top_k", "position"):
+    for key in ("text", "layer", "head", "temperature", "top_k", "position", "seed"):
         w[key].js_on_change("value", update)
     w["text"].js_on_change("value_input", update)
     w["generate"].js_on_event("button_click", update)
@@ -513,7 +501,6 @@ def layout(
         row(w["temperature"], w["top_k"], w["seed"], w["generate"], name=f"{name}-sampler", styles=wrap),
         texts["sample"],
         model,
-        texts["caption"],
         row(vector, predict, name=f"{name}-row2", styles=wrap),
         vocab,
         name=name,

@@ -3,25 +3,31 @@
 // browser tests compare the two, and compare the page with NumPy's forward pass for any text).
 //
 // One callback serves every event, so the model and its key/value cache live once, in this module:
-//   - typing (text.value_input) recomputes, debounced: keys that arrive before the update runs are taken together,
-//     and the cache recomputes only the positions after the first changed character;
+//   - typing (text.value_input) recomputes, debounced: a key that arrives when the page is idle is shown at once;
+//     keys that arrive within a frame of the last update (the reader types faster than the page draws) are taken
+//     together in the next task. The cache recomputes only the positions after the first changed character;
 //   - the layer, head, temperature, top-k and position widgets redraw from the cache (no model run);
 //   - a tap on the lines or on the end-to-end picture picks the position under it;
-//   - the Generate button samples a continuation with the seed (the same seed gives the same text).
-// window.__attnbookLive[<figure name>] records the text shown, the generated text and each update's latency, for
-// the tests and the latency measurement.
+//   - the Generate button (or a new seed) samples a continuation with the seed: the same seed gives the same text.
+// window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
+// each update's timing (performance.now() when its sources were written and after the next frame), for the tests
+// and the latency measurement.
 import {field, fmt, setColumns} from "./lib.mjs"
 import {attention, encodeText, generate, loadModel, logitsAt, logSoftmax, newCache, run, samplingProbs, streamAt}
   from "./runtime/gpt.mjs"
 
 const SHOWN = {"\n": "⏎", " ": "␣"}
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
-const N_TOP = 10, N_PREDICT = 5
+const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.02, FRAME_MS = 16
 
 const shown = (c) => SHOWN[c] ?? c
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
 const plain = (s) => html(s.replaceAll("\n", "⏎"))
 const spaced = (chars) => [...chars].map((c) => `<code>${html(c)}</code>`).join(" ")
+// The columns of an image source: a (h, w) row-major matrix with its lower-left corner at (x, y), one unit per
+// cell (Bokeh's image glyph reads the array's shape); no image when it is empty.
+const image = (flat, h, w, x, y) => (flat.length === 0 ? {image: [], x: [], y: [], dw: [], dh: []}
+  : {image: [Object.assign(flat, {shape: [h, w], dimension: 2})], x: [x], y: [y], dw: [w], dh: [h]})
 const ranked = (p, n) => Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, n)  // stable
 
 let S = null  // {model, cache, chars, name, enc, pending, t0, log}: made on the first call
@@ -34,7 +40,7 @@ const init = (payload) => {
   window.__attnbookLive = window.__attnbookLive || {}
   const log = (window.__attnbookLive[name] = {text: null, updates: 0, latency: [], sample: null})
   return {model, cache: newCache(model), chars, name, enc: null, pending: false, t0: null, log, lastValue: null,
-    channel: new MessageChannel()}
+    lastDone: -Infinity, channel: new MessageChannel()}
 }
 
 // The notice above the figure: twin of attnbook.viz.own_text.notice.
@@ -46,9 +52,9 @@ const notice = (e, blockSize) => {
   if (e.folded) parts.push(`Capitals folded to lower case (the training text has none): ${spaced(e.folded)}.`)
   if (e.skipped) parts.push(`Skipped ${e.nSkipped} character${e.nSkipped === 1 ? "" : "s"} outside the vocabulary: ` +
     `${spaced(e.skipped)}.`)
-  if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads the last ` +
-    `${blockSize}, “${plain(e.window)}” (the first ${e.nCut} are cut).`)
-  if (parts.length === 0) parts.push(`All ${[...e.window].length} characters are in the vocabulary.`)
+  if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads only the ` +
+    `last ${blockSize}, the ones shown below.`)
+  if (parts.length === 0) parts.push("Every character is in the model's vocabulary.")
   return parts.join("<br>")
 }
 
@@ -64,25 +70,21 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
 
   const idx = Float64Array.from({length: T}, (_, t) => t)
   setColumns(sources.chars, {x: idx, y: idx.map((t) => -t), char: win.map(shown)})
-  const cells = {x: new Float64Array(T * T), y: new Float64Array(T * T), weight: new Float64Array(T * T),
-    query: new Array(T * T), key: new Array(T * T)}
+  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
+  const cells = new Float64Array(T * T).fill(NaN)
   const links = {x0: [], x1: [], weight: [], color: []}
   for (let i = 0; i < T; i++)
-    for (let j = 0; j < T; j++) {
-      const c = i * T + j
-      cells.x[c] = j
-      cells.y[c] = -i
-      cells.weight[c] = j <= i ? A[c] : NaN
-      cells.query[c] = shown(win[i])
-      cells.key[c] = shown(win[j])
-      if (j <= i) {
+    for (let j = 0; j <= i; j++) {
+      const a = A[i * T + j]
+      cells[i * T + j] = a
+      if (a >= LINE_MIN) {
         links.x0.push(j)
         links.x1.push(i)
-        links.weight.push(A[c])
+        links.weight.push(a)
         links.color.push(i === pos ? PICKED : OTHER)
       }
     }
-  setColumns(sources.cells, cells)
+  setColumns(sources.cells, image(cells, T, T, -0.5, 0.5 - T))
   setColumns(sources.links, {x0: Float64Array.from(links.x0), x1: Float64Array.from(links.x1),
     weight: Float64Array.from(links.weight), color: links.color})
 
@@ -97,74 +99,81 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
     prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
 
   // The model end to end: the stream's size at every stage and position, the most likely next character.
-  const flow = {x: new Float64Array(nS * T), y: new Float64Array(nS * T), rms: new Float64Array(nS * T)}
+  const rms = new Float64Array(nS * T)  // (S, T): row s is stage s, drawn at y = s
   for (let s = 0; s < nS; s++)
     for (let t = 0; t < T; t++) {
       const v = streamAt(model, cache, s, t)
       let ss = 0
       for (let c = 0; c < C; c++) ss += v[c] * v[c]
-      flow.x[s * T + t] = t
-      flow.y[s * T + t] = s
-      flow.rms[s * T + t] = Math.sqrt(ss / C)
+      rms[s * T + t] = Math.sqrt(ss / C)
     }
-  setColumns(sources.flow, flow)
-  mappers.flow.high = Math.max(1, ...flow.rms)
+  setColumns(sources.flow, image(rms, nS, T, -0.5, -0.5))
+  mappers.flow.high = Math.max(1, ...rms)
   const best = probs.map((p) => ranked(p, 1)[0])
   setColumns(sources.argmax, {x: idx, char: best.map((v) => shown(chars[v])),
     prob: Float64Array.from(best, (v, t) => probs[t][v])})
   setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
   showPosition({sources, texts, mappers}, pos, probs, win)
 
-  const n = Math.max(T, 8)  // a short text keeps readable cells
-  for (const [r, a, b] of [[plots.attention.x_range, -1.6, n - 0.5], [plots.attention.y_range, -(n - 0.5), 1.6],
-    [plots.lines.x_range, -0.5, n - 0.5], [plots.model.x_range, -0.5, n - 0.5]]) {
+  S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
+  // The lines and the picture keep one column per position of the window, so characters stay where they are as
+  // you type; the heatmap grows in steps (8, 16, 32, 64 cells: short texts stay readable). Ranges that change
+  // make Bokeh lay the plot out again, so they change seldom.
+  const B = model.cfg.block_size, w = Math.min(B, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+  for (const [r, a, b] of [[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
+    [plots.lines.x_range, -0.5, B - 0.5], [plots.model.x_range, -0.5, B - 0.5]]) {
     r.start = a
     r.end = b
   }
 }
 
-// The picked position: its residual stream at every stage, its top predictions, the caption.
+// The picked position: its residual stream at every stage, its top predictions, the caption (the title of the
+// predictions: a plot's title redraws on the canvas, where a Div would re-render its DOM and the page's layout).
 const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   const {model, cache, chars} = S, T = cache.T, C = model.C, nS = model.stages
   if (T === 0) {
-    setColumns(sources.stream, {value: new Float64Array(nS * C).fill(NaN)})
+    setColumns(sources.stream, image(new Float64Array(0), nS, 0, 0, 0))
     mappers.stream.low = -1
     mappers.stream.high = 1
     setColumns(sources.predict, {x: new Float64Array(0), char: [], prob: new Float64Array(0), color: []})
-    texts.caption.text = ""
+    texts.caption.text = "Position: nothing to show"
     return
   }
   const value = new Float64Array(nS * C)
   for (let s = 0; s < nS; s++) value.set(streamAt(model, cache, s, pos), s * C)
   let m = 0
   for (const v of value) m = Math.max(m, Math.abs(v))
-  setColumns(sources.stream, {value})
+  setColumns(sources.stream, image(value, nS, C, -0.5, 0.5 - nS))
   mappers.stream.low = -(m || 1)
   mappers.stream.high = m || 1
   const order = ranked(probs[pos], N_PREDICT), after = pos + 1 < T ? win[pos + 1] : null
   setColumns(sources.predict, {x: Float64Array.from(order.keys()), char: order.map((v) => shown(chars[v])),
     prob: Float64Array.from(order, (v) => probs[pos][v]), color: order.map((v) => (chars[v] === after ? HIT : OTHER))})
-  let text = `Position ${pos} of ${T - 1}: after “${plain(win.slice(0, pos + 1).join(""))}” the model predicts ` +
-    `“${plain(chars[order[0]])}” (${fmt(probs[pos][order[0]], 2)})`
-  if (after === null) text += "; nothing is typed after it yet."
-  else text += `; the text goes on with “${plain(after)}”, to which it gave ${fmt(probs[pos][chars.indexOf(after)], 2)}.`
-  texts.caption.text = text
+  const p = (v) => fmt(probs[pos][v], 2), q = (c) => `“${shown(c)}”`
+  const next = `Position ${pos} ${q(win[pos])}: next ${q(chars[order[0]])} ${p(order[0])}`
+  texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
 }
 
 // Read the text box, bring the cache to its window (only the changed positions are computed) and redraw.
 const update = (args) => {
   const text = args.widgets.text.value_input ?? ""
   S.enc = encodeText(text, S.chars, S.model.cfg.block_size)
+  const t0 = S.t0 ?? performance.now(), begin = performance.now()
   const computed = run(S.model, S.cache, S.enc.ids)
+  const ran = performance.now()
   show(args)
-  const t0 = S.t0 ?? performance.now(), done = performance.now()
+  const done = performance.now()
   S.t0 = null
-  const entry = {chars: S.enc.ids.length, computed, update_ms: done - t0, paint_ms: null}
+  S.lastDone = done
+  // start: the first key not yet shown; model_ms: the forward pass; done: every source written
+  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: done - ran, done,
+    painted: null, update_ms: done - t0, paint_ms: null}
   S.log.latency.push(entry)
   S.log.text = text
   S.log.updates += 1
   requestAnimationFrame(() => {  // Bokeh repaints in the frame after its sources change: this runs after it
-    entry.paint_ms = performance.now() - t0
+    entry.painted = performance.now()
+    entry.paint_ms = entry.painted - t0
   })
 }
 
@@ -202,7 +211,7 @@ export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
     if (T > 0 && x >= 0) widgets.position.value = Math.min(x, T - 1)
     return
   }
-  if (event === "button_click") return sample(args)
+  if (event === "button_click" || obj === widgets.seed) return sample(args)  // a new seed: a new sample
   if (obj === widgets.text) {
     if (widgets.text.value !== S.lastValue) {
       S.lastValue = widgets.text.value
@@ -211,12 +220,13 @@ export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
         return
       }
     }
-    S.t0 = S.t0 ?? performance.now()  // the first key not yet shown
+    const now = performance.now()
+    S.t0 = S.t0 ?? now  // the first key not yet shown
     S.args = args
-    if (!S.pending) {
-      S.pending = true
-      S.channel.port2.postMessage(null)  // update in the next task: keys already queued are taken together
-    }
+    if (S.pending) return
+    if (now - S.lastDone > FRAME_MS) return update(args)  // idle: show this key at once
+    S.pending = true  // catching up: keys that arrive meanwhile are taken together, in the next task
+    S.channel.port2.postMessage(null)
     return
   }
   if (S.enc === null || event === "document_ready") {
