@@ -383,7 +383,10 @@ def _model_plot(p: OwnTextPayload, name: str, src: dict):
         "x", (S - 1) / 2, 0.98, S + 2.4, source=src["pick"], fill_alpha=0, line_color="black", line_width=2
     )
     plot.yaxis.visible = True
-    labels = ["character", *p.stages, "next: unembed, softmax"]
+    short = [
+        s.replace("after the ", "").replace("after ", "").replace(" + position", " + pos.") for s in p.stages
+    ]
+    labels = ["character", *short, "prediction"]
     plot.yaxis.ticker = FixedTicker(ticks=list(range(-1, S + 1)), name=f"{name}-model-yticks")
     plot.yaxis.major_label_overrides = {i - 1: t for i, t in enumerate(labels)}
     return plot, mapper

@@ -13,7 +13,7 @@
 // each update's timing (performance.now() when its sources were written and after the next frame), for the tests
 // and the latency measurement.
 import {field, fmt, setColumns} from "./lib.mjs"
-import {attention, encodeText, generate, loadModel, logitsAt, logSoftmax, newCache, run, samplingProbs, streamAt}
+import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
   from "./runtime/gpt.mjs"
 
 const SHOWN = {"\n": "⏎", " ": "␣"}
@@ -38,7 +38,7 @@ const init = (payload) => {
   const model = loadModel(config, obj(field(payload, "weights")))
   const name = payload.name.replace(/-payload$/, "")
   window.__attnbookLive = window.__attnbookLive || {}
-  const log = (window.__attnbookLive[name] = {text: null, updates: 0, latency: [], sample: null})
+  const log = (window.__attnbookLive[name] = {text: null, updates: 0, latency: [], sample: null, samples: 0})
   return {model, cache: newCache(model), chars, name, enc: null, pending: false, t0: null, log, lastValue: null,
     lastDone: -Infinity, channel: new MessageChannel()}
 }
@@ -116,12 +116,11 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   showPosition({sources, texts, mappers}, pos, probs, win)
 
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
-  // The lines and the picture keep one column per position of the window, so characters stay where they are as
-  // you type; the heatmap grows in steps (8, 16, 32, 64 cells: short texts stay readable). Ranges that change
-  // make Bokeh lay the plot out again, so they change seldom.
-  const B = model.cfg.block_size, w = Math.min(B, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
+  // lay the plot out again, so they change seldom (characters stay where they are while you type).
+  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
   for (const [r, a, b] of [[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
-    [plots.lines.x_range, -0.5, B - 0.5], [plots.model.x_range, -0.5, B - 0.5]]) {
+    [plots.lines.x_range, -0.5, w - 0.5], [plots.model.x_range, -0.5, w - 0.5]]) {
     r.start = a
     r.end = b
   }
@@ -177,7 +176,9 @@ const update = (args) => {
   })
 }
 
-// Sample a continuation of the current window with the seed, temperature and top-k.
+// Sample a continuation of the current window with the seed, temperature and top-k. It is drawn in slices of about
+// a frame's work, the text shown as it grows, so a long sample never freezes the page; a new request (another
+// click, another seed) replaces one still running.
 const sample = ({widgets, texts}) => {
   const {model, chars} = S
   const e = encodeText(widgets.text.value_input ?? "", chars, model.cfg.block_size)
@@ -189,10 +190,25 @@ const sample = ({widgets, texts}) => {
   run(model, cache, e.ids)
   const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
   const seed = Math.floor(Number(widgets.seed.value)) >>> 0, temperature = Number(widgets.temperature.value)
-  const out = generate(model, cache, S.n, {temperature, topK: k, seed}).map((v) => chars[v]).join("")
-  S.log.sample = {window: e.window, text: out, seed, temperature, top_k: k}
-  texts.sample.text = `<span style="color:#636363">${plain(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
-    `</b> <span style="color:#636363">(seed ${seed}, temperature ${temperature}, top-k ${k ?? "all"})</span>`
+  const it = sampler(model, cache, {temperature, topK: k, seed}), job = {}
+  let out = ""
+  const settings = `(seed ${seed}, temperature ${temperature}, top-k ${k ?? "all"})`
+  const slice = () => {
+    if (S.job !== job) return  // replaced by a newer request
+    const t0 = performance.now()
+    do out += chars[it.next().value]
+    while (out.length < S.n && performance.now() - t0 < FRAME_MS)
+    const done = out.length >= S.n
+    texts.sample.text = `<span style="color:#636363">${plain(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
+      `</b>${done ? "" : "…"} <span style="color:#636363">${settings}</span>`
+    if (!done) setTimeout(slice, 0)
+    else {
+      S.log.sample = {window: e.window, text: out, seed, temperature, top_k: k}
+      S.log.samples += 1
+    }
+  }
+  S.job = job
+  slice()
 }
 
 export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {

@@ -378,24 +378,27 @@ export const sampleIndex = (probs, u) => {
   return Math.min(n, probs.length - 1)
 }
 
-// Continue the sequence in `cache` by n tokens (the cache is advanced; when it is full, the window slides and the
-// last block_size tokens are recomputed, as attnbook.sample crops its context). Returns the new ids.
-export const generate = (model, cache, n, {temperature = 1, topK = null, seed = 0} = {}) => {
-  if (cache.T === 0) throw new Error("generate needs at least one token to continue")
-  const rand = mulberry32(seed), out = []
+// Sample a continuation of the sequence in `cache`, one token per call of the iterator's next(): the next id is
+// drawn from the cache's last logits, then appended (when the cache is full, the window slides and the last
+// block_size tokens are recomputed, as attnbook.sample crops its context). The cache advances as it goes.
+export const sampler = function* (model, cache, {temperature = 1, topK = null, seed = 0} = {}) {
+  if (cache.T === 0) throw new Error("sampling needs at least one token to continue")
+  const rand = mulberry32(seed), B = model.cfg.block_size
   let ids = Array.from(cache.ids.subarray(0, cache.T))
-  for (let i = 0; i < n; i++) {
-    const probs = samplingProbs(logitsAt(model, cache, cache.T - 1), temperature, topK)
-    const id = sampleIndex(probs, rand())
-    out.push(id)
+  for (;;) {
+    const id = sampleIndex(samplingProbs(logitsAt(model, cache, cache.T - 1), temperature, topK), rand())
     ids.push(id)
-    if (ids.length > model.cfg.block_size) ids = ids.slice(1)
-    if (i < n - 1) {
-      if (cache.T < model.cfg.block_size) step(model, cache, id)
-      else run(model, cache, ids)
-    }
+    if (ids.length > B) ids = ids.slice(1)
+    yield id
+    if (cache.T < B) step(model, cache, id)
+    else run(model, cache, ids)
   }
-  return out
+}
+
+// The next n ids of `sampler` (same options), as an array.
+export const generate = (model, cache, n, options = {}) => {
+  const it = sampler(model, cache, options)
+  return Array.from({length: n}, () => it.next().value)
 }
 
 // The text rule of attnbook.experiments.own_text.encode_text: keep characters in the vocabulary, fold ASCII
