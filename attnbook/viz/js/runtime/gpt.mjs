@@ -1,5 +1,6 @@
-// The book's character GPT in plain JavaScript: the forward pass of attnbook.model, run one position at a time
-// with a key/value cache, plus the text rule, the sampler and a seeded random number generator.
+// The book's character GPT in plain JavaScript: the forward pass of attnbook.model with a key/value cache, plus
+// the text rule, the sampler and a seeded random number generator. An ES module of pure functions: any callback
+// (or, later, an in-page trainer) imports what it needs; attnbook.viz.core.js_callback inlines it into the page.
 //
 // Twin of attnbook/model.py (forward) and attnbook/sample.py (temperature, top-k, inverse-CDF sampling); the
 // browser tests check both against NumPy. It supports every ModelConfig the book uses: positions none, learned,
@@ -8,14 +9,17 @@
 // with or without biases. No dropout: this is inference.
 //
 // Numbers: weights arrive as float32 and are widened once to float64; every activation is a float64 (a JS
-// number), so the results equal NumPy's float64 forward pass of the same float32 weights to ~1e-12, and its
-// float32 pass to ~1e-6.
+// number), so the results are NumPy's float64 forward pass of the same float32 weights up to rounding (~1e-14
+// measured), and its float32 pass to ~1e-6.
 //
-// A model is a plain object made by `loadModel`; a cache (`newCache`) holds one sequence's keys, values and
-// everything the page shows (attention weights, residual stream, logits), position by position. Because the
-// model is causal, nothing at position i depends on later positions: appending a character costs one position
-// (`step`), and `run` reuses the longest common prefix of the cached sequence and the new one. Functions mutate
-// only the cache passed to them; nothing is global.
+// Use:
+//   const model = loadModel(config, weights)  // config: ModelConfig fields; weights: {name: flat array}
+//   const cache = newCache(model)             // one sequence's keys, values and everything shown
+//   run(model, cache, ids)                    // ids: token ids (at most block_size); returns positions computed
+//   logitsAt(model, cache, cache.T - 1)       // then attention(model, cache, l, h), streamAt(model, cache, s, t)
+// Because the model is causal, nothing at position i depends on later positions: `run` keeps the longest common
+// prefix of the cached sequence and the new one and computes only the rest, layer by layer (typing one more
+// character costs one position). Functions mutate only the cache passed to them; nothing is global.
 //
 // Layout of the arrays: row-major, as NumPy's. A weight "blocks.0.attn.w_qkv" of shape (C, 3C) is the flat array
 // w with w[i * 3C + j] = W[i, j]. Shape letters: T positions, C d_model, H heads, D = C / H, V vocab, F d_ff.
@@ -104,7 +108,7 @@ export const newCache = (model) => {
 
 // out[r] = x[r] W (+ b) for r < rows: x (rows, n), Wt the transposed weights (m, n), out (rows, m).
 // Rows go four at a time against two weight rows (eight sums in registers: each number loaded serves four or
-// two multiply-adds, about three times faster in V8 than one dot product at a time). Every sum runs over i in
+// two multiply-adds, two to three times faster in V8 than one dot product at a time). Every sum runs over i in
 // order, so a position gets bit-identical numbers whether it is computed alone or in a batch.
 const matmul = (x, rows, n, Wt, b, out, m) => {
   let r = 0
