@@ -718,3 +718,50 @@ def outside_legend(plot, items, *, name: str, place: str = "below", font_size: s
     )
     plot.add_layout(legend, place)
     return legend
+
+
+def text_input(name: str, title: str, value: str = "", *, width: int = 300, placeholder: str = "Type here"):
+    """A one-line text box. Its ``value_input`` changes on every key, ``value`` on Enter or when it loses focus."""
+    from bokeh.models import TextInput
+
+    check_name(name)
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a str, got {type(value).__name__}")
+    return TextInput(
+        title=title, value=value, value_input=value, placeholder=placeholder, name=name, width=width
+    )
+
+
+def button(name: str, label: str, *, width: int = 120):
+    """A push button; callbacks attach to its ``button_click`` event."""
+    from bokeh.models import Button
+
+    check_name(name)
+    return Button(label=label, name=name, width=width, align="end")
+
+
+def spinner(name: str, title: str, value: int, *, low: int, high: int, width: int = 90):
+    """An integer entry box with up/down arrows (seeds, counts)."""
+    from bokeh.models import Spinner
+
+    check_name(name)
+    value = check_int("value", value, low=low, high=high)
+    return Spinner(title=title, value=value, low=low, high=high, step=1, name=name, width=width)
+
+
+def image_source(name: str) -> ColumnDataSource:
+    """A source for :func:`image_cells`: one row per image, columns ``image`` (a 2-D array), ``x``, ``y`` (its
+    lower-left corner), ``dw``, ``dh`` (its size in data units); empty until a callback fills it."""
+    check_name(name)
+    return ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []}, name=name)
+
+
+def image_cells(plot, source: ColumnDataSource, mapper: LinearColorMapper, *, origin: str = "top_left"):
+    """A matrix drawn as one image: cell ``[i, j]`` coloured by ``mapper`` (NaN grey), row 0 at the top by default.
+
+    Much cheaper to redraw than one rectangle per cell (one bitmap instead of T² shapes), for matrices that a
+    callback rewrites on every keystroke. Returns the renderer (hover it with ``@image``).
+    """
+    return plot.image(
+        image="image", x="x", y="y", dw="dw", dh="dh", source=source, color_mapper=mapper, origin=origin
+    )

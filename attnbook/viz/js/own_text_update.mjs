@@ -1,0 +1,253 @@
+// Chapter 10's figure: the reader's text through the book's GPT, computed in the page by runtime/gpt.mjs.
+// Python twin of what it shows for the payload's opening text: attnbook.viz.own_text.OwnTextPayload.view (the
+// browser tests compare the two, and compare the page with NumPy's forward pass for any text).
+//
+// One callback serves every event, so the model and its key/value cache live once, in this module:
+//   - typing (text.value_input) recomputes, debounced: a key that arrives when the page is idle is shown at once;
+//     keys that arrive within a frame of the last update (the reader types faster than the page draws) are taken
+//     together in the next task. The cache recomputes only the positions after the first changed character;
+//   - the layer, head, temperature, top-k and position widgets redraw from the cache (no model run);
+//   - a tap on the lines or on the end-to-end picture picks the position under it;
+//   - the Generate button (or a new seed) samples a continuation with the seed: the same seed gives the same text.
+// window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
+// each update's timing (performance.now() when its sources were written and after the next frame), for the tests
+// and the latency measurement.
+import {field, fmt, setColumns} from "./lib.mjs"
+import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
+  from "./runtime/gpt.mjs"
+
+const SHOWN = {"\n": "⏎", " ": "␣"}
+const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
+const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.02, FRAME_MS = 16
+
+const shown = (c) => SHOWN[c] ?? c
+const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+const plain = (s) => html(s.replaceAll("\n", "⏎"))
+const spaced = (chars) => [...chars].map((c) => `<code>${html(c)}</code>`).join(" ")
+// The columns of an image source: a (h, w) row-major matrix with its lower-left corner at (x, y), one unit per
+// cell (Bokeh's image glyph reads the array's shape); no image when it is empty.
+const image = (flat, h, w, x, y) => (flat.length === 0 ? {image: [], x: [], y: [], dw: [], dh: []}
+  : {image: [Object.assign(flat, {shape: [h, w], dimension: 2})], x: [x], y: [y], dw: [w], dh: [h]})
+const ranked = (p, n) => Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, n)  // stable
+
+let S = null  // {model, cache, chars, name, enc, pending, t0, log}: made on the first call
+
+const init = (payload) => {
+  const obj = (m) => (m instanceof Map ? Object.fromEntries(m) : m)
+  const config = obj(field(payload, "config")), chars = field(payload, "chars")
+  const model = loadModel(config, obj(field(payload, "weights")))
+  const name = payload.name.replace(/-payload$/, "")
+  window.__attnbookLive = window.__attnbookLive || {}
+  const log = (window.__attnbookLive[name] = {text: null, updates: 0, latency: [], sample: null, samples: 0})
+  return {model, cache: newCache(model), chars, name, enc: null, pending: false, t0: null, log, lastValue: null,
+    lastDone: -Infinity, channel: new MessageChannel()}
+}
+
+// The notice above the figure: twin of attnbook.viz.own_text.notice.
+const notice = (e, blockSize) => {
+  const parts = []
+  if (!e.text) parts.push("Type some text: the model needs at least one character to predict the next one (it has " +
+    "no start-of-text token).")
+  else if (!e.window) parts.push("None of these characters is in the model's vocabulary, so there is nothing to read.")
+  if (e.folded) parts.push(`Capitals folded to lower case (the training text has none): ${spaced(e.folded)}.`)
+  if (e.skipped) parts.push(`Skipped ${e.nSkipped} character${e.nSkipped === 1 ? "" : "s"} outside the vocabulary: ` +
+    `${spaced(e.skipped)}.`)
+  if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads only the ` +
+    `last ${blockSize}, the ones shown below.`)
+  if (parts.length === 0) parts.push("Every character is in the model's vocabulary.")
+  return parts.join("<br>")
+}
+
+// Redraw everything from the cache and the widgets (no model run).
+const show = ({widgets, sources, texts, mappers, plots}) => {
+  const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
+  const win = [...enc.window]
+  const layer = Number(widgets.layer.value) - 1, head = Number(widgets.head.value) - 1
+  const pos = Math.min(Number(widgets.position.value), T - 1)
+  const A = attention(model, cache, layer, head)  // (T, T)
+  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
+  texts.notice.text = notice(enc, model.cfg.block_size)
+
+  const idx = Float64Array.from({length: T}, (_, t) => t)
+  setColumns(sources.chars, {x: idx, y: idx.map((t) => -t), char: win.map(shown)})
+  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
+  const cells = new Float64Array(T * T).fill(NaN)
+  const links = {x0: [], x1: [], weight: [], color: []}
+  for (let i = 0; i < T; i++)
+    for (let j = 0; j <= i; j++) {
+      const a = A[i * T + j]
+      cells[i * T + j] = a
+      if (a >= LINE_MIN) {
+        links.x0.push(j)
+        links.x1.push(i)
+        links.weight.push(a)
+        links.color.push(i === pos ? PICKED : OTHER)
+      }
+    }
+  setColumns(sources.cells, image(cells, T, T, -0.5, 0.5 - T))
+  setColumns(sources.links, {x0: Float64Array.from(links.x0), x1: Float64Array.from(links.x1),
+    weight: Float64Array.from(links.weight), color: links.color})
+
+  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
+  // draws from at this temperature and top-k.
+  const next = T ? probs[T - 1] : new Float64Array(V).fill(NaN)
+  setColumns(sources.next, {char: [...chars], prob: next})
+  const top = T ? ranked(next, N_TOP) : []
+  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
+  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
+  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
+    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
+
+  // The model end to end: the stream's size at every stage and position, the most likely next character.
+  const rms = new Float64Array(nS * T)  // (S, T): row s is stage s, drawn at y = s
+  for (let s = 0; s < nS; s++)
+    for (let t = 0; t < T; t++) {
+      const v = streamAt(model, cache, s, t)
+      let ss = 0
+      for (let c = 0; c < C; c++) ss += v[c] * v[c]
+      rms[s * T + t] = Math.sqrt(ss / C)
+    }
+  setColumns(sources.flow, image(rms, nS, T, -0.5, -0.5))
+  mappers.flow.high = Math.max(1, ...rms)
+  const best = probs.map((p) => ranked(p, 1)[0])
+  setColumns(sources.argmax, {x: idx, char: best.map((v) => shown(chars[v])),
+    prob: Float64Array.from(best, (v, t) => probs[t][v])})
+  setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
+  showPosition({sources, texts, mappers}, pos, probs, win)
+
+  S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
+  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
+  // lay the plot out again, so they change seldom (characters stay where they are while you type).
+  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+  for (const [r, a, b] of [[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
+    [plots.lines.x_range, -0.5, w - 0.5], [plots.model.x_range, -0.5, w - 0.5]]) {
+    r.start = a
+    r.end = b
+  }
+}
+
+// The picked position: its residual stream at every stage, its top predictions, the caption (the title of the
+// predictions: a plot's title redraws on the canvas, where a Div would re-render its DOM and the page's layout).
+const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
+  const {model, cache, chars} = S, T = cache.T, C = model.C, nS = model.stages
+  if (T === 0) {
+    setColumns(sources.stream, image(new Float64Array(0), nS, 0, 0, 0))
+    mappers.stream.low = -1
+    mappers.stream.high = 1
+    setColumns(sources.predict, {x: new Float64Array(0), char: [], prob: new Float64Array(0), color: []})
+    texts.caption.text = "Position: nothing to show"
+    return
+  }
+  const value = new Float64Array(nS * C)
+  for (let s = 0; s < nS; s++) value.set(streamAt(model, cache, s, pos), s * C)
+  let m = 0
+  for (const v of value) m = Math.max(m, Math.abs(v))
+  setColumns(sources.stream, image(value, nS, C, -0.5, 0.5 - nS))
+  mappers.stream.low = -(m || 1)
+  mappers.stream.high = m || 1
+  const order = ranked(probs[pos], N_PREDICT), after = pos + 1 < T ? win[pos + 1] : null
+  setColumns(sources.predict, {x: Float64Array.from(order.keys()), char: order.map((v) => shown(chars[v])),
+    prob: Float64Array.from(order, (v) => probs[pos][v]), color: order.map((v) => (chars[v] === after ? HIT : OTHER))})
+  const p = (v) => fmt(probs[pos][v], 2), q = (c) => `“${shown(c)}”`
+  const next = `Position ${pos} ${q(win[pos])}: next ${q(chars[order[0]])} ${p(order[0])}`
+  texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
+}
+
+// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw.
+const update = (args) => {
+  const text = args.widgets.text.value_input ?? ""
+  S.enc = encodeText(text, S.chars, S.model.cfg.block_size)
+  const t0 = S.t0 ?? performance.now(), begin = performance.now()
+  const computed = run(S.model, S.cache, S.enc.ids)
+  const ran = performance.now()
+  show(args)
+  const done = performance.now()
+  S.t0 = null
+  S.lastDone = done
+  // start: the first key not yet shown; model_ms: the forward pass; done: every source written
+  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: done - ran, done,
+    painted: null, update_ms: done - t0, paint_ms: null}
+  S.log.latency.push(entry)
+  S.log.text = text
+  S.log.updates += 1
+  requestAnimationFrame(() => {  // Bokeh repaints in the frame after its sources change: this runs after it
+    entry.painted = performance.now()
+    entry.paint_ms = entry.painted - t0
+  })
+}
+
+// Sample a continuation of the current window with the seed, temperature and top-k. It is drawn in slices of about
+// a frame's work, the text shown as it grows, so a long sample never freezes the page; a new request (another
+// click, another seed) replaces one still running.
+const sample = ({widgets, texts}) => {
+  const {model, chars} = S
+  const e = encodeText(widgets.text.value_input ?? "", chars, model.cfg.block_size)
+  if (e.ids.length === 0) {
+    texts.sample.text = "Type at least one character of the vocabulary first: the model continues a text."
+    return
+  }
+  const cache = newCache(model)
+  run(model, cache, e.ids)
+  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
+  const seed = Math.floor(Number(widgets.seed.value)) >>> 0, temperature = Number(widgets.temperature.value)
+  const it = sampler(model, cache, {temperature, topK: k, seed}), job = {}
+  let out = ""
+  const settings = `(seed ${seed}, temperature ${temperature}, top-k ${k ?? "all"})`
+  const slice = () => {
+    if (S.job !== job) return  // replaced by a newer request
+    const t0 = performance.now()
+    do out += chars[it.next().value]
+    while (out.length < S.n && performance.now() - t0 < FRAME_MS)
+    const done = out.length >= S.n
+    texts.sample.text = `<span style="color:#636363">${plain(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
+      `</b>${done ? "" : "…"} <span style="color:#636363">${settings}</span>`
+    if (!done) setTimeout(slice, 0)
+    else {
+      S.log.sample = {window: e.window, text: out, seed, temperature, top_k: k}
+      S.log.samples += 1
+    }
+  }
+  S.job = job
+  slice()
+}
+
+export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
+  const args = {widgets, sources, texts, mappers, plots}
+  if (S === null) {
+    S = init(payload)
+    S.n = field(payload, "n_generate")
+    S.channel.port1.onmessage = () => {
+      S.pending = false
+      update(S.args)
+    }
+  }
+  const event = obj?.event_name
+  if (event === "tap") {
+    const x = Math.round(obj.x), T = S.cache.T
+    if (T > 0 && x >= 0) widgets.position.value = Math.min(x, T - 1)
+    return
+  }
+  if (event === "button_click" || obj === widgets.seed) return sample(args)  // a new seed: a new sample
+  if (obj === widgets.text) {
+    if (widgets.text.value !== S.lastValue) {
+      S.lastValue = widgets.text.value
+      if (widgets.text.value !== widgets.text.value_input) {
+        widgets.text.value_input = widgets.text.value  // set from outside (Enter does not differ): one path
+        return
+      }
+    }
+    const now = performance.now()
+    S.t0 = S.t0 ?? now  // the first key not yet shown
+    S.args = args
+    if (S.pending) return
+    if (now - S.lastDone > FRAME_MS) return update(args)  // idle: show this key at once
+    S.pending = true  // catching up: keys that arrive meanwhile are taken together, in the next task
+    S.channel.port2.postMessage(null)
+    return
+  }
+  if (S.enc === null || event === "document_ready") {
+    S.lastValue = widgets.text.value
+    return update(args)
+  }
+  show(args)
+}

@@ -1,0 +1,518 @@
+"""Chapter 10's figure: the reader's own text, run through the book's trained GPT by a JavaScript forward pass in the
+page (``js/runtime/gpt.mjs``): attention of every layer and head, the next-character distribution, a seeded sampler
+and the model end to end, position by position.
+
+The payload carries the model (config, vocabulary, float32 weights, shipped once) and NumPy's forward pass of the
+text the page opens with (from :func:`attnbook.experiments.own_text.reference`), which :meth:`OwnTextPayload.view`
+turns into what the page must show for that text; for any other text the browser tests compare the page with NumPy
+directly. Callback ``js/own_text_update.mjs``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from bokeh.layouts import column, row
+from bokeh.models import ColorBar, Div, FixedTicker, Range1d
+
+from .._checks import check_choice, check_int
+from .core import DIVERGING, check_name, diagram_figure, js_callback, on_document_ready
+from .figure import Control, check_payload, payload_source
+from .kit import (
+    bar_panel,
+    button,
+    color_mapper,
+    empty_source,
+    hover,
+    image_cells,
+    image_source,
+    line_panel,
+    select,
+    slider,
+    spinner,
+    text_input,
+)
+
+__all__ = [
+    "LINE_MIN",
+    "N_GENERATE",
+    "N_TOP",
+    "N_PREDICT",
+    "TEMPERATURES",
+    "TOP_KS",
+    "OwnTextPayload",
+    "notice",
+    "sampling_probs",
+    "payload",
+    "layout",
+    "own_text_figure",
+]
+
+TEMPERATURES = tuple(i / 4 for i in range(9))  # 0 (always the most likely character) .. 2
+TOP_KS = ("all", "10", "5", "3", "1")
+N_TOP = 10  # candidates in the next-character chart
+N_PREDICT = 5  # predictions shown for the picked position
+N_GENERATE = 80  # characters the Generate button samples
+SHOWN = {"\n": "⏎", " ": "␣"}  # how characters that print as nothing are drawn
+LINE_MIN = 0.02  # attention weights drawn as lines (fainter ones would be invisible and slow to draw)
+PICKED, OTHER, HIT = (
+    "#e6550d",
+    "#3182bd",
+    "#31a354",
+)  # the picked position's lines; the others; the actual next
+
+
+def _shown(ch: str) -> str:
+    return SHOWN.get(ch, ch)
+
+
+def _html(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _plain(s: str) -> str:
+    return _html(s.replace("\n", "⏎"))
+
+
+def sampling_probs(logits, temperature: float, top_k: str) -> np.ndarray:
+    """Probabilities the sampler draws from (twin of ``samplingProbs`` in gpt.mjs and ``attnbook.sample``):
+    temperature 0 is the arg-max; top-k keeps the logits >= the k-th largest; then softmax(logits / temperature)."""
+    z = np.asarray(logits, dtype=np.float64)
+    out = np.zeros_like(z)
+    if temperature == 0:
+        out[int(np.argmax(z))] = 1.0
+        return out
+    keep = z >= (np.sort(z)[-int(top_k)] if top_k != "all" else -np.inf)
+    e = np.where(keep, np.exp(z / temperature - (z[keep] / temperature).max()), 0.0)
+    return e / e.sum()
+
+
+def notice(
+    text: str, window: str, folded: str, skipped: str, n_skipped: int, n_cut: int, block_size: int
+) -> str:
+    """The friendly notice above the figure (HTML): empty text, characters folded or skipped, the window used."""
+    parts = []
+    if not text:
+        parts.append(
+            "Type some text: the model needs at least one character to predict the next one (it has "
+            "no start-of-text token)."
+        )
+    elif not window:
+        parts.append("None of these characters is in the model's vocabulary, so there is nothing to read.")
+    if folded:
+        parts.append(f"Capitals folded to lower case (the training text has none): {_spaced(folded)}.")
+    if skipped:
+        s = "" if n_skipped == 1 else "s"
+        parts.append(f"Skipped {n_skipped} character{s} outside the vocabulary: {_spaced(skipped)}.")
+    if n_cut:
+        parts.append(
+            f"The text is longer than the model's window of {block_size} characters: it reads only the last "
+            f"{block_size}, the ones shown below."
+        )
+    if not parts:
+        parts.append("Every character is in the model's vocabulary.")
+    return "<br>".join(parts)
+
+
+def _spaced(chars: str) -> str:
+    return " ".join(f"<code>{_html(c)}</code>" for c in chars)
+
+
+class OwnTextPayload(NamedTuple):
+    """The model the page runs and NumPy's forward pass of the opening text (T = its window's length)."""
+
+    controls: tuple
+    axes: dict  # empty: no field is indexed by a control, the page computes every state from the model
+    config: dict  # the ModelConfig's fields
+    chars: str  # vocabulary, character i has id i
+    weights: dict  # parameter name -> float32 array, attnbook.model names and shapes
+    stages: tuple  # where the residual stream is read (attnbook.experiments.own_text.stream_stages)
+    n_generate: int  # characters the Generate button samples
+    text: str  # the opening text
+    window: str  # what the model reads of it
+    folded: str
+    skipped: str
+    n_skipped: int
+    n_cut: int
+    log_probs: np.ndarray  # (T, V) float32
+    attention: np.ndarray  # (L, H, T, T) float32
+    stream: np.ndarray  # (S, T, C) float32
+
+    def view(p, state: dict) -> dict:
+        """What the page shows for the opening text and the widget values ``state``."""
+        T, V, B = len(p.window), len(p.chars), p.config["block_size"]
+        layer, head = int(state["layer"]) - 1, int(state["head"]) - 1
+        pos = min(int(state["position"]), T - 1)
+        A = p.attention[layer, head].astype(np.float64)
+        ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+        low = jj <= ii  # a query sees itself and the characters before it: the cells drawn
+        drawn = low & (A >= LINE_MIN)  # lines too faint to see are not drawn
+        probs = np.exp(p.log_probs.astype(np.float64))  # (T, V)
+        nxt = probs[-1] if T else np.full(V, np.nan)
+        top = np.argsort(-nxt, kind="stable")[:N_TOP] if T else np.zeros(0, int)
+        sample = sampling_probs(p.log_probs[-1], state["temperature"], state["top_k"])[top] if T else []
+        S = len(p.stages)
+        rms = np.sqrt((p.stream.astype(np.float64) ** 2).mean(axis=-1))  # (S, T): size of the residual stream
+        out = {
+            "notice": {"text": notice(p.text, p.window, p.folded, p.skipped, p.n_skipped, p.n_cut, B)},
+            "chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
+            "cells": _image(np.where(low, A, np.nan), -0.5, 0.5 - T),  # masked keys: NaN, drawn grey
+            "links": {
+                "x0": jj[drawn],
+                "x1": ii[drawn],
+                "weight": A[drawn],
+                "color": [PICKED if i == pos else OTHER for i in ii[drawn]],
+            },
+            "next": {"char": list(p.chars), "prob": nxt},
+            "top": {
+                "x": np.arange(len(top)),
+                "char": [_shown(p.chars[v]) for v in top],
+                "prob": nxt[top],
+                "sample": np.asarray(sample),
+            },
+            "flow": _image(rms, -0.5, -0.5),  # (S, T): row s at y = s
+            "argmax": {
+                "x": np.arange(T),
+                "char": [_shown(p.chars[v]) for v in probs.argmax(-1)],
+                "prob": probs.max(-1) if T else np.zeros(0),
+            },
+            "pick": {"x": np.arange(T)[pos : pos + 1] if T else np.zeros(0)},
+        }
+        out["flow-mapper"] = {"high": max(1.0, float(rms.max(initial=0.0)))}
+        out.update(_position_view(p, pos, probs, S))
+        return out
+
+
+def _image(a: np.ndarray, x: float, y: float) -> dict:
+    """The columns of an image source (:func:`attnbook.viz.kit.image_source`) showing ``a`` with its lower-left
+    corner at (x, y), one unit per cell; no image at all when ``a`` is empty."""
+    if a.size == 0:
+        return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+    return {"image": [a], "x": [x], "y": [y], "dw": [a.shape[1]], "dh": [a.shape[0]]}
+
+
+def _position_view(p: OwnTextPayload, pos: int, probs: np.ndarray, S: int) -> dict:
+    """The picked position: its residual stream at every stage, its top predictions and the caption."""
+    T = len(p.window)
+    if T == 0:
+        empty = {"x": np.zeros(0), "char": [], "prob": np.zeros(0), "color": []}
+        return {
+            "stream": _image(np.zeros((S, 0)), 0, 0),
+            "stream-mapper": {"low": -1.0, "high": 1.0},
+            "predict": empty,
+            "caption": {"text": "Position: nothing to show"},
+        }
+    vec = p.stream[:, pos, :].astype(np.float64)  # (S, C)
+    m = float(np.abs(vec).max()) or 1.0
+    order = np.argsort(-probs[pos], kind="stable")[:N_PREDICT]
+    after = p.window[pos + 1] if pos + 1 < T else None
+    best = int(order[0])
+    text = f"Position {pos} “{_shown(p.window[pos])}”: next “{_shown(p.chars[best])}” {probs[pos, best]:.2f}"
+    if after is None:
+        text += " (nothing typed yet)"
+    else:
+        text += f", typed “{_shown(after)}” {probs[pos, p.chars.index(after)]:.2f}"
+    return {
+        "stream": _image(vec, -0.5, 0.5 - S),
+        "stream-mapper": {"low": -m, "high": m},
+        "predict": {
+            "x": np.arange(len(order)),
+            "char": [_shown(p.chars[v]) for v in order],
+            "prob": probs[pos, order],
+            "color": [HIT if p.chars[v] == after else OTHER for v in order],
+        },
+        "caption": {"text": text},
+    }
+
+
+def payload(model, ref, *, n_generate: int = N_GENERATE) -> OwnTextPayload:
+    """Pack the model (``params``, ``cfg``, ``tokenizer``: an :class:`attnbook.experiments.own_text.OwnTextModel`)
+    and NumPy's forward pass of one text (:func:`attnbook.experiments.own_text.reference` of ``[text]``)."""
+    missing = [f for f in ("params", "cfg", "tokenizer") if not hasattr(model, f)]
+    if missing:
+        raise TypeError(f"model must be an OwnTextModel (attnbook.experiments.own_text); it lacks {missing}")
+    missing = [f for f in ("encoded", "stages", "log_probs", "attention", "stream") if not hasattr(ref, f)]
+    if missing:
+        raise TypeError(
+            f"ref must be a Reference (attnbook.experiments.own_text.reference); it lacks {missing}"
+        )
+    if len(ref.encoded) != 1:
+        raise ValueError(f"ref must hold the forward pass of exactly one text, got {len(ref.encoded)}")
+    n_generate = check_int("n_generate", n_generate, low=1, high=1000)
+    cfg, chars, e = model.cfg.to_dict(), model.tokenizer.chars, ref.encoded[0]
+    if len(chars) != cfg["vocab_size"]:
+        raise ValueError(f"model.tokenizer has {len(chars)} characters, the config {cfg['vocab_size']}")
+    controls = (
+        Control("layer", tuple(str(i + 1) for i in range(cfg["n_layer"]))),
+        Control("head", tuple(str(i + 1) for i in range(cfg["n_head"]))),
+        Control("temperature", TEMPERATURES),
+        Control("top_k", TOP_KS),
+        Control("position", tuple(range(cfg["block_size"]))),
+    )
+    return OwnTextPayload(
+        controls=controls,
+        axes={},
+        config=cfg,
+        chars=chars,
+        weights={k: np.ascontiguousarray(v, dtype=np.float32) for k, v in model.params.items()},
+        stages=tuple(ref.stages),
+        n_generate=n_generate,
+        text=e.text,
+        window=e.window,
+        folded=e.folded,
+        skipped=e.skipped,
+        n_skipped=int(e.n_skipped),
+        n_cut=int(e.n_cut),
+        log_probs=ref.log_probs[0].astype(np.float32),
+        attention=ref.attention[0].astype(np.float32),
+        stream=ref.stream[0].astype(np.float32),
+    )
+
+
+def _widgets(
+    p: OwnTextPayload, name: str, layer: int, head: int, temperature: float, top_k: str, position: int
+):
+    """The text box, the controls of the payload (in its order) and the sampler's seed and button."""
+    cfg = p.config
+    return {
+        "text": text_input(f"{name}-text", "Your text (the model reads characters)", p.text, width=700),
+        "layer": select(f"{name}-layer", "Layer", [c for c in p.controls[0].values], str(layer), width=80),
+        "head": select(f"{name}-head", "Head", [c for c in p.controls[1].values], str(head), width=80),
+        "temperature": slider(
+            f"{name}-temperature", "Temperature (0: most likely)", 0, 2, temperature, step=0.25
+        ),
+        "top_k": select(f"{name}-top_k", "Top-k", list(TOP_KS), top_k, width=80),
+        "position": slider(
+            f"{name}-position", "Position (or tap a character)", 0, cfg["block_size"] - 1, position, width=250
+        ),
+        "seed": spinner(f"{name}-seed", "Seed", 0, low=0, high=2**31 - 1, width=90),
+        "generate": button(f"{name}-generate", f"Generate {p.n_generate} characters", width=190),
+    }
+
+
+def _sources(p: OwnTextPayload, name: str) -> dict:
+    """Every source the callback fills (empty until the page's first update)."""
+    return {
+        "chars": empty_source(f"{name}-chars", 0, x="float", y="float", char="str"),
+        "cells": image_source(f"{name}-cells"),
+        "links": empty_source(f"{name}-links", 0, x0="float", x1="float", weight="float", color="str"),
+        "next": empty_source(f"{name}-next", len(p.chars), char=list(p.chars), prob="float"),
+        "top": empty_source(f"{name}-top", 0, x="float", char="str", prob="float", sample="float"),
+        "flow": image_source(f"{name}-flow"),
+        "argmax": empty_source(f"{name}-argmax", 0, x="float", char="str", prob="float"),
+        "pick": empty_source(f"{name}-pick", 0, x="float"),
+        "stream": image_source(f"{name}-stream"),
+        "predict": empty_source(f"{name}-predict", 0, x="float", char="str", prob="float", color="str"),
+    }
+
+
+def _attention_plots(p: OwnTextPayload, name: str, src: dict):
+    """The heatmap of one head (queries down, keys across) and the same weights as lines, BertViz style."""
+    heat = diagram_figure(
+        name=f"{name}-attention",
+        width=360,
+        height=360,
+        x_range=Range1d(-1.6, 7.5),
+        y_range=Range1d(-7.5, 1.6),
+        title="Attention of one head (row: query; grey: masked)",
+    )
+    mapper = color_mapper(f"{name}-attention-mapper")
+    heat.add_tools(hover(image_cells(heat, src["cells"], mapper), ("weight", "@image{0.000}")))
+    heat.text("x", 0.9, "char", source=src["chars"], text_align="center", text_font_size="8pt")
+    heat.text(
+        -1.1,
+        "y",
+        "char",
+        source=src["chars"],
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="8pt",
+    )
+    lines = diagram_figure(
+        name=f"{name}-lines",
+        height=170,
+        sizing_mode="stretch_width",
+        x_range=Range1d(-0.5, 7.5),
+        y_range=Range1d(-0.45, 1.45),
+        title="The same weights as lines: queries (top) to keys (bottom)",
+    )
+    lines.segment(
+        "x1", 1, "x0", 0, source=src["links"], line_color="color", line_alpha="weight", line_width=2
+    )
+    for y in (1.22, -0.22):
+        lines.text(
+            "x",
+            y,
+            "char",
+            source=src["chars"],
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="9pt",
+        )
+    return heat, lines
+
+
+def _model_plot(p: OwnTextPayload, name: str, src: dict):
+    """Characters → embedding + position → each block → final norm → unembedding and softmax, one column a
+    position; a cell's colour is the size (RMS) of the residual stream there."""
+    S = len(p.stages)
+    plot = diagram_figure(
+        name=f"{name}-model",
+        height=60 + 34 * (S + 2),
+        sizing_mode="stretch_width",
+        x_range=Range1d(-0.5, 7.5),
+        y_range=Range1d(-1.6, S + 0.6),
+        title="The model end to end (tap a column)",
+    )
+    mapper = color_mapper(f"{name}-flow-mapper", high=1.0)
+    flow = image_cells(plot, src["flow"], mapper, origin="bottom_left")  # row s: stage s, at y = s
+    plot.add_tools(hover(flow, ("RMS of the stream", "@image{0.000}")))
+    plot.text("x", -1, "char", source=src["chars"], text_align="center", text_baseline="middle")
+    plot.text(
+        "x",
+        S,
+        "char",
+        source=src["argmax"],
+        text_align="center",
+        text_baseline="middle",
+        text_alpha="prob",
+        text_color=PICKED,
+    )
+    plot.rect(
+        "x", (S - 1) / 2, 0.98, S + 2.4, source=src["pick"], fill_alpha=0, line_color="black", line_width=2
+    )
+    plot.yaxis.visible = True
+    short = [
+        s.replace("after the ", "").replace("after ", "").replace(" + position", " + pos.") for s in p.stages
+    ]
+    labels = ["character", *short, "prediction"]
+    plot.yaxis.ticker = FixedTicker(ticks=list(range(-1, S + 1)), name=f"{name}-model-yticks")
+    plot.yaxis.major_label_overrides = {i - 1: t for i, t in enumerate(labels)}
+    return plot, mapper
+
+
+def _prediction_plots(p: OwnTextPayload, name: str, src: dict):
+    """The next-character chart (probabilities and what the sampler draws from), the picked position's residual
+    stream (one row per stage) and its top predictions."""
+    top, bars = bar_panel(
+        src["top"],
+        name=f"{name}-candidates",
+        title="Next character (dark: as sampled)",
+        x="x",
+        top="prob",
+        width=360,
+        height=300,
+        color="#c6dbef",
+    )
+    top.vbar("x", 0.45, "sample", source=src["top"], color="#08519c")
+    top.add_tools(
+        hover(bars, ("next", "@char"), ("probability", "@prob{0.000}"), ("sampled", "@sample{0.000}"))
+    )
+    mapper = color_mapper(f"{name}-stream-mapper", DIVERGING, -1.0, 1.0)
+    S, C = len(p.stages), p.config["d_model"]
+    vector = line_panel(
+        name=f"{name}-vector",
+        title="Residual stream at the picked position",
+        x_label="dimension",
+        y_label="",
+        width=360,
+        height=70 + 26 * S,
+        x_range=(-0.5, C - 0.5),
+        y_range=(-S + 0.5, 0.5),
+    )
+    vector.add_tools(hover(image_cells(vector, src["stream"], mapper), ("value", "@image{0.000}")))
+    vector.yaxis.ticker = FixedTicker(ticks=[-i for i in range(S)], name=f"{name}-vector-yticks")
+    vector.yaxis.major_label_overrides = {-i: s for i, s in enumerate(p.stages)}
+    vector.grid.visible = False
+    vector.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-vector-colorbar"), "right")
+    predict, hits = bar_panel(
+        src["predict"],
+        name=f"{name}-predictions",
+        title="",
+        x="x",
+        top="prob",
+        width=360,
+        height=220,
+    )
+    hits.glyph.fill_color = hits.glyph.line_color = "color"  # green: the character typed after the position
+    predict.title.update(name=f"{name}-caption", text_font_size="11px")  # the caption, redrawn on the canvas
+    for plot, source, n in ((top, src["top"], N_TOP), (predict, src["predict"], N_PREDICT)):
+        plot.x_range = Range1d(-0.6, n - 0.4)
+        plot.xaxis.visible = False
+        plot.text("x", "prob", "char", source=source, text_align="center", text_baseline="bottom")
+    return top, vector, predict, mapper
+
+
+def layout(
+    p: OwnTextPayload,
+    *,
+    name: str = "live",
+    layer: int = 1,
+    head: int = 1,
+    temperature: float = 1.0,
+    top_k: str = "all",
+    position: int | None = None,
+):
+    """The figure: text box and notice; attention heatmap, lines and next-character chart; sampler; the model end
+    to end with the picked position's residual stream and predictions."""
+    check_name(name)
+    check_payload(p)
+    B = p.config["block_size"]
+    layer = check_int("layer", layer, low=1, high=p.config["n_layer"])
+    head = check_int("head", head, low=1, high=p.config["n_head"])
+    check_choice("temperature", temperature, TEMPERATURES)
+    check_choice("top_k", top_k, TOP_KS)
+    position = B - 1 if position is None else check_int("position", position, low=0, high=B - 1)
+    w = _widgets(p, name, layer, head, temperature, top_k, position)
+    src = _sources(p, name)
+    heat, lines = _attention_plots(p, name, src)
+    model, flow_mapper = _model_plot(p, name, src)
+    top, vector, predict, stream_mapper = _prediction_plots(p, name, src)
+    # Fixed-height text: a Div's new text re-renders its DOM, so it changes only with the notice or a new sample.
+    texts = {
+        k: Div(text="", name=f"{name}-{k}", sizing_mode="stretch_width", height=h)
+        for k, h in (("notice", 54),)
+    }
+    texts.update(
+        sample=Div(text="", name=f"{name}-sample", sizing_mode="stretch_width", min_height=24),
+        caption=predict.title,
+    )
+    update = js_callback(
+        "own_text_update",
+        payload=payload_source(p, name=name),
+        widgets=w,
+        sources=src,
+        texts=texts,
+        mappers={"stream": stream_mapper, "flow": flow_mapper},
+        plots={"attention": heat, "lines": lines, "model": model},
+    )
+    for key in ("text", "layer", "head", "temperature", "top_k", "position", "seed"):
+        w[key].js_on_change("value", update)
+    w["text"].js_on_change("value_input", update)
+    w["generate"].js_on_event("button_click", update)
+    lines.js_on_event("tap", update)
+    model.js_on_event("tap", update)
+    vocab = Div(text="Vocabulary: " + " ".join(_html(_shown(c)) for c in p.chars), name=f"{name}-vocab")
+    wrap = {"flex-wrap": "wrap"}
+    fig = column(
+        w["text"],
+        texts["notice"],
+        row(w["layer"], w["head"], w["position"], name=f"{name}-view", styles=wrap),
+        row(heat, top, name=f"{name}-row1", styles=wrap),
+        lines,
+        row(w["temperature"], w["top_k"], w["seed"], w["generate"], name=f"{name}-sampler", styles=wrap),
+        texts["sample"],
+        model,
+        row(vector, predict, name=f"{name}-row2", styles=wrap),
+        vocab,
+        name=name,
+        sizing_mode="stretch_width",
+    )
+    return on_document_ready(fig, update)
+
+
+def own_text_figure(model, ref, *, name: str = "live", **initial):
+    """``layout(payload(model, ref))``: the figure the chapter shows (``initial``: layer, head, temperature, top_k,
+    position)."""
+    return layout(payload(model, ref), name=name, **initial)
