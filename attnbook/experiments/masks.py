@@ -15,7 +15,7 @@ from .._checks import as_float_array, check_int, check_tokens
 from ..attention import scaled_dot_product_attention
 from ..masks import MASK_TYPES, PAD_TOKEN, causal, global_local, local, padding
 
-__all__ = ["MASK_TYPES", "PAD_TOKEN", "MaskSweep", "mask_sweep"]
+__all__ = ["MaskSweep", "mask_sweep"]
 
 
 class MaskSweep(NamedTuple):

@@ -18,7 +18,6 @@ from ..pretrained.rollout import SHARES, attention_rollout, attention_shares, ra
 
 __all__ = [
     "PRESETS",
-    "SHARES",
     "STATISTICS",
     "AttentionSweep",
     "SentenceAttention",
