@@ -374,7 +374,7 @@ def block_gradient_check(
     Returns
     -------
     GradCheck
-        ``errors[i]`` = max |ours - reference| / max |reference| over the entries of ``names[i]``.
+        ``errors[i]`` = ``max|ours - reference| / max|reference|`` over the entries of ``names[i]``.
     """
     cfg, batch_size, seq_len, seed = _check_gradcheck_args(cfg, batch_size, seq_len, seed)
     check_choice("reference", reference, ("finite differences", "pytorch"))
