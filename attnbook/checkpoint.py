@@ -125,11 +125,18 @@ def save_checkpoint(
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())  # the rename must not reach the disk before the data
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

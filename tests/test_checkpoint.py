@@ -264,3 +264,16 @@ def test_save_bad_input(tmp_path, run):
     with pytest.raises(TypeError, match="JSON|serializable"):
         save_checkpoint(tmp_path / "j.npz", run.params, CFG, _tc(), 1, extra={"f": object()})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_saved_checkpoint_has_ordinary_file_permissions(tmp_path, run):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = _save(tmp_path / "p.npz", run)
+    finally:
+        os.umask(old)
+    assert (
+        stat.S_IMODE(path.stat().st_mode) == 0o644
+    )  # readable by a web server, as a linked download must be

@@ -6,7 +6,8 @@ from _callbacks import assert_callbacks_match_their_args
 from bokeh.models import ColumnDataSource, Widget
 
 from attnbook import masks
-from attnbook.experiments.masks import MASK_TYPES, PAD_TOKEN, mask_sweep
+from attnbook.experiments.masks import mask_sweep
+from attnbook.masks import MASK_TYPES, PAD_TOKEN
 from attnbook.viz.figure import pick
 from attnbook.viz.masks import GLOBAL_MARK, layout, masks_figure, payload
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._checks import as_float_array, check_int, check_tokens
 from ..attention import scaled_dot_product_attention
-from ..masks import MASK_TYPES, PAD_TOKEN, causal, global_local, local, padding
+from ..masks import causal, global_local, local, padding
 
 __all__ = ["MaskSweep", "mask_sweep"]
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._checks import as_float_array, check_tokens
 from ..pretrained.patterns import HeadStatistics, head_statistics, rank_heads
-from ..pretrained.rollout import SHARES, attention_rollout, attention_shares, raw_attention
+from ..pretrained.rollout import attention_rollout, attention_shares, raw_attention
 
 __all__ = [
     "PRESETS",
