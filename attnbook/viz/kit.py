@@ -15,6 +15,7 @@ from bokeh.models import (
     ColorBar,
     ColumnDataSource,
     DataRange1d,
+    Div,
     HoverTool,
     Legend,
     LegendItem,
@@ -28,7 +29,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from .._checks import check_int, check_tokens
-from .core import NAN_COLOR, SEQUENTIAL, check_name, diagram_figure, js_callback
+from .core import DESCRIPTION_TAG, NAN_COLOR, SEQUENTIAL, check_name, diagram_figure, js_callback
 from .heatmap import label_axes
 
 __all__ = [
@@ -718,3 +719,27 @@ def outside_legend(plot, items, *, name: str, place: str = "below", font_size: s
     )
     plot.add_layout(legend, place)
     return legend
+
+
+def description(name: str) -> Div:
+    """The figure's text description, for screen readers: a ``Div`` named ``<name>-description`` that the figure's
+    callback writes (what the figure shows and the key numbers of its current state; ``describe`` in js/lib.mjs).
+
+    Pass it to the callback only; do not put it in the layout: :func:`attnbook.viz.core.show` renders it beside the
+    figure in a visually hidden live region, so a screen reader reads it and hears it change. The payload's
+    ``view`` gives its ``text`` (:func:`described`), so the browser tests check it like the figure's numbers.
+    """
+    check_name(name)
+    return Div(text="", name=f"{name}-description", tags=[DESCRIPTION_TAG])
+
+
+def described(text: str) -> dict[str, str]:
+    """A description's entry in a payload's ``view``: ``{"text": text}`` as HTML (Python twin of ``describe``)."""
+    import html
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return {"text": html.escape(text)}
+
+
+__all__ += ["description", "described"]

@@ -205,3 +205,9 @@ export const lowerTriangle = (array, T, start = 0) => {
   for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) out[c++] = array[start + cell(i, j, T)]
   return out
 }
+
+// Write a figure's text description (kit.description): plain text, shown to screen readers. Python twin:
+// attnbook.viz.kit.described.
+export const describe = (description, text) => {
+  description.text = escapeHtml(text)
+}
