@@ -721,25 +721,31 @@ def outside_legend(plot, items, *, name: str, place: str = "below", font_size: s
     return legend
 
 
-def description(name: str) -> Div:
-    """The figure's text description, for screen readers: a ``Div`` named ``<name>-description`` that the figure's
-    callback writes (what the figure shows and the key numbers of its current state; ``describe`` in js/lib.mjs).
+def description(name: str, what: str) -> Div:
+    """The figure's text description, for screen readers: a ``Div`` named ``<name>-description`` that says ``what``
+    the figure shows, then the key numbers of its current state, which the figure's callback writes with
+    ``describe(description, state)`` (js/lib.mjs; ``what`` travels in the Div's tags).
 
     Pass it to the callback only; do not put it in the layout: :func:`attnbook.viz.core.show` renders it beside the
     figure in a visually hidden live region, so a screen reader reads it and hears it change. The payload's
     ``view`` gives its ``text`` (:func:`described`), so the browser tests check it like the figure's numbers.
     """
     check_name(name)
-    return Div(text="", name=f"{name}-description", tags=[DESCRIPTION_TAG])
+    if not isinstance(what, str) or not what.strip():
+        raise TypeError(f"what must be a non-empty str (what the figure shows), got {what!r}")
+    return Div(text=described(what)["text"], name=f"{name}-description", tags=[DESCRIPTION_TAG, what])
 
 
-def described(text: str) -> dict[str, str]:
-    """A description's entry in a payload's ``view``: ``{"text": text}`` as HTML (Python twin of ``describe``)."""
+def described(what: str, state: str = "") -> dict[str, str]:
+    """A description's entry in a payload's ``view``: ``what`` (plain text) then ``state`` (HTML, tags dropped).
+
+    Python twin of ``describe`` in js/lib.mjs."""
     import html
+    import re
 
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    return {"text": html.escape(text)}
+    if not isinstance(what, str) or not isinstance(state, str):
+        raise TypeError("what and state must be str")
+    return {"text": " ".join(t for t in (html.escape(what), re.sub(r"<[^>]*>", "", state)) if t)}
 
 
 __all__ += ["description", "described"]

@@ -5,6 +5,7 @@ Payload from :func:`attnbook.experiments.masks.mask_sweep`; callback ``js/masks_
 
 from __future__ import annotations
 
+import html
 from typing import NamedTuple
 
 import numpy as np
@@ -115,7 +116,7 @@ class MasksPayload(NamedTuple):
         )
         n_keys = (~hidden).sum(axis=1)
         return {
-            "description": described(_describe(state, kind, codes, weights, lab)),
+            "description": _describe(state, kind, codes, weights, lab),
             "cells": {
                 "q_token": [lab[i] for i in range(T) for _ in range(T)],
                 "k_token": lab * T,
@@ -135,23 +136,27 @@ class MasksPayload(NamedTuple):
         }
 
 
-def _describe(state: dict, kind: str, codes, weights, lab) -> str:
-    """The figure's text description: mask, its settings, how many pairs may attend, the largest weight."""
+_WHAT = (
+    "Masks figure: two grids of queries (rows) by keys (columns), the mask (which pairs may attend) and the "
+    "attention weights it gives, with what each mask costs."
+)
+
+
+def _describe(state: dict, kind: str, codes, weights, lab) -> dict:
+    """The figure's description: the mask, its settings, how many pairs may attend, the largest weight."""
     T = len(lab)
     n, used = T * T, int((codes != 0).sum())
     w, g, L = state["window"], state["global"], state["length"]
     settings = {"local": f"w = {w}", "global-local": f"w = {w}, {g} global", "padding": f"length {L}"}
     empty = int((codes == 0).all(axis=1).sum())
-    text = f"Mask and attention grids for {T} tokens: the {kind} mask"
-    text += f" ({settings[kind]})" if kind in settings else ""
-    text += f". {used} of {n} query-key pairs may attend ({100 * used / n:.0f}%); {empty} of {T} rows see no key. "
+    text = f"The {kind} mask" + (f" ({settings[kind]})" if kind in settings else "")
+    text += f": {used} of {n} query-key pairs may attend ({100 * used / n:.0f}%); {empty} of {T} rows see no key. "
     if used == 0:
-        return text + "Every weight is zero."
-    best = int(np.argmax(np.where(codes != 0, weights, -np.inf)))
-    return (
-        text
-        + f"Largest weight {weights.ravel()[best]:.2f}, from query “{lab[best // T]}” to key “{lab[best % T]}”."
-    )
+        text += "Every weight is zero."
+    else:
+        best = int(np.argmax(np.where(codes != 0, weights, -np.inf)))
+        text += f"Largest weight {weights.ravel()[best]:.2f}, from query “{lab[best // T]}” to key “{lab[best % T]}”."
+    return described(_WHAT, html.escape(text))
 
 
 def payload(sweep) -> MasksPayload:
@@ -246,7 +251,7 @@ def layout(p: MasksPayload, *, name: str = "masks", kind: str = "causal", window
     caption, cost = (Div(text="", name=f"{name}-{role}", width=740) for role in ("caption", "cost"))
     axes = [mask.xaxis[0], mask.yaxis[0], attention.xaxis[0], attention.yaxis[0]]
     update = js_callback("masks_update", payload=payload_source(p, name=name), widgets=widgets, cells=cells,
-                         rows=rows, axes=axes, caption=caption, cost=cost, description=description(name))  # fmt: skip
+                         rows=rows, axes=axes, caption=caption, cost=cost, description=description(name, _WHAT))  # fmt: skip
     for w in widgets.values():
         w.js_on_change("value", update)
     controls = control_row(f"{name}-controls", *widgets.values())

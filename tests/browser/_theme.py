@@ -93,6 +93,21 @@ LOOK_JS = r"""
     }
   }
   L.deep = deep;
+  // The text an element shows, shadow roots included (their <style> sheets left out).
+  L.text = (root) => {
+    let out = "";
+    const walk = (node) => {
+      for (const n of node.childNodes) {
+        if (n.nodeType === 3) out += n.textContent;
+        else if (n.nodeType === 1 && n.tagName !== "STYLE" && n.tagName !== "SCRIPT") {
+          if (n.shadowRoot) walk(n.shadowRoot);
+          walk(n);
+        }
+      }
+    };
+    walk(root);
+    return out.replace(/\s+/g, " ").trim();
+  };
   const round = (x) => Math.round(x * 100) / 100;
 
   // Text on a figure's canvases: each plot's title, axis, legend and colour-bar text colours against the plot's
@@ -187,7 +202,7 @@ LOOK_JS = r"""
 
   // Every control a reader can operate in the figure: its role, accessible name (as the browser would compute it
   // for these elements: aria-label, aria-labelledby, an associated <label>, text content, title) and focusability.
-  L.controls = (wrapper) => {
+  L.controls = (wrapper, prefix = "c") => {
     const out = [];
     const nameOf = (el) => {
       const by = el.getAttribute("aria-labelledby");
@@ -197,28 +212,27 @@ LOOK_JS = r"""
       const text = el.tagName === "SELECT" ? "" : el.textContent;
       return (text || el.title || "").trim();
     };
+    L.nameOf = nameOf;
     for (const el of deep(wrapper)) {
       const role = el.getAttribute("role");
       const control = ["SELECT", "BUTTON", "INPUT", "TEXTAREA"].includes(el.tagName) || role === "slider"
         || role === "button" || (el.getAttribute("tabindex") === "0" && el.title);
       if (!control || el.disabled || el.getClientRects().length === 0) continue;
-      out.push({tag: el.tagName, role: role ?? el.tagName.toLowerCase(), name: nameOf(el).trim(), tabindex: el.tabIndex});
+      const id = `${prefix}-${out.length}`;
+      el.setAttribute("data-attnbook-control", id);  // a handle for the test: Playwright's CSS pierces shadow roots
+      out.push({id, tag: el.tagName, role: role ?? el.tagName.toLowerCase(), name: nameOf(el).trim(), tabindex: el.tabIndex});
     }
     return out;
   };
 
-  // The focused element, inside shadow roots, described as L.controls describes it.
-  L.focused = () => {
+  // The focused element, inside shadow roots: its control id (L.controls) and whether it is inside `wrapper`.
+  L.focused = (wrapper) => {
     let el = document.activeElement;
     while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
     if (!el || el === document.body) return null;
-    const inFigure = !!(el.closest("[data-attnbook-figure]") ?? (() => {
-      for (let e = el; e; e = parentOf(e)) if (e.matches && e.matches("[data-attnbook-figure]")) return e;
-      return null;
-    })());
-    const name = el.getAttribute("aria-label") || (el.labels && [...el.labels].map((l) => l.textContent).join(" "))
-      || (el.tagName === "SELECT" ? "" : el.textContent) || el.title || "";
-    return {tag: el.tagName, role: el.getAttribute("role") ?? el.tagName.toLowerCase(), name: name.trim(), inFigure};
+    let inside = false;
+    for (let e = el; e; e = parentOf(e)) if (e === wrapper) { inside = true; break; }
+    return {id: el.getAttribute("data-attnbook-control"), tag: el.tagName, inside};
   };
 })();
 """

@@ -206,8 +206,10 @@ export const lowerTriangle = (array, T, start = 0) => {
   return out
 }
 
-// Write a figure's text description (kit.description): plain text, shown to screen readers. Python twin:
+// Write a figure's text description (kit.description): what the figure shows (the Div's second tag, plain text),
+// then `state`, HTML whose tags are dropped (a readout's text, or text passed through escapeHtml). Python twin:
 // attnbook.viz.kit.described.
-export const describe = (description, text) => {
-  description.text = escapeHtml(text)
+export const describe = (description, state = "") => {
+  const what = escapeHtml(description.tags[1] ?? "")
+  description.text = [what, String(state).replace(/<[^>]*>/g, "")].filter((t) => t !== "").join(" ")
 }

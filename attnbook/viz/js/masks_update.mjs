@@ -1,6 +1,6 @@
 // Masks figure: show the mask and the attention of the state the widgets select, and the cost of every mask.
 // Python twin: attnbook.viz.masks.view (the browser tests compare the two).
-import {cell, describe, field, fmt, get, pick, setColumns} from "./lib.mjs"
+import {cell, describe, escapeHtml, field, fmt, get, pick, setColumns} from "./lib.mjs"
 
 const KEYS = {none: "none", causal: "causal", local: "local", "global-local": "global", padding: "padding"}
 
@@ -81,11 +81,10 @@ export default ({payload, widgets, cells, rows, axes, caption, cost, description
   const c = allowedCount(codes)
   let best = -1
   for (let k = 0; k < n; k++) if (codes[k] !== 0 && (best < 0 || weights[k] > weights[best])) best = k
-  describe(description, `Mask and attention grids for ${T} tokens: the ${kind} mask` +
-    (settings[kind] ? ` (${settings[kind]})` : "") + `. ${c} of ${n} query-key pairs may attend ` +
-    `(${fmt(100 * c / n, 0)}%); ${emptyRows(codes)} of ${T} rows see no key. ` +
-    (best < 0 ? "Every weight is zero." : `Largest weight ${fmt(weights[best], 2)}, ` +
-      `from query “${lab[Math.floor(best / T)]}” to key “${lab[best % T]}”.`))
+  describe(description, escapeHtml(`The ${kind} mask` + (settings[kind] ? ` (${settings[kind]})` : "") +
+    `: ${c} of ${n} query-key pairs may attend (${fmt(100 * c / n, 0)}%); ${emptyRows(codes)} of ${T} rows see ` +
+    "no key. " + (best < 0 ? "Every weight is zero." : `Largest weight ${fmt(weights[best], 2)}, ` +
+      `from query “${lab[Math.floor(best / T)]}” to key “${lab[best % T]}”.`)))
   cost.text = `<b>Cost of this mask:</b> a dense kernel computes all ${n} scores and uses ${c} (${pct(c)}); ` +
     `a kernel that skips hidden pairs (like Longformer's banded one) would compute only ${c}.` + html
 }
