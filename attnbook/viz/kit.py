@@ -737,7 +737,8 @@ def description(name: str, what: str) -> Div:
 
 
 def described(what: str, state: str = "") -> dict[str, str]:
-    """A description's entry in a payload's ``view``: ``what`` (plain text) then ``state`` (HTML, tags dropped).
+    """A description's entry in a payload's ``view``: ``what`` (plain text) then ``state`` (HTML: line breaks become
+    spaces, other tags are dropped).
 
     Python twin of ``describe`` in js/lib.mjs."""
     import html
@@ -745,7 +746,8 @@ def described(what: str, state: str = "") -> dict[str, str]:
 
     if not isinstance(what, str) or not isinstance(state, str):
         raise TypeError("what and state must be str")
-    return {"text": " ".join(t for t in (html.escape(what), re.sub(r"<[^>]*>", "", state)) if t)}
+    state = re.sub(r"<[^>]*>", "", re.sub(r"<br\s*/?>", " ", state))
+    return {"text": " ".join(t for t in (html.escape(what), state) if t)}
 
 
 __all__ += ["description", "described"]

@@ -207,9 +207,11 @@ export const lowerTriangle = (array, T, start = 0) => {
 }
 
 // Write a figure's text description (kit.description): what the figure shows (the Div's second tag, plain text),
-// then `state`, HTML whose tags are dropped (a readout's text, or text passed through escapeHtml). Python twin:
+// then `state`, HTML whose line breaks become spaces and other tags are dropped (a readout's text, or text passed
+// through escapeHtml). Python twin:
 // attnbook.viz.kit.described.
 export const describe = (description, state = "") => {
   const what = escapeHtml(description.tags[1] ?? "")
-  description.text = [what, String(state).replace(/<[^>]*>/g, "")].filter((t) => t !== "").join(" ")
+  const text = String(state).replace(/<br\s*\/?>/g, " ").replace(/<[^>]*>/g, "")
+  description.text = [what, text].filter((t) => t !== "").join(" ")
 }
