@@ -751,3 +751,20 @@ def described(what: str, state: str = "") -> dict[str, str]:
 
 
 __all__ += ["description", "described"]
+
+
+def panel_text(columns: Mapping) -> str:
+    """The text of a :func:`text_panel` as one line: its rows (consecutive entries at one ``y``), cells joined by a
+    space, rows by "; " (for a description). Python twin of ``panelText`` in js/lib.mjs."""
+    if not isinstance(columns, Mapping) or "text" not in columns or "y" not in columns:
+        raise TypeError("columns must be a text panel's columns (with 'text' and 'y')")
+    rows: list[str] = []
+    for k, (t, y) in enumerate(zip(columns["text"], columns["y"], strict=True)):
+        if k > 0 and y == columns["y"][k - 1]:
+            rows[-1] += f" {t}"
+        else:
+            rows.append(str(t))
+    return "; ".join(rows)
+
+
+__all__ += ["panel_text"]

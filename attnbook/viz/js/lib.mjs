@@ -215,3 +215,14 @@ export const describe = (description, state = "") => {
   const text = String(state).replace(/<br\s*\/?>/g, " ").replace(/<[^>]*>/g, "")
   description.text = [what, text].filter((t) => t !== "").join(" ")
 }
+
+// The text of a text panel (kit.text_panel) as one line: its rows (entries at one y) in order, cells joined by a
+// space, rows by "; ". Python twin: attnbook.viz.kit.panel_text.
+export const panelText = (columns) => {
+  const rows = []
+  columns.text.forEach((t, k) => {
+    if (k > 0 && columns.y[k] === columns.y[k - 1]) rows[rows.length - 1] += " " + t
+    else rows.push(String(t))
+  })
+  return rows.join("; ")
+}
