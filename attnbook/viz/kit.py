@@ -733,7 +733,14 @@ def description(name: str, what: str) -> Div:
     check_name(name)
     if not isinstance(what, str) or not what.strip():
         raise TypeError(f"what must be a non-empty str (what the figure shows), got {what!r}")
-    return Div(text=described(what)["text"], name=f"{name}-description", tags=[DESCRIPTION_TAG, what])
+    # A fixed size, as every Div a callback rewrites: a new text then re-lays out nothing (it is never seen).
+    return Div(
+        text=described(what)["text"],
+        name=f"{name}-description",
+        tags=[DESCRIPTION_TAG, what],
+        width=400,
+        height=40,
+    )
 
 
 def described(what: str, state: str = "") -> dict[str, str]:
