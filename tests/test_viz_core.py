@@ -228,3 +228,23 @@ def test_described_is_the_twin_of_describe():
         description("f", "")
     with pytest.raises(TypeError):
         described("x", 3)
+
+
+def test_readable_darkens_a_colour_until_it_reads_on_white():
+    from attnbook.viz.kit import readable
+
+    assert readable("#1f77b4") == "#1f77b4"  # already 4.8:1
+    dark = readable("#ff7f0e")  # orange: 2.5:1 on white
+    r, g, b = (int(dark[i : i + 2], 16) for i in (1, 3, 5))
+    assert r > g > b and dark != "#ff7f0e"  # still an orange, darker
+    with pytest.raises(ValueError, match="rrggbb"):
+        readable("orange")
+
+
+def test_axis_index_matches_a_keyboard_step_in_floating_point():
+    from attnbook.viz.figure import Control, axis_index
+
+    c = Control("temperature", (0.25, 0.5, 1.25, 2.0))
+    assert axis_index(c, 1.2500000000000002) == 2 and axis_index(c, 2) == 3
+    with pytest.raises(ValueError, match="temperature"):
+        axis_index(c, 1.26)

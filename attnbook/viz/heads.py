@@ -43,6 +43,7 @@ from .kit import (
     line_series,
     outside_legend,
     play_button,
+    readable,
     select,
     slider,
     toggle,
@@ -151,7 +152,7 @@ def _head_maps(name: str, tokens, titles, colors):
         )
         plot.frame_width = plot.frame_height = MAP_FRAME  # equal cells in every map, colour bar or not
         plot.width, plot.height = MAP_FRAME + (80 if last else 30), MAP_FRAME + 60
-        plot.title.text_color = color
+        plot.title.text_color = readable(color)  # the head's colour, dark enough to read on white
         plot.axis.major_label_text_font_size = "8pt"
         plot.xaxis.major_label_orientation = 0
         plot.add_tools(hover(cells_r, ("query", "@query"), ("key", "@key"), ("weight", f"@w{k}{{0.000}}")))

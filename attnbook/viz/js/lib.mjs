@@ -26,7 +26,10 @@ export const controlIndex = (payload, widgets, name) => {
   if (control === undefined) throw new Error(`payload has no control "${name}"`)
   const c = {widget: get(control, "widget"), values: get(control, "values"), attr: get(control, "attr")}
   const v = widgetValue(widgets, c)
-  const i = c.values.findIndex((x) => x === v || (typeof x === "number" && Number(v) === x))
+  // A slider moved by the keyboard steps in floating point (1.2500000000000002 for 1.25): numbers match to 1e-9
+  // relative. Python twin: attnbook.viz.figure.axis_index.
+  const i = c.values.findIndex((x) => x === v || (typeof x === "number" &&
+    Math.abs(Number(v) - x) <= 1e-9 * Math.max(1, Math.abs(x))))
   if (i < 0) throw new Error(`widget "${c.widget}" holds ${v}, not one of the control's values`)
   return i
 }
