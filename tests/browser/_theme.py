@@ -266,7 +266,7 @@ def on_screen(page, box: dict) -> dict:
     )
     im = shot.convert("RGB")
     W, H = im.size
-    colours = len(set(im.crop((2, 2, W - 2, H - 2)).getdata())) if W > 4 and H > 4 else 0
+    colours = len(im.crop((2, 2, W - 2, H - 2)).getcolors(maxcolors=W * H) or []) if W > 4 and H > 4 else 0
     ring = [im.getpixel((i, 0)) for i in range(W)] + [im.getpixel((0, j)) for j in range(H)]
     ring += [im.getpixel((i, H - 1)) for i in range(W)] + [im.getpixel((W - 1, j)) for j in range(H)]
     return {"colours": colours, "edge_max": max(sum(p) / 3 for p in ring)}
