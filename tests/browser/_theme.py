@@ -48,7 +48,7 @@ def set_theme(page, theme: str) -> None:
         "(t) => { localStorage.setItem('theme', t); document.documentElement.dataset.theme = t; }", theme
     )
     page.wait_for_timeout(150)  # the observers run; Bokeh repaints on its next frame
-    page.wait_for_function("() => Bokeh.documents.every((d) => d.is_idle)")
+    page.wait_for_function("() => !window.Bokeh || Bokeh.documents.every((d) => d.is_idle)")
 
 
 LOOK_JS = r"""
@@ -158,11 +158,30 @@ LOOK_JS = r"""
         const canvas = v.export("png", false).canvas;
         png = Array.from(canvas.getContext("2d").getImageData(1, 1, 1, 1).data);
       }
-      const r = v ? v.el.getBoundingClientRect() : null;
-      const box = r && r.width > 0 ? {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height} : null;
-      out.push({name: m.name ?? m.id, border: L.rgba(m.border_fill_color), frame: L.rgba(m.background_fill_color), png, box});
+      out.push({doc: di, name: m.name ?? m.id, border: L.rgba(m.border_fill_color), frame: L.rgba(m.background_fill_color), png});
     }
     return out;
+  };
+
+  // A plot scrolled to the middle of the window, and the part of it on screen (viewport coordinates): clipped by
+  // every scrolling ancestor; which of its own edges are shown.
+  L.plotBox = (di, name) => {
+    const v = Bokeh.index.find_one(Bokeh.documents[di].get_model_by_name(name));
+    if (!v) return null;
+    v.el.scrollIntoView({block: "center", inline: "nearest"});
+    const r = v.el.getBoundingClientRect();
+    if (r.width <= 0) return null;
+    let [x0, y0, x1, y1] = [Math.max(0, r.left), Math.max(0, r.top), Math.min(innerWidth, r.right), Math.min(innerHeight, r.bottom)];
+    for (let e = parentOf(v.el); e; e = parentOf(e)) {
+      const cs = getComputedStyle(e);
+      if (cs.overflowX === "visible" && cs.overflowY === "visible") continue;
+      const c = e.getBoundingClientRect();
+      [x0, y0, x1, y1] = [Math.max(x0, c.left), Math.max(y0, c.top), Math.min(x1, c.right), Math.min(y1, c.bottom)];
+    }
+    x0 = Math.ceil(x0); y0 = Math.ceil(y0); x1 = Math.floor(x1); y1 = Math.floor(y1);
+    if (x1 - x0 <= 4 || y1 - y0 <= 4) return null;
+    return {x: x0, y: y0, width: x1 - x0, height: y1 - y0, top: y0 <= Math.ceil(r.top), left: x0 <= Math.ceil(r.left),
+            right: x1 >= Math.floor(r.right), bottom: y1 >= Math.floor(r.bottom)};
   };
 
   // Text of the figure's HTML widgets (selects, buttons, slider titles, Divs): colour against its backdrop.
@@ -253,20 +272,25 @@ def wrapper_handles(page) -> list:
     return page.query_selector_all("[data-attnbook-figure]")
 
 
-def on_screen(page, box: dict) -> dict:
-    """What the reader sees of a plot (a screenshot of its box): the number of colours inside it, and the
-    lightest pixel on its outer edge (a light seam around a dark plot)."""
+def on_screen(page, plot: dict) -> dict | None:
+    """What the reader sees of a plot (a screenshot of its visible box): the number of colours inside it, and the
+    lightest pixel on its own edges (a light seam around a dark plot; an edge cut by a scroller is not checked)."""
     import io
 
     from PIL import Image
 
-    x, y, w, h = (int(round(box[k])) for k in ("x", "y", "width", "height"))
-    shot = Image.open(
-        io.BytesIO(page.screenshot(full_page=True, clip={"x": x, "y": y, "width": w, "height": h}))
-    )
+    box = look(page, "plotBox", plot["doc"], plot["name"])
+    if box is None:
+        return None
+    page.wait_for_timeout(50)
+    x, y, w, h = (box[k] for k in ("x", "y", "width", "height"))
+    shot = Image.open(io.BytesIO(page.screenshot(clip={"x": x, "y": y, "width": w, "height": h})))
     im = shot.convert("RGB")
     W, H = im.size
     colours = len(im.crop((2, 2, W - 2, H - 2)).getcolors(maxcolors=W * H) or []) if W > 4 and H > 4 else 0
-    ring = [im.getpixel((i, 0)) for i in range(W)] + [im.getpixel((0, j)) for j in range(H)]
-    ring += [im.getpixel((i, H - 1)) for i in range(W)] + [im.getpixel((W - 1, j)) for j in range(H)]
-    return {"colours": colours, "edge_max": max(sum(p) / 3 for p in ring)}
+    ring = [(0, 0)]
+    ring += [(i, 0) for i in range(W)] if box.get("top", True) else []
+    ring += [(0, j) for j in range(H)] if box.get("left", True) else []
+    ring += [(i, H - 1) for i in range(W)] if box.get("bottom", True) else []
+    ring += [(W - 1, j) for j in range(H)] if box.get("right", True) else []
+    return {"colours": colours, "edge_max": max(sum(im.getpixel(xy)) / 3 for xy in ring)}
