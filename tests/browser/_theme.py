@@ -15,11 +15,11 @@ from bokeh.resources import INLINE
 
 REPO = Path(__file__).resolve().parents[2]
 
-# pydata-sphinx-theme's page colours (its CSS variables --pst-color-background / --pst-color-text-base) and its
+# The book theme's page colours (sphinx-book-theme's --pst-color-background, pydata's --pst-color-text-base) and its
 # boot script: html[data-theme] from localStorage, light by default.
 PAGE_CSS = """
 html[data-theme="light"] body { background: #ffffff; color: #222832; }
-html[data-theme="dark"] body { background: #14181e; color: #ced6dd; }
+html[data-theme="dark"] body { background: #121212; color: #ced6dd; }
 body { font-family: sans-serif; }
 """
 THEME_BOOT = 'document.documentElement.dataset.theme = localStorage.getItem("theme") || "light";'

@@ -26,6 +26,7 @@ from attnbook.experiments.masks import mask_sweep
 from attnbook.experiments.position import alibi_heads
 from attnbook.positional import sinusoidal
 from attnbook.viz import show
+from attnbook.viz.kit import description
 from attnbook.viz.masks import masks_figure
 from attnbook.viz.position import alibi_figure, sinusoidal_figure
 
@@ -42,7 +43,21 @@ def _figures():
         show(masks_figure(sweep), title="Masks"),
         show(sinusoidal_figure(sinusoidal(8, 6), dim=2), title="Sinusoids"),
         show(alibi_figure(alibi_heads(4, 6), head=1), title="ALiBi"),
+        show(_toolbar_plot(), title="A plot with a toolbar"),
     ]
+
+
+def _toolbar_plot():
+    """A plain plot with Bokeh's toolbar (save, reset): its buttons must be named, reachable and themed too."""
+    from bokeh.plotting import figure
+
+    plot = figure(
+        name="tools", title="Toolbar", width=320, height=220, tools="save,reset", toolbar_location="above"
+    )
+    plot.line([0, 1, 2], [1, 0, 2], color="#2166ac", line_width=2)
+    plot.xaxis.axis_label, plot.yaxis.axis_label = "x", "y"
+    plot.tags = [description("tools", "A line through three points.")]  # a static figure's description
+    return plot
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 // stored over it: light mode is the figure exactly as Python built it. Used by js/theme.mjs (constant colours) and
 // by the dark-mode transforms of attnbook.viz.core (colours that come from data columns).
 
-// The page's dark palette (pydata-sphinx-theme's dark mode: background, text, muted text, border, surface).
+// The page's dark palette: sphinx-book-theme's dark background (#121212), pydata-sphinx-theme's dark text, muted
+// text, border and surface colours.
 export const DARK = {
-  background: "#14181e",
+  background: "#121212",
   text: "#ced6dd",
   muted: "#9ca4af",
   border: "#48566b",
