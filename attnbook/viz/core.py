@@ -371,12 +371,13 @@ def _theme_targets(layout: LayoutDOM) -> list[list]:
 
 
 def _dark_transforms() -> dict[str, CustomJSTransform]:
-    """One transform per colour role: a data column's colours as dark mode draws them (js/colors.mjs)."""
-    colors = _EXPORT.sub(lambda m: f"{m.group(1)} ", (JS_DIR / "colors.mjs").read_text(encoding="utf-8"))
+    """One transform per colour role: a data column's colours as dark mode draws them. js/theme.mjs attaches them
+    only in dark mode, after it has installed ``darkColor`` (js/colors.mjs) as ``globalThis.__attnbookDarkColor``:
+    the colour code ships once per figure, not once per transform."""
     return {
         role: CustomJSTransform(
-            func=f"{colors}\nreturn darkColor({role!r}, x)",
-            v_func=f"{colors}\nreturn Array.from(xs, (c) => darkColor({role!r}, c))",
+            func=f"return globalThis.__attnbookDarkColor({role!r}, x)",
+            v_func=f"return Array.from(xs, (c) => globalThis.__attnbookDarkColor({role!r}, c))",
             name=f"attnbook-dark-{role}",
         )
         for role in ("text", "line", "surface", "fill", "edge")

@@ -80,6 +80,7 @@ const label = (doc, theme) => {
 }
 
 export default ({layout, targets, transforms}) => {
+  globalThis.__attnbookDarkColor ??= darkColor  // what the dark-mode transforms of data columns call
   const doc = layout.document
   const originals = new Map()
   for (const [model, attr] of targets) originals.set(`${model.id} ${attr}`, model[attr])
