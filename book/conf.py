@@ -67,9 +67,11 @@ suppress_warnings = ["ref.python"]
 html_theme = "sphinx_book_theme"
 html_title = "attnbook: attention, by moving the numbers"
 html_static_path = ["_static"]
-html_css_files = ["attnbook.css"]
+html_css_files = ["attnbook.css", "attnbook-dark.css"]
 html_favicon = "_static/favicon.svg"
-html_context = {"default_mode": "light"}
+# The reader chooses light, dark or auto (the system's setting) with the theme's switcher; figures follow it live
+# (attnbook/viz/js/theme.mjs). "auto" until the reader chooses: a dark system gets a dark book.
+html_context = {"default_mode": "auto"}
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,  # the chapter's .md and its executed .ipynb (attnbook_offline)

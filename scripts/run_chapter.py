@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         head = INLINE.render_js()
         body = "\n<hr>\n".join(figures)
         args.html.write_text(
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>",
+            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{args.chapter.stem}: figures</title>"
+            f"{head}</head><body><main><h1>{args.chapter.stem}</h1>{body}</main></body></html>",
             encoding="utf-8",
         )
         print(f"{len(figures)} figure(s) written to {args.html}")

@@ -134,3 +134,20 @@ def test_the_chapter_hash_covers_the_js_modules_its_callbacks_import():
     source = "```{code-cell} ipython3\nfrom attnbook.viz.masks import masks_figure\n```\n"
     files = {p.relative_to(ext.PACKAGE).as_posix() for p in ext.dependency_files(source)}
     assert {"viz/js/masks_update.mjs", "viz/js/lib.mjs"} <= files
+
+
+def test_citations_become_list_items():
+    """A bibliography's entries get the role its list needs (axe-core's aria-required-children is critical)."""
+    body = '<div role="list" class="citation-list">\n<div class="citation" id="id1" role="doc-biblioentry">x</div>'
+    context = {"body": body}
+    ext._citation_roles(None, "references", "page.html", context, None)
+    assert 'role="doc-biblioentry"' not in context["body"] and 'id="id1" role="listitem"' in context["body"]
+    untouched = {"body": "<p>no citations</p>"}
+    ext._citation_roles(None, "index", "page.html", untouched, None)
+    assert untouched == {"body": "<p>no citations</p>"}
+
+
+def test_the_theme_modules_count_in_every_figure_chapters_hash():
+    """show() attaches js/theme.mjs (which imports js/colors.mjs) to every figure: editing them re-executes."""
+    files = {p.name for p in ext.dependency_files(CHAPTER_VIZ)}
+    assert {"theme.mjs", "colors.mjs", "core.py"} <= files

@@ -17,7 +17,7 @@ from attnbook.viz.core import JS_DIR, diagram_figure, float32, numbered_select, 
 def test_show_wraps_one_marked_html_block():
     plot = figure(name="p", width=200, height=200)
     out = show(plot, title='a "quoted" <title>')
-    assert out.html.startswith('<div class="attnbook-figure" data-attnbook-figure aria-label=')
+    assert out.html.startswith('<div class="attnbook-figure" data-attnbook-figure role="figure" aria-label=')
     assert "&quot;quoted&quot; &lt;title&gt;" in out.html  # the label is escaped
     assert "<script" in out.html and out._repr_html_() == out.html
     assert "cdn.bokeh.org" not in out.html  # BokehJS comes from the book's _static, never a CDN
@@ -37,7 +37,7 @@ def test_js_callback_reads_the_module_and_refuses_unknown_names():
 @pytest.mark.parametrize("path", sorted(JS_DIR.glob("*.mjs")), ids=lambda p: p.stem)
 def test_every_callback_module_has_one_default_export(path):
     code = path.read_text(encoding="utf-8")
-    expected = 0 if path.stem == "lib" else 1  # the shared library only has named exports
+    expected = 0 if path.stem in ("lib", "colors") else 1  # the shared libraries only have named exports
     assert len(re.findall(r"^export default", code, re.M)) == expected, path.name
 
 
@@ -147,3 +147,104 @@ def test_attention_heatmap_is_named_with_hover_and_colour_bar():
 def test_attention_heatmap_bad_input(kwargs, err, match):
     with pytest.raises(err, match=match):
         attention_heatmap(np.eye(2), ["a", "b"], ["a", "b"], **kwargs)
+
+
+# --- theme and accessibility (core.dress, core.show, kit.description) -------------------------------------------
+
+
+def _described_figure():
+    from bokeh.layouts import column
+
+    from attnbook.viz.kit import description, labels
+
+    plot = figure(name="f-plot", title="t")
+    cells_src = ColumnDataSource(
+        dict(x=[0, 1], y=[0, 0], text=["a", "b"], fill=["#ffffff", "#08306b"]), name="s"
+    )
+    cells = plot.rect("x", "y", 1, 1, source=cells_src, fill_color="fill", line_color="white")
+    on_cells = labels(plot, cells_src, color="#222222")
+    beside = labels(plot, ColumnDataSource(dict(x=[2], y=[0], text=["c"]), name="r"), color="#333333")
+    line = plot.line([0, 1], [0, 1], color="#2166ac")
+    slider = Slider(start=0, end=2, value=0, title="Slider", name="f-slider")
+    desc = description("f", "A test figure.")
+    slider.js_on_change("value", CustomJS(args=dict(description=desc), code=""))
+    return column(slider, plot, name="f"), dict(
+        cells=cells, on_cells=on_cells, beside=beside, line=line, desc=desc
+    )
+
+
+def test_dark_mode_roles_keep_cell_labels_and_map_the_rest():
+    from attnbook.viz.core import _theme_targets
+
+    layout, r = _described_figure()
+    roles = {(m.id, attr): role for m, attr, role in _theme_targets(layout)}
+    plot = layout.children[1]
+    assert roles[(plot.id, "background_fill_color")] == "surface"
+    assert roles[(plot.xaxis[0].id, "major_label_text_color")] == "text"
+    assert roles[(plot.title.id, "text_color")] == "text"
+    assert (r["on_cells"].glyph.id, "text_color") not in roles  # drawn on its cell, not on the page
+    assert (r["cells"].glyph.id, "fill_color") not in roles  # the cell under a label keeps its colour
+    assert roles[(r["cells"].glyph.id, "line_color")] == "edge"  # white lines between cells
+    assert roles[(r["beside"].glyph.id, "text_color")] == "text"
+    assert roles[(r["line"].glyph.id, "line_color")] == "line"
+    assert roles[(layout.children[0].id, "bar_color")] == "line"
+
+
+def test_dress_styles_every_widget_once_and_returns_the_description():
+    from attnbook.viz.core import DESCRIPTION_TAG, WIDGET_CSS, dress
+
+    layout, r = _described_figure()
+    assert dress(layout) is r["desc"] and dress(layout) is r["desc"]  # a second call adds nothing
+    slider = layout.children[0]
+    assert [s.css for s in slider.stylesheets] == [WIDGET_CSS]
+    assert r["desc"].tags == [DESCRIPTION_TAG, "A test figure."] and r["desc"].text == "A test figure."
+    ready = [c for cbs in layout.document.callbacks._js_event_callbacks.values() for c in cbs]
+    assert sum("pageTheme" in c.code for c in ready) == 1
+    with pytest.raises(TypeError, match="layout"):
+        dress("not a layout")
+
+
+def test_show_renders_the_description_in_a_live_region_the_figure_points_to():
+    layout, r = _described_figure()
+    out = show(layout, title="T").html
+    ident = re.search(r'aria-describedby="([^"]+)"', out).group(1)
+    assert f'id="{ident}" aria-live="polite"' in out and "clip-path:inset(50%)" in out
+    assert out.count("data-root-id") == 2  # the layout and its description, one document
+    assert "pageTheme" in out and '"attnbook-description"' in out  # the theme hook and the description ship
+    with pytest.raises(TypeError, match="title"):
+        show(layout, title=3)
+
+
+def test_described_is_the_twin_of_describe():
+    from attnbook.viz.kit import described, description
+
+    assert described("What <it> is.", "<b>3</b> of 4 &amp; more") == {
+        "text": "What &lt;it&gt; is. 3 of 4 &amp; more"
+    }
+    assert described("What.") == {"text": "What."}
+    lib = (JS_DIR / "lib.mjs").read_text(encoding="utf-8")
+    assert "export const describe = (description, state" in lib
+    with pytest.raises(TypeError, match="what"):
+        description("f", "")
+    with pytest.raises(TypeError):
+        described("x", 3)
+
+
+def test_readable_darkens_a_colour_until_it_reads_on_white():
+    from attnbook.viz.kit import readable
+
+    assert readable("#1f77b4") == "#1f77b4"  # already 4.8:1
+    dark = readable("#ff7f0e")  # orange: 2.5:1 on white
+    r, g, b = (int(dark[i : i + 2], 16) for i in (1, 3, 5))
+    assert r > g > b and dark != "#ff7f0e"  # still an orange, darker
+    with pytest.raises(ValueError, match="rrggbb"):
+        readable("orange")
+
+
+def test_axis_index_matches_a_keyboard_step_in_floating_point():
+    from attnbook.viz.figure import Control, axis_index
+
+    c = Control("temperature", (0.25, 0.5, 1.25, 2.0))
+    assert axis_index(c, 1.2500000000000002) == 2 and axis_index(c, 2) == 3
+    with pytest.raises(ValueError, match="temperature"):
+        axis_index(c, 1.26)

@@ -115,7 +115,7 @@ def test_colours_texts_and_labels(p):
     assert nine["cells"]["x"][T * C] == np.float32(C + 1.5 + 0.5)  # the second panel starts GAP columns later
     caption = p.view(state(step=6, temperature=0.25, causal=True, head="2"))["caption"]["text"]
     assert caption.startswith(
-        '<b>6. Mask</b> <span style="color:#666">(τ = 0.25, causal mask, head 2)</span>'
+        '<b>6. Mask</b> <span class="attnbook-muted">(τ = 0.25, causal mask, head 2)</span>'
     )
 
 

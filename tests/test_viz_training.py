@@ -134,11 +134,12 @@ def test_curves_figure_shows_the_view_and_ships_the_payload():
     fig = training_curves_figure(h)
     check_names(fig, "training")
     shown = curves_payload(h).view({})
+    assert by_name(fig, "training-description").text == shown.pop("description")["text"]  # written once
     for model, columns in shown.items():
         data = by_name(fig, f"training-{model}").data
         for col, value in columns.items():
             np.testing.assert_array_equal(data[col], value)
-    (payload,) = fig.tags
+    payload, _ = fig.tags
     assert payload.name == "training-payload" and payload.tags == ["attnbook.viz.training:CurvesPayload"]
     assert all(p.width <= 740 for p in fig.children)
     assert "data-attnbook-figure" in show(fig).html

@@ -23,6 +23,8 @@ from .figure import Control, check_payload, payload_source, pick
 from .kit import (
     choice,
     control_row,
+    described,
+    description,
     empty_source,
     histogram_panel,
     labels,
@@ -192,6 +194,17 @@ def _num(x: float) -> str:
 # signal across depth
 
 
+_WHAT_SIGNAL = (
+    "Signal through the transformer block: a diagram of one block, the mean, standard deviation and largest "
+    "value of the residual stream after each block, and histograms of the stream and of the MLP activation in "
+    "the chosen block."
+)
+_WHAT_GRADIENTS = (
+    "Gradient norms per block at initialisation: one line per norm placement, the gradient norm of each block's "
+    "parameters against the block's depth."
+)
+
+
 class SignalPayload(NamedTuple):
     """Per norm, activation, depth and placement (the axes of ``mean``, ``std``, ``max``; the histograms add the
     block shown): the residual stream's statistics after each block (index 0: the embeddings) and histograms of
@@ -247,6 +260,7 @@ class SignalPayload(NamedTuple):
             f"{_num(std[0])} (embeddings) → <b>{_num(std[d])}</b> after block {d}; largest |value| {_num(mx[d])}. "
             f"After block {L}: mean {_num(mean[L])}, std {_num(std[L])}.{same}"
         }
+        out["description"] = described(_WHAT_SIGNAL, out["readout"]["text"])
         return out
 
 
@@ -378,6 +392,7 @@ def signal_layout(
         readout=readout,
         sources={"stats": stats, **sources, **{f"diagram-{k}": v for k, v in diagram_sources.items()}},
         plots={"stats": stats_plot, **plots},
+        description=description(name, _WHAT_SIGNAL),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -424,6 +439,7 @@ class GradientPayload(NamedTuple):
             "source": {"layer": np.arange(1, d + 1), **{b: g[i] for i, b in enumerate(p.blocks)}},
             "plot": {"x_range.end": d + 0.3},
             "readout": {"text": f"{head}<br>{' · '.join(parts)}"},
+            "description": described(_WHAT_GRADIENTS, f"{head}<br>{' · '.join(parts)}"),
         }
 
 
@@ -479,7 +495,13 @@ def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None
     readout = Div(text="", name=f"{name}-readout", width=740)
     shipped = payload_source(p, name=name)
     update = js_callback(
-        "block_gradients", payload=shipped, widgets=widgets, readout=readout, source=source, plot=plot
+        "block_gradients",
+        payload=shipped,
+        widgets=widgets,
+        readout=readout,
+        source=source,
+        plot=plot,
+        description=description(name, _WHAT_GRADIENTS),
     )
     for w in widgets.values():
         w.js_on_change("value", update)

@@ -1,4 +1,5 @@
-"""Shared pieces of every attnbook figure: embedding as one HTML output, float32 payloads, palettes, callbacks."""
+"""Shared pieces of every attnbook figure: embedding as one HTML output (with its theme and accessibility hooks),
+float32 payloads, palettes, callbacks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,26 @@ from pathlib import Path
 import numpy as np
 from bokeh.document import Document
 from bokeh.embed import components
-from bokeh.models import CustomJS, LayoutDOM, Select
+from bokeh.models import (
+    Axis,
+    BoxAnnotation,
+    ColorBar,
+    CustomJS,
+    CustomJSTransform,
+    Div,
+    GlyphRenderer,
+    Grid,
+    InlineStyleSheet,
+    LayoutDOM,
+    Legend,
+    Plot,
+    Select,
+    Span,
+    Text,
+    TextAnnotation,
+    Widget,
+)
+from bokeh.models.widgets.sliders import AbstractSlider
 from bokeh.plotting import figure
 
 from .._checks import as_float_array, check_int
@@ -26,6 +46,8 @@ __all__ = [
     "check_name",
     "numbered_select",
     "diagram_figure",
+    "dress",
+    "WIDGET_CSS",
     "DIVERGING",
     "SEQUENTIAL",
     "NAN_COLOR",
@@ -79,6 +101,11 @@ class FigureHTML:
 def show(layout: LayoutDOM, *, title: str | None = None) -> FigureHTML:
     """Turn a Bokeh layout into one standalone HTML output (``bokeh.embed.components``).
 
+    The figure follows the page's light or dark theme and names its controls for assistive technology
+    (:func:`dress`). Its text description (a ``Div`` from :func:`attnbook.viz.kit.description`, written by the
+    figure's callback) is rendered beside it in a visually hidden live region that the wrapper points to with
+    ``aria-describedby``, so a screen reader reads what the figure shows and hears it change.
+
     Parameters
     ----------
     layout : bokeh.models.LayoutDOM
@@ -90,9 +117,27 @@ def show(layout: LayoutDOM, *, title: str | None = None) -> FigureHTML:
         raise TypeError(
             f"layout must be a Bokeh LayoutDOM (plot, widget or layout), got {type(layout).__name__}"
         )
-    script, div = components(layout)
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {type(title).__name__}")
+    description = dress(layout)
+    if description is None:
+        script, div = components(layout)
+        hidden = ""
+        described = ""
+    else:
+        if description not in layout.document.roots:  # a second root of the figure's document, which holds
+            layout.document.add_root(
+                description
+            )  # the callbacks: components() keeps a document given all its roots
+        script, (div, desc_div) = components((layout, description))
+        ident = "attnbook-description-" + re.search(r'id="([^"]+)"', div).group(1)
+        hidden = f'\n<div class="attnbook-description" id="{ident}" aria-live="polite" style="{SR_ONLY}">{desc_div}</div>'
+        described = f' aria-describedby="{ident}"'
     label = f' aria-label="{html.escape(title, quote=True)}"' if title else ""
-    return FigureHTML(f'<div class="attnbook-figure" data-attnbook-figure{label}>\n{div}\n{script}\n</div>')
+    return FigureHTML(
+        f'<div class="attnbook-figure" data-attnbook-figure role="figure"{label}{described}>\n{div}{hidden}\n'
+        f"{script}\n</div>"
+    )
 
 
 _LOCAL_IMPORT = re.compile(r"""^import\s*\{[^}]*\}\s*from\s*["'](\.\.?/[\w/.]+?)\.mjs["'];?[ \t]*$""", re.M)
@@ -194,3 +239,190 @@ def diagram_figure(**kwargs):
     plot.grid.visible = False
     plot.outline_line_color = None
     return plot
+
+
+# --- theme and accessibility ------------------------------------------------------------------------------------
+# Visually hidden but read by screen readers (the usual "sr-only" rule), inline so it works in any page.
+SR_ONLY = (
+    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;"
+    "clip-path:inset(50%);white-space:nowrap;border:0"
+)
+
+# Bokeh widgets draw in shadow roots with colours from their own CSS variables (--color, --background-color...),
+# which page CSS cannot reach. This sheet, added to every widget, points them at --attnbook-* variables that
+# js/theme.mjs sets on the figure's root element in dark mode (custom properties inherit into shadow roots); unset,
+# each falls back to Bokeh's own value, so light mode is Bokeh's look. It also gives the select's text a colour
+# (browsers otherwise paint it in the page's text colour: white on white in dark mode) and styles the classes
+# that figures' HTML texts use instead of inline colours.
+_CARET = (
+    'url(\'data:image/svg+xml;utf8,<svg version="1.1" viewBox="0 0 25 20" xmlns="http://www.w3.org/2000/svg">'
+    '<path d="M 0,0 25,0 12.5,20 Z" fill="black" /></svg>\')'
+)
+WIDGET_CSS = f"""
+:host {{
+  --color: var(--attnbook-fg, #18191D);
+  --background-color: var(--attnbook-input-bg, #fff);
+  --border-color: var(--attnbook-border, #BBBBBD);
+  --hover-color: var(--attnbook-hover, #F9F9F9);
+  --default: var(--attnbook-input-bg, #fff);
+  --default-border: var(--attnbook-border, #ccc);
+  --default-hover: var(--attnbook-hover, #f5f5f5);
+  --default-hover-border: var(--attnbook-border, #b8b8b8);
+  --default-active: var(--attnbook-active, #ebebeb);
+  --default-active-border: var(--attnbook-border, #adadad);
+}}
+.bk-input {{ color: var(--color); }}
+select.bk-input {{ background-image: var(--attnbook-caret, {_CARET}); }}
+select.bk-input option {{ color: var(--color); background-color: var(--background-color); }}
+.noUi-target {{ background: var(--attnbook-input-bg, #FAFAFA); border-color: var(--attnbook-border, #D3D3D3); }}
+.noUi-handle:focus-visible, .bk-btn:focus-visible {{ outline: 2px solid #1a73e8; outline-offset: 2px; }}
+.attnbook-muted {{ color: var(--attnbook-muted, #666666); }}
+.attnbook-warn {{ color: var(--attnbook-warn, #b2182b); }}
+.attnbook-current {{ background-color: var(--attnbook-current-bg, #deebf7); }}
+"""
+
+DESCRIPTION_TAG = "attnbook-description"
+
+# Roles of colours in dark mode (see js/colors.mjs): text and line are ink on the background (4.5:1 and 3:1),
+# surface is a background or a faint line, fill a data colour (kept unless it is a light surface colour), edge the
+# outline of a filled shape. Attributes a model does not have are skipped.
+_CHROME_ROLES = (
+    (Plot, dict(background_fill_color="surface", border_fill_color="surface", outline_line_color="surface")),
+    (Axis, dict(axis_line_color="line", major_tick_line_color="line", minor_tick_line_color="line",
+                major_label_text_color="text", axis_label_text_color="text")),
+    (Grid, dict(grid_line_color="surface", minor_grid_line_color="surface", band_fill_color="surface")),
+    (Legend, dict(background_fill_color="surface", border_line_color="surface", label_text_color="text",
+                  title_text_color="text", inactive_fill_color="surface")),
+    (ColorBar, dict(background_fill_color="surface", border_line_color="surface", bar_line_color="line",
+                    major_label_text_color="text", title_text_color="text", major_tick_line_color="edge",
+                    minor_tick_line_color="edge")),
+    (TextAnnotation, dict(text_color="text", background_fill_color="surface", border_line_color="line")),
+    (Span, dict(line_color="line")),
+    (BoxAnnotation, dict(fill_color="fill", line_color="edge")),
+    (AbstractSlider, dict(bar_color="line")),
+)  # fmt: skip
+
+
+def _has(model, attr: str) -> bool:
+    return attr in model.properties()
+
+
+def _opaque_fill(glyph) -> bool:
+    """A glyph painting cells: a fill colour and a constant fill alpha of at least 0.9."""
+    if not _has(glyph, "fill_color") or glyph.fill_color is None:
+        return False
+    alpha = glyph.fill_alpha if _has(glyph, "fill_alpha") else 1.0
+    return isinstance(alpha, (int, float)) and alpha >= 0.9
+
+
+def _cell_labels(plot) -> tuple[set, set]:
+    """Text glyphs drawn on opaque cells of the same source at the same x, y (a heatmap's values, a box's label),
+    and those cells' glyphs. Both keep their colours in dark mode: the cell is their background, not the page."""
+    renderers = [r for r in plot.renderers if isinstance(r, GlyphRenderer)]
+    texts, cells = set(), set()
+    for t in renderers:
+        if not isinstance(t.glyph, Text):
+            continue
+        for c in renderers:
+            g = c.glyph
+            if (
+                c is not t
+                and c.data_source is t.data_source
+                and _opaque_fill(g)
+                and _has(g, "x") and _has(g, "y") and g.x == t.glyph.x and g.y == t.glyph.y
+            ):  # fmt: skip
+                texts.add(t.glyph.id)
+                cells.add(g.id)
+    return texts, cells
+
+
+def _glyph_roles(glyph, on_cell: bool, is_cell: bool) -> dict[str, str]:
+    if isinstance(glyph, Text):
+        roles = dict(background_fill_color="surface", border_line_color="line")
+        return roles if on_cell else {**roles, "text_color": "text"}
+    if not _has(glyph, "fill_color"):
+        return dict(line_color="line")
+    return dict(line_color="edge") if is_cell else dict(fill_color="fill", line_color="edge")
+
+
+def _theme_targets(layout: LayoutDOM) -> list[list]:
+    """``[model, attribute, role]`` for every colour of ``layout`` that dark mode maps (see js/theme.mjs)."""
+    models = sorted(layout.references(), key=lambda m: m.id)
+    on_cells, cells = set(), set()
+    for plot in (m for m in models if isinstance(m, Plot)):
+        t, c = _cell_labels(plot)
+        on_cells |= t
+        cells |= c
+    targets = []
+    for m in models:
+        roles = {}
+        for cls, chrome in _CHROME_ROLES:
+            if isinstance(m, cls):
+                roles.update(chrome)
+        if isinstance(m, GlyphRenderer):
+            g = m.glyph
+            for attr, role in _glyph_roles(g, g.id in on_cells, g.id in cells).items():
+                if _has(g, attr) and getattr(g, attr) is not None:
+                    targets.append([g, attr, role])
+        for attr, role in roles.items():
+            if _has(m, attr) and getattr(m, attr) is not None:
+                targets.append([m, attr, role])
+    return targets
+
+
+def _dark_transforms() -> dict[str, CustomJSTransform]:
+    """One transform per colour role: a data column's colours as dark mode draws them. js/theme.mjs attaches them
+    only in dark mode, after it has installed ``darkColor`` (js/colors.mjs) as ``globalThis.__attnbookDarkColor``:
+    the colour code ships once per figure, not once per transform."""
+    return {
+        role: CustomJSTransform(
+            func=f"return globalThis.__attnbookDarkColor({role!r}, x)",
+            v_func=f"return Array.from(xs, (c) => globalThis.__attnbookDarkColor({role!r}, c))",
+            name=f"attnbook-dark-{role}",
+        )
+        for role in ("text", "line", "surface", "fill", "edge")
+    }
+
+
+def _in_layout(layout: LayoutDOM, model) -> bool:
+    """Whether ``model`` is drawn as part of ``layout`` (a child, grandchild... not a callback's argument)."""
+    todo = [layout]
+    while todo:
+        m = todo.pop()
+        if m is model:
+            return True
+        for attr in ("children", "tabs", "child"):
+            value = getattr(m, attr, None) if _has(m, attr) else None
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                item = item[0] if isinstance(item, tuple) else item  # GridBox children: (model, row, col)
+                if item is not None and hasattr(item, "references"):
+                    todo.append(item)
+    return False
+
+
+def dress(layout: LayoutDOM) -> Div | None:
+    """Give ``layout`` what every figure needs in a page: it follows the light/dark theme, live, and names its
+    controls for assistive technology (``js/theme.mjs``, run when the page has rendered it). Returns the figure's
+    text description (a ``Div`` tagged ``attnbook-description`` that its callback writes), if it has one outside
+    the layout: :func:`show` renders it in a live region. Calling it again on the same layout does nothing new.
+    """
+    if not isinstance(layout, LayoutDOM):
+        raise TypeError(f"layout must be a Bokeh LayoutDOM, got {type(layout).__name__}")
+    models = layout.references()
+    descriptions = [m for m in models if isinstance(m, Div) and DESCRIPTION_TAG in m.tags]
+    if len(descriptions) > 1:
+        raise ValueError(f"layout must have at most one description Div, found {len(descriptions)}")
+    description = descriptions[0] if descriptions and not _in_layout(layout, descriptions[0]) else None
+    if "attnbook-dressed" in layout.tags:
+        return description
+    sheet = InlineStyleSheet(css=WIDGET_CSS, name="attnbook-widget-css")
+    for m in sorted(models, key=lambda m: m.id):
+        if isinstance(m, Widget):
+            m.stylesheets = [*m.stylesheets, sheet]
+    targets = _theme_targets(layout)
+    layout.tags = [*layout.tags, "attnbook-dressed"]
+    on_document_ready(
+        layout, js_callback("theme", layout=layout, targets=targets, transforms=_dark_transforms())
+    )
+    return description

@@ -61,13 +61,17 @@ def _controls_by_name(controls) -> dict[str, Control]:
 
 
 def axis_index(control: Control, value) -> int:
-    """Position of ``value`` among ``control.values`` (numbers compare by value: a slider's 2.0 is 2)."""
+    """Position of ``value`` among ``control.values`` (numbers compare by value: a slider's 2.0 is 2, and a slider
+    moved by the keyboard holds 1.2500000000000002 for 1.25: floats match to 1e-9 relative, as ``controlIndex``)."""
     for i, v in enumerate(control.values):
         if isinstance(v, bool) or isinstance(value, bool):
             if v is value:
                 return i
         elif v == value:
             return i
+        elif isinstance(v, (int, float)) and isinstance(value, (int, float)):
+            if abs(value - v) <= 1e-9 * max(1.0, abs(v)):
+                return i
     raise ValueError(f"{control.widget} must be one of {list(control.values)}, got {value!r}")
 
 

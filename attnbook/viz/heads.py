@@ -8,6 +8,7 @@ widget state is :mod:`attnbook.viz.figure`'s.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -34,12 +35,15 @@ from .kit import (
     bar_panel,
     color_mapper,
     control_row,
+    described,
+    description,
     empty_source,
     hover,
     line_panel,
     line_series,
     outside_legend,
     play_button,
+    readable,
     select,
     slider,
     toggle,
@@ -148,7 +152,7 @@ def _head_maps(name: str, tokens, titles, colors):
         )
         plot.frame_width = plot.frame_height = MAP_FRAME  # equal cells in every map, colour bar or not
         plot.width, plot.height = MAP_FRAME + (80 if last else 30), MAP_FRAME + 60
-        plot.title.text_color = color
+        plot.title.text_color = readable(color)  # the head's colour, dark enough to read on white
         plot.axis.major_label_text_font_size = "8pt"
         plot.xaxis.major_label_orientation = 0
         plot.add_tools(hover(cells_r, ("query", "@query"), ("key", "@key"), ("weight", f"@w{k}{{0.000}}")))
@@ -168,6 +172,30 @@ def _line(plot, name: str, at: float, dimension: str, color: str, dash: str = "s
 
 # ----------------------------------------------------------------------------------------------------
 # Training: attention snapshots, loss curve, per-head scores
+
+
+_WHAT_TRAINING = (
+    "Induction heads forming during training: each head's attention on a probe sequence at the chosen step, each "
+    "head's score against the step, and the validation loss against the step."
+)
+_WHAT_ABLATION = (
+    "Ablating heads: the loss on repeated tokens and on their first occurrences as bars (intact and with the "
+    "chosen heads removed), the loss at each position of the probe, and the last layer's attention."
+)
+_WHAT_EXTRAPOLATION = (
+    "Length extrapolation: each position scheme's mean loss against the window length, and its loss at each "
+    "position of a window of the chosen length."
+)
+_WHAT_IMPORTANCE = (
+    "Head importance: each head's importance score against the loss change when that head alone is removed, "
+    "and the loss changes as bars, largest first."
+)
+
+
+def _fmt(x, digits: int) -> str:
+    """``fmt`` of js/lib.mjs: f"{x:.{digits}f}", "∞"/"−∞" for infinities, "" for NaN."""
+    x = float(x)
+    return "" if np.isnan(x) else ("∞" if x > 0 else "−∞") if np.isinf(x) else f"{x:.{digits}f}"
 
 
 class TrainingPayload(NamedTuple):
@@ -211,6 +239,14 @@ class TrainingPayload(NamedTuple):
             "step": {"title": f"Training step {step} (snapshot {s + 1} of {S})"},
             "loss": {"title.text": f"Validation loss at step {step}: {loss:.3f} nats"},
             "scores": {"title.text": f"{title} at step {step}"},
+            "description": described(
+                _WHAT_TRAINING,
+                html.escape(
+                    f"Training step {step} (snapshot {s + 1} of {S}): validation loss {loss:.3f} nats. {title}: "
+                    + ", ".join(f"{h} {_fmt(v, 2)}" for h, v in zip(p.heads, scores[s], strict=True))
+                    + "."
+                ),
+            ),
         }
 
 
@@ -364,6 +400,7 @@ def training_layout(
         cursors=[loss_cursor, score_cursor],
         loss_plot=loss_plot,
         score_plot=score_plot,
+        description=description(name, _WHAT_TRAINING),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -413,6 +450,14 @@ class AblationPayload(NamedTuple):
             "positions-source": {"current": pick(p, "position_loss", state)},
             "cells": _causal_cells(pick(p, "attention", state)),
             "bars-subtitle": {"text": "ablated: " + ", ".join(off) if off else "intact model"},
+            "description": described(
+                _WHAT_ABLATION,
+                html.escape(
+                    ("Ablated: " + ", ".join(off) if off else "Intact model")
+                    + f". Loss on the repeated tokens {_fmt(losses[0], 2)} nats, on their first occurrences "
+                    f"{_fmt(losses[1], 2)} nats."
+                ),
+            ),
         }
 
 
@@ -549,6 +594,7 @@ def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
         bar_source=bar_source,
         pos_source=pos_source,
         subtitle=bars.select_one({"name": f"{name}-bars-subtitle"}),
+        description=description(name, _WHAT_ABLATION),
     )
     for w in widgets.values():
         w.js_on_change("active", update)
@@ -594,6 +640,18 @@ class ExtrapolationPayload(NamedTuple):
             | {s: pos[k] for k, s in enumerate(p.schemes)},
             "marker": {"x": [Te] * len(p.schemes), "y": np.asarray(p.loss)[:, m]},
             "caption": {"text": pick(p, "captions", state)},
+            "description": described(
+                _WHAT_EXTRAPOLATION,
+                pick(p, "captions", state)
+                + html.escape(
+                    f" Mean loss on windows of {Te} tokens: "
+                    + ", ".join(
+                        f"{sc} {_fmt(v, 3)}"
+                        for sc, v in zip(p.schemes, np.asarray(p.loss)[:, m], strict=True)
+                    )
+                    + "."
+                ),
+            ),
         }
 
 
@@ -705,6 +763,7 @@ def extrapolation_layout(p: ExtrapolationPayload, *, name: str = "heads-alibi", 
         marker=marker,
         pos_source=pos_source,
         caption=caption,
+        description=description(name, _WHAT_EXTRAPOLATION),
     )
     widget.js_on_change("value", update)
     fig = column(
@@ -757,6 +816,13 @@ class ImportancePayload(NamedTuple):
             "scatter-xaxis": {"axis_label": pick(p, "x_label", state)},
             "scatter-yaxis": {"axis_label": pick(p, "y_label", state)},
             "caption": {"text": pick(p, "captions", state)},
+            "description": described(
+                _WHAT_IMPORTANCE,
+                pick(p, "captions", state)
+                + html.escape(
+                    f" Largest loss change when one head is removed: {p.heads[order[0]]}, {_fmt(values[order[0]], 3)}."
+                ),
+            ),
         }
 
 
@@ -884,6 +950,7 @@ def importance_layout(
         bar_axis=bars.xaxis[0],
         sc_axes=[scatter.xaxis[0], scatter.yaxis[0]],
         caption=caption,
+        description=description(name, _WHAT_IMPORTANCE),
     )
     widgets["model"].js_on_change("value", update)
     widgets["scale"].js_on_change("active", update)

@@ -7,6 +7,7 @@ Names: every model a part makes is named ``<name>-<role>`` from the figure's nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from bokeh.models import (
     ColorBar,
     ColumnDataSource,
     DataRange1d,
+    Div,
     HoverTool,
     Legend,
     LegendItem,
@@ -28,7 +30,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from .._checks import check_int, check_tokens
-from .core import NAN_COLOR, SEQUENTIAL, check_name, diagram_figure, js_callback
+from .core import DESCRIPTION_TAG, NAN_COLOR, SEQUENTIAL, check_name, diagram_figure, js_callback
 from .heatmap import label_axes
 
 __all__ = [
@@ -765,3 +767,83 @@ def image_cells(plot, source: ColumnDataSource, mapper: LinearColorMapper, *, or
     return plot.image(
         image="image", x="x", y="y", dw="dw", dh="dh", source=source, color_mapper=mapper, origin=origin
     )
+
+
+def description(name: str, what: str) -> Div:
+    """The figure's text description, for screen readers: a ``Div`` named ``<name>-description`` that says ``what``
+    the figure shows, then the key numbers of its current state, which the figure's callback writes with
+    ``describe(description, state)`` (js/lib.mjs; ``what`` travels in the Div's tags).
+
+    Pass it to the callback only; do not put it in the layout: :func:`attnbook.viz.core.show` renders it beside the
+    figure in a visually hidden live region, so a screen reader reads it and hears it change. The payload's
+    ``view`` gives its ``text`` (:func:`described`), so the browser tests check it like the figure's numbers.
+    """
+    check_name(name)
+    if not isinstance(what, str) or not what.strip():
+        raise TypeError(f"what must be a non-empty str (what the figure shows), got {what!r}")
+    # A fixed size, as every Div a callback rewrites: a new text then re-lays out nothing (it is never seen).
+    return Div(
+        text=described(what)["text"],
+        name=f"{name}-description",
+        tags=[DESCRIPTION_TAG, what],
+        width=400,
+        height=40,
+    )
+
+
+def described(what: str, state: str = "") -> dict[str, str]:
+    """A description's entry in a payload's ``view``: ``what`` (plain text) then ``state`` (HTML: line breaks become
+    spaces, other tags are dropped).
+
+    Python twin of ``describe`` in js/lib.mjs."""
+    import html
+    import re
+
+    if not isinstance(what, str) or not isinstance(state, str):
+        raise TypeError("what and state must be str")
+    state = re.sub(r"<[^>]*>", "", re.sub(r"<br\s*/?>", " ", state))
+    return {"text": " ".join(t for t in (html.escape(what), state) if t)}
+
+
+def panel_text(columns: Mapping) -> str:
+    """The text of a :func:`text_panel` as one line: its rows (consecutive entries at one ``y``), cells joined by a
+    space, rows by "; " (for a description). Python twin of ``panelText`` in js/lib.mjs."""
+    if not isinstance(columns, Mapping) or "text" not in columns or "y" not in columns:
+        raise TypeError("columns must be a text panel's columns (with 'text' and 'y')")
+    rows: list[str] = []
+    for k, (t, y) in enumerate(zip(columns["text"], columns["y"], strict=True)):
+        if k > 0 and y == columns["y"][k - 1]:
+            rows[-1] += f" {t}"
+        else:
+            rows.append(str(t))
+    return "; ".join(rows)
+
+
+def readable(color: str, background: str = "#ffffff", contrast: float = 4.5) -> str:
+    """``color`` (hex ``#rrggbb``) darkened just enough, hue kept, to be read as text on ``background`` at WCAG's
+    ``contrast`` ratio (4.5:1 for text): for titles drawn in a series' colour (light blue and orange read at 2.3:1)."""
+    import colorsys
+
+    def rgb(c: str):
+        if not isinstance(c, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", c):
+            raise ValueError(f"colours must be '#rrggbb', got {c!r}")
+        return [int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+
+    def luminance(x):
+        return sum(w * (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+                   for w, v in zip((0.2126, 0.7152, 0.0722), x, strict=True))  # fmt: skip
+
+    bg = luminance(rgb(background))
+    h, l, s = colorsys.rgb_to_hls(*rgb(color))
+    while l > 0:
+        x = colorsys.hls_to_rgb(h, l, s)
+        lo, hi = sorted((luminance(x), bg))
+        if (hi + 0.05) / (lo + 0.05) >= contrast:
+            break
+        l = max(0.0, l - 0.01)
+    return "#" + "".join(f"{round(v * 255):02x}" for v in colorsys.hls_to_rgb(h, l, s))
+
+
+__all__ += ["description", "described"]
+__all__ += ["panel_text"]
+__all__ += ["readable"]

@@ -5,6 +5,7 @@ Payload from :func:`attnbook.experiments.masks.mask_sweep`; callback ``js/masks_
 
 from __future__ import annotations
 
+import html
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +20,8 @@ from .kit import (
     cell_text,
     color_mapper,
     control_row,
+    described,
+    description,
     empty_source,
     grid_source,
     hover,
@@ -58,7 +61,7 @@ _CAPTIONS = {  # {w}, {g}, {L}, {band} are filled in by the page
     "to this mode.",
     "padding": "<b>Padding</b>: the sentence has {L} real token(s); the other positions hold &lt;pad&gt;, hidden "
     "from every query. Moving the length slider switches to this mode.",
-    "empty": " <b style='color:#b2182b'>No key is visible at all: every row sees nothing.</b> attnbook gives such "
+    "empty": " <b class='attnbook-warn'>No key is visible at all: every row sees nothing.</b> attnbook gives such "
     "rows all-zero weights (Σ 0.00) where a naive softmax gives NaN.",
 }
 
@@ -113,6 +116,7 @@ class MasksPayload(NamedTuple):
         )
         n_keys = (~hidden).sum(axis=1)
         return {
+            "description": _describe(state, kind, codes, weights, lab),
             "cells": {
                 "q_token": [lab[i] for i in range(T) for _ in range(T)],
                 "k_token": lab * T,
@@ -130,6 +134,29 @@ class MasksPayload(NamedTuple):
                 "color": ["#b2182b" if k == 0 else "#333333" for k in n_keys],
             },
         }
+
+
+_WHAT = (
+    "Masks figure: two grids of queries (rows) by keys (columns), the mask (which pairs may attend) and the "
+    "attention weights it gives, with what each mask costs."
+)
+
+
+def _describe(state: dict, kind: str, codes, weights, lab) -> dict:
+    """The figure's description: the mask, its settings, how many pairs may attend, the largest weight."""
+    T = len(lab)
+    n, used = T * T, int((codes != 0).sum())
+    w, g, L = state["window"], state["global"], state["length"]
+    settings = {"local": f"w = {w}", "global-local": f"w = {w}, {g} global", "padding": f"length {L}"}
+    empty = int((codes == 0).all(axis=1).sum())
+    text = f"The {kind} mask" + (f" ({settings[kind]})" if kind in settings else "")
+    text += f": {used} of {n} query-key pairs may attend ({100 * used / n:.0f}%); {empty} of {T} rows see no key. "
+    if used == 0:
+        text += "Every weight is zero."
+    else:
+        best = int(np.argmax(np.where(codes != 0, weights, -np.inf)))
+        text += f"Largest weight {weights.ravel()[best]:.2f}, from query “{lab[best // T]}” to key “{lab[best % T]}”."
+    return described(_WHAT, html.escape(text))
 
 
 def payload(sweep) -> MasksPayload:
@@ -224,7 +251,7 @@ def layout(p: MasksPayload, *, name: str = "masks", kind: str = "causal", window
     caption, cost = (Div(text="", name=f"{name}-{role}", width=740) for role in ("caption", "cost"))
     axes = [mask.xaxis[0], mask.yaxis[0], attention.xaxis[0], attention.yaxis[0]]
     update = js_callback("masks_update", payload=payload_source(p, name=name), widgets=widgets, cells=cells,
-                         rows=rows, axes=axes, caption=caption, cost=cost)  # fmt: skip
+                         rows=rows, axes=axes, caption=caption, cost=cost, description=description(name, _WHAT))  # fmt: skip
     for w in widgets.values():
         w.js_on_change("value", update)
     controls = control_row(f"{name}-controls", *widgets.values())

@@ -27,6 +27,8 @@ from .kit import (
     cells,
     color_mapper,
     control_row,
+    described,
+    description,
     empty_source,
     grid_source,
     hover,
@@ -170,8 +172,9 @@ class SplitPayload(NamedTuple):
             )
         if H == 1:
             html += " With a single head there is nothing to split: D = C and the picture does not move."
-        html += f'<br><span style="color:#666">step {step} of {p.frames}</span>'
+        html += f'<br><span class="attnbook-muted">step {step} of {p.frames}</span>'
         return {
+            "description": described(_WHAT_SPLIT, html),
             "cells": {
                 "x": x,
                 "y": -i + h * _SHEET_DY * b,
@@ -250,7 +253,14 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
     play = play_button(f"{name}-play", widgets["progress"], interval_ms=350)
     caption = Div(text="", name=f"{name}-caption", width=740, height=60)
     shipped = payload_source(p, name=name)
-    update = js_callback("multihead_split", payload=shipped, widgets=widgets, caption=caption, **sources)
+    update = js_callback(
+        "multihead_split",
+        payload=shipped,
+        widgets=widgets,
+        caption=caption,
+        description=description(name, _WHAT_SPLIT),
+        **sources,
+    )
     for w in widgets.values():
         w.js_on_change("value", update)
     fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
@@ -318,6 +328,11 @@ class MultiheadPayload(NamedTuple):
                 segments.append((k * D - 0.5, 0.5, k * D - 0.5, -T + 0.5, _SEPARATOR))
         x0, y0, x1, y1, color = zip(*segments, strict=True)
         mode = p.modes[state["mode"]]
+        caption = (
+            f"<b>{mode}</b>: H = {H} head{_plural(H, '', 's')} of D = C / H = {C} / {H} = {D} "
+            f"column{_plural(D, '', 's')}. Each panel is one head's (T, T) = ({T}, {T}) attention (grey: hidden "
+            "by the causal mask); its title gives the mean entropy of its rows in nats (lower is sharper)."
+        )
         return {
             "cells": {
                 "x": px[h] + (j + 0.5) * cell,
@@ -339,12 +354,22 @@ class MultiheadPayload(NamedTuple):
             "concat": {k: v.ravel() for k, v in projected["concat"].items()},
             "out": {k: v.ravel() for k, v in projected["out"].items()},
             "lines": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "color": list(color)},
-            "caption": {
-                "text": f"<b>{mode}</b>: H = {H} head{_plural(H, '', 's')} of D = C / H = {C} / {H} = {D} "
-                f"column{_plural(D, '', 's')}. Each panel is one head's (T, T) = ({T}, {T}) attention (grey: hidden "
-                "by the causal mask); its title gives the mean entropy of its rows in nats (lower is sharper)."
-            },
+            "caption": {"text": caption},
+            "description": described(
+                _WHAT_GRID,
+                caption + " Mean row entropy per head, in nats: " + ", ".join(f"{e:.2f}" for e in ent) + ".",
+            ),
         }
+
+
+_WHAT_SPLIT = (
+    "Splitting Q into heads: the (T, C) matrix Q as coloured cells, its columns grouped by head, reshaped and "
+    "transposed into one (T, D) matrix per head as the step slider advances."
+)
+_WHAT_GRID = (
+    "Per-head attention: one (T, T) attention heatmap per head, the mean over heads, and the concatenation of "
+    "the heads' outputs with its output projection."
+)
 
 
 def _check_heads(label: str, heads, H: int, T: int, C: int):
@@ -531,7 +556,14 @@ def layout(
     caption = Div(text="", name=f"{name}-caption", width=600)
     shipped = payload_source(p, name=name)
     sources = {**grid_sources, "mean": mean, **proj_sources}
-    update = js_callback("multihead_grid", payload=shipped, widgets=widgets, caption=caption, **sources)
+    update = js_callback(
+        "multihead_grid",
+        payload=shipped,
+        widgets=widgets,
+        caption=caption,
+        description=description(name, _WHAT_GRID),
+        **sources,
+    )
     widgets["heads"].js_on_change("value", update)
     widgets["mode"].js_on_change("active", update)
     lower = row(mean_plot, proj, name=f"{name}-lower")

@@ -23,6 +23,8 @@ from .kit import (
     bar_panel,
     color_mapper,
     control_row,
+    described,
+    description,
     empty_source,
     grid_source,
     hover,
@@ -71,6 +73,25 @@ _SMOOTH = interp_palette(DIVERGING, 65)
 _PICKED, _OTHER = "#08519c", "#c6dbef"  # the chosen head's slope bar, the others
 
 
+_WHAT = {  # what each figure shows, the start of its text description (kit.description)
+    "position_permutation": "Permutation figure: the attention weights of the shuffled sentence, and their "
+    "difference from the original attention once un-shuffled, for one position scheme.",
+    "position_sinusoid": "Sinusoidal position table: a heatmap of positions by dimensions with one dimension "
+    "outlined, and that dimension's wave across positions.",
+    "position_similarity": "Similarity between positions: the cosine similarity of every pair of position vectors "
+    "as a matrix, and each row against distance, the chosen position's row highlighted.",
+    "position_alibi": "ALiBi figure: each head's slope as a bar, the chosen head's bias over query and key "
+    "positions, and the last query's weights if every content score were equal.",
+    "position_schemes": "One sentence under every position scheme: the chosen head's attention weights and "
+    "their change from attention without position.",
+}
+
+
+def _described(module: str, shown: dict) -> dict:
+    """``shown`` (a view) with the figure's description: what it shows, then its readout."""
+    return {**shown, "description": described(_WHAT[module], shown["readout"]["text"])}
+
+
 def _needs(result, name: str, fields: tuple[str, ...], maker: str):
     missing = [f for f in fields if not hasattr(result, f)]
     if missing:
@@ -89,8 +110,16 @@ def _readout(name: str, first: dict) -> Div:
 
 
 def _wire(module: str, p, name: str, widgets: dict, **shown):
-    """The callback ``js/<module>.mjs`` (payload, widgets, the models it writes), run when any widget moves."""
-    update = js_callback(module, payload=payload_source(p, name=name), widgets=widgets, **shown)
+    """The callback ``js/<module>.mjs`` (payload, widgets, the models it writes, the figure's description), run
+    when any widget moves."""
+    what = _WHAT[module]
+    update = js_callback(
+        module,
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        description=description(name, what),
+        **shown,
+    )
     for w in widgets.values():
         w.js_on_change("value", update)
     return update
@@ -166,21 +195,24 @@ class PermutationPayload(NamedTuple):
             else "shuffling changed the attention itself, not just its order: the model can tell the positions "
             "apart"
         )
-        return {
-            "cells": {
-                "weight": pick(p, "shuffled", state).ravel(),
-                "diff": pick(p, "diff", state).ravel(),
-                "q_token": q,
-                "k_token": k,
+        return _described(
+            "position_permutation",
+            {
+                "cells": {
+                    "weight": pick(p, "shuffled", state).ravel(),
+                    "diff": pick(p, "diff", state).ravel(),
+                    "q_token": q,
+                    "k_token": k,
+                },
+                "weight": {"title.text": pick(p, "titles", state)},
+                "weight-xaxis": {"major_label_overrides": {j: t for j, t in enumerate(lab)}},
+                "weight-yaxis": {"major_label_overrides": {-i: t for i, t in enumerate(lab)}},
+                "readout": {
+                    "text": f"<b>{state['scheme']}</b>, order “{' '.join(lab)}”: largest |difference| = "
+                    f"<b>{_exp(m)}</b>, {verdict}."
+                },
             },
-            "weight": {"title.text": pick(p, "titles", state)},
-            "weight-xaxis": {"major_label_overrides": {j: t for j, t in enumerate(lab)}},
-            "weight-yaxis": {"major_label_overrides": {-i: t for i, t in enumerate(lab)}},
-            "readout": {
-                "text": f"<b>{state['scheme']}</b>, order “{' '.join(lab)}”: largest |difference| = "
-                f"<b>{_exp(m)}</b>, {verdict}."
-            },
-        }
+        )
 
 
 def permutation_payload(sweep, *, head: int = 0) -> PermutationPayload:
@@ -272,15 +304,18 @@ class SinusoidalPayload(NamedTuple):
         lam = float(pick(p, "wavelength", state))
         size = f"{lam:.2f}" if lam < 1000 else _exp(lam)
         tail = f" — longer than the {T} positions shown, so it barely moves here." if lam > T else "."
-        return {
-            "wave": {"value": pick(p, "waves", state)},
-            "band": {"x": [c], "y": [-(T - 1) / 2]},
-            "line": {"title.text": f"dimension c = {c}: {fn}(t / {p.base}^({2 * i}/{C}))"},
-            "readout": {
-                "text": f"Dimension <b>{c}</b> is a {'sine' if fn == 'sin' else 'cosine'} of pair i = {i} with "
-                f"wavelength 2π·{p.base}^(2i/C) = <b>{size}</b> positions{tail}"
+        return _described(
+            "position_sinusoid",
+            {
+                "wave": {"value": pick(p, "waves", state)},
+                "band": {"x": [c], "y": [-(T - 1) / 2]},
+                "line": {"title.text": f"dimension c = {c}: {fn}(t / {p.base}^({2 * i}/{C}))"},
+                "readout": {
+                    "text": f"Dimension <b>{c}</b> is a {'sine' if fn == 'sin' else 'cosine'} of pair i = {i} with "
+                    f"wavelength 2π·{p.base}^(2i/C) = <b>{size}</b> positions{tail}"
+                },
             },
-        }
+        )
 
 
 def sinusoidal_payload(pe, *, base: float = 10000.0) -> SinusoidalPayload:
@@ -374,17 +409,20 @@ class SimilarityPayload(NamedTuple):
             if spread < 1e-6
             else " — they depend on where the pair sits, not just on the distance."
         )
-        return {
-            "cells": {"value": sim.ravel()},
-            "rows": {"ys": list(sim)},
-            "chosen": {"d": np.arange(T) - m, "value": sim[m]},
-            "marker": {"y": [-m]},
-            "curve": {"title.text": f"cos(position {m}, position n) against n − {m}"},
-            "readout": {
-                "text": f"<b>{state['scheme']}</b>: at the same distance, the similarities of different rows "
-                f"differ by at most <b>{_exp(spread)}</b>{tail}"
+        return _described(
+            "position_similarity",
+            {
+                "cells": {"value": sim.ravel()},
+                "rows": {"ys": list(sim)},
+                "chosen": {"d": np.arange(T) - m, "value": sim[m]},
+                "marker": {"y": [-m]},
+                "curve": {"title.text": f"cos(position {m}, position n) against n − {m}"},
+                "readout": {
+                    "text": f"<b>{state['scheme']}</b>: at the same distance, the similarities of different rows "
+                    f"differ by at most <b>{_exp(spread)}</b>{tail}"
+                },
             },
-        }
+        )
 
 
 def similarity_payload(sweep) -> SimilarityPayload:
@@ -493,18 +531,21 @@ class AlibiPayload(NamedTuple):
         h = state["head"]
         H, T = p.last.shape
         m = float(pick(p, "slopes", state))
-        return {
-            "cells": {"value": pick(p, "bias", state).ravel()},
-            "bars": {"color": [_PICKED if k == h - 1 else _OTHER for k in range(H)]},
-            "weights": {"w": pick(p, "last", state)},
-            "grid": {"title.text": f"Head {h}: bias −{m:.4f} · (i − j)"},
-            "look": {"title.text": f"Head {h}: last query's weights if every content score were equal"},
-            "readout": {
-                "text": f"Head <b>{h}</b> of {H}: slope m = 2^{_slope_exponent(m)} = <b>{m:.4f}</b>; a key "
-                f"{T - 1} positions back loses {m * (T - 1):.2f} from its score. With equal content scores, half "
-                f"the weight falls on the last <b>{int(pick(p, 'half', state))}</b> of {T} positions."
+        return _described(
+            "position_alibi",
+            {
+                "cells": {"value": pick(p, "bias", state).ravel()},
+                "bars": {"color": [_PICKED if k == h - 1 else _OTHER for k in range(H)]},
+                "weights": {"w": pick(p, "last", state)},
+                "grid": {"title.text": f"Head {h}: bias −{m:.4f} · (i − j)"},
+                "look": {"title.text": f"Head {h}: last query's weights if every content score were equal"},
+                "readout": {
+                    "text": f"Head <b>{h}</b> of {H}: slope m = 2^{_slope_exponent(m)} = <b>{m:.4f}</b>; a key "
+                    f"{T - 1} positions back loses {m * (T - 1):.2f} from its score. With equal content scores, half "
+                    f"the weight falls on the last <b>{int(pick(p, 'half', state))}</b> of {T} positions."
+                },
             },
-        }
+        )
 
 
 def alibi_payload(heads) -> AlibiPayload:
@@ -622,14 +663,17 @@ class SchemesPayload(NamedTuple):
             else f": the rows of {p.twin_label} differ by at most <b>{t:.3f}</b>"
             + (" — identical, since nothing tells the two apart." if t < 1e-6 else ".")
         )
-        return {
-            "cells": {
-                "weight": pick(p, "weights", state).ravel(),
-                "change": pick(p, "change", state).ravel(),
+        return _described(
+            "position_schemes",
+            {
+                "cells": {
+                    "weight": pick(p, "weights", state).ravel(),
+                    "change": pick(p, "change", state).ravel(),
+                },
+                "weight": {"title.text": f"Attention weights, head {h}"},
+                "readout": {"text": f"<b>{state['scheme']}</b>, head {h}{twin}"},
             },
-            "weight": {"title.text": f"Attention weights, head {h}"},
-            "readout": {"text": f"<b>{state['scheme']}</b>, head {h}{twin}"},
-        }
+        )
 
 
 def schemes_payload(sweep) -> SchemesPayload:

@@ -12,6 +12,7 @@ weights per sentence, in two figures, would take most of the page budget.
 
 from __future__ import annotations
 
+import html
 from typing import NamedTuple
 
 import numpy as np
@@ -26,10 +27,13 @@ from .figure import Control, check_payload, payload_source, pick
 from .kit import (
     color_mapper,
     control_row,
+    described,
+    description,
     empty_source,
     grid_source,
     hover,
     labelled_select,
+    panel_text,
     select,
     slider,
     text_panel,
@@ -196,6 +200,24 @@ def _grid_view(name: str, tokens, weights, title: str) -> dict:
     }
 
 
+_WHAT_HEAD_VIEW = (
+    "Head view: the sentence's tokens twice, queries on the left and keys on the right, one line from each query "
+    "to each key it attends to with a weight above the threshold, and a table of the layer's heads."
+)
+_WHAT_MODEL_VIEW = (
+    "Model view: every head of every layer as a small attention map in a grid, the chosen head enlarged, and its "
+    "statistics on this sentence with their rank among all heads."
+)
+_WHAT_PATTERNS = (
+    "Head patterns: one statistic's value for every head as a grid of layers by heads, the strongest heads "
+    "framed, and a table of each statistic's strongest heads."
+)
+_WHAT_ROLLOUT = (
+    "Attention rollout: the raw attention of one layer (mean over heads) beside the rollout through the layers "
+    "up to it; each title gives the mean weight of a query on itself, on [CLS] and on [SEP]."
+)
+
+
 class _Text:
     """Rows of a text panel, written as ``textRows`` (js/lib.mjs) writes them."""
 
@@ -295,7 +317,34 @@ class HeadViewPayload(NamedTuple):
             "table-text": table.columns,
             "table-bands": _bands([] if every else [(172, -10 - 18 * (h + 1), 345, 18)]),
             "table": {"title.text": f"Heads of layer {l + 1}" + (focus or " on this sentence")},
+            "description": _describe_head_view(
+                f"Layer {l + 1}, {what}: {len(hh)} lines with weight ≥ {shown}", toks, w, heads, every
+            ),
         }
+
+
+def _describe_head_view(title: str, toks, w: np.ndarray, heads: list, every: bool) -> dict:
+    """The head view's description: the title, the sentence, each query's strongest key (mean over the heads shown,
+    summed in the page's order)."""
+
+    def mean(i: int, j: int) -> float:
+        a = 0.0
+        for g in heads:
+            a += float(w[g, i, j])
+        return a / len(heads)
+
+    parts = []
+    for i, t in enumerate(toks):
+        b = 0
+        for j in range(1, len(toks)):
+            if mean(i, j) > mean(i, b):
+                b = j
+        parts.append(f"{t} → {toks[b]} {mean(i, b):.2f}")
+    text = (
+        f"{title}. Sentence “{' '.join(toks)}”. Strongest key of each query"
+        f"{' (mean over heads)' if every else ''}: {', '.join(parts)}."
+    )
+    return described(_WHAT_HEAD_VIEW, html.escape(text))
 
 
 def _token_boxes(toks, side, fi: int, mean: np.ndarray, fill: str) -> dict:
@@ -458,6 +507,7 @@ def head_view_layout(p: HeadViewPayload, *, name: str = "headview", layer: int =
         table_text=table_text,
         table_bands=table_bands,
         geometry=GEOMETRY,
+        description=description(name, _WHAT_HEAD_VIEW),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -552,6 +602,7 @@ class ModelViewPayload(NamedTuple):
             **_grid_view("detail", toks, _weights(levels[l, h]), f"Layer {l + 1}, head {h + 1}"),
             "stats-text": text.columns,
             "stats-bands": _bands([(150, y[k + 2], 300, 21) for k in range(len(p.labels)) if ranks[k] <= 3]),
+            "description": described(_WHAT_MODEL_VIEW, html.escape(panel_text(text.columns))),
         }
 
 
@@ -653,6 +704,7 @@ def model_view_layout(p: ModelViewPayload, *, name: str = "modelview", layer: in
         stats_text=stats_text,
         stats_bands=stats_bands,
         statistic_labels=STATISTIC_LABELS,
+        description=description(name, _WHAT_MODEL_VIEW),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -718,6 +770,13 @@ class PatternsPayload(NamedTuple):
             },
             "table-text": table.columns,
             "table-bands": _bands([(370, y[q + 1], 740, 22)]),
+            "description": described(
+                _WHAT_PATTERNS,
+                html.escape(
+                    f"{STATISTIC_LABELS[p.labels[q]]}: value of every head ({what}); red frames: the {k} strongest. "
+                    + panel_text(table.columns)
+                ),
+            ),
         }
 
 
@@ -803,6 +862,7 @@ def patterns_layout(p: PatternsPayload, *, name: str = "patterns"):
         widgets=widgets,
         **models,
         statistic_labels=STATISTIC_LABELS,
+        description=description(name, _WHAT_PATTERNS),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -836,6 +896,9 @@ class RolloutPayload(NamedTuple):
         raw_title = f"Raw, layer {l + 1} (head mean): {a}"
         roll_title = f"Rollout 1–{l + 1}{'' if residual else ', no residual'}: {b}"
         return {
+            "description": described(
+                _WHAT_ROLLOUT, html.escape(f"Sentence “{' '.join(toks)}”. {raw_title}. {roll_title}.")
+            ),
             **_grid_view("raw", toks, pick(p, "raw", state)[:T, :T], raw_title),
             **_grid_view("rolled", toks, pick(p, "rollout", state)[:T, :T], roll_title),
         }
@@ -895,6 +958,7 @@ def rollout_layout(
         plots=list(plots),
         cells=list(cells),
         axes=list(axes),
+        description=description(name, _WHAT_ROLLOUT),
     )
     for control in p.controls:
         widgets[control.widget].js_on_change(control.attr, update)

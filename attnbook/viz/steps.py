@@ -6,6 +6,7 @@ Payload from :func:`attnbook.experiments.steps.steps_sweep`; callbacks ``js/atte
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -22,6 +23,8 @@ from .kit import (
     cell_values,
     color_mapper,
     control_row,
+    described,
+    description,
     empty_source,
     hover,
     play_button,
@@ -151,14 +154,25 @@ class StepsPayload(NamedTuple):
         labels = dict(x=np.float32(hx), y=np.float32(hy), text=list(htext), align=list(halign))
         mask = "causal mask" if state["causal"] else "no mask"
         where = f"τ = {float(state['temperature']):.2f}, {mask}, head {state['head']}"
+        caption = f'<b>{p.titles[s]}</b> <span class="attnbook-muted">({where})</span><br>{p.captions[s]}'
+        T, best = len(p.tokens), int(np.argmax(weights))
+        top = (
+            f"Largest attention weight {weights[best]:.3f}, from query “{p.tokens[best // T]}” "
+            f"to key “{p.tokens[best % T]}”."
+        )
         return {
             "cells": cells,
             "labels": labels,
             "attention-source": {"weight": weights, "score": masked},
-            "caption": {
-                "text": f'<b>{p.titles[s]}</b> <span style="color:#666">({where})</span><br>{p.captions[s]}'
-            },
+            "caption": {"text": caption},
+            "description": described(_WHAT, f"Step {s + 1} of {len(p.titles)}: {caption} {html.escape(top)}"),
         }
+
+
+_WHAT = (
+    "Attention step by step: the matrices of the chosen step side by side, each cell a number, and below them "
+    "the attention weights of the current temperature, mask and head."
+)
 
 
 def _panel_cells(panel: dict, values: np.ndarray, tokens, x0: float, n: int, masked, weights) -> dict:
@@ -294,6 +308,7 @@ def layout(
         labels=labels,
         attention=attention.select_one({"name": f"{name}-attention-source"}),
         caption=caption,
+        description=description(name, _WHAT),
     )
     for c in p.controls:
         widgets[c.widget].js_on_change(c.attr, update)

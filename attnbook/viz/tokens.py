@@ -5,6 +5,7 @@ Payload from embedding tables passed in (:func:`payload`); callback ``js/sentenc
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -21,6 +22,8 @@ from .figure import Control, check_payload, payload_source, pick
 from .kit import (
     cell_value_columns,
     control_row,
+    described,
+    description,
     empty_source,
     radio,
     select,
@@ -142,7 +145,9 @@ class TokensPayload(NamedTuple):
             token_i=[tokens[i] for i in ii], token_j=[tokens[j] for j in jj], i=ii.tolist(), j=jj.tolist()
         )
         rows, cols = [-i for i in range(T)], list(range(T))
+        strip = p._strip(state, ids, tokens, V, C)
         return {
+            "description": _describe(tokens, ids, S[np.ix_(ids, ids)], strip["strip-lines"]["text"]),
             "embedding-cells": emb,
             "similarity-cells": sim,
             "embedding-mapper": {"low": -e_lim, "high": e_lim},
@@ -159,7 +164,7 @@ class TokensPayload(NamedTuple):
             "embedding-yaxis": {"major_label_overrides": dict(zip(rows, tokens, strict=True))},
             "similarity-yaxis": {"major_label_overrides": dict(zip(rows, tokens, strict=True))},
             "similarity-xaxis": {"major_label_overrides": dict(zip(cols, tokens, strict=True))},
-            **p._strip(state, ids, tokens, V, C),
+            **strip,
         }
 
     def _strip(p, state, ids, tokens, V, C) -> dict:
@@ -199,6 +204,26 @@ class TokensPayload(NamedTuple):
             ],
         )
         return {"strip-boxes": box, "strip-lines": lines}
+
+
+_WHAT = (
+    "Sentence builder: the sentence's tokens with their ids, the embedding rows X = E[ids] as a heatmap of tokens "
+    "by dimensions, and the dot products X Xᵀ between every two tokens."
+)
+
+
+def _describe(tokens, ids, sims, lines) -> dict:
+    """The figure's description: the sentence and its ids, the strip's lines, the largest dot product."""
+    T = len(ids)
+    text = f"Sentence “{' '.join(tokens)}” (ids {', '.join(map(str, ids))}). " + ". ".join(lines) + "."
+    pairs = [(i, j) for i in range(T) for j in range(i + 1, T)]
+    if pairs:
+        i, j = pairs[int(np.argmax([sims[i, j] for i, j in pairs]))]
+        text += (
+            f" Largest dot product between two positions: {_two_decimals(float(sims[i, j]))}, "
+            f"“{tokens[i]}” ({i}) with “{tokens[j]}” ({j})."
+        )
+    return described(_WHAT, html.escape(text))
 
 
 def _check_tables(tables) -> tuple[list[str], list[np.ndarray]]:
@@ -341,6 +366,7 @@ def layout(
         axes=[emb.yaxis[0], sim.yaxis[0], sim.xaxis[0]],
         strip_boxes=boxes,
         strip_lines=lines,
+        description=description(name, _WHAT),
     )
     for c in p.controls:
         widgets[c.widget].js_on_change(c.attr, update)  # a slot or preset select also switches the mode

@@ -27,6 +27,8 @@ from .kit import (
     color_mapper,
     control_row,
     curve,
+    described,
+    description,
     empty_source,
     grid_source,
     hover,
@@ -181,11 +183,33 @@ class CurvesPayload(NamedTuple):
         keep = np.isfinite(p.grad_layers).all(axis=1)
         grad = {f"layer{i}": p.grad_layers[keep, i] for i in range(p.grad_layers.shape[1])}
         return {
+            "description": _describe_curves(p),
             "batch": dict(zip(("step", "loss"), _finite(p.step, p.loss), strict=True)),
             "train-estimate": dict(zip(("step", "train"), _finite(p.eval_step, p.train_loss), strict=True)),
             "val-estimate": dict(zip(("step", "val"), _finite(p.eval_step, p.val_loss), strict=True)),
             "grad-layers": {"step": p.step[keep], **grad},
         }
+
+
+_WHAT_CURVES = (
+    "Training curves: the loss of each batch and the estimated training and validation losses against the step, "
+    "and below them the gradient norm of each block's parameters on a log scale."
+)
+
+
+def _describe_curves(p: CurvesPayload) -> dict:
+    """The curves' description: the last and the lowest validation estimate, the last training estimate."""
+    step, val = _finite(p.eval_step, p.val_loss)
+    _, train = _finite(p.eval_step, p.train_loss)
+    if len(val) == 0:
+        return described(_WHAT_CURVES, "No finite loss estimate.")
+    best = int(np.argmin(val))
+    state = (
+        f"At step {int(step[-1])}: validation loss {_fmt(val[-1], 3)}"
+        + (f", training loss {_fmt(train[-1], 3)}" if len(train) else "")
+        + f"; lowest validation loss {_fmt(val[best], 3)} at step {int(step[best])}."
+    )
+    return described(_WHAT_CURVES, state)
 
 
 def curves_payload(history: Mapping[str, np.ndarray]) -> CurvesPayload:
@@ -210,7 +234,8 @@ def curves_layout(p: CurvesPayload, *, name: str = "training"):
     check_payload(p)
     # Nothing to choose: the sources hold the view's columns, and the payload rides along for the numbers check.
     shown = p.view({})
-    src = dict(zip(shown, view_sources(name, shown, *shown), strict=True))
+    drawn = [m for m in shown if m != "description"]
+    src = dict(zip(drawn, view_sources(name, shown, *drawn), strict=True))
     loss = line_panel(
         name=f"{name}-loss-plot", title="Loss", x_label="", y_label="cross-entropy (nats)", width=740
     )
@@ -238,7 +263,9 @@ def curves_layout(p: CurvesPayload, *, name: str = "training"):
         curve(grad, src["grad-layers"], "step", f"layer{i}", color=_LAYER_COLORS[i]) for i in range(n_layer)
     ]
     legend(grad, [(f"block {i + 1}", r) for i, r in enumerate(lines)], name=f"{name}-grad-legend")
-    return column(loss, grad, name=name, tags=[payload_source(p, name=name)])
+    about = description(name, _WHAT_CURVES)
+    about.text = shown["description"]["text"]  # nothing moves: the description is written once, here
+    return column(loss, grad, name=name, tags=[payload_source(p, name=name), about])
 
 
 def training_curves_figure(history: Mapping[str, np.ndarray], *, name: str = "training"):
@@ -248,6 +275,24 @@ def training_curves_figure(history: Mapping[str, np.ndarray], *, name: str = "tr
 
 # ---------------------------------------------------------------------------------------------------------
 # Experiment comparison
+
+
+_WHAT_COMPARE = (
+    "Experiment comparison: the chosen curve of run A (solid) and run B (dashed) against the step, and a table "
+    "of every run's final losses."
+)
+_WHAT_ATTENTION = (
+    "Random against trained attention: one head's attention weights over a text as a heatmap, at "
+    "initialisation or after training."
+)
+_WHAT_SAMPLING = (
+    "Sampling with temperature and top-k: the probability of each character coming next as bars, and text "
+    "generated after the prompt at these settings."
+)
+_WHAT_XIONG = (
+    "Pre-LN against Post-LN: the gradient norm of each block at initialisation for each placement, and the "
+    "validation loss of each run against the step at the chosen peak learning rate."
+)
 
 
 class ComparisonPayload(NamedTuple):
@@ -274,10 +319,17 @@ class ComparisonPayload(NamedTuple):
             _finite(pick(p, "x", state), pick(p, "y", state)),
             _finite(pick(p, "x", b), pick(p, "y", b)),
         )
+        runs = p.controls[0].values
+        parts = []
+        for who, key, (x, y) in (("A", state["a"], a_xy), ("B", state["b"], b_xy)):
+            last = f"last value {_fmt(y[-1], 3)} at step {int(x[-1])}" if len(y) else "no finite value"
+            parts.append(f"run {who}, {p.labels[runs.index(key)]}: {last}")
+        text = f"{METRICS[state['metric']][0]}; " + "; ".join(parts) + "."
         return {
             "a-source": dict(zip(("x", "y"), a_xy, strict=True)),
             "b-source": dict(zip(("x", "y"), b_xy, strict=True)),
             "table": {"text": _table_html(p)},
+            "description": described(_WHAT_COMPARE, html.escape(text)),
         }
 
 
@@ -382,6 +434,7 @@ def comparison_layout(
         widgets=widgets,
         a_source=src_a,
         b_source=src_b,
+        description=description(name, _WHAT_COMPARE),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -431,6 +484,7 @@ class AttentionPayload(NamedTuple):
             "cells": {"weight": pick(p, "weights", state).ravel()},
             "trained": {"label": pick(p, "toggle_labels", state)},
             "readout": {"text": readout},
+            "description": described(_WHAT_ATTENTION, readout),
         }
 
 
@@ -530,6 +584,7 @@ def attention_layout(
         widgets=widgets,
         cells=cells,
         readout=readout,
+        description=description(name, _WHAT_ATTENTION),
     )
     widgets["trained"].js_on_change("active", update)
     for w in (widgets["layer"], widgets["head"]):
@@ -566,10 +621,14 @@ class SamplingPayload(NamedTuple):
             f"<b>{state['topk']}</b>: {int((probs > 0).sum())} of {len(probs)} characters possible next, the most "
             f"likely “{html.escape(p.chars[best])}” with p = {_fmt(probs[best], 3)}.</div>"
             '<div style="font-family:monospace;white-space:pre-wrap;font-size:13px;line-height:1.35">'
-            f'<span style="color:#888">{html.escape(pick(p, "prompts", state))}</span>'
+            f'<span class="attnbook-muted">{html.escape(pick(p, "prompts", state))}</span>'
             f"<b>{html.escape(pick(p, 'samples', state))}</b></div>"
         )
-        return {"bars": {"top": probs}, "text": {"text": text}}
+        return {
+            "bars": {"top": probs},
+            "text": {"text": text},
+            "description": described(_WHAT_SAMPLING, text),
+        }
 
 
 def sampling_payload(grid) -> SamplingPayload:
@@ -661,7 +720,12 @@ def sampling_layout(p: SamplingPayload, *, name: str = "sampling", temperature: 
     plot.add_tools(hover(r, ("p", "@top{0.000}")))
     text = Div(text=shown["text"]["text"], name=f"{name}-text", width=740, height=140)
     update = js_callback(
-        "training_sampling", payload=payload_source(p, name=name), widgets=widgets, bars=bars, text=text
+        "training_sampling",
+        payload=payload_source(p, name=name),
+        widgets=widgets,
+        bars=bars,
+        text=text,
+        description=description(name, _WHAT_SAMPLING),
     )
     for w in widgets.values():
         w.js_on_change("value", update)
@@ -720,6 +784,9 @@ class XiongPayload(NamedTuple):
         }
         for j, key in enumerate(p.runs):
             out[f"run-{key}"] = dict(zip(("step", "val"), _finite(step[j], val[j]), strict=True))
+        out["description"] = described(
+            _WHAT_XIONG, out["grad-readout"]["text"] + " " + out["loss-readout"]["text"]
+        )
         return out
 
 
@@ -880,11 +947,24 @@ def xiong_layout(p: XiongPayload, *, init: str | None = None, name: str = "xiong
         for r in ("grad-readout", "loss-readout")
     )
     payload = payload_source(p, name=name)
+    about = description(name, _WHAT_XIONG)
     update_grad = js_callback(
-        "training_xiong_init", payload=payload, widgets=widgets, source=grad_src, readout=grad_text
+        "training_xiong_init",
+        payload=payload,
+        widgets=widgets,
+        source=grad_src,
+        readout=grad_text,
+        other=loss_text,
+        description=about,
     )
     update_runs = js_callback(
-        "training_xiong_runs", payload=payload, widgets=widgets, sources=run_srcs, readout=loss_text
+        "training_xiong_runs",
+        payload=payload,
+        widgets=widgets,
+        sources=run_srcs,
+        readout=loss_text,
+        other=grad_text,
+        description=about,
     )
     widgets["init"].js_on_change("value", update_grad)
     widgets["setting"].js_on_change("value", update_runs)

@@ -7,7 +7,8 @@ It does three things:
 * appends to every chapter a hidden code cell holding a hash of the ``attnbook`` modules the chapter
   imports (and, transitively, what they import, plus the JavaScript callbacks), because jupyter-cache keys
   only on cell source: a no-change rebuild executes nothing, an edited module re-executes its chapters;
-* fails the build if a page would load anything from the network.
+* fails the build if a page would load anything from the network;
+* repairs one piece of Sphinx's markup that assistive technology rejects (citation roles, see ``_citation_roles``).
 """
 
 from __future__ import annotations
@@ -194,6 +195,15 @@ def _add_bokeh_to_figure_pages(app: Sphinx, pagename, templatename, context, doc
         app.builder.add_js_file(rel)
 
 
+def _citation_roles(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Sphinx writes a bibliography as ``<div role="list">`` of ``role="doc-biblioentry"`` entries; that role is
+    deprecated (DPUB-ARIA 1.1) and a list must hold list items, so axe-core reports a critical violation on the
+    references page. The entries become ``role="listitem"``, the role DPUB-ARIA names in its place."""
+    body = context.get("body", "")
+    if 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _offer_notebook(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """Offer a chapter's executed notebook beside its source: copy myst-nb's ``.ipynb`` into ``_sources`` and
     tell the theme's download button (which shows ``ipynb_source`` when set) where it is."""
@@ -231,6 +241,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-merge-info", _merge_stamps)
     app.connect("env-purge-doc", _purge_stamp)
     app.connect("html-page-context", _add_bokeh_to_figure_pages)
+    app.connect("html-page-context", _citation_roles)
     app.connect("html-page-context", _offer_notebook, priority=400)  # before the theme's header buttons
     app.connect("build-finished", _copy_assets)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,11 +1,11 @@
 // Step-by-step attention: lay the panels of the chosen step side by side and fill them with the matrices the
 // temperature, mask and head select; the heatmap below shows the weights of the same state.
 // Python twin: attnbook.viz.steps.StepsPayload.view (the browser tests compare the two).
-import {cellLabels, field, fmt, get, pick, setColumns} from "./lib.mjs"
+import {cellLabels, describe, escapeHtml, field, fmt, get, pick, setColumns} from "./lib.mjs"
 
 const GAP = 1.5  // empty columns between two panels of one step
 
-export default ({payload, widgets, cells, labels, attention, caption}) => {
+export default ({payload, widgets, cells, labels, attention, caption, description}) => {
   const {step, temperature, causal, head} = widgets
   const s = step.value - 1
   const tokens = field(payload, "tokens"), T = tokens.length
@@ -52,6 +52,11 @@ export default ({payload, widgets, cells, labels, attention, caption}) => {
   labels.data = {...lab, x: new Float32Array(lab.x), y: new Float32Array(lab.y)}
   setColumns(attention, {weight: new Float32Array(weights), score: new Float32Array(masked)})
   const state = `τ = ${fmt(temperature.value, 2)}, ${causal.active ? "causal mask" : "no mask"}, head ${head.value}`
-  caption.text = `<b>${field(payload, "titles")[s]}</b> <span style="color:#666">(${state})</span><br>` +
+  caption.text = `<b>${field(payload, "titles")[s]}</b> <span class="attnbook-muted">(${state})</span><br>` +
     field(payload, "captions")[s]
+  let best = 0
+  for (let k = 1; k < weights.length; k++) if (weights[k] > weights[best]) best = k
+  describe(description, `Step ${s + 1} of ${field(payload, "titles").length}: ` + caption.text + " " +
+    escapeHtml(`Largest attention weight ${fmt(weights[best], 3)}, from query “${tokens[Math.floor(best / T)]}” ` +
+      `to key “${tokens[best % T]}”.`))
 }

@@ -1,9 +1,9 @@
 // Gradient norms per block at initialisation: one line per placement for the chosen init, norm and depth
 // (measured by the NumPy model's backward pass).
 // Python twin: attnbook.viz.block.GradientPayload.view (the browser tests compare the two).
-import {field, fmtSig, get, pick} from "./lib.mjs"
+import {describe, field, fmtSig, get, pick} from "./lib.mjs"
 
-export default ({payload, widgets, readout, source, plot}) => {
+export default ({payload, widgets, readout, source, plot, description}) => {
   const d = widgets.depth.value
   const grads = pick(payload, "grads", widgets)  // (B, Lmax), padded past the depth
   const blocks = field(payload, "blocks"), labels = field(payload, "labels")
@@ -19,4 +19,5 @@ export default ({payload, widgets, readout, source, plot}) => {
   plot.x_range.end = d + 0.3
   readout.text = `${label("init", widgets.init.value)}; ${label("norm", widgets.norm.value)}; ` +
     `${field(payload, "activation")}; ${d} blocks.<br>${parts.join(" · ")}`
+  describe(description, readout.text)
 }

@@ -2,12 +2,12 @@
 // residual stream's statistics after every block, and the histograms of one block. NumPy measured everything;
 // this callback picks the slices (and turns each histogram's range into bar edges).
 // Python twin: attnbook.viz.block.SignalPayload.view (the browser tests compare the two).
-import {field, fmt, fmtExp, get, pick, plain, setColumns} from "./lib.mjs"
+import {describe, field, fmt, fmtExp, get, pick, plain, setColumns} from "./lib.mjs"
 
 // A statistic in the readout: 3 decimals, or 2 significant digits in exponent form below 0.01.
 const num = (x) => (Math.abs(x) >= 0.01 || x === 0 ? fmt(x, 3) : fmtExp(x, 1))
 
-export default ({payload, widgets, readout, sources, plots}) => {
+export default ({payload, widgets, readout, sources, plots, description}) => {
   const {norm, depth, layer} = widgets
   const d = depth.value
   // The block select offers the blocks of the chosen depth only.
@@ -55,4 +55,5 @@ export default ({payload, widgets, readout, sources, plots}) => {
   readout.text = `<b>${label("block")}, ${label("norm")}, ${label("activation")}, ${d} blocks.</b> Std of the ` +
     `stream: ${num(std[0])} (embeddings) → <b>${num(std[d])}</b> after block ${d}; largest |value| ` +
     `${num(max[d])}. After block ${L}: mean ${num(mean[L])}, std ${num(std[L])}.${same}`
+  describe(description, readout.text)
 }

@@ -1,9 +1,9 @@
 // Length extrapolation: the select picks an evaluation length; the markers move along the loss curves and the
 // right panel shows each scheme's mean loss at every position of windows of that length.
 // Python twin: attnbook.viz.heads.ExtrapolationPayload.view (the browser tests compare the two).
-import {cell, controlIndex, field, pick, setColumns, view} from "./lib.mjs"
+import {cell, controlIndex, describe, escapeHtml, field, fmt, pick, setColumns, view} from "./lib.mjs"
 
-export default ({payload, widgets, marker, pos_source, caption}, obj) => {
+export default ({payload, widgets, marker, pos_source, caption, description}, obj) => {
   const m = controlIndex(payload, widgets, "length")
   const lengths = field(payload, "lengths"), Te = lengths[m], M = lengths.length
   const schemes = field(payload, "schemes"), loss = field(payload, "loss")
@@ -14,4 +14,6 @@ export default ({payload, widgets, marker, pos_source, caption}, obj) => {
   pos_source.data = data
   setColumns(marker, {x: Array(schemes.length).fill(Te), y: schemes.map((_, k) => loss[cell(k, m, M)])})
   caption.text = pick(payload, "captions", widgets)
+  describe(description, caption.text + escapeHtml(` Mean loss on windows of ${Te} tokens: ` +
+    schemes.map((sc, k) => `${sc} ${fmt(loss[cell(k, m, M)], 3)}`).join(", ") + "."))
 }

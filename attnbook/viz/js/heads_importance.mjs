@@ -1,9 +1,9 @@
 // Head importance: the select picks a model, the buttons plot values or ranks; the bars show the loss change of
 // each removed head, largest first, labelled by head.
 // Python twin: attnbook.viz.heads.ImportancePayload.view (the browser tests compare the two).
-import {controlIndex, field, pick, setColumns, view} from "./lib.mjs"
+import {controlIndex, describe, escapeHtml, field, fmt, pick, setColumns, view} from "./lib.mjs"
 
-export default ({payload, widgets, sc_source, bar_source, bar_axis, sc_axes, caption}, obj) => {
+export default ({payload, widgets, sc_source, bar_source, bar_axis, sc_axes, caption, description}, obj) => {
   setColumns(sc_source, {
     x: Float32Array.from(pick(payload, "x", widgets)),
     y: Float32Array.from(pick(payload, "y", widgets)),
@@ -21,4 +21,6 @@ export default ({payload, widgets, sc_source, bar_source, bar_axis, sc_axes, cap
   sc_axes[0].axis_label = pick(payload, "x_label", widgets)
   sc_axes[1].axis_label = pick(payload, "y_label", widgets)
   caption.text = pick(payload, "captions", widgets)
+  describe(description, caption.text + escapeHtml(` Largest loss change when one head is removed: ` +
+    `${heads[order[0]]}, ${fmt(values[order[0]], 3)}.`))
 }

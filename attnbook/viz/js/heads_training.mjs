@@ -1,10 +1,10 @@
 // Induction heads forming: the slider picks a training snapshot (every head's attention map, the markers and
 // cursors on the curves), the select which per-head score the curves show.
 // Python twin: attnbook.viz.heads.TrainingPayload.view (the browser tests compare the two).
-import {controlIndex, field, fmt, lowerTriangle, pick, setColumns, view} from "./lib.mjs"
+import {controlIndex, describe, escapeHtml, field, fmt, lowerTriangle, pick, setColumns, view} from "./lib.mjs"
 
 export default ({payload, widgets, cells, score_lines, score_marker, loss_marker, cursors, loss_plot,
-                 score_plot}, obj) => {
+                 score_plot, description}, obj) => {
   const steps = field(payload, "steps"), S = steps.length
   const scores = pick(payload, "scores", widgets)  // (S, n)
   const n = scores.shape[1]
@@ -29,4 +29,8 @@ export default ({payload, widgets, cells, score_lines, score_marker, loss_marker
   widgets.step.title = `Training step ${step} (snapshot ${s + 1} of ${S})`
   loss_plot.title.text = `Validation loss at step ${step}: ${fmt(loss, 3)} nats`
   score_plot.title.text = `${pick(payload, "score_titles", widgets)} at step ${step}`
+  const heads = field(payload, "heads")
+  describe(description, escapeHtml(`Training step ${step} (snapshot ${s + 1} of ${S}): validation loss ` +
+    `${fmt(loss, 3)} nats. ${pick(payload, "score_titles", widgets)}: ` +
+    heads.map((h, k) => `${h} ${fmt(scores[s * n + k], 2)}`).join(", ") + "."))
 }

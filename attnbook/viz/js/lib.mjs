@@ -26,7 +26,10 @@ export const controlIndex = (payload, widgets, name) => {
   if (control === undefined) throw new Error(`payload has no control "${name}"`)
   const c = {widget: get(control, "widget"), values: get(control, "values"), attr: get(control, "attr")}
   const v = widgetValue(widgets, c)
-  const i = c.values.findIndex((x) => x === v || (typeof x === "number" && Number(v) === x))
+  // A slider moved by the keyboard steps in floating point (1.2500000000000002 for 1.25): numbers match to 1e-9
+  // relative. Python twin: attnbook.viz.figure.axis_index.
+  const i = c.values.findIndex((x) => x === v || (typeof x === "number" &&
+    Math.abs(Number(v) - x) <= 1e-9 * Math.max(1, Math.abs(x))))
   if (i < 0) throw new Error(`widget "${c.widget}" holds ${v}, not one of the control's values`)
   return i
 }
@@ -204,4 +207,25 @@ export const lowerTriangle = (array, T, start = 0) => {
   let c = 0
   for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) out[c++] = array[start + cell(i, j, T)]
   return out
+}
+
+// Write a figure's text description (kit.description): what the figure shows (the Div's second tag, plain text),
+// then `state`, HTML whose line breaks become spaces and other tags are dropped (a readout's text, or text passed
+// through escapeHtml). Python twin:
+// attnbook.viz.kit.described.
+export const describe = (description, state = "") => {
+  const what = escapeHtml(description.tags[1] ?? "")
+  const text = String(state).replace(/<br\s*\/?>/g, " ").replace(/<[^>]*>/g, "")
+  description.text = [what, text].filter((t) => t !== "").join(" ")
+}
+
+// The text of a text panel (kit.text_panel) as one line: its rows (entries at one y) in order, cells joined by a
+// space, rows by "; ". Python twin: attnbook.viz.kit.panel_text.
+export const panelText = (columns) => {
+  const rows = []
+  columns.text.forEach((t, k) => {
+    if (k > 0 && columns.y[k] === columns.y[k - 1]) rows[rows.length - 1] += " " + t
+    else rows.push(String(t))
+  })
+  return rows.join("; ")
 }

@@ -1,10 +1,10 @@
 // Masks figure: show the mask and the attention of the state the widgets select, and the cost of every mask.
 // Python twin: attnbook.viz.masks.view (the browser tests compare the two).
-import {cell, field, fmt, get, pick, setColumns} from "./lib.mjs"
+import {cell, describe, escapeHtml, field, fmt, get, pick, setColumns} from "./lib.mjs"
 
 const KEYS = {none: "none", causal: "causal", local: "local", "global-local": "global", padding: "padding"}
 
-export default ({payload, widgets, cells, rows, axes, caption, cost}, obj) => {
+export default ({payload, widgets, cells, rows, axes, caption, cost, description}, obj) => {
   const {type, window: win, global: glob, length} = widgets
   // A slider the current type does not use switches to the type it belongs to, so it always has an effect.
   let kind = type.value
@@ -74,12 +74,17 @@ export default ({payload, widgets, cells, rows, axes, caption, cost}, obj) => {
     th("computed but unused (dense)", "right") + th("rows that see nothing", "right") + "</tr>"
   for (const k of Object.keys(settings)) {
     const c = pick(payload, `codes_${KEYS[k]}`, widgets), used = allowedCount(c)
-    const style = k === kind ? "background:#deebf7;font-weight:bold" : ""
-    html += `<tr style="${style}">` + td(k, "left") + td(settings[k], "left") + td(used, "right") +
+    html += (k === kind ? `<tr class="attnbook-current" style="font-weight:bold">` : "<tr>") + td(k, "left") + td(settings[k], "left") + td(used, "right") +
       td(pct(used), "right") + td(n - used, "right") + td(emptyRows(c), "right") + "</tr>"
   }
   html += "</table>"
   const c = allowedCount(codes)
+  let best = -1
+  for (let k = 0; k < n; k++) if (codes[k] !== 0 && (best < 0 || weights[k] > weights[best])) best = k
+  describe(description, escapeHtml(`The ${kind} mask` + (settings[kind] ? ` (${settings[kind]})` : "") +
+    `: ${c} of ${n} query-key pairs may attend (${fmt(100 * c / n, 0)}%); ${emptyRows(codes)} of ${T} rows see ` +
+    "no key. " + (best < 0 ? "Every weight is zero." : `Largest weight ${fmt(weights[best], 2)}, ` +
+      `from query “${lab[Math.floor(best / T)]}” to key “${lab[best % T]}”.`)))
   cost.text = `<b>Cost of this mask:</b> a dense kernel computes all ${n} scores and uses ${c} (${pct(c)}); ` +
     `a kernel that skips hidden pairs (like Longformer's banded one) would compute only ${c}.` + html
 }

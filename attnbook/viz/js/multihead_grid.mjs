@@ -1,11 +1,11 @@
 // Multi-head figure: lay out one (T, T) heatmap per head for the chosen head count and weights, the mean over
 // heads, and concat -> W_O -> out. Every number was computed by NumPy; this callback places and colours cells.
 // Python twin: attnbook.viz.multihead.MultiheadPayload.view (the browser tests compare the two).
-import {cell, controlIndex, field, fmt, pick, setColumns} from "./lib.mjs"
+import {cell, controlIndex, describe, field, fmt, pick, setColumns} from "./lib.mjs"
 
 const SEPARATOR = "#333333"  // the dark line between two heads' columns in the concatenation
 
-export default ({payload, widgets, cells, titles, mean, concat, out, lines, caption}) => {
+export default ({payload, widgets, cells, titles, mean, concat, out, lines, caption, description}) => {
   const tokens = field(payload, "tokens"), mask = field(payload, "mask"), colors = field(payload, "colors")
   const T = tokens.length, C = field(payload, "d_model")
   const H = Number(widgets.heads.value), D = C / H
@@ -68,4 +68,6 @@ export default ({payload, widgets, cells, titles, mean, concat, out, lines, capt
   caption.text = `<b>${mode}</b>: H = ${H} head${H === 1 ? "" : "s"} of D = C / H = ${C} / ${H} = ${D} ` +
     `column${D === 1 ? "" : "s"}. Each panel is one head's (T, T) = (${T}, ${T}) attention (grey: hidden by the ` +
     `causal mask); its title gives the mean entropy of its rows in nats (lower is sharper).`
+  describe(description, caption.text + " Mean row entropy per head, in nats: " +
+    Array.from(ent.slice(0, H), (e) => fmt(e, 2)).join(", ") + ".")
 }

@@ -1,12 +1,12 @@
 // Split of d_model into heads: each column of Q moves from (T, C) to (T, H, D) (reshape) to (H, T, D)
 // (transpose, drawn as a stack of H sheets). Only positions are interpolated here; Q itself comes from NumPy.
 // Python twin: attnbook.viz.multihead.SplitPayload.view (the browser tests compare the two).
-import {field, setColumns} from "./lib.mjs"
+import {describe, field, setColumns} from "./lib.mjs"
 
 const GAP = 0.6, DX = 0.5, DY = 0.5  // gap between column groups; offset of each sheet in the stack
 const ease = (s) => s * s * (3 - 2 * s)
 
-export default ({payload, widgets, cells, heads, caption}) => {
+export default ({payload, widgets, cells, heads, caption, description}) => {
   const tokens = field(payload, "tokens"), q = field(payload, "q"), colors = field(payload, "colors")
   const frames = field(payload, "frames")
   const H = Number(widgets.heads.value), step = widgets.progress.value
@@ -61,5 +61,6 @@ export default ({payload, widgets, cells, heads, caption}) => {
       `batch: ${H} separate (T, D) = ${shape(T, D)} matri${H === 1 ? "x" : "ces"}, each doing its own attention.`
   }
   if (H === 1) html += " With a single head there is nothing to split: D = C and the picture does not move."
-  caption.text = html + `<br><span style="color:#666">step ${step} of ${frames}</span>`
+  caption.text = html + `<br><span class="attnbook-muted">step ${step} of ${frames}</span>`
+  describe(description, caption.text)
 }

@@ -1,10 +1,10 @@
 // ALiBi: the chosen head's causal bias (masked keys NaN, drawn grey), its slope bar highlighted, and the last
 // query's weights when every content score is equal. Python twin: attnbook.viz.position.AlibiPayload.view.
-import {field, fmt, pick, setColumns} from "./lib.mjs"
+import {describe, field, fmt, pick, setColumns} from "./lib.mjs"
 
 const PICKED = "#08519c", OTHER = "#c6dbef"
 
-export default ({payload, widgets, cells, bars, weights, grid, look, readout}) => {
+export default ({payload, widgets, cells, bars, weights, grid, look, readout, description}) => {
   const h = widgets.head.value
   const w = Float32Array.from(pick(payload, "last", widgets))
   const T = w.length, H = field(payload, "slopes").length
@@ -19,4 +19,5 @@ export default ({payload, widgets, cells, bars, weights, grid, look, readout}) =
     `<b>${fmt(m, 4)}</b>; a key ${T - 1} positions back loses ${fmt(m * (T - 1), 2)} from its score. ` +
     `With equal content scores, half the weight falls on the last <b>${pick(payload, "half", widgets)[0]}</b> ` +
     `of ${T} positions.`
+  describe(description, readout.text)
 }

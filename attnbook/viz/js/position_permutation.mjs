@@ -1,9 +1,9 @@
 // Permutation figure: the shuffled sentence's attention, its difference from the original once un-shuffled,
 // and the largest |difference|, for the word order and scheme the selects hold.
 // Python twin: attnbook.viz.position.PermutationPayload.view (the browser tests compare the two).
-import {fmtExp, pick, setColumns} from "./lib.mjs"
+import {describe, fmtExp, pick, setColumns} from "./lib.mjs"
 
-export default ({payload, widgets, cells, plot, axes, readout}) => {
+export default ({payload, widgets, cells, plot, axes, readout, description}) => {
   const lab = pick(payload, "labels", widgets)
   const T = lab.length
   const q_token = [], k_token = []
@@ -23,4 +23,5 @@ export default ({payload, widgets, cells, plot, axes, readout}) => {
     : "shuffling changed the attention itself, not just its order: the model can tell the positions apart"
   readout.text = `<b>${widgets.scheme.value}</b>, order “${lab.join(" ")}”: largest |difference| = ` +
     `<b>${fmtExp(m, 2)}</b>, ${verdict}.`
+  describe(description, readout.text)
 }

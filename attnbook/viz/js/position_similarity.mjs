@@ -1,9 +1,9 @@
 // Similarity between positions: the chosen scheme's (T, T) cosine matrix, every row against distance in grey,
 // the reference position's row in colour and outlined, and how far the rows are from one curve.
 // Python twin: attnbook.viz.position.SimilarityPayload.view.
-import {fmtExp, pick, setColumns, view} from "./lib.mjs"
+import {describe, fmtExp, pick, setColumns, view} from "./lib.mjs"
 
-export default ({payload, widgets, cells, rows, chosen, marker, curve, readout}) => {
+export default ({payload, widgets, cells, rows, chosen, marker, curve, readout, description}) => {
   const m = widgets.position.value
   const value = Float32Array.from(pick(payload, "similarity", widgets))
   const T = Math.round(Math.sqrt(value.length))
@@ -17,4 +17,5 @@ export default ({payload, widgets, cells, rows, chosen, marker, curve, readout})
   readout.text = `<b>${widgets.scheme.value}</b>: at the same distance, the similarities of different rows ` +
     `differ by at most <b>${fmtExp(spread, 2)}</b>` + (spread < 1e-6 ? " — a function of the distance alone."
       : " — they depend on where the pair sits, not just on the distance.")
+  describe(description, readout.text)
 }

@@ -1,8 +1,8 @@
 // Sinusoidal table: outline the chosen dimension in the table, draw its wave across positions, say its wavelength.
 // Python twin: attnbook.viz.position.SinusoidalPayload.view.
-import {field, fmt, fmtExp, pick, setColumns} from "./lib.mjs"
+import {describe, field, fmt, fmtExp, pick, setColumns} from "./lib.mjs"
 
-export default ({payload, widgets, wave, band, line, readout}) => {
+export default ({payload, widgets, wave, band, line, readout, description}) => {
   const c = widgets.dim.value
   const value = Float32Array.from(pick(payload, "waves", widgets))
   const T = value.length, C = field(payload, "wavelength").length, base = field(payload, "base")
@@ -15,4 +15,5 @@ export default ({payload, widgets, wave, band, line, readout}) => {
   readout.text = `Dimension <b>${c}</b> is a ${fn === "sin" ? "sine" : "cosine"} of pair i = ${i} with ` +
     `wavelength 2π·${base}^(2i/C) = <b>${lam < 1000 ? fmt(lam, 2) : fmtExp(lam, 2)}</b> positions` +
     (lam > T ? ` — longer than the ${T} positions shown, so it barely moves here.` : ".")
+  describe(description, readout.text)
 }

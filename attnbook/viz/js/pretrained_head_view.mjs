@@ -2,9 +2,9 @@
 // threshold with opacity = weight (the weights arrive as 8-bit levels, w = level / 255). Draws one layer's head
 // (or all its heads), the token boxes shaded by their weight to or from the focused token, and the table of the
 // layer's heads. Python twin: attnbook.viz.pretrained.HeadViewPayload.view.
-import {field, fmt, pick, setColumns, textRows} from "./lib.mjs"
+import {describe, escapeHtml, field, fmt, pick, setColumns, textRows} from "./lib.mjs"
 
-export default ({payload, widgets, lines, tokens, legend, plot, table, table_text, table_bands, geometry}, obj) => {
+export default ({payload, widgets, lines, tokens, legend, plot, table, table_text, table_bands, geometry, description}, obj) => {
   const {sentence, layer, head, focus} = widgets
   const T = pick(payload, "lengths", widgets)[0]
   const toks = pick(payload, "tokens", widgets).slice(0, T)
@@ -93,4 +93,11 @@ export default ({payload, widgets, lines, tokens, legend, plot, table, table_tex
                            : {x: [172], y: [rowY(h + 1)], w: [345], h: [18], color: ["#fde0dd"]}
   table.title.text = `Heads of layer ${layer.value}` + (side === null ? " on this sentence"
     : `; focus: ${toks[fi]} (${fi}) as a ${side === "q" ? "query" : "key"}`)
+  const strongest = toks.map((t, i) => {
+    let b = 0
+    for (let j = 1; j < T; j++) if (mean(i, j) > mean(i, b)) b = j
+    return `${t} → ${toks[b]} ${fmt(mean(i, b), 2)}`
+  })
+  describe(description, escapeHtml(`${plot.title.text}. Sentence “${toks.join(" ")}”. Strongest key of each ` +
+    `query${every ? " (mean over heads)" : ""}: ${strongest.join(", ")}.`))
 }

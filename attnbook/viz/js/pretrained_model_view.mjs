@@ -1,10 +1,10 @@
 // Model view (as in BertViz): every layer x head of the chosen sentence tiled into one image (8-bit levels,
 // w = level / 255), a frame on the chosen head, its enlarged heatmap and its statistics with their ranks among
 // all heads. Python twin: attnbook.viz.pretrained.ModelViewPayload.view.
-import {corner, field, fmt, get, pick, shaped, textRows, tokenGrid, view} from "./lib.mjs"
+import {corner, describe, escapeHtml, field, fmt, get, panelText, pick, shaped, textRows, tokenGrid, view} from "./lib.mjs"
 
 export default ({payload, widgets, grid, grid_axes, image, thumbs, frame, detail, detail_cells, detail_axes,
-                 stats_text, stats_bands, statistic_labels}, obj) => {
+                 stats_text, stats_bands, statistic_labels, description}, obj) => {
   const {layer, head} = widgets
   const T = pick(payload, "lengths", widgets)[0]
   const toks = pick(payload, "tokens", widgets).slice(0, T)
@@ -70,4 +70,5 @@ export default ({payload, widgets, grid, grid_axes, image, thumbs, frame, detail
   put(6, rowY(r0 + 2), `${toks[0]} (first query) looks most at ${toks[best]}: ${fmt(M[best] / 255, 2)}`)
   stats_text.data = columns
   stats_bands.data = bands
+  describe(description, escapeHtml(panelText(columns)))
 }

@@ -2,9 +2,9 @@
 // all), frame its top heads, and tabulate the top heads of every statistic. The values were computed by NumPy
 // (attnbook.pretrained.patterns); this callback picks and formats them.
 // Python twin: attnbook.viz.pretrained.PatternsPayload.view.
-import {field, fmt, get, pick, setColumns, textRows} from "./lib.mjs"
+import {describe, escapeHtml, field, fmt, get, panelText, pick, setColumns, textRows} from "./lib.mjs"
 
-export default ({payload, widgets, cells, top, mapper, plot, table_text, table_bands, statistic_labels}) => {
+export default ({payload, widgets, cells, top, mapper, plot, table_text, table_bands, statistic_labels, description}) => {
   const {sentence, pattern} = widgets
   const values = pick(payload, "values", widgets)  // (L, H)
   const labels = field(payload, "labels")
@@ -49,4 +49,5 @@ export default ({payload, widgets, cells, top, mapper, plot, table_text, table_b
   })
   table_text.data = columns
   table_bands.data = {x: [370], y: [rowY(q + 1)], w: [740], h: [22], color: ["#fde0dd"]}
+  describe(description, escapeHtml(`${plot.title.text}. ${panelText(columns)}`))
 }

@@ -1,9 +1,9 @@
 // Raw attention (head mean of one layer) beside attention rollout up to that layer (Abnar & Zuidema 2020), with
 // or without the residual term; the titles quote the mean weight of a query on itself, on [CLS] and on [SEP].
 // Python twin: attnbook.viz.pretrained.RolloutPayload.view.
-import {corner, fmt, pick, tokenGrid} from "./lib.mjs"
+import {corner, describe, escapeHtml, fmt, pick, tokenGrid} from "./lib.mjs"
 
-export default ({payload, widgets, plots, cells, axes}) => {
+export default ({payload, widgets, plots, cells, axes, description}) => {
   const {layer, residual} = widgets
   const T = pick(payload, "lengths", widgets)[0]
   const toks = pick(payload, "tokens", widgets).slice(0, T)
@@ -16,4 +16,5 @@ export default ({payload, widgets, plots, cells, axes}) => {
     tokenGrid(cells[k], plots[k], axes[k], toks, {weight: corner(pick(payload, f, widgets), T)})
     plots[k].title.text = titles[k]
   })
+  describe(description, escapeHtml(`Sentence “${toks.join(" ")}”. ${titles.join(". ")}.`))
 }

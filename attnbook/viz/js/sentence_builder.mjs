@@ -1,7 +1,7 @@
 // Sentence builder: the ids of the chosen sentence gather rows of the chosen embedding table E (V, C) and entries
 // of its dot products E Eᵀ (V, V); the strip, both heatmaps, their axes and colour ranges are redrawn.
 // Python twin: attnbook.viz.tokens.TokensPayload.view (the browser tests compare the two).
-import {cellLabels, controlIndex, field, fmt, get, pick, setColumns} from "./lib.mjs"
+import {cellLabels, controlIndex, describe, escapeHtml, field, fmt, get, pick, setColumns} from "./lib.mjs"
 
 const SLOTS = ["adjective", "noun", "verb", "object-noun"]
 
@@ -33,7 +33,7 @@ const heatmap = (rows, cols, valueOf, limit, show) => {
   return {x, y, value, ...cellLabels(texts, dark)}
 }
 
-export default ({payload, widgets, plots, sources, mappers, axes, strip_boxes, strip_lines}, obj) => {
+export default ({payload, widgets, plots, sources, mappers, axes, strip_boxes, strip_lines, description}, obj) => {
   const {mode, preset} = widgets
   // A sentence widget of the other mode was moved: switch the mode, whose change runs this callback again.
   if (SLOTS.some((s) => get(widgets, s) === obj) && mode.active !== 0) { mode.active = 0; return }
@@ -106,4 +106,14 @@ export default ({payload, widgets, plots, sources, mappers, axes, strip_boxes, s
         : "no token repeats",
     ],
   }
+  let best = null  // the largest dot product between two positions i < j (the first, on a tie)
+  for (let i = 0; i < T; i++) {
+    for (let j = i + 1; j < T; j++) {
+      const v = S[ids[i] * V + ids[j]]
+      if (best === null || v > best[0]) best = [v, i, j]
+    }
+  }
+  describe(description, escapeHtml(`Sentence “${tokens.join(" ")}” (ids ${ids.join(", ")}). ` +
+    strip_lines.data.text.join(". ") + "." + (best === null ? "" : ` Largest dot product between two positions: ` +
+      `${twoDecimals(best[0])}, “${tokens[best[1]]}” (${best[1]}) with “${tokens[best[2]]}” (${best[2]}).`)))
 }

@@ -1,8 +1,8 @@
 // Gradient norms per block at initialisation for the chosen initialisation, one line per placement (measured
 // by the NumPy model's backward pass). Python twin: attnbook.viz.training.XiongPayload.view.
-import {escapeHtml, field, fmt, pick, setColumns, sig} from "./lib.mjs"
+import {describe, escapeHtml, field, fmt, pick, setColumns, sig} from "./lib.mjs"
 
-export default ({payload, widgets, source, readout}) => {
+export default ({payload, widgets, source, readout, other, description}) => {
   const norms = pick(payload, "norms", widgets), [nB, nL] = norms.shape
   const blocks = field(payload, "blocks"), labels = field(payload, "block_labels")
   const columns = {}, parts = []
@@ -14,4 +14,5 @@ export default ({payload, widgets, source, readout}) => {
   }
   setColumns(source, columns)
   readout.text = `${escapeHtml(pick(payload, "init_labels", widgets))}.<br>${parts.join(" · ")}`
+  describe(description, readout.text + " " + other.text)
 }
