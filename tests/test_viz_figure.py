@@ -1,6 +1,8 @@
 """The figure contract: controls and axes, pick, shipping a payload and reading it back, the JS module loader."""
 
 import re
+import shutil
+import subprocess
 from typing import NamedTuple
 
 import numpy as np
@@ -140,3 +142,20 @@ def test_indexed_fields_may_be_ragged_below_their_axes():
     assert pick(p, "labels", {"mode": "a"}) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="leading shape"):
         check_payload(p._replace(labels=[["a"]]))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to parse JavaScript")
+def test_every_callback_parses_once_its_modules_are_inlined(tmp_path):
+    """A callback's own names must not clash with the inlined library's (a clash is a SyntaxError in the page)."""
+    bad = []
+    for path in sorted(JS_DIR.glob("*.mjs")):
+        if path.stem == "lib":
+            continue
+        out = tmp_path / f"{path.stem}.mjs"
+        out.write_text(js_module(path.stem), encoding="utf-8")
+        r = subprocess.run(["node", "--check", str(out)], capture_output=True, text=True)
+        if r.returncode:
+            bad.append(
+                f"{path.name}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}"
+            )
+    assert not bad, "\n".join(bad)

@@ -10,6 +10,7 @@ directly. Callback ``js/own_text_update.mjs``.
 
 from __future__ import annotations
 
+import html
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +24,8 @@ from .kit import (
     bar_panel,
     button,
     color_mapper,
+    described,
+    description,
     empty_source,
     hover,
     image_cells,
@@ -52,6 +55,10 @@ __all__ = [
 TEMPERATURES = tuple(i / 4 for i in range(9))  # 0 (always the most likely character) .. 2
 TOP_KS = ("all", "10", "5", "3", "1")
 N_TOP = 10  # candidates in the next-character chart
+_WHAT = (
+    "The book's trained model reading the text in the box: the attention of the chosen layer and head over the "
+    "text, and the model's probabilities for the next character."
+)
 N_PREDICT = 5  # predictions shown for the picked position
 N_GENERATE = 80  # characters the Generate button samples
 SHOWN = {"\n": "⏎", " ": "␣"}  # how characters that print as nothing are drawn
@@ -181,6 +188,12 @@ class OwnTextPayload(NamedTuple):
         }
         out["flow-mapper"] = {"high": max(1.0, float(rms.max(initial=0.0)))}
         out.update(_position_view(p, pos, probs, S))
+        state_text = (
+            f"Text of {T} characters; the most likely next character is \u201c{_shown(p.chars[top[0]])}\u201d."
+            if T
+            else "No text yet."
+        )
+        out["description"] = described(_WHAT, html.escape(state_text))
         return out
 
 
@@ -477,6 +490,7 @@ def layout(
     texts.update(
         sample=Div(text="", name=f"{name}-sample", sizing_mode="stretch_width", min_height=24),
         caption=predict.title,
+        description=description(name, _WHAT),  # for screen readers: show() puts it in a live region
     )
     update = js_callback(
         "own_text_update",

@@ -12,7 +12,7 @@
 // window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
 // each update's timing (performance.now() when its sources were written and after the next frame), for the tests
 // and the latency measurement.
-import {field, fmt, setColumns} from "./lib.mjs"
+import {describe, escapeHtml, field, fmt, setColumns} from "./lib.mjs"
 import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
   from "./runtime/gpt.mjs"
 
@@ -22,7 +22,7 @@ const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.02, FRAME_MS = 16
 
 const shown = (c) => SHOWN[c] ?? c
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-const plain = (s) => html(s.replaceAll("\n", "⏎"))
+const plainText = (s) => html(s.replaceAll("\n", "⏎"))
 const spaced = (chars) => [...chars].map((c) => `<code>${html(c)}</code>`).join(" ")
 // The columns of an image source: a (h, w) row-major matrix with its lower-left corner at (x, y), one unit per
 // cell (Bokeh's image glyph reads the array's shape); no image when it is empty.
@@ -114,6 +114,8 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
     prob: Float64Array.from(best, (v, t) => probs[t][v])})
   setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
   showPosition({sources, texts, mappers}, pos, probs, win)
+  describe(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
+    `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
 
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
   // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
@@ -199,7 +201,7 @@ const sample = ({widgets, texts}) => {
     do out += chars[it.next().value]
     while (out.length < S.n && performance.now() - t0 < FRAME_MS)
     const done = out.length >= S.n
-    texts.sample.text = `<span style="color:#636363">${plain(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
+    texts.sample.text = `<span style="color:#636363">${plainText(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
       `</b>${done ? "" : "…"} <span style="color:#636363">${settings}</span>`
     if (!done) setTimeout(slice, 0)
     else {
