@@ -9,7 +9,7 @@
 // data changes. Widgets read their colours from CSS custom properties set on the figure's root element (the
 // stylesheet core.WIDGET_CSS maps Bokeh's own variables to them). Light mode restores every original value.
 //
-// Accessibility: Bokeh has no ARIA API. After render this names what it leaves unnamed: slider handles (the
+// Accessibility: Bokeh has no ARIA API. After render this names what it leaves unnamed: spinner buttons, slider handles (the
 // slider's title) and toolbar buttons (their tooltip, as buttons). The figure's own name and text description are
 // on its wrapper (core.show).
 import {DARK, darkColor} from "./colors.mjs"
@@ -63,6 +63,13 @@ const label = (doc, theme) => {
       const title = m.title || m.name || "slider"
       handles.forEach((h, i) => h.setAttribute("aria-label",
         handles.length > 1 ? `${title} (${i === 0 ? "start" : "end"})` : title))
+    } else if (isA(m, "Spinner")) {
+      const v = viewOf(m)
+      if (v?.shadow_el === undefined) { ready = false; continue }
+      const buttons = [...v.shadow_el.querySelectorAll(".bk-spin-btn-up, .bk-spin-btn-down")]
+      const title = m.title || m.name || "number"
+      for (const b of buttons)
+        b.setAttribute("aria-label", `${b.matches(".bk-spin-btn-up") ? "Increase" : "Decrease"} ${title}`)
     } else if (isA(m, "Plot")) {
       const v = viewOf(m)
       if (v === undefined) { ready = false; continue }
