@@ -18,6 +18,7 @@ import difflib
 import inspect
 import io
 import math
+import signal
 import sys
 import tempfile
 import textwrap
@@ -32,13 +33,14 @@ from . import model as _model
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import PRESETS, ModelConfig, TrainConfig
 from .data import CharTokenizer, Dataset, make_dataset
-from .train import check_data, train
+from .train import StopSignals, check_data, train
 
 __all__ = ["build_parser", "field_comments", "main"]
 
 PROG = "attnbook-train"
 COMMANDS = ("train", "sample", "info")
 DATASETS = ("grammar", "copy", "reverse", "repeated")
+EXIT_USAGE, EXIT_DIVERGED = 2, 3  # and 128 + signal number when stopped: 130 (SIGINT), 143 (SIGTERM)
 
 
 class UsageError(Exception):
@@ -303,21 +305,37 @@ def _train(args: dict[str, Any]) -> int:
     n_params = sum(math.prod(s) for s in _model.param_shapes(cfg).values())
     source = f"resumed from {args['resume']}" if ck is not None else args.get("preset", "tiny")
     print(f"model ({source}): {cfg}\n{n_params:,} parameters; training: {train_cfg}", file=sys.stderr)
-    result = train(cfg, train_cfg, ds, resume_from=args["resume"] or None, progress=not args["quiet"])
-    h = result.history
     extra: dict[str, Any] = {"data_spec": spec}
     if ds.tokenizer is not None:
         extra["tokenizer"] = ds.tokenizer.to_dict()
-    save_checkpoint(out, result.params, cfg, train_cfg, result.step, result.opt_state, h, extra=extra)
-    if len(h["val_loss"]):
-        print(f"step {result.step}: train loss {h['train_loss'][-1]:.4f}, val loss {h['val_loss'][-1]:.4f}")
+    # Ctrl-C (once or more) and SIGTERM stop training after the current step; none can cut the save short.
+    with StopSignals((signal.SIGINT, signal.SIGTERM)) as stop:
+        result = train(cfg, train_cfg, ds, resume_from=args["resume"] or None, progress=not args["quiet"])
+        extra["status"] = result.status
+        if result.detail:
+            extra["detail"] = result.detail
+        h = result.history
+        save_checkpoint(out, result.params, cfg, train_cfg, result.step, result.opt_state, h, extra=extra)
+    if len(h["val_loss"]):  # the last estimate, labelled with the step it was measured at
+        print(
+            f"step {h['eval_step'][-1]}: train loss {h['train_loss'][-1]:.4f}, val loss {h['val_loss'][-1]:.4f}"
+        )
     print(f"wrote {out} ({result.status})")
-    if ds.tokenizer is not None and args["sample"] > 0 and result.status != "diverged":
+    if result.status == "diverged":
+        print(f"{PROG}: diverged: {result.detail} (saved in {out})", file=sys.stderr)
+        return EXIT_DIVERGED
+    if result.status == "interrupted" or stop.received:
+        signum = signal.SIGTERM if signal.SIGTERM in stop.received else signal.SIGINT
+        if result.status == "interrupted":
+            print(f"{PROG}: stopped by {signal.Signals(signum).name} after step {result.step}; wrote {out}",
+                  file=sys.stderr)  # fmt: skip
+        return 128 + signum
+    if ds.tokenizer is not None and args["sample"] > 0:
         from .sample import generate
 
         ids = generate(result.params, cfg, ds.val[:1], args["sample"], temperature=0.8, seed=train_cfg.seed)
         print(ds.tokenizer.decode(ids))
-    return 130 if result.status == "interrupted" else 0
+    return 0
 
 
 def _sample(args: dict[str, Any]) -> int:
@@ -368,7 +386,9 @@ _RUN = {"train": _train, "sample": _sample, "info": _info}
 def main(argv: list[str] | None = None) -> int:
     """Run ``attnbook-train`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
-    0 success, 2 a bad option, file or combination (one line on stderr), 130 interrupted (checkpoint saved).
+    0 success; 2 a bad option, file or combination (one line on stderr, nothing trained); 3 the run
+    diverged (the last finite state is saved, ``status="diverged"``); 130 / 143 stopped by SIGINT (Ctrl-C)
+    / SIGTERM (the last completed step is saved, ``status="interrupted"``).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
@@ -385,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         return _RUN[args.pop("command")](args)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # before training started, or while sampling: nothing to save
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -38,11 +38,21 @@ HISTORY_FIELDS: dict[str, tuple[type, tuple[str, ...], str]] = {
 class History:
     """Rows appended while training; :meth:`arrays` gives the named arrays of results and checkpoints."""
 
-    def __init__(self, arrays: Mapping[str, np.ndarray] | None = None):
+    def __init__(self, arrays: Mapping[str, np.ndarray] | None = None, before_step: int | None = None):
+        """Start empty or from ``arrays``; with ``before_step``, without the rows of steps from it on.
+
+        A run resumed at ``before_step`` records those steps again (a diverged run ends with such a row).
+        """
         self.rows: dict[str, list] = {k: [] for k in HISTORY_FIELDS}
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.probe_idx = None
-        for k, a in (arrays or {}).items():
+        arrays = dict(arrays or {})
+        if before_step is not None and "step" in arrays:
+            keep = np.asarray(arrays["step"]) < before_step
+            for k, (_, _, group) in HISTORY_FIELDS.items():
+                if group == "step" and k in arrays:
+                    arrays[k] = np.asarray(arrays[k])[keep]
+        for k, a in arrays.items():
             if k == "probe_idx":
                 self.probe_idx = np.asarray(a)
             elif k in self.rows:

@@ -234,6 +234,9 @@ def forward(
     if T > cfg.block_size:
         raise ValueError(f"idx has sequence length T={T}, longer than block_size={cfg.block_size}")
     dtype = _check_params(params, cfg)
+    for name, p in params.items():  # a diverged or corrupted parameter would turn every logit into NaN
+        if not np.isfinite(p).all():
+            raise ValueError(f"params[{name!r}] has non-finite values (NaN or inf)")
     training = check_bool("training", training)
     if head_mask is not None:
         head_mask = as_float_array("head_mask", head_mask, ndim=2)

@@ -30,7 +30,16 @@ from .optim import Adam, AdamW, clip_grad_norm, global_norm, lr_schedule
 
 # TrainConfig, Checkpoint, load_checkpoint and save_checkpoint are importable from here as before; they
 # are documented in attnbook.config and attnbook.checkpoint, so they are not in __all__ (one doc target).
-__all__ = ["StepResult", "TrainResult", "check_data", "estimate_loss", "main", "train", "train_step"]
+__all__ = [
+    "StepResult",
+    "StopSignals",
+    "TrainResult",
+    "check_data",
+    "estimate_loss",
+    "main",
+    "train",
+    "train_step",
+]
 
 # Independent random streams, each derived from (seed, stream, step): a resumed run draws exactly the
 # batches and dropout masks the uninterrupted run would have drawn, with no generator state to save.
@@ -44,7 +53,8 @@ class TrainResult(NamedTuple):
     history: dict[str, np.ndarray]  # named arrays, see attnbook.history.HISTORY_FIELDS
     opt_state: dict[str, np.ndarray] | None  # optimizer.state_dict(), None when loaded from the run cache
     step: int  # optimizer updates done
-    status: str = "done"  # "done", "interrupted" (Ctrl-C / KeyboardInterrupt) or "diverged" (non-finite loss)
+    status: str = "done"  # "done", "interrupted" (Ctrl-C / KeyboardInterrupt) or "diverged" (see detail)
+    detail: str = ""  # for "diverged": the step and what became non-finite (params are the last finite state)
 
 
 class StepResult(NamedTuple):
@@ -53,7 +63,8 @@ class StepResult(NamedTuple):
     loss: float  # batch loss before the update
     grad_norm: float  # global gradient norm before clipping (NaN when no update was made)
     stats: dict[str, np.ndarray | float] | None  # the step's history row when recorded, else None
-    updated: bool  # False when the loss was not finite: nothing was updated
+    updated: bool  # False when something was not finite: params and optimizer are as before the step
+    nonfinite: str = ""  # what was not finite: "logits", "loss", "gradients" or "parameters" ("" if all were)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -127,7 +138,7 @@ def estimate_loss(params, cfg: ModelConfig, data, batch_size: int, n_batches: in
     Returns
     -------
     loss : float
-        Mean cross-entropy in nats.
+        Mean cross-entropy in nats (inf when the model's logits are not finite).
     """
     batch_size = check_int("batch_size", batch_size, low=1)
     n_batches = check_int("n_batches", n_batches, low=1)
@@ -136,6 +147,8 @@ def estimate_loss(params, cfg: ModelConfig, data, batch_size: int, n_batches: in
     for _ in range(n_batches):
         x, y = get_batch(data, cfg.block_size, batch_size, rng)
         logits, _ = _model.forward(params, x, cfg)
+        if not np.isfinite(logits).all():
+            return math.inf  # a diverging model: the loss is unbounded, not an error
         total += _model.loss(logits, y)[0]
     return total / n_batches
 
@@ -191,8 +204,28 @@ class _Recorder:
 
 # ----------------------------------------------------------------------------------------------------
 # Statistics recorded in the history.
-def _step_stats(cache, n_layer: int) -> dict[str, np.ndarray | float]:
-    """A history row's statistics of the forward pass; the gradient norms are NaN until filled in."""
+def _step_stats(cache, cfg: ModelConfig) -> dict[str, np.ndarray | float]:
+    """A history row's statistics of the forward pass; the gradient norms are NaN until filled in.
+
+    A forward pass with non-finite values (a diverging step) gives NaN statistics.
+    """
+    L = cfg.n_layer
+    try:
+        with np.errstate(all="ignore"):
+            return _finite_step_stats(cache, L)
+    except ValueError:  # non-finite activations or attention weights
+        nan = np.full(L, np.nan)
+        return {
+            "act_mean": nan,
+            "act_std": nan.copy(),
+            "act_max": nan.copy(),
+            "attn_entropy": np.full((L, cfg.n_head), np.nan),
+            "grad_norm": math.nan,
+            "grad_norm_layers": nan.copy(),
+        }
+
+
+def _finite_step_stats(cache, n_layer: int) -> dict[str, np.ndarray | float]:
     stats = _model.activation_stats(cache)  # (n_layer,) each
     return {
         "act_mean": np.asarray(stats["mean"], dtype=np.float64).reshape(-1),
@@ -210,8 +243,9 @@ def _step_stats(cache, n_layer: int) -> dict[str, np.ndarray | float]:
 # One step, and the loop
 
 
-class _UpdateInterrupted(KeyboardInterrupt):
-    """A KeyboardInterrupt inside the optimizer update: the parameters are half-updated."""
+def _nonfinite_param(params: Mapping[str, np.ndarray]) -> str | None:
+    """The name of the first parameter holding NaN or inf, or None."""
+    return next((k for k, p in params.items() if not np.isfinite(p).all()), None)
 
 
 def train_step(
@@ -248,54 +282,97 @@ def train_step(
     Returns
     -------
     StepResult
-        A non-finite loss updates nothing (``updated=False``) and always comes with its ``stats``.
+        Non-finite logits, loss, gradients or updated parameters leave ``params`` and the optimizer as
+        they were (``updated=False``, ``nonfinite`` says which) and always come with ``stats``.
     """
     if not isinstance(optimizer, Adam) or any(optimizer.params.get(k) is not p for k, p in params.items()):
         raise ValueError("optimizer must be an attnbook.optim Adam/AdamW built on these params")
     grad_clip = check_real("grad_clip", grad_clip, low=0.0)
     x, y = batch
-    logits, cache = _model.forward(params, x, cfg, training=True, rng=rng)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected below, not warned about
+        logits, cache = _model.forward(params, x, cfg, training=True, rng=rng)
+    if not np.isfinite(logits).all():
+        return StepResult(math.nan, math.nan, _step_stats(cache, cfg), False, "logits")
     loss, dlogits = _model.loss(logits, y)
-    finite = math.isfinite(loss)
-    stats = _step_stats(cache, cfg.n_layer) if record or not finite else None
-    if not finite:
-        return StepResult(loss, math.nan, stats, False)
-    grads = _model.backward(dlogits, cache)
-    if stats is not None:  # per-layer norms before clipping rescales them
-        stats["grad_norm_layers"] = layer_grad_norms(grads, cfg.n_layer)
-    gnorm = clip_grad_norm(grads, grad_clip) if grad_clip > 0 else global_norm(grads)
-    try:
-        optimizer.step(grads, lr=lr)
-    except KeyboardInterrupt as e:
-        raise _UpdateInterrupted from e
+    stats = _step_stats(cache, cfg) if record or not math.isfinite(loss) else None
+    if not math.isfinite(loss):
+        return StepResult(loss, math.nan, stats, False, "loss")
+    with np.errstate(over="ignore", invalid="ignore"):
+        grads = _model.backward(dlogits, cache)
+        if stats is not None:  # per-layer norms before clipping rescales them
+            stats["grad_norm_layers"] = layer_grad_norms(grads, cfg.n_layer)
+        gnorm = clip_grad_norm(grads, grad_clip) if grad_clip > 0 else global_norm(grads)
     if stats is not None:
         stats["grad_norm"] = gnorm
+    if not math.isfinite(gnorm):
+        return StepResult(loss, gnorm, stats or _step_stats(cache, cfg), False, "gradients")
+    # The state before the update, to go back to when the update is interrupted or overflows.
+    before = ({k: p.copy() for k, p in params.items()}, optimizer.state_dict())
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            optimizer.step(grads, lr=lr)
+    except KeyboardInterrupt:
+        _restore(params, optimizer, before)
+        raise
+    if _nonfinite_param(params) is not None:
+        _restore(params, optimizer, before)
+        return StepResult(loss, gnorm, stats or _step_stats(cache, cfg), False, "parameters")
     return StepResult(loss, gnorm, stats, True)
 
 
-class _DeferSigint:
-    """Turn the first Ctrl-C into a request to stop after the current step (a second one stops at once)."""
+def _restore(params: dict[str, np.ndarray], optimizer: Adam, state: tuple[dict, dict]) -> None:
+    """Put back parameters and optimizer state saved before an update (in place: the optimizer holds params)."""
+    for k, p in state[0].items():
+        np.copyto(params[k], p)
+    optimizer.load_state_dict(state[1])
 
-    def __init__(self):
-        self.requested = False
-        self._old = None
+
+class StopSignals:
+    """Defer stop signals: while active, SIGINT (and the other ``signums``) only record a request to stop.
+
+    The loop checks :attr:`requested` between steps, and a checkpoint written inside is never cut short,
+    however many signals arrive. Nested uses share their requests: an inner one (:func:`train`'s) hands what
+    it received to the outer one (the command line's, which also defers SIGTERM) when it exits.
+    Outside the main thread no handler can be installed and signals keep their usual effect.
+
+    Parameters
+    ----------
+    signums : tuple of int
+        The signals to defer (default: SIGINT, i.e. Ctrl-C).
+    """
+
+    _active: list[StopSignals] = []  # the stack of entered instances
+
+    def __init__(self, signums: tuple[int, ...] = (signal.SIGINT,)):
+        self.signums = tuple(signums)
+        self.received: list[int] = []  # signal numbers, in order of arrival
+        self._old: dict[int, object] = {}
 
     def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+        self.received.append(signum)
 
-    def __enter__(self):
+    @property
+    def requested(self) -> bool:
+        """Whether this or an enclosing instance has received a stop signal."""
+        return bool(self.received) or any(s.received for s in self._active)
+
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
-            try:
-                self._old = signal.signal(signal.SIGINT, self._handler)
-            except ValueError:  # not allowed here (e.g. some embedded interpreters)
-                self._old = None
+            for signum in self.signums:
+                try:
+                    self._old[signum] = signal.signal(signum, self._handler)
+                except (ValueError, OSError):  # not allowed here (e.g. some embedded interpreters)
+                    pass
+        self._active.append(self)
         return self
 
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+    def __exit__(self, *exc) -> bool:
+        for signum, old in self._old.items():  # from now on a signal goes to the previous handler
+            signal.signal(signum, old)
+        self._old = {}
+        self._active.remove(self)
+        if self._active and self.received:
+            self._active[-1].received.extend(self.received)
         return False
 
 
@@ -313,7 +390,8 @@ def _initial_state(cfg: ModelConfig, tc: TrainConfig, params, resume_from) -> tu
             raise ValueError(f"checkpoint {resume_from} was trained with another model config: {diff}")
         if ck.opt_state is None:
             raise ValueError(f"checkpoint {resume_from} has no optimizer state to resume from")
-        params, opt_state, start, history = ck.params, ck.opt_state, ck.step, History(ck.history)
+        params, opt_state, start = ck.params, ck.opt_state, ck.step
+        history = History(ck.history, before_step=start)  # without the row of a diverged step
         if start > tc.steps:
             raise ValueError(f"checkpoint {resume_from} is at step {start}, past train_cfg.steps={tc.steps}")
     dtype = np.dtype(tc.dtype)
@@ -322,6 +400,9 @@ def _initial_state(cfg: ModelConfig, tc: TrainConfig, params, resume_from) -> tu
     else:
         check_params(params, cfg, dtype, "params")
         params = {k: np.array(v, copy=True) for k, v in params.items()}
+    bad = _nonfinite_param(params)
+    if bad is not None:
+        raise ValueError(f"params[{bad!r}] has non-finite values (NaN or inf)")
     opt_cls = AdamW if tc.optimizer == "adamw" else Adam
     opt = opt_cls(params, lr=tc.lr, betas=(tc.beta1, tc.beta2), eps=tc.eps, weight_decay=tc.weight_decay)
     if opt_state is not None:
@@ -372,17 +453,20 @@ def train(
     -------
     TrainResult
         Its ``history`` holds :data:`attnbook.history.HISTORY_FIELDS`. Ctrl-C stops after the current
-        update (``status="interrupted"``), a non-finite loss before updating (``status="diverged"``).
+        update (``status="interrupted"``; a second Ctrl-C too, and none interrupts the checkpoint write).
+        Non-finite logits, loss, gradients or updated parameters stop before that update takes effect
+        (``status="diverged"``): the result holds the last finite state, ``detail`` names the step and
+        what was not finite, and the history ends with that step's row (its loss may be NaN or inf).
     """
     train_data, val_data = check_data(cfg, data)
     params, opt, history, start = _initial_state(cfg, train_cfg, params, resume_from)
     tc, rec = train_cfg, _Recorder(history, cfg, train_cfg, train_data, val_data)
     bar = tqdm(total=tc.steps, initial=start, disable=not progress, unit="step", file=sys.stderr)
-    status, step = "done", start
-    try:
-        with _DeferSigint() as sigint:
+    status, step, detail = "done", start, ""
+    with StopSignals() as stop:
+        try:
             for it in range(start, tc.steps):
-                if sigint.requested:
+                if stop.requested:
                     status = "interrupted"
                     break
                 logs = rec.estimates(params, it)
@@ -396,6 +480,9 @@ def train(
                     history.add(step=it, loss=out.loss, lr=lr, **out.stats)
                 if not out.updated:
                     status = "diverged"
+                    detail = (
+                        f"non-finite {out.nonfinite} at step {it}; kept the parameters after {it} updates"
+                    )
                     break
                 step = it + 1
                 _show(bar, out.loss, lr, history.last("val_loss"))
@@ -403,15 +490,14 @@ def train(
                     callback(step, {"loss": out.loss, "lr": lr, "grad_norm": out.grad_norm, **logs})
             else:
                 rec.estimates(params, tc.steps)
-    except _UpdateInterrupted:
-        raise  # the parameters are half-updated: nothing consistent to return
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
-        bar.close()
-    result = TrainResult(params, history.arrays(), opt.state_dict(), step, status)
-    if checkpoint_path is not None:
-        save_checkpoint(checkpoint_path, params, cfg, tc, step, result.opt_state, result.history)
+        except KeyboardInterrupt:  # from the callback, or a Ctrl-C outside the main thread: params are whole
+            status = "interrupted"
+        finally:
+            bar.close()
+        result = TrainResult(params, history.arrays(), opt.state_dict(), step, status, detail)
+        if checkpoint_path is not None:  # inside StopSignals: a Ctrl-C now cannot cut the write short
+            extra = {"status": status, **({"detail": detail} if detail else {})}
+            save_checkpoint(checkpoint_path, params, cfg, tc, step, result.opt_state, result.history, extra)
     return result
 
 

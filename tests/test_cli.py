@@ -303,3 +303,94 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     assert f"wrote {out} (interrupted)" in stdout and "Traceback" not in stderr
     ck = load_checkpoint(out)
     assert 0 < ck.step < 100000 and ck.opt_state is not None
+
+
+# ---------------------------------------------------------------------------------------------- divergence and signals
+
+
+def test_divergence_saves_the_last_finite_state_and_exits_3(tmp_path, capsys):
+    rc, out = _train(tmp_path, "--lr=1e4", "--grad_clip=0", "--warmup_steps=0", "--steps=60")
+    err = capsys.readouterr().err.splitlines()
+    assert rc == attnbook.cli.EXIT_DIVERGED == 3
+    assert err[-1].startswith("attnbook-train: diverged: non-finite") and "Traceback" not in "\n".join(err)
+    ck = load_checkpoint(out)
+    assert ck.extra["status"] == "diverged" and 0 < ck.step < 60 and f"at step {ck.step}" in err[-1]
+    assert all(np.isfinite(p).all() for p in ck.params.values())
+
+
+def test_the_last_estimate_is_labelled_with_its_step(tmp_path, capsys, monkeypatch):
+    def stop_at_5(*args, **kwargs):  # an interrupted run: estimates at 0 and 4, stopped after step 5
+        return train(
+            *args, **kwargs, callback=lambda step, logs: _raise(KeyboardInterrupt) if step == 5 else 0
+        )
+
+    monkeypatch.setattr(attnbook.cli, "train", stop_at_5)
+    rc, out = _train(tmp_path, "--steps=10", "--eval_interval=4")
+    assert rc == 130 and load_checkpoint(out).step == 5
+    assert "step 4: train loss" in capsys.readouterr().out
+
+
+def _raise(e):
+    raise e
+
+
+def _start(tmp_path, *args, script=None):
+    """A CLI run in a subprocess, once it is about to train."""
+    out = tmp_path / "ck.npz"
+    run = ["-c", script] if script else ["-m", "attnbook.cli"]
+    cmd = [sys.executable, *run, *SMALL, "--steps=100000", f"--out={out}", "--quiet", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "parameters; training" in proc.stderr.readline() + proc.stderr.readline()
+    time.sleep(0.5)
+    return proc, out
+
+
+def _finish(proc):
+    try:
+        return proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+
+
+def test_sigterm_saves_the_last_step_and_exits_143(tmp_path):
+    proc, out = _start(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = _finish(proc)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and "stopped by SIGTERM" in stderr
+    ck = load_checkpoint(out)
+    assert ck.extra["status"] == "interrupted" and 0 < ck.step < 100000 and ck.opt_state is not None
+
+
+def test_double_ctrl_c_still_saves(tmp_path):
+    proc, out = _start(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # impatient: the second one arrives during the step or the save
+    stdout, stderr = _finish(proc)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert load_checkpoint(out).extra["status"] == "interrupted"
+
+
+# The second Ctrl-C arrives while the checkpoint is being written (a real signal, sent from inside np.savez).
+_CTRL_C_DURING_SAVE = """
+import os, signal, sys
+import numpy as np
+from attnbook.cli import main
+real = np.savez
+def savez(f, **arrays):
+    os.kill(os.getpid(), signal.SIGINT)
+    real(f, **arrays)
+    os.kill(os.getpid(), signal.SIGINT)
+np.savez = savez
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_during_the_save_does_not_cut_it_short(tmp_path):
+    proc, out = _start(tmp_path, script=_CTRL_C_DURING_SAVE)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = _finish(proc)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    ck = load_checkpoint(out)
+    assert ck.extra["status"] == "interrupted" and ck.step > 0
+    assert not list(tmp_path.glob(".ck.npz.*"))  # no temporary file left behind

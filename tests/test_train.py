@@ -336,3 +336,53 @@ def test_make_dataset_feeds_train():
     cfg = dataclasses.replace(CFG, block_size=9)
     r = train(cfg, _tc(steps=2), ds, progress=False)
     assert r.step == 2 and np.isfinite(r.history["val_loss"]).all()
+
+
+# ---------------------------------------------------------------------------------------------- divergence
+
+
+def test_divergence_is_a_result_with_the_last_finite_state(tmp_path):
+    tc = _tc(steps=40, lr=1e4, grad_clip=0.0, warmup_steps=0, min_lr=0.0)
+    path = tmp_path / "ck.npz"
+    r = train(CFG, tc, _data(), progress=False, checkpoint_path=path)
+    assert r.status == "diverged" and r.step < 40
+    assert f"at step {r.step}" in r.detail and "non-finite" in r.detail
+    assert all(np.isfinite(p).all() for p in r.params.values())
+    assert r.history["step"][-1] == r.step  # the diverging step's row ends the history
+    ck = load_checkpoint(path)
+    assert ck.step == r.step and ck.extra["status"] == "diverged" and ck.extra["detail"] == r.detail
+    model.forward(ck.params, np.zeros((1, 4), dtype=np.int64), CFG)  # the saved state is usable
+    # resuming it (with a gentler rate, still too late) records the diverged step again, once
+    resumed = train(CFG, tc.replace(lr=1e-3, min_lr=1e-4), _data(), progress=False, resume_from=path)
+    assert resumed.step >= r.step and list(resumed.history["step"]).count(r.step) == 1
+    assert np.all(np.diff(resumed.history["step"]) > 0)
+
+
+def test_train_step_undoes_an_update_that_overflows(monkeypatch):
+    params = model.init_params(CFG, 0)
+    opt = AdamW(params, lr=1e-3)
+    batch = get_batch(_data()[0], CFG.block_size, 4, np.random.default_rng(0))
+    train_step(params, opt, batch, CFG, lr=1e-3)
+    before = {k: p.copy() for k, p in params.items()}, opt.state_dict()
+    real_step = opt.step
+
+    def overflowing_step(grads, lr=None):
+        real_step(grads, lr)
+        params["wte"][0, 0] = np.inf
+
+    monkeypatch.setattr(opt, "step", overflowing_step)
+    out = train_step(params, opt, batch, CFG, lr=1e-3)
+    assert not out.updated and out.nonfinite == "parameters" and out.stats is not None
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[0][k], err_msg=k)
+    for k, v in opt.state_dict().items():
+        np.testing.assert_array_equal(v, before[1][k], err_msg=k)
+
+
+def test_non_finite_parameters_are_named():
+    params = model.init_params(CFG, 0)
+    params["blocks.0.attn.w_qkv"][1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"params\['blocks.0.attn.w_qkv'\] has non-finite"):
+        model.forward(params, np.zeros((1, 4), dtype=np.int64), CFG)
+    with pytest.raises(ValueError, match=r"params\['blocks.0.attn.w_qkv'\] has non-finite"):
+        train(CFG, _tc(), _data(), params=params, progress=False)
