@@ -1,7 +1,10 @@
-"""The run cache: training results on disk under a hash of the configs, the data and the package source.
+"""The run cache: training results on disk under a hash of configs, data, package source and numerics.
 
 A book rebuild with no change reuses every trained model; any change to a config, a data spec or the
-code of the model and its training retrains (figures never show results of older code).
+code of the model and its training retrains (figures never show results of older code). So does a change
+of what the floating-point results depend on besides the code (:func:`numeric_environment`): the NumPy
+version, its BLAS library, the CPU's vector extensions and the number of BLAS threads (a matrix product
+split over 2 threads sums in another order than over 1: a chapter 8 model differed by 1.2e-2).
 """
 
 from __future__ import annotations
@@ -9,15 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .config import ModelConfig
 from .data import make_dataset, normalize_data_spec
 from .train import TrainConfig, TrainResult, load_checkpoint, save_checkpoint, train
 
-__all__ = ["cached_train", "default_cache_dir", "run_key", "source_hash"]
+__all__ = ["cached_train", "default_cache_dir", "numeric_environment", "run_key", "source_hash"]
+
+# The variables BLAS libraries read their thread count from (OpenBLAS, its GotoBLAS name, OpenMP, MKL,
+# Accelerate); NumPy's BLAS reads them once, when it is loaded.
+THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules that cannot change what a given (config, train config, data spec) trains to are left out of the
@@ -54,8 +70,36 @@ def source_hash(package_dir: str | os.PathLike | None = None) -> str:
     return h.hexdigest()
 
 
+def numeric_environment() -> dict[str, Any]:
+    """What a training result depends on besides the code and the configs, as a JSON-able dict.
+
+    The NumPy version; its BLAS (name, version and build configuration, from ``numpy.show_config``);
+    the machine and the vector extensions NumPy found (BLAS picks its kernels by CPU); and the BLAS
+    thread count: the thread variables that are set (``THREAD_VARIABLES``), or, with none set, the
+    number of CPUs (the default of OpenBLAS and MKL).
+    """
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        blas = {k: blas.get(k) for k in ("name", "version", "openblas configuration") if k in blas}
+        simd = config.get("SIMD Extensions", {}).get("found", [])
+    except (TypeError, AttributeError):  # NumPy < 1.25 has no mode="dicts"
+        blas, simd = {}, []
+    threads: dict[str, Any] = {v: os.environ[v] for v in THREAD_VARIABLES if v in os.environ}
+    if not threads:
+        threads = {"cpus": os.cpu_count()}
+    return {
+        "numpy": np.__version__,
+        "blas": blas,
+        "machine": platform.machine(),
+        "simd": sorted(simd),
+        "threads": threads,
+    }
+
+
 def run_key(cfg: ModelConfig, train_cfg: TrainConfig, data_spec: Mapping[str, Any]) -> str:
-    """The cache key of a run: SHA-256 of both configs, the normalised data spec and :func:`source_hash`."""
+    """The cache key of a run: SHA-256 of both configs, the normalised data spec, :func:`source_hash`
+    and :func:`numeric_environment`."""
     if not isinstance(cfg, ModelConfig):
         raise TypeError(f"cfg must be a ModelConfig, got {type(cfg).__name__}")
     if not isinstance(train_cfg, TrainConfig):
@@ -65,6 +109,7 @@ def run_key(cfg: ModelConfig, train_cfg: TrainConfig, data_spec: Mapping[str, An
         "train": train_cfg.to_dict(),
         "data": normalize_data_spec(data_spec),
         "source": source_hash(),
+        "numerics": numeric_environment(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -127,7 +172,12 @@ def cached_train(
     result = train(cfg, train_cfg, ds, progress=progress)
     if result.status == "interrupted":
         return result
-    extra = {"run_key": key, "status": result.status, "data_spec": _short_spec(data_spec)}
+    extra = {
+        "run_key": key,
+        "status": result.status,
+        "data_spec": _short_spec(data_spec),
+        "numerics": numeric_environment(),
+    }
     save_checkpoint(path, result.params, cfg, train_cfg, result.step, None, result.history, extra=extra)
     # Hand back what a later cache hit would return, so a first build and a rebuild see the same thing.
     return TrainResult(result.params, result.history, None, result.step, result.status)

@@ -110,3 +110,25 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("ATTNBOOK_CACHE")
     d = runs.default_cache_dir()
     assert d.parts[-2:] == (".cache", "runs") and (d.parent.parent / "attnbook").is_dir()
+
+
+def test_key_follows_what_the_numbers_depend_on(monkeypatch):
+    for v in runs.THREAD_VARIABLES:
+        monkeypatch.delenv(v, raising=False)
+    unset = runs.run_key(CFG, TC, SPEC)
+    assert runs.numeric_environment()["threads"] == {"cpus": runs.os.cpu_count()}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    one = runs.run_key(CFG, TC, SPEC)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    two = runs.run_key(CFG, TC, SPEC)
+    assert len({unset, one, two}) == 3  # 2 BLAS threads sum in another order than 1
+    monkeypatch.setattr(runs.np, "__version__", "0.0.0")
+    assert runs.run_key(CFG, TC, SPEC) != two
+    env = runs.numeric_environment()
+    assert env["numpy"] == "0.0.0" and env["threads"] == {"OPENBLAS_NUM_THREADS": "2"}
+
+
+def test_cache_entry_records_its_numerics(tmp_path):
+    runs.cached_train(CFG, TC, SPEC, tmp_path)
+    (entry,) = tmp_path.glob("*.npz")
+    assert runs.load_checkpoint(entry).extra["numerics"] == runs.numeric_environment()
