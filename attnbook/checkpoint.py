@@ -196,7 +196,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         )
     try:
         check_params(params, cfg, next(iter(dtypes)), "parameters")
-        check_history(history, cfg)
+        check_history(history, cfg, step)
     except (ValueError, TypeError) as e:
         raise ValueError(f"checkpoint {path}: {e}") from e
     if meta.get("has_opt_state"):

@@ -82,7 +82,21 @@ class History:
         return out
 
 
-def check_history(history: Mapping[str, np.ndarray], cfg: ModelConfig) -> None:
+# Fields whose values are never negative (NaN or inf aside: no validation data, or a diverging step).
+_NON_NEGATIVE = (
+    "loss",
+    "lr",
+    "grad_norm",
+    "grad_norm_layers",
+    "act_std",
+    "attn_entropy",
+    "train_loss",
+    "val_loss",
+    "snapshot_attn",
+)
+
+
+def check_history(history: Mapping[str, np.ndarray], cfg: ModelConfig, step: int | None = None) -> None:
     """Check that ``history`` is one :func:`attnbook.train.train` could have recorded for ``cfg``.
 
     Parameters
@@ -91,11 +105,16 @@ def check_history(history: Mapping[str, np.ndarray], cfg: ModelConfig) -> None:
         Some or all of ``HISTORY_FIELDS`` (a field recorded together with ``step``, ``eval_step`` or
         ``snapshot_step`` is present exactly when that one is) and optionally ``probe_idx`` (P, T).
     cfg : ModelConfig
+    step : int, optional
+        Updates done by the run the history belongs to: every recorded step must be at most this.
 
     Raises
     ------
     ValueError
-        Naming the field: unknown, wrong dtype or row shape, or a length that disagrees with its group.
+        Naming the field: unknown, wrong dtype or row shape, a length that disagrees with its group,
+        steps that are negative, not increasing or beyond ``step``, negative values of a loss, rate,
+        norm, spread, entropy or attention weight (``lr`` must also be finite), or probe ids outside the
+        vocabulary.
     """
     if not isinstance(history, Mapping):
         raise TypeError(f"history must be a dict of arrays, got {type(history).__name__}")
@@ -135,3 +154,21 @@ def check_history(history: Mapping[str, np.ndarray], cfg: ModelConfig) -> None:
             )
     if "snapshot_attn" in history and len(history["snapshot_attn"]) and probe is None:
         raise ValueError("history has snapshot_attn but no probe_idx")
+    if probe is not None and probe.size and (probe.min() < 0 or probe.max() >= cfg.vocab_size):
+        raise ValueError(f"history['probe_idx'] has token ids outside [0, {cfg.vocab_size})")
+    for name in ("step", "eval_step", "snapshot_step"):
+        s = history.get(name)
+        if s is None or not len(s):
+            continue
+        if s[0] < 0 or np.any(np.diff(s) <= 0):
+            raise ValueError(f"history[{name!r}] must be non-negative and increasing, got {s.tolist()}")
+        if step is not None and s[-1] > step:
+            raise ValueError(f"history[{name!r}] records step {s[-1]}, beyond the run's {step} updates")
+    for name in _NON_NEGATIVE:
+        a = history.get(name)
+        if a is None or not a.size:
+            continue
+        if np.any(a < 0) or (name == "lr" and not np.isfinite(a).all()):
+            raise ValueError(
+                f"history[{name!r}] has negative values" + (" or NaN/inf" if name == "lr" else "")
+            )

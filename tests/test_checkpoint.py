@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -277,3 +278,21 @@ def test_a_saved_checkpoint_has_ordinary_file_permissions(tmp_path, run):
     assert (
         stat.S_IMODE(path.stat().st_mode) == 0o644
     )  # readable by a web server, as a linked download must be
+
+
+def test_history_values_are_checked_against_the_step(tmp_path, run):
+    h = dict(run.history)
+    check_history(h, CFG, run.step)
+    bad = [
+        ({"step": h["step"][::-1].copy()}, "increasing"),
+        ({"eval_step": h["eval_step"] + 1000}, "beyond the run's"),
+        ({"lr": np.full_like(h["lr"], np.nan)}, "'lr'] has negative values or NaN/inf"),
+        ({"loss": -h["loss"]}, "'loss'] has negative values"),
+    ]
+    for change, message in bad:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_history({**h, **change}, CFG, run.step)
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, run.params, CFG, _tc(steps=4), 1, None, h)  # a history longer than its step
+    with pytest.raises(ValueError, match=f"checkpoint {re.escape(str(path))}: .*beyond the run's 1 updates"):
+        load_checkpoint(path)
