@@ -15,6 +15,7 @@ import ast
 import copy
 import dataclasses
 import difflib
+import hashlib
 import inspect
 import io
 import math
@@ -41,6 +42,13 @@ PROG = "attnbook-train"
 COMMANDS = ("train", "sample", "info")
 DATASETS = ("grammar", "copy", "reverse", "repeated")
 EXIT_USAGE, EXIT_DIVERGED = 2, 3  # and 128 + signal number when stopped: 130 (SIGINT), 143 (SIGTERM)
+
+
+MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+_OVERRIDABLE = ("data", "preset", *MODEL_FIELDS, *TRAIN_FIELDS)
+# On --resume, the settings that may change without --override: extending (or shortening) the run.
+FREE_ON_RESUME = ("steps",)
 
 
 class UsageError(Exception):
@@ -79,6 +87,16 @@ def _ints(text: str) -> tuple[int, ...]:
         return tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip().lstrip("-").replace("-", "_") for s in text.split(",") if s.strip())
+    unknown = [n for n in names if n not in _OVERRIDABLE]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown setting(s) {', '.join(unknown)}; one of data, preset or a model/training option"
+        )
+    return names
 
 
 def _field_kwargs(annotation) -> dict[str, Any]:
@@ -174,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", default="", metavar="CHECKPOINT", help="continue training from this checkpoint"
     )
     run.add_argument(
+        "--override",
+        type=_names,
+        default=(),
+        metavar="NAME,...",
+        help="with --resume: the settings allowed to differ from the checkpoint's (e.g. lr,batch_size; "
+        "also data, preset); the changes are recorded in the checkpoint. --steps may always change",
+    )
+    run.add_argument(
         "--sample", type=int, default=200, metavar="N", help="characters to print after training (0 = none)"
     )
     run.add_argument(
@@ -217,8 +243,9 @@ def _dataset(data: str) -> tuple[Dataset, dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"--data={data}: not a readable UTF-8 text file ({e})") from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()  # to recognise the text on --resume
     try:
-        return make_dataset({"kind": "text", "text": text}), {"kind": "text"}
+        return make_dataset({"kind": "text", "text": text}), {"kind": "text", "sha256": digest}
     except ValueError as e:
         raise UsageError(f"--data={data}: {e}") from None
 
@@ -238,21 +265,21 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"--out={out}: cannot write there ({e.strerror or e})") from None
 
 
-def _configs(args: dict[str, Any], ds: Dataset, ck: Checkpoint | None) -> tuple[ModelConfig, TrainConfig]:
-    """The model and training configs: preset (or resumed checkpoint), fitted to the data, then the options."""
-    model_over = {f.name: args[f.name] for f in dataclasses.fields(ModelConfig) if f.name in args}
-    train_over = {f.name: args[f.name] for f in dataclasses.fields(TrainConfig) if f.name in args}
+def _fit(preset: ModelConfig, ds: Dataset) -> ModelConfig:
+    """The preset fitted to the data: its vocabulary (and, for rows of examples, the longest block)."""
+    fit: dict[str, Any] = {"vocab_size": ds.vocab_size}
+    if ds.train.ndim == 2:
+        fit["block_size"] = min(preset.block_size, ds.train.shape[1] - 1)
+    return preset.replace(**fit)
+
+
+def _configs(args: dict[str, Any], ds: Dataset) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training configs of a new run: the preset fitted to the data, then the options."""
+    model_over = {k: args[k] for k in MODEL_FIELDS if k in args}
+    train_over = {k: args[k] for k in TRAIN_FIELDS if k in args}
     try:
-        if ck is not None and "preset" not in args:
-            cfg = ck.cfg.replace(**model_over)
-        else:
-            preset = PRESETS[args.get("preset", "tiny")]
-            # The data decide the vocabulary (and, for rows of examples, the longest block) unless overridden.
-            fit: dict[str, Any] = {"vocab_size": ds.vocab_size}
-            if ds.train.ndim == 2:
-                fit["block_size"] = min(preset.block_size, ds.train.shape[1] - 1)
-            cfg = preset.replace(**{**fit, **model_over})
-        train_cfg = (ck.train_cfg if ck is not None else TrainConfig()).replace(**train_over)
+        cfg = _fit(PRESETS[args.get("preset", "tiny")], ds).replace(**model_over)
+        train_cfg = TrainConfig().replace(**train_over)
     except (ValueError, TypeError) as e:
         raise UsageError(f"invalid option: {e}") from None
     if cfg.vocab_size < ds.vocab_size:
@@ -260,22 +287,78 @@ def _configs(args: dict[str, Any], ds: Dataset, ck: Checkpoint | None) -> tuple[
     return cfg, train_cfg
 
 
-def _check_resume(ck: Checkpoint, path: str, cfg: ModelConfig, train_cfg: TrainConfig) -> None:
-    if ck.cfg != cfg:
-        diff = ", ".join(
-            f"{k} {v} (checkpoint) vs {getattr(cfg, k)}"
-            for k, v in ck.cfg.to_dict().items()
-            if getattr(cfg, k) != v
+def _show(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def _resume_configs(
+    args: dict[str, Any], ds: Dataset, spec: dict[str, Any], ck: Checkpoint
+) -> tuple[ModelConfig, TrainConfig, dict[str, list]]:
+    """The configs of a resumed run: the checkpoint's, with the changes ``--override`` allows.
+
+    Returns the configs and the changes, ``{setting: [checkpoint's value, new value]}``.
+    """
+    path, allowed = args["resume"], set(args["override"])
+    model_over = {k: args[k] for k in MODEL_FIELDS if k in args}
+    train_over = {k: args[k] for k in TRAIN_FIELDS if k in args}
+    try:
+        base = _fit(PRESETS[args["preset"]], ds) if "preset" in args else ck.cfg
+        cfg = base.replace(**model_over)
+        train_cfg = ck.train_cfg.replace(**train_over)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"invalid option: {e}") from None
+    if train_cfg.dtype != ck.train_cfg.dtype:  # not a setting to change: the parameters are stored in one
+        raise UsageError(
+            f"--resume={path} holds {ck.train_cfg.dtype} parameters, not --dtype={train_cfg.dtype}"
         )
-        raise UsageError(f"--resume={path} was trained with another model: {diff}")
+    changes: dict[str, list] = {}
+    refused: list[str] = []
+    old_spec = ck.extra.get("data_spec", {})
+    # A text file is recognised by its SHA-256 (checkpoints from before it was recorded are taken on trust).
+    if "data" in args and (
+        spec["kind"] != old_spec.get("kind") or old_spec.get("sha256") not in (None, spec.get("sha256"))
+    ):
+        changes["data"] = [old_spec, spec]
+        if "data" not in allowed:
+            refused.append(f"--data={args['data']} (checkpoint: {old_spec.get('kind', '?')} data)")
+    preset_diff = [
+        f"{k}={_show(getattr(ck.cfg, k))}" for k in MODEL_FIELDS if getattr(base, k) != getattr(ck.cfg, k)
+    ]
+    if preset_diff and "preset" not in allowed:
+        refused.append(f"--preset={args['preset']} (checkpoint: {', '.join(preset_diff)})")
+    for name, old, new in [(k, getattr(ck.cfg, k), getattr(cfg, k)) for k in MODEL_FIELDS] + [
+        (k, getattr(ck.train_cfg, k), getattr(train_cfg, k)) for k in TRAIN_FIELDS
+    ]:
+        if old == new:
+            continue
+        changes[name] = [old, new]
+        if name in args and name not in allowed and name not in FREE_ON_RESUME:
+            refused.append(f"--{name}={_show(new)} (checkpoint: {_show(old)})")
+    if refused:
+        names = ",".join(r.partition("=")[0][2:] for r in refused)
+        raise UsageError(
+            f"--resume={path} continues the checkpoint's run, which differs: {'; '.join(refused)}; "
+            f"give --override={names} to change it"
+        )
+    reshaped = [k for k, s in _model.param_shapes(cfg).items() if _model.param_shapes(ck.cfg).get(k) != s]
+    reshaped += [k for k in _model.param_shapes(ck.cfg) if k not in _model.param_shapes(cfg)]
+    if reshaped:
+        model_changes = ", ".join(
+            f"{k} {_show(changes[k][0])} -> {_show(changes[k][1])}" for k in MODEL_FIELDS if k in changes
+        )
+        raise UsageError(
+            f"--resume={path}: {model_changes} would change the parameters' shapes ({', '.join(reshaped[:3])}...); "
+            "a resumed run keeps its model"
+        )
+    if cfg.vocab_size < ds.vocab_size:
+        raise UsageError(
+            f"--resume={path} has vocab_size={cfg.vocab_size}, smaller than the data's {ds.vocab_size}"
+        )
     if ck.opt_state is None:
         raise UsageError(f"--resume={path} has no optimizer state to resume from")
     if ck.step > train_cfg.steps:
         raise UsageError(f"--resume={path} is at step {ck.step}, past --steps={train_cfg.steps}")
-    if ck.train_cfg.dtype != train_cfg.dtype:
-        raise UsageError(
-            f"--resume={path} holds {ck.train_cfg.dtype} parameters, not --dtype={train_cfg.dtype}"
-        )
+    return cfg, train_cfg, changes
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -292,9 +375,14 @@ def _train(args: dict[str, Any]) -> int:
                 f"--resume={args['resume']} was trained on a text file: give it again with --data=PATH"
             )
     ds, spec = _dataset(data or "grammar")
-    cfg, train_cfg = _configs(args, ds, ck)
-    if ck is not None:
-        _check_resume(ck, args["resume"], cfg, train_cfg)
+    if ck is None:
+        if args["override"]:
+            raise UsageError("--override applies only with --resume (a new run takes every option as given)")
+        cfg, train_cfg = _configs(args, ds)
+    else:
+        cfg, train_cfg, changes = _resume_configs(args, ds, spec, ck)
+        if "data" not in args:
+            spec = ck.extra.get("data_spec", spec)
     try:
         check_data(cfg, ds)
     except ValueError as e:
@@ -306,11 +394,15 @@ def _train(args: dict[str, Any]) -> int:
     source = f"resumed from {args['resume']}" if ck is not None else args.get("preset", "tiny")
     print(f"model ({source}): {cfg}\n{n_params:,} parameters; training: {train_cfg}", file=sys.stderr)
     extra: dict[str, Any] = {"data_spec": spec}
+    if ck is not None:  # every resume, with what it changed: {setting: [before, after]}
+        resume = {"step": ck.step, "from": str(args["resume"]), "changes": changes}
+        extra["resumes"] = [*ck.extra.get("resumes", []), resume]
     if ds.tokenizer is not None:
         extra["tokenizer"] = ds.tokenizer.to_dict()
     # Ctrl-C (once or more) and SIGTERM stop training after the current step; none can cut the save short.
     with StopSignals((signal.SIGINT, signal.SIGTERM)) as stop:
-        result = train(cfg, train_cfg, ds, resume_from=args["resume"] or None, progress=not args["quiet"])
+        resume = ck._replace(cfg=cfg, train_cfg=train_cfg) if ck is not None else None  # with its changes
+        result = train(cfg, train_cfg, ds, resume_from=resume, progress=not args["quiet"])
         extra["status"] = result.status
         if result.detail:
             extra["detail"] = result.detail

@@ -384,7 +384,9 @@ def _initial_state(cfg: ModelConfig, tc: TrainConfig, params, resume_from) -> tu
     if resume_from is not None:
         if params is not None:
             raise ValueError("give either params or resume_from, not both")
-        ck = load_checkpoint(resume_from)
+        ck = resume_from if isinstance(resume_from, Checkpoint) else load_checkpoint(resume_from)
+        if isinstance(resume_from, Checkpoint):
+            resume_from = "given"  # for the messages
         if ck.cfg != cfg:
             diff = {k: (v, getattr(cfg, k)) for k, v in ck.cfg.to_dict().items() if getattr(cfg, k) != v}
             raise ValueError(f"checkpoint {resume_from} was trained with another model config: {diff}")
@@ -424,7 +426,7 @@ def train(
     data,
     *,
     params: Mapping[str, np.ndarray] | None = None,
-    resume_from: str | os.PathLike | None = None,
+    resume_from: str | os.PathLike | Checkpoint | None = None,
     progress: bool = True,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     checkpoint_path: str | os.PathLike | None = None,
@@ -439,8 +441,9 @@ def train(
         See :func:`check_data`.
     params : dict[str, ndarray], optional
         Initial parameters (copied); default ``init_params(cfg, train_cfg.seed)``.
-    resume_from : path, optional
-        A checkpoint of this model to continue up to ``train_cfg.steps``, as the uninterrupted run would.
+    resume_from : path or Checkpoint, optional
+        A checkpoint of this model to continue up to ``train_cfg.steps``, as the uninterrupted run would
+        (its file, or what :func:`~attnbook.checkpoint.load_checkpoint` read from it).
     progress : bool
         Show a progress bar (tqdm) on stderr.
     callback : callable, optional

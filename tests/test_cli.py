@@ -72,6 +72,8 @@ def test_quiet(tmp_path, capsys):
     assert capsys.readouterr().err.count("\r") == 0  # --quiet: no bar
     assert _train(tmp_path, "--quiet=false")[0] == 0
     assert "3/3" in capsys.readouterr().err  # --quiet=false really means false
+    assert _train(tmp_path, "--quiet", "false")[0] == 0
+    assert "3/3" in capsys.readouterr().err
 
 
 def test_bool_and_tuple_fields(tmp_path):
@@ -129,10 +131,17 @@ def test_resume_refusals(tmp_path, capsys):
     ck = tmp_path / "ck.npz"
     capsys.readouterr()
     cases = [
-        (["--d_model=32"], "another model: d_model 16 (checkpoint) vs 32"),
-        (["--preset=small"], "another model"),
+        (["--d_model=32"], "differs: --d_model=32 (checkpoint: 16); give --override=d_model to change it"),
+        (["--d_model=32", "--override=d_model"], "d_model 16 -> 32 would change the parameters' shapes"),
+        (["--preset=small"], "differs: --preset=small (checkpoint: block_size=16, d_model=16"),
         (["--steps=2"], "at step 3, past --steps=2"),
-        (["--dtype=float64"], "--dtype=float64"),
+        (["--dtype=float64"], "holds float32 parameters, not --dtype=float64"),
+        (
+            ["--seed=7", "--lr=0.5", "--batch_size=2"],
+            "--lr=0.5 (checkpoint: 0.003); --seed=7 (checkpoint: 0)",
+        ),
+        (["--seed=7", "--lr=0.5"], "give --override=lr,seed to change it"),
+        (["--data=copy"], "--data=copy (checkpoint: grammar data)"),
     ]
     for args, message in cases:
         assert main([f"--resume={ck}", "--quiet", *args]) == 2, args
@@ -143,6 +152,41 @@ def test_resume_refusals(tmp_path, capsys):
     save_checkpoint(tmp_path / "noopt.npz", c.params, c.cfg, c.train_cfg, c.step, None, c.history, c.extra)
     assert main([f"--resume={tmp_path / 'noopt.npz'}", "--steps=5"]) == 2
     assert "no optimizer state" in capsys.readouterr().err
+    assert main(["--override=lr", "--lr=0.1", "--quiet"]) == 2  # nothing to override in a new run
+    assert "--override applies only with --resume" in capsys.readouterr().err
+    assert main([f"--resume={ck}", "--override=lr,bogus"]) == 2
+    assert "argument --override: unknown setting(s) bogus" in capsys.readouterr().err
+
+
+def test_resume_with_override_records_the_changes(tmp_path):
+    assert _train(tmp_path, name="a.npz")[0] == 0
+    rc = main([f"--resume={tmp_path / 'a.npz'}", "--override=lr,dropout", "--lr=1e-2", "--dropout=0.1",
+               "--steps=5", f"--out={tmp_path / 'b.npz'}", "--sample=0", "--quiet"])  # fmt: skip
+    assert rc == 0
+    b = load_checkpoint(tmp_path / "b.npz")
+    assert b.train_cfg.lr == 1e-2 and b.cfg.dropout == 0.1 and b.step == 5
+    (resume,) = b.extra["resumes"]
+    assert resume["step"] == 3 and resume["from"] == str(tmp_path / "a.npz")
+    assert resume["changes"] == {"dropout": [0.0, 0.1], "lr": [3e-3, 1e-2], "steps": [3, 5]}
+    rc = main([f"--resume={tmp_path / 'b.npz'}", "--steps=6", f"--out={tmp_path / 'c.npz'}", "--sample=0",
+               "--quiet"])  # fmt: skip
+    assert rc == 0  # the overridden settings are now the checkpoint's
+    assert [r["changes"] for r in load_checkpoint(tmp_path / "c.npz").extra["resumes"]][1] == {
+        "steps": [5, 6]
+    }
+
+
+def test_resume_recognises_its_text_file(tmp_path, capsys):
+    text, other = tmp_path / "text.txt", tmp_path / "other.txt"
+    text.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
+    other.write_text("the mat sat on the cat. " * 40, encoding="utf-8")
+    assert _train(tmp_path, f"--data={text}", name="a.npz")[0] == 0
+    resume = [f"--resume={tmp_path / 'a.npz'}", "--steps=4", "--sample=0", "--quiet"]
+    assert main([*resume, f"--out={tmp_path / 'b.npz'}"]) == 2
+    assert "was trained on a text file: give it again with --data=PATH" in capsys.readouterr().err
+    assert main([*resume, f"--data={other}", f"--out={tmp_path / 'b.npz'}"]) == 2
+    assert f"--data={other} (checkpoint: text data); give --override=data" in capsys.readouterr().err
+    assert main([*resume, f"--data={text}", f"--out={tmp_path / 'b.npz'}"]) == 0
 
 
 # ---------------------------------------------------------------------------------------------- errors
