@@ -5,7 +5,11 @@ writes a checkpoint; ``attnbook-train sample ckpt.npz --prompt="the "`` generate
 ``attnbook-train info ckpt.npz`` describes one. Every field of :class:`~attnbook.config.ModelConfig` and
 :class:`~attnbook.config.TrainConfig` is an option (``--d_model=32``), its help the field's comment.
 Whatever can be checked before training is (options, data, the output path, the resume checkpoint): a
-problem is one line naming the option or file, exit status 2.
+problem is one line naming the option or file, exit status 2. A run always ends with a checkpoint: a
+diverging run saves its last finite state (exit status 3), Ctrl-C (once or twice) and SIGTERM stop after the
+current step and save it (130, 143), and no signal can cut the atomic write short. ``--resume`` continues
+the checkpoint's run with its model and training settings; only ``--steps`` may differ unless
+``--override=NAME,...`` allows more, and each resume is recorded in the checkpoint (``extra["resumes"]``).
 """
 
 from __future__ import annotations
@@ -172,8 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model preset and write a checkpoint (Ctrl-C stops and saves)",
         description="Train a model preset on a dataset and write a checkpoint. Model options default to the "
-        "preset's values (the vocabulary fitted to the data); with --resume, to the checkpoint's, and the "
-        "training options too. Options may be spelt --batch_size=16 or --batch-size 16.",
+        "preset's values (the vocabulary fitted to the data). With --resume, the model, the training "
+        "options and the data are the checkpoint's: another value is refused unless --override names it "
+        "(only --steps may change freely). Options may be spelt --batch_size=16 or --batch-size 16.",
+        epilog="Exit status: 0 done; 2 a bad option or file (nothing trained); 3 diverged (the last finite "
+        "state is saved); 130 or 143 stopped by Ctrl-C or SIGTERM (the last completed step is saved).",
         usage=f"{PROG} [train] [--key=value ...]",
         allow_abbrev=False,
         formatter_class=_Formatter,

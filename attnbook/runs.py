@@ -131,7 +131,7 @@ def _load(path: Path, key: str, cfg: ModelConfig, train_cfg: TrainConfig) -> Tra
     status = ck.extra.get("status")
     if status not in ("done", "diverged"):
         return None
-    return TrainResult(ck.params, ck.history, None, ck.step, status)
+    return TrainResult(ck.params, ck.history, None, ck.step, status, ck.extra.get("detail", ""))
 
 
 def cached_train(
@@ -178,9 +178,11 @@ def cached_train(
         "data_spec": _short_spec(data_spec),
         "numerics": numeric_environment(),
     }
+    if result.detail:
+        extra["detail"] = result.detail
     save_checkpoint(path, result.params, cfg, train_cfg, result.step, None, result.history, extra=extra)
     # Hand back what a later cache hit would return, so a first build and a rebuild see the same thing.
-    return TrainResult(result.params, result.history, None, result.step, result.status)
+    return TrainResult(result.params, result.history, None, result.step, result.status, result.detail)
 
 
 def _short_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -132,3 +132,14 @@ def test_cache_entry_records_its_numerics(tmp_path):
     runs.cached_train(CFG, TC, SPEC, tmp_path)
     (entry,) = tmp_path.glob("*.npz")
     assert runs.load_checkpoint(entry).extra["numerics"] == runs.numeric_environment()
+
+
+def test_a_diverged_run_is_cached_with_its_detail(tmp_path, counted):
+    tc = dataclasses.replace(
+        TC, lr=1e4, grad_clip=0.0, warmup_steps=0, min_lr=0.0, steps=40, snapshot_steps=()
+    )
+    first = runs.cached_train(CFG, tc, SPEC, tmp_path)
+    again = runs.cached_train(CFG, tc, SPEC, tmp_path)
+    assert len(counted) == 1 and first.status == again.status == "diverged"
+    assert again.detail == first.detail and "non-finite" in first.detail
+    _same(first, again)

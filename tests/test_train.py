@@ -386,3 +386,22 @@ def test_non_finite_parameters_are_named():
         model.forward(params, np.zeros((1, 4), dtype=np.int64), CFG)
     with pytest.raises(ValueError, match=r"params\['blocks.0.attn.w_qkv'\] has non-finite"):
         train(CFG, _tc(), _data(), params=params, progress=False)
+
+
+def test_ctrl_c_inside_the_update_leaves_whole_parameters(monkeypatch):
+    params = model.init_params(CFG, 0)
+    opt = AdamW(params, lr=1e-3)
+    batch = get_batch(_data()[0], CFG.block_size, 4, np.random.default_rng(0))
+    before = {k: p.copy() for k, p in params.items()}
+    real_step = opt.step
+
+    def interrupted_step(grads, lr=None):
+        real_step(grads, lr)  # the parameters are updated, the optimizer's step count too ...
+        raise KeyboardInterrupt  # ... and Ctrl-C arrives before the caller knows
+
+    monkeypatch.setattr(opt, "step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_step(params, opt, batch, CFG, lr=1e-3)
+    assert opt.t == 0
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k], err_msg=k)
