@@ -9,6 +9,7 @@ split over 2 threads sums in another order than over 1: a chapter 8 model differ
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -23,7 +24,14 @@ from .config import ModelConfig
 from .data import make_dataset, normalize_data_spec
 from .train import TrainConfig, TrainResult, load_checkpoint, save_checkpoint, train
 
-__all__ = ["cached_train", "default_cache_dir", "numeric_environment", "run_key", "source_hash"]
+__all__ = [
+    "cached_train",
+    "default_cache_dir",
+    "numeric_environment",
+    "openblas_runtime",
+    "run_key",
+    "source_hash",
+]
 
 # The variables BLAS libraries read their thread count from (OpenBLAS, its GotoBLAS name, OpenMP, MKL,
 # Accelerate); NumPy's BLAS reads them once, when it is loaded.
@@ -70,12 +78,55 @@ def source_hash(package_dir: str | os.PathLike | None = None) -> str:
     return h.hexdigest()
 
 
+def _loaded_openblas() -> list[str]:
+    """Paths of the OpenBLAS libraries in this process (Linux), else the one in NumPy's wheel folder."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1]})
+        if paths:
+            return paths
+    except OSError:
+        pass
+    return sorted(str(p) for p in (Path(np.__file__).parent.parent / "numpy.libs").glob("*openblas*"))
+
+
+def openblas_runtime() -> dict[str, Any] | None:
+    """The thread count and CPU kernel OpenBLAS is using (as threadpoolctl asks it), or None if not found.
+
+    NumPy's OpenBLAS reads its thread variables once, when loaded, and picks kernels for the CPU it runs
+    on; asking the library gives what it really does rather than what the environment says now.
+    """
+    for path in _loaded_openblas():
+        try:
+            lib = ctypes.CDLL(path)  # already loaded: the same library, not a second copy
+        except OSError:
+            continue
+        for prefix, suffix in (
+            ("scipy_openblas", "64_"),
+            ("scipy_openblas", ""),
+            ("openblas", "64_"),
+            ("openblas", ""),
+        ):
+            threads = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            core = getattr(lib, f"{prefix}_get_corename{suffix}", None)
+            if threads is None:
+                continue
+            threads.restype, threads.argtypes = ctypes.c_int, []
+            name = None
+            if core is not None:
+                core.restype, core.argtypes = ctypes.c_char_p, []
+                name = core().decode("ascii", "replace")
+            return {"threads": int(threads()), "core": name}
+    return None
+
+
 def numeric_environment() -> dict[str, Any]:
     """What a training result depends on besides the code and the configs, as a JSON-able dict.
 
     The NumPy version; its BLAS (name, version and build configuration, from ``numpy.show_config``);
     the machine and the vector extensions NumPy found (BLAS picks its kernels by CPU); and the BLAS
-    thread count: the thread variables that are set (``THREAD_VARIABLES``), or, with none set, the
+    threads: what OpenBLAS reports it uses (:func:`openblas_runtime`: thread count and CPU kernel) or,
+    for another BLAS, the thread variables that are set (``THREAD_VARIABLES``), or with none set the
     number of CPUs (the default of OpenBLAS and MKL).
     """
     try:
@@ -85,9 +136,9 @@ def numeric_environment() -> dict[str, Any]:
         simd = config.get("SIMD Extensions", {}).get("found", [])
     except (TypeError, AttributeError):  # NumPy < 1.25 has no mode="dicts"
         blas, simd = {}, []
-    threads: dict[str, Any] = {v: os.environ[v] for v in THREAD_VARIABLES if v in os.environ}
-    if not threads:
-        threads = {"cpus": os.cpu_count()}
+    threads: dict[str, Any] | None = openblas_runtime()
+    if threads is None:
+        threads = {v: os.environ[v] for v in THREAD_VARIABLES if v in os.environ} or {"cpus": os.cpu_count()}
     return {
         "numpy": np.__version__,
         "blas": blas,

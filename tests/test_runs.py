@@ -1,6 +1,7 @@
 """Tests for attnbook.runs: cache hits do not retrain, keys follow configs and code, bad entries recompute."""
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -113,19 +114,27 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 
 def test_key_follows_what_the_numbers_depend_on(monkeypatch):
+    blas = runs.openblas_runtime()
+    if blas is not None:  # NumPy's own OpenBLAS: what it really uses, read from the library
+        assert blas["threads"] >= 1 and runs.numeric_environment()["threads"] == blas
+        if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+            assert blas["threads"] == 1
+    base = runs.run_key(CFG, TC, SPEC)
+    monkeypatch.setattr(runs, "openblas_runtime", lambda: {"threads": 2, "core": "Haswell"})
+    two = runs.run_key(CFG, TC, SPEC)
+    monkeypatch.setattr(runs, "openblas_runtime", lambda: {"threads": 2, "core": "SkylakeX"})
+    assert len({base, two, runs.run_key(CFG, TC, SPEC)}) == 3  # 2 threads sum in another order than 1
+    # another BLAS: the thread variables, or the CPU count when none is set
+    monkeypatch.setattr(runs, "openblas_runtime", lambda: None)
     for v in runs.THREAD_VARIABLES:
         monkeypatch.delenv(v, raising=False)
     unset = runs.run_key(CFG, TC, SPEC)
-    assert runs.numeric_environment()["threads"] == {"cpus": runs.os.cpu_count()}
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert runs.numeric_environment()["threads"] == {"cpus": os.cpu_count()}
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")
     one = runs.run_key(CFG, TC, SPEC)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    two = runs.run_key(CFG, TC, SPEC)
-    assert len({unset, one, two}) == 3  # 2 BLAS threads sum in another order than 1
+    assert runs.numeric_environment()["threads"] == {"MKL_NUM_THREADS": "1"}
     monkeypatch.setattr(runs.np, "__version__", "0.0.0")
-    assert runs.run_key(CFG, TC, SPEC) != two
-    env = runs.numeric_environment()
-    assert env["numpy"] == "0.0.0" and env["threads"] == {"OPENBLAS_NUM_THREADS": "2"}
+    assert len({unset, one, runs.run_key(CFG, TC, SPEC)}) == 3
 
 
 def test_cache_entry_records_its_numerics(tmp_path):
