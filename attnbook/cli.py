@@ -425,9 +425,11 @@ def _train(args: dict[str, Any]) -> int:
         return EXIT_DIVERGED
     if result.status == "interrupted" or stop.received:
         signum = signal.SIGTERM if signal.SIGTERM in stop.received else signal.SIGINT
+        name = signal.Signals(signum).name
         if result.status == "interrupted":
-            print(f"{PROG}: stopped by {signal.Signals(signum).name} after step {result.step}; wrote {out}",
-                  file=sys.stderr)  # fmt: skip
+            print(f"{PROG}: stopped by {name} after step {result.step}; wrote {out}", file=sys.stderr)
+        else:  # the run had finished: the signal came while saving, which it did not cut short
+            print(f"{PROG}: {name} received while saving; {out} is complete", file=sys.stderr)
         return 128 + signum
     if ds.tokenizer is not None and args["sample"] > 0:
         from .sample import generate

@@ -353,26 +353,28 @@ class StopSignals:
 
     @property
     def requested(self) -> bool:
-        """Whether this or an enclosing instance has received a stop signal."""
-        return bool(self.received) or any(s.received for s in self._active)
+        """Whether this or an enclosing instance (in the main thread) has received a stop signal."""
+        return bool(self.received) or (self in self._active and any(s.received for s in self._active))
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
+        self._main = threading.current_thread() is threading.main_thread()
+        if self._main:  # signals are delivered to the main thread only
             for signum in self.signums:
                 try:
                     self._old[signum] = signal.signal(signum, self._handler)
                 except (ValueError, OSError):  # not allowed here (e.g. some embedded interpreters)
                     pass
-        self._active.append(self)
+            self._active.append(self)
         return self
 
     def __exit__(self, *exc) -> bool:
         for signum, old in self._old.items():  # from now on a signal goes to the previous handler
             signal.signal(signum, old)
         self._old = {}
-        self._active.remove(self)
-        if self._active and self.received:
-            self._active[-1].received.extend(self.received)
+        if self._main:
+            self._active.remove(self)
+            if self._active and self.received:
+                self._active[-1].received.extend(self.received)
         return False
 
 

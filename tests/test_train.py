@@ -405,3 +405,28 @@ def test_ctrl_c_inside_the_update_leaves_whole_parameters(monkeypatch):
     assert opt.t == 0
     for k in params:
         np.testing.assert_array_equal(params[k], before[k], err_msg=k)
+
+
+def test_stop_signals_nest_and_hand_over_what_they_received():
+    from attnbook.train import StopSignals
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with StopSignals((signal.SIGINT, signal.SIGTERM)) as outer:
+        with StopSignals() as inner:  # train()'s: Ctrl-C only
+            os.kill(os.getpid(), signal.SIGTERM)  # reaches the outer handler ...
+            assert inner.requested  # ... and stops the inner loop
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C raises nothing either
+            assert inner.received == [signal.SIGINT, signal.SIGINT]
+        assert outer.received == [signal.SIGTERM, signal.SIGINT, signal.SIGINT]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_train_in_a_thread_installs_no_handler():
+    import threading
+
+    results = []
+    t = threading.Thread(target=lambda: results.append(train(CFG, _tc(steps=2), _data(), progress=False)))
+    t.start()
+    t.join()
+    assert results[0].status == "done" and results[0].step == 2
