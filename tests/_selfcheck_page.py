@@ -16,7 +16,9 @@ BOOK = ROOT / "book"
 CONF = f"""
 import sys
 sys.path.insert(0, {str(BOOK / "_ext")!r})
-extensions = ["myst_nb", "attnbook_selfcheck"]
+# attnbook_offline: the local MathJax, so the page makes no request to the network (as the book)
+extensions = ["myst_nb", "attnbook_offline", "attnbook_selfcheck"]
+mathjax_path = "mathjax/tex-chtml.js"
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True

@@ -210,7 +210,9 @@ class SelfCheckDirective(SphinxDirective):
             raise self.error("selfcheck: the question is missing (text before the list of choices)")
 
         serial = self.env.new_serialno("attnbook-selfcheck")
-        node = selfcheck(ident=f"selfcheck-{self.env.docname.replace('/', '-')}-{serial + 1}", number=serial + 1)
+        node = selfcheck(
+            ident=f"selfcheck-{self.env.docname.replace('/', '-')}-{serial + 1}", number=serial + 1
+        )
         self.set_source_info(node)
         question = selfcheck_question()
         question.extend(children)
@@ -245,7 +247,9 @@ class SelfCheckDirective(SphinxDirective):
         try:
             answer = int(text)
         except ValueError:
-            raise self.error(f"selfcheck: :answer: must be the number of the right choice (1..{n}), got {text!r}")
+            raise self.error(
+                f"selfcheck: :answer: must be the number of the right choice (1..{n}), got {text!r}"
+            )
         if not 1 <= answer <= n:
             raise self.error(f"selfcheck: :answer: must be between 1 and {n}, got {answer}")
         return answer
@@ -312,7 +316,9 @@ def setup(app: Sphinx) -> dict:
     }
     for node, (visit, depart) in html.items():
         # Other builders (text, LaTeX, ...) leave self-checks out: they are interactive.
-        app.add_node(node, html=(visit, depart), **{b: (_skip, None) for b in ("latex", "text", "man", "texinfo")})
+        app.add_node(
+            node, html=(visit, depart), **{b: (_skip, None) for b in ("latex", "text", "man", "texinfo")}
+        )
     app.add_directive("selfcheck", SelfCheckDirective)
     app.add_directive("takeaways", TakeawaysDirective)
     app.connect("html-page-context", _add_script)
