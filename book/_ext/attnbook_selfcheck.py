@@ -249,7 +249,7 @@ class SelfCheckDirective(SphinxDirective):
         except ValueError:
             raise self.error(
                 f"selfcheck: :answer: must be the number of the right choice (1..{n}), got {text!r}"
-            )
+            ) from None
         if not 1 <= answer <= n:
             raise self.error(f"selfcheck: :answer: must be between 1 and {n}, got {answer}")
         return answer
@@ -270,18 +270,18 @@ class SelfCheckDirective(SphinxDirective):
             try:
                 from myst_nb.ext.glue.utils import RetrievalError, retrieve_glue_data
             except ImportError:  # pragma: no cover - the book always builds with myst-nb
-                raise self.error("selfcheck: :glue: needs myst-nb")
+                raise self.error("selfcheck: :glue: needs myst-nb") from None
             try:
                 text = retrieve_glue_data(self.state.document, key).data.get("text/plain", "")
             except RetrievalError as exc:
-                raise self.error(f"selfcheck: :glue: {exc}")
+                raise self.error(f"selfcheck: :glue: {exc}") from None
             label = f":glue: {key}"
         else:
             text, label = self.options["answer"], ":answer:"
         try:
             value = float(str(text).strip().strip("'\""))
         except ValueError:
-            raise self.error(f"selfcheck: {label} must be a number, got {text!r}")
+            raise self.error(f"selfcheck: {label} must be a number, got {text!r}") from None
         if not math.isfinite(value):
             raise self.error(f"selfcheck: {label} must be finite, got {text!r}")
         return value
@@ -291,7 +291,7 @@ class SelfCheckDirective(SphinxDirective):
         try:
             tol = float(text)
         except ValueError:
-            raise self.error(f"selfcheck: :tolerance: must be a number, got {text!r}")
+            raise self.error(f"selfcheck: :tolerance: must be a number, got {text!r}") from None
         if not (math.isfinite(tol) and tol >= 0):
             raise self.error(f"selfcheck: :tolerance: must be finite and >= 0, got {text!r}")
         return tol
