@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -275,3 +276,27 @@ def test_selfcheck_nodes_are_skipped_outside_html():
     """Builders other than HTML leave the interactive questions out instead of failing on unknown nodes."""
     with pytest.raises(selfcheck_ext.nodes.SkipNode):
         selfcheck_ext._skip(None, None)
+
+
+def test_run_chapter_reports_glued_names_the_prose_uses_but_no_cell_glues():
+    """scripts/run_chapter.py does not render Markdown, but it does catch a misspelt glue name (role or option)."""
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("run_chapter", ROOT / "scripts" / "run_chapter.py")
+    run_chapter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_chapter)
+    glued = nbformat.v4.new_code_cell("glue(...)")
+    glued.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "0.25"}, metadata={"scrapbook": {"name": "quarter"}}
+        )
+    ]
+    prose = nbformat.v4.new_markdown_cell(
+        "A quarter is {glue:text}`quarter:.2f`, a half {glue}`half`.\n\n"
+        "```{selfcheck}\n:glue: quarter\n\nQ?\n```\n\n```{selfcheck}\n:glue: third\n\nQ?\n```\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[glued, prose])
+    assert run_chapter.missing_glue(nb) == [
+        "the prose uses 'half', which no cell glues",
+        "the prose uses 'third', which no cell glues",
+    ]
