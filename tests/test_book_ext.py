@@ -300,3 +300,14 @@ def test_run_chapter_reports_glued_names_the_prose_uses_but_no_cell_glues():
         "the prose uses 'half', which no cell glues",
         "the prose uses 'third', which no cell glues",
     ]
+
+
+@pytest.mark.parametrize("chapter", sorted((BOOK / "chapters").glob("*.md")), ids=lambda p: p.stem)
+def test_every_chapter_ends_with_takeaways_and_self_checks(chapter):
+    """Issue 14: each chapter ends with a "Key takeaways" box and 2-4 self-check questions the page grades
+    (the {takeaways} and {selfcheck} directives of book/_ext/attnbook_selfcheck.py)."""
+    text = chapter.read_text(encoding="utf-8")
+    tail = text[text.rfind("\n## ") :]
+    assert "```{takeaways}" in tail, f"{chapter.name}: the last section has no {{takeaways}} box"
+    n = tail.count("```{selfcheck}")
+    assert 2 <= n <= 4, f"{chapter.name}: the last section has {n} {{selfcheck}} questions, not 2 to 4"

@@ -106,6 +106,19 @@ def test_number_from_glue_wrong_right_and_not_a_number(checks_page):
         _verdict(page, form) == "Right." and _shown(page, form, "explain") and not _shown(page, form, "hint")
     )
     assert page.get_attribute(field, "aria-invalid") == "false"
+    # the forms a reader may type a number in
+    parse = "(s) => window.attnbookSelfcheck.parseNumber(s)"
+    for text, value in (
+        ("0.25", 0.25),
+        (" 1/4 ", 0.25),
+        ("2^-2", 0.25),
+        ("2^(-2)", 0.25),
+        ("\u22120.5", -0.5),
+        ("2.5e-1", 0.25),
+        (".25", 0.25),
+    ):
+        assert page.evaluate(parse, text) == value, text
+    assert page.evaluate("(s) => isNaN(window.attnbookSelfcheck.parseNumber(s))", "0.25x")
     # an exact answer: 8 is right, 8.5 is wrong (tolerance 0); the button checks too
     page.fill("#selfcheck-checks-3-value", "8.5")
     page.click("#selfcheck-checks-3 .selfcheck-check")
