@@ -3,13 +3,16 @@ chapter or a figure without rebuilding the book.
 
     python scripts/run_chapter.py book/chapters/03_masks.md --html /tmp/ch3.html
 
-Exit status 1 when a cell fails or writes to stderr (the book build treats both as errors). The page inlines
-BokehJS, so it works offline; the browser tests' numbers check runs on it like on a book page.
+Exit status 1 when a cell fails or writes to stderr, or when the prose names a glued value the chapter never
+glues (a ``{glue:...}`` role, or a ``:glue:`` option of a ``{selfcheck}``): the book build treats all three as
+errors. The Markdown itself is not rendered here (directives such as ``{selfcheck}`` are checked only by Sphinx).
+The page inlines BokehJS, so it works offline; the browser tests' numbers check runs on it like on a book page.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             html = out.get("data", {}).get("text/html", "")
             if "data-attnbook-figure" in html:
                 figures.append(html)
+    problems += missing_glue(nb)
     for p in problems:
         print(p, file=sys.stderr)
     if args.html:
@@ -62,6 +66,27 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{len(figures)} figure(s) written to {args.html}")
     return 1 if problems else 0
+
+
+_GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")
+_GLUE_OPTION = re.compile(r"^:glue:\s*(\S+)\s*$", re.M)
+
+
+def missing_glue(nb) -> list[str]:
+    """The glued names the Markdown cells use but no executed cell glued, one message each."""
+    glued = {
+        out.get("metadata", {}).get("scrapbook", {}).get("name")
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+    }
+    used = {
+        name.strip()
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for pattern in (_GLUE_ROLE, _GLUE_OPTION)
+        for name in pattern.findall(cell.source)
+    }
+    return [f"the prose uses {name!r}, which no cell glues" for name in sorted(used - glued)]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,3 +153,161 @@ def test_the_theme_modules_count_in_every_figure_chapters_hash():
     """show() attaches js/theme.mjs (which imports js/colors.mjs) to every figure: editing them re-executes."""
     files = {p.name for p in ext.dependency_files(CHAPTER_VIZ)}
     assert {"theme.mjs", "colors.mjs", "core.py"} <= files
+
+
+# --- self-checks and takeaways (book/_ext/attnbook_selfcheck.py) ------------------------------------------
+selfcheck_ext = importlib.import_module("attnbook_selfcheck")
+
+
+@pytest.fixture(scope="module")
+def selfcheck_site(tmp_path_factory):
+    """The tiny project of tests/_selfcheck_page.py, built once with -W (executes one glue cell)."""
+    from _selfcheck_page import build, write_project
+
+    root = tmp_path_factory.mktemp("selfcheck")
+    result = build(write_project(root / "src"), root / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "out"
+
+
+def _forms(html: str) -> list[str]:
+    return re.findall(r"<form class=\"attnbook-selfcheck\".*?</form>", html, flags=re.S)
+
+
+@pytest.mark.slow
+def test_selfcheck_renders_native_controls_with_the_answer(selfcheck_site):
+    html = (selfcheck_site / "checks.html").read_text(encoding="utf-8")
+    choice, glued, literal = _forms(html)
+    assert 'data-kind="choice"' in choice and 'data-answer="2"' in choice
+    assert choice.count('type="radio"') == 3 and choice.count("<label for=") == 3
+    assert 'role="radiogroup" aria-labelledby="selfcheck-checks-1-question"' in choice
+    assert '<button type="submit"' in choice and 'aria-live="polite"' in choice
+    # the hint and the explanation are in the page, hidden until the reader checks an answer
+    assert '<div class="selfcheck-hint" hidden>' in choice and "<em>letters</em>" in choice
+    assert '<div class="selfcheck-explain" hidden>' in choice
+    # a number question's answer comes from the notebook's glue; the label states the tolerance
+    assert (
+        'data-kind="number"' in glued and 'data-answer="0.25"' in glued and 'data-tolerance="0.01"' in glued
+    )
+    assert "Your answer (within ±0.01)" in glued and 'inputmode="decimal"' in glued
+    assert 'data-answer="8"' in literal and "within" not in literal and "selfcheck-explain" not in literal
+    # ids are unique on the page
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.slow
+def test_takeaways_box_and_script_only_where_needed(selfcheck_site):
+    html = (selfcheck_site / "checks.html").read_text(encoding="utf-8")
+    assert '<p class="admonition-title">Key takeaways</p>' in html and "attnbook-takeaways" in html
+    assert re.search(r'<script defer="defer" src="_static/attnbook-selfcheck\.js', html)
+    assert (selfcheck_site / "_static" / "attnbook-selfcheck.js").is_file()
+    assert "attnbook-selfcheck.js" not in (selfcheck_site / "plain.html").read_text(encoding="utf-8")
+
+
+BAD_CHECKS = """# Bad
+
+```{selfcheck}
+:answer: 5
+
+Out of range?
+
+- a
+- b
+```
+
+```{selfcheck}
+A number question without an answer?
+```
+
+```{selfcheck}
+:glue: nowhere
+
+Glued from a page that glued nothing?
+```
+
+```{selfcheck}
+:answer: two
+
+Not a number?
+```
+
+```{selfcheck}
+:answer: 1
+:tolerance: 0.5
+
+Tolerance on a choice?
+
+- a
+- b
+```
+
+```{selfcheck}
+:answer: 1
+
+- Only choices, no question.
+- b
+```
+"""
+
+
+def test_selfcheck_mistakes_fail_the_build_with_a_message(tmp_path):
+    """Every authoring mistake is a warning naming it, so the book's ``sphinx-build -W`` fails."""
+    from _selfcheck_page import build, write_project
+
+    result = build(
+        write_project(tmp_path / "src", page=BAD_CHECKS), tmp_path / "out", warnings_are_errors=False
+    )
+    log = result.stderr
+    for message in (
+        ":answer: must be between 1 and 2, got 5",
+        "needs exactly one of :answer: and :glue:",
+        "No key 'nowhere' found in glue data",
+        ":answer: must be a number, got 'two'",
+        ":glue: and :tolerance: belong to number questions",
+        "the question is missing",
+    ):
+        assert message in log, (message, log[-3000:])
+    strict = build(tmp_path / "src", tmp_path / "out-strict")
+    assert strict.returncode != 0
+
+
+def test_selfcheck_nodes_are_skipped_outside_html():
+    """Builders other than HTML leave the interactive questions out instead of failing on unknown nodes."""
+    with pytest.raises(selfcheck_ext.nodes.SkipNode):
+        selfcheck_ext._skip(None, None)
+
+
+def test_run_chapter_reports_glued_names_the_prose_uses_but_no_cell_glues():
+    """scripts/run_chapter.py does not render Markdown, but it does catch a misspelt glue name (role or option)."""
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("run_chapter", ROOT / "scripts" / "run_chapter.py")
+    run_chapter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_chapter)
+    glued = nbformat.v4.new_code_cell("glue(...)")
+    glued.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "0.25"}, metadata={"scrapbook": {"name": "quarter"}}
+        )
+    ]
+    prose = nbformat.v4.new_markdown_cell(
+        "A quarter is {glue:text}`quarter:.2f`, a half {glue}`half`.\n\n"
+        "```{selfcheck}\n:glue: quarter\n\nQ?\n```\n\n```{selfcheck}\n:glue: third\n\nQ?\n```\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[glued, prose])
+    assert run_chapter.missing_glue(nb) == [
+        "the prose uses 'half', which no cell glues",
+        "the prose uses 'third', which no cell glues",
+    ]
+
+
+@pytest.mark.parametrize("chapter", sorted((BOOK / "chapters").glob("*.md")), ids=lambda p: p.stem)
+def test_every_chapter_ends_with_takeaways_and_self_checks(chapter):
+    """Issue 14: each chapter ends with a "Key takeaways" box and 2-4 self-check questions the page grades
+    (the {takeaways} and {selfcheck} directives of book/_ext/attnbook_selfcheck.py)."""
+    text = chapter.read_text(encoding="utf-8")
+    tail = text[text.rfind("\n## ") :]
+    assert "```{takeaways}" in tail, f"{chapter.name}: the last section has no {{takeaways}} box"
+    n = tail.count("```{selfcheck}")
+    assert 2 <= n <= 4, f"{chapter.name}: the last section has {n} {{selfcheck}} questions, not 2 to 4"
