@@ -1,13 +1,14 @@
 // Split of d_model into heads: each column of Q moves from (T, C) to (T, H, D) (reshape) to (H, T, D)
 // (transpose, drawn as a stack of H sheets). Only positions are interpolated here; Q itself comes from NumPy.
 // Python twin: attnbook.viz.multihead.SplitPayload.view (the browser tests compare the two).
-import {describe, field, setColumns} from "./lib.mjs"
+import {describe, field, fmt, setColumns} from "./lib.mjs"
 
 const GAP = 0.6, DX = 0.5, DY = 0.5  // gap between column groups; offset of each sheet in the stack
 const ease = (s) => s * s * (3 - 2 * s)
 
 export default ({payload, widgets, cells, heads, caption, description}) => {
   const tokens = field(payload, "tokens"), q = field(payload, "q"), colors = field(payload, "colors")
+  const inks = field(payload, "inks")
   const frames = field(payload, "frames")
   const H = Number(widgets.heads.value), step = widgets.progress.value
   const T = tokens.length, C = q.shape[1], D = C / H
@@ -17,6 +18,7 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
   const n = T * C
   const x = new Float32Array(n), y = new Float32Array(n), value = new Float32Array(n)
   const color = new Array(n), token = new Array(n), column = new Array(n), head = new Array(n)
+  const label = new Array(n), ink = new Array(n)
   let c = 0
   for (let h = H - 1; h >= 0; h--) {  // back sheets first, so head 1 ends on top of the stack
     for (let i = 0; i < T; i++) {
@@ -30,11 +32,14 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
         column[c] = `c${j} → head ${h + 1}, d${d}`
         head[c] = String(h + 1)
         value[c] = q[i * C + j]
+        // each value written in its cell; once the sheets stack, on the front sheet only (head 1)
+        label[c] = b === 0 || h === 0 ? fmt(value[c], 1) : ""
+        ink[c] = inks[h]
         c++
       }
     }
   }
-  setColumns(cells, {x, y, color, token, column, head, value})
+  setColumns(cells, {x, y, color, token, column, head, value, label, ink})
 
   const hx = [], hy = [], text = [], hcolor = []
   for (let h = 0; h < H; h++) {
@@ -60,6 +65,7 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
     html = `<b>Transpose</b> (T, H, D) → (H, T, D) = ${shape(H, T, D)}: heads become the leading axis, like a ` +
       `batch: ${H} separate (T, D) = ${shape(T, D)} matri${H === 1 ? "x" : "ces"}, each doing its own attention.`
   }
+  html += " Each cell shows its value of Q (hover for three decimals)."
   if (H === 1) html += " With a single head there is nothing to split: D = C and the picture does not move."
   caption.text = html + `<br><span class="attnbook-muted">step ${step} of ${frames}</span>`
   describe(description, caption.text)
