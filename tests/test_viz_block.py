@@ -283,3 +283,32 @@ def test_the_page_formats_numbers_as_python():
     page = json.loads(out.stdout)
     python = [[f"{x:.1e}", f"{x:.3e}", f"{x:#.3g}", f"{x:#.2g}"] for x in NUMBERS]
     assert page == python
+
+
+# --- ticks: whole block numbers, uncrowded log axes -------------------------------------------------------------
+
+
+def test_block_axes_tick_whole_numbers_and_the_log_axis_is_uncrowded(sweep, grad_sweep):
+    from bokeh.models import BasicTicker, LogTicker
+
+    models = check_names(signal_figure(sweep), "signal")
+    ticker = models["signal-stats-xticks"]
+    assert isinstance(ticker, BasicTicker) and ticker.min_interval == 1 and ticker.num_minor_ticks == 0
+    models = check_names(gradient_figure(grad_sweep), "grads")
+    assert models["grads-xticks"].min_interval == 1
+    y = models["grads-yticks"]
+    assert isinstance(y, LogTicker) and y.desired_num_ticks == 4
+
+
+def test_log_ticks_and_integer_ticks():
+    from bokeh.models import LinearAxis
+
+    from attnbook.viz.kit import integer_ticks, log_ticks
+
+    axis = LinearAxis()
+    log_ticks(axis, name="n-yticks")
+    assert axis.ticker.desired_num_ticks == 4 and axis.ticker.name == "n-yticks"
+    with pytest.raises(ValueError, match="desired"):
+        log_ticks(axis, desired=1)
+    integer_ticks(axis, name="n-xticks")
+    assert axis.ticker.min_interval == 1 and axis.ticker.name == "n-xticks"

@@ -847,3 +847,23 @@ def readable(color: str, background: str = "#ffffff", contrast: float = 4.5) -> 
 __all__ += ["description", "described"]
 __all__ += ["panel_text"]
 __all__ += ["readable"]
+
+
+def integer_ticks(axis, *, name: str | None = None) -> None:
+    """Ticks at whole numbers only (1, 2, 5, 10... apart), for an axis that counts (blocks, layers, steps): at a
+    depth of 2 the axis shows 0, 1, 2, never a block 0.5. ``axis`` is a plot's axis (``plot.xaxis[0]``)."""
+    from bokeh.models import BasicTicker
+
+    axis.ticker = BasicTicker(min_interval=1, num_minor_ticks=0, name=name)
+
+
+def log_ticks(axis, *, name: str | None = None, desired: int = 4) -> None:
+    """Uncrowded ticks for a log axis: about ``desired`` of them. Bokeh's default (6) writes 1, 1.5, 2, ..., 3.5, 4
+    when the data lie within one decade, and on a log scale the labels near its top overlap; 4 gives 1, 2, 3, 4.
+    Across several decades the ticks stay at powers of ten. ``axis`` is a plot's axis (``plot.yaxis[0]``)."""
+    from bokeh.models import LogTicker
+
+    axis.ticker = LogTicker(desired_num_ticks=check_int("desired", desired, low=2), name=name)
+
+
+__all__ += ["integer_ticks", "log_ticks"]
