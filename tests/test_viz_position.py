@@ -364,3 +364,8 @@ def test_order_names_say_what_each_order_is():
     assert order_names(perms) == ["original order", "reversed", "shuffle 1", "shuffle 2"]
     with pytest.raises(TypeError, match="permutations"):
         order_names([[0.0, 1.0]])
+
+
+def test_alibi_heads_axis_ticks_whole_heads(figures):
+    fig, _ = figures["alibi"]
+    assert fig.select_one({"name": "alibi-slopes-xticks"}).min_interval == 1

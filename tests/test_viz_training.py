@@ -526,3 +526,8 @@ def test_long_run_labels_are_cut_in_the_selects_and_whole_in_the_table(runs):
     fig = comparison_figure({**runs, "base": (long, *runs["base"][1:])}, first=("base", "hot"))
     assert by_name(fig, "compare-a").options[0] == ("base", select_label(long))
     assert long in by_name(fig, "compare-table").text
+
+
+def test_the_gradient_log_axis_is_uncrowded():
+    fig = training_curves_figure(_history(0))
+    assert by_name(fig, "training-grad-yticks").desired_num_ticks == 4  # 1, 2, 3, not 1.5, 2, 2.5 in a decade

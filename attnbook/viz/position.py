@@ -28,6 +28,7 @@ from .kit import (
     empty_source,
     grid_source,
     hover,
+    integer_ticks,
     line_panel,
     matrix_panel,
     outline,
@@ -595,6 +596,7 @@ def _slope_bars(name: str, slopes: np.ndarray):
         height=340,
     )
     plot.vbar("h", 0.8, "slope", source=bars, bottom=bottom, color="color")
+    integer_ticks(plot.xaxis[0], name=f"{name}-slopes-xticks")  # heads are counted: no head 1.5
     return plot, bars
 
 

@@ -343,7 +343,7 @@ def layout(
         p.tokens,
         p.tokens,
         name=f"{name}-attention",
-        title="Attention weights A (current settings; grey: masked)",
+        title="Attention weights A (grey: masked)",
         width=330,
         height=300,
         palette=DIVERGING,  # the colours of the steps' weights: 0 white, 1 dark red

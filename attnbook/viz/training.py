@@ -35,6 +35,7 @@ from .kit import (
     labelled_select,
     legend,
     line_panel,
+    log_ticks,
     select,
     toggle,
     token_grid,
@@ -259,6 +260,7 @@ def curves_layout(p: CurvesPayload, *, name: str = "training"):
         y_axis_type="log",
         x_range=loss.x_range,
     )
+    log_ticks(grad.yaxis[0], name=f"{name}-grad-yticks")  # Bokeh's own crowds 1.5, 2, 2.5 within a decade
     n_layer = p.grad_layers.shape[1]
     lines = [
         curve(grad, src["grad-layers"], "step", f"layer{i}", color=_LAYER_COLORS[i]) for i in range(n_layer)
