@@ -530,4 +530,4 @@ def test_long_run_labels_are_cut_in_the_selects_and_whole_in_the_table(runs):
 
 def test_the_gradient_log_axis_is_uncrowded():
     fig = training_curves_figure(_history(0))
-    assert by_name(fig, "training-grad-yticks").desired_num_ticks == 4  # 1, 2, 3, not 1.5, 2, 2.5 in a decade
+    assert by_name(fig, "training-grad-yticks").args["MOST"] == 6  # kit.log_ticks: 1, 2, 3, not 1.5, 2, 2.5
