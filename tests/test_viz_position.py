@@ -368,4 +368,6 @@ def test_order_names_say_what_each_order_is():
 
 def test_alibi_heads_axis_ticks_whole_heads(figures):
     fig, _ = figures["alibi"]
-    assert fig.select_one({"name": "alibi-slopes-xticks"}).min_interval == 1
+    ticks = fig.select_one({"name": "alibi-slopes-xticks"})
+    assert ticks.min_interval == 1 and ticks.desired_num_ticks == 4  # alibi_heads(4, 6): one tick per head
+    assert fig.select_one({"name": "alibi-slopes-yticks"}).args["MOST"] == 6

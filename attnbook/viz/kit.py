@@ -849,12 +849,14 @@ __all__ += ["panel_text"]
 __all__ += ["readable"]
 
 
-def integer_ticks(axis, *, name: str | None = None) -> None:
+def integer_ticks(axis, *, name: str | None = None, desired: int = 6) -> None:
     """Ticks at whole numbers only (1, 2, 5, 10... apart), for an axis that counts (blocks, layers, steps): at a
-    depth of 2 the axis shows 0, 1, 2, never a block 0.5. ``axis`` is a plot's axis (``plot.xaxis[0]``)."""
+    depth of 2 the axis shows 0, 1, 2, never a block 0.5. About ``desired`` ticks (give the count of items to label
+    each one). ``axis`` is a plot's axis (``plot.xaxis[0]``)."""
     from bokeh.models import BasicTicker
 
-    axis.ticker = BasicTicker(min_interval=1, num_minor_ticks=0, name=name)
+    desired = check_int("desired", desired, low=1)
+    axis.ticker = BasicTicker(min_interval=1, num_minor_ticks=0, desired_num_ticks=desired, name=name)
 
 
 _LOG_MANTISSAS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 5), (1, 2, 5), (1, 3), (1,))

@@ -30,6 +30,7 @@ from .kit import (
     hover,
     integer_ticks,
     line_panel,
+    log_ticks,
     matrix_panel,
     outline,
     play_button,
@@ -596,7 +597,8 @@ def _slope_bars(name: str, slopes: np.ndarray):
         height=340,
     )
     plot.vbar("h", 0.8, "slope", source=bars, bottom=bottom, color="color")
-    integer_ticks(plot.xaxis[0], name=f"{name}-slopes-xticks")  # heads are counted: no head 1.5
+    integer_ticks(plot.xaxis[0], name=f"{name}-slopes-xticks", desired=H)  # every head labelled, no head 1.5
+    log_ticks(plot.yaxis[0], name=f"{name}-slopes-yticks")  # 0.003, 0.01, ... 1 rather than 10⁻²
     return plot, bars
 
 
