@@ -12,7 +12,8 @@ const twoDecimals = (v) => {
 
 // The ids of the sentence the widgets select: the template with one id per slot select, or a preset.
 const sentence = (payload, widgets) => {
-  if (widgets.mode.active === 1 && widgets.preset.value !== "") return Array.from(get(pick(payload, "presets", widgets), "ids"))
+  if (widgets.mode.active === 1 && widgets.preset.value !== "")
+    return Array.from(get(pick(payload, "presets", widgets), "ids"))
   const ids = Array.from(field(payload, "template_ids"))
   const positions = field(payload, "slot_positions")
   SLOTS.forEach((s, k) => { ids[positions[k]] = pick(payload, `ids_${s.replace("-", "_")}`, widgets)[0] })
