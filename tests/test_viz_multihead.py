@@ -66,7 +66,8 @@ def test_split_view_moves_each_column_from_its_place_to_its_sheet(H):
     for step, expect in (
         (0, lambda i, j, h, d: (j, -i)),  # (T, C): the columns where they are
         (4, lambda i, j, h, d: (j + 0.6 * h, -i)),  # (T, H, D): groups apart
-        (8, lambda i, j, h, d: (d + 0.5 * h, -i + 0.5 * h)),  # (H, T, D): a stack of sheets
+        # (H, T, D): a stack of sheets, each half a row up, closer when many would rise more than 2 rows
+        (8, lambda i, j, h, d: (d + 0.5 * h, -i + min(0.5, 2 / max(H - 1, 1)) * h)),
     ):
         v = p.view({"heads": str(H), "progress": step})["cells"]
         got = {

@@ -64,6 +64,14 @@ _SHEET_GAP, _SHEET_DX, _SHEET_DY = (
     0.5,
     0.5,
 )  # the split: gap between column groups, offset of stacked sheets
+_STACK = 2.0  # the split: the stack of sheets rises at most this many rows (no empty band over Q at H = 12)
+
+
+def _sheet_dy(H: int) -> float:
+    """How far each sheet of the split's stack sits above the one in front of it, in rows."""
+    return _SHEET_DY if H <= 1 else min(_SHEET_DY, _STACK / (H - 1))
+
+
 _SEPARATOR = "#555555"  # the thin line between two heads' columns in the concatenation (when D > 1)
 
 
@@ -144,6 +152,7 @@ class SplitPayload(NamedTuple):
         """Cell positions at this step of the reshape, head labels and caption (the callback's twin)."""
         H, step = int(state["heads"]), state["progress"]
         T, C = p.q.shape
+        dy = _sheet_dy(H)
         D = C // H
         t = step / p.frames
         a, b = _ease(min(1.0, 2 * t)), _ease(max(0.0, 2 * t - 1))
@@ -181,7 +190,7 @@ class SplitPayload(NamedTuple):
             "description": described(_WHAT_SPLIT, html),
             "cells": {
                 "x": x,
-                "y": -i + h * _SHEET_DY * b,
+                "y": -i + h * dy * b,
                 "color": [p.colors[k] for k in h],
                 "token": [p.tokens[k] for k in i],
                 "column": [f"c{jj} → head {hh + 1}, d{dd}" for jj, hh, dd in zip(j, h, d, strict=True)],
@@ -195,7 +204,7 @@ class SplitPayload(NamedTuple):
             },
             "head-labels": {
                 "x": hx1 + (hx2 - hx1) * b if b > 0 else hx0 + (hx1 - hx0) * a,
-                "y": [-T - 0.85 if front[k] else 0.55 + k * _SHEET_DY * b for k in range(H)],
+                "y": [-T - 0.85 if front[k] else 0.55 + k * dy * b for k in range(H)],
                 "text": [f"h{k + 1}" if b < 0.5 or front[k] or k == H - 1 else "" for k in range(H)],
                 "color": list(p.colors[:H]),
             },
@@ -251,7 +260,7 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
         ),
     }
     rows = dict(x=np.full(T, -0.7, np.float32), y=-np.arange(T, dtype=np.float32), text=list(p.tokens))
-    top = _SHEET_DY * depth + 1.6
+    top = min(_SHEET_DY * depth, _STACK) + 1.6
     ranges = dict(x_range=(-2.6, C + _SHEET_GAP * depth + 0.6), y_range=(-T - 1.0, top))
     plot = diagram_figure(name=f"{name}-plot", width=440, height=470, **ranges)
     r = cells(plot, sources["cells"], fill="color", size=0.94, line_color="white", line_width=0.6)

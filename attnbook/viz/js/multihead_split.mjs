@@ -4,6 +4,8 @@
 import {describe, field, fmt, setColumns} from "./lib.mjs"
 
 const GAP = 0.6, DX = 0.5, DY = 0.5  // gap between column groups; offset of each sheet in the stack
+const STACK = 2  // the stack rises at most this many rows: sheets sit closer when there are many
+const sheetDy = (H) => (H <= 1 ? DY : Math.min(DY, STACK / (H - 1)))
 const ease = (s) => s * s * (3 - 2 * s)
 
 export default ({payload, widgets, cells, heads, caption, description}) => {
@@ -12,6 +14,7 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
   const frames = field(payload, "frames")
   const H = Number(widgets.heads.value), step = widgets.progress.value
   const T = tokens.length, C = q.shape[1], D = C / H
+  const dy = sheetDy(H)
   const t = step / frames
   const a = ease(Math.min(1, 2 * t))  // reshape phase: the column groups move apart
   const b = ease(Math.max(0, 2 * t - 1))  // transpose phase: the groups slide into a stack
@@ -26,7 +29,7 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
         const j = h * D + d
         const x0 = j, x1 = j + h * GAP, x2 = d + h * DX
         x[c] = b > 0 ? x1 + (x2 - x1) * b : x0 + (x1 - x0) * a
-        y[c] = -i + h * DY * b
+        y[c] = -i + h * dy * b
         color[c] = colors[h]
         token[c] = tokens[i]
         column[c] = `c${j} → head ${h + 1}, d${d}`
@@ -47,7 +50,7 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
     hx.push(b > 0 ? x1 + (x2 - x1) * b : x0 + (x1 - x0) * a)
     // In the stack the labels would overlap: keep the back sheet's on top and the front sheet's below it.
     const front = b >= 0.5 && h === 0 && H > 1
-    hy.push(front ? -T - 0.85 : 0.55 + h * DY * b)
+    hy.push(front ? -T - 0.85 : 0.55 + h * dy * b)
     text.push(b < 0.5 || front || h === H - 1 ? `h${h + 1}` : "")
     hcolor.push(colors[h])
   }
