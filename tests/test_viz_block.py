@@ -283,3 +283,59 @@ def test_the_page_formats_numbers_as_python():
     page = json.loads(out.stdout)
     python = [[f"{x:.1e}", f"{x:.3e}", f"{x:#.3g}", f"{x:#.2g}"] for x in NUMBERS]
     assert page == python
+
+
+# --- ticks: whole block numbers, uncrowded log axes -------------------------------------------------------------
+
+
+def test_block_axes_tick_whole_numbers_and_the_log_axis_is_uncrowded(sweep, grad_sweep):
+    from bokeh.models import BasicTicker, BasicTickFormatter, CustomJSTicker
+
+    models = check_names(signal_figure(sweep), "signal")
+    ticker = models["signal-stats-xticks"]
+    assert isinstance(ticker, BasicTicker) and ticker.min_interval == 1 and ticker.num_minor_ticks == 0
+    models = check_names(gradient_figure(grad_sweep), "grads")
+    assert models["grads-xticks"].min_interval == 1
+    assert isinstance(models["grads-yticks"], CustomJSTicker)
+    assert isinstance(models["grads-yticks-format"], BasicTickFormatter)  # 0.03, not 3·10⁻²
+
+
+RANGES = [(0.78, 4.06), (0.025, 0.35), (19, 75), (1e-5, 3), (1e-12, 10), (1.2, 1.4), (0.5, 0.5), (4.06, 0.78)]
+RANGES += [(1.001, 1.002), (0, 3), (-1, 2), (3e-4, 2e-3), (0.9, 11)]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the ticker's JavaScript")
+def test_log_ticks_are_uncrowded_and_the_page_computes_them_as_python():
+    from attnbook.viz.kit import _LOG_MANTISSAS, _LOG_TICKS_JS, log_tick_values
+
+    assert log_tick_values(0.78, 4.06) == [1, 2, 3]  # Bokeh's own: 1, 1.5, 2, 2.5, 3, 3.5, 4
+    assert log_tick_values(0.025, 0.35) == [0.03, 0.05, 0.1, 0.2, 0.3]  # Bokeh's own: 0.1 only
+    assert log_tick_values(1e-5, 3) == [1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1]
+    assert log_tick_values(1e-12, 10) == [1e-12, 1e-9, 1e-6, 1e-3, 1]  # every third power: at most 6
+    assert log_tick_values(1.2, 1.4) == [1.2, 1.25, 1.3, 1.35] and log_tick_values(0, 3) == []
+    for a, b in RANGES:
+        ticks = log_tick_values(a, b)
+        assert len(ticks) <= 6 and all(min(a, b) <= t <= max(a, b) for t in ticks)
+    with pytest.raises(ValueError, match="high"):
+        log_tick_values(1.0, float("nan"))
+    body = f"const MANTISSAS = {json.dumps([list(m) for m in _LOG_MANTISSAS])}, MOST = 6; {_LOG_TICKS_JS}"
+    code = (
+        f"const f = new Function('cb_data', {json.dumps(body)});"
+        f"console.log(JSON.stringify({json.dumps(RANGES)}.map(([start, end]) => f({{start, end}}))))"
+    )
+    out = subprocess.run(["node", "-e", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [log_tick_values(a, b) for a, b in RANGES]
+
+
+def test_log_ticks_and_integer_ticks():
+    from bokeh.models import LinearAxis
+
+    from attnbook.viz.kit import integer_ticks, log_ticks
+
+    axis = LinearAxis()
+    log_ticks(axis, name="n-yticks")
+    assert axis.ticker.args["MOST"] == 6 and axis.ticker.name == "n-yticks"
+    with pytest.raises(ValueError, match="most"):
+        log_ticks(axis, most=1)
+    integer_ticks(axis, name="n-xticks")
+    assert axis.ticker.min_interval == 1 and axis.ticker.name == "n-xticks"

@@ -43,11 +43,11 @@ def test_grid_shape_fits_and_has_no_empty_row(n_head):
     ncols, nrows, size = grid_shape(n_head, 740, 500)
     assert ncols * nrows >= n_head > (nrows - 1) * ncols
     assert ncols * size + (ncols - 1) * 14 <= 740 + 1e-9
-    assert nrows * (size + 16) + (nrows - 1) * 14 <= 500 + 1e-9
+    assert nrows * (size + 26) + (nrows - 1) * 14 <= 500 + 1e-9  # 26: key labels and title over a panel
     # no other column count gives bigger square panels
     for c in range(1, n_head + 1):
         r = -(-n_head // c)
-        assert min((740 - 14 * (c - 1)) / c, (500 - 16 * r - 14 * (r - 1)) / r) <= size + 1e-9
+        assert min((740 - 14 * (c - 1)) / c, (500 - 26 * r - 14 * (r - 1)) / r) <= size + 1e-9
 
 
 # --- the split ----------------------------------------------------------------------------------------------
@@ -66,7 +66,8 @@ def test_split_view_moves_each_column_from_its_place_to_its_sheet(H):
     for step, expect in (
         (0, lambda i, j, h, d: (j, -i)),  # (T, C): the columns where they are
         (4, lambda i, j, h, d: (j + 0.6 * h, -i)),  # (T, H, D): groups apart
-        (8, lambda i, j, h, d: (d + 0.5 * h, -i + 0.5 * h)),  # (H, T, D): a stack of sheets
+        # (H, T, D): a stack of sheets, each half a row up, closer when many would rise more than 2 rows
+        (8, lambda i, j, h, d: (d + 0.5 * h, -i + min(0.5, 2 / max(H - 1, 1)) * h)),
     ):
         v = p.view({"heads": str(H), "progress": step})["cells"]
         got = {
@@ -98,6 +99,22 @@ def test_split_view_labels_and_caption():
     assert end["head-labels"]["y"][0] < -T  # the front sheet's label sits below the stack
     one = p.view({"heads": "1", "progress": 8})["caption"]["text"]
     assert "1 separate (T, D) = (5, 6) matrix" in one and "nothing to split" in one
+
+
+def test_split_cells_show_the_values_of_q():
+    q, p = split(frames=8)
+    for step in (0, 3, 4):  # before the sheets stack: every cell shows its value
+        v = p.view({"heads": "3", "progress": step})["cells"]
+        assert v["label"] == [f"{x:.1f}" for x in v["value"].tolist()]
+    v = p.view({"heads": "3", "progress": 8})["cells"]  # stacked: the front sheet only (head 1)
+    assert [lab != "" for lab in v["label"]] == [h == "1" for h in v["head"]]
+    assert "value of Q" in p.view({"heads": "3", "progress": 0})["caption"]["text"]
+    # written dark on light head colours and white on dark ones
+    assert (
+        p.inks[HEAD_COLORS.index("#1f77b4")] == "#ffffff"
+        and p.inks[HEAD_COLORS.index("#ff7f0e")] == "#222222"
+    )
+    assert v["ink"] == [p.inks[int(h) - 1] for h in v["head"]]
 
 
 def test_split_payload_and_names():
@@ -177,8 +194,21 @@ def test_grid_view_matches_the_heads(views, mode, H):
         value = getattr(heads, part)
         np.testing.assert_allclose(v[part]["value"], value.ravel(), rtol=1e-6)
         np.testing.assert_allclose(v[part]["color"], (value / np.abs(value).max()).ravel(), rtol=1e-5)
-    assert len(v["lines"]["x0"]) == 2 * H - 1  # a bar per head, a separator between two heads
-    assert v["lines"]["color"][0] == HEAD_COLORS[0]
+    # a bar per head; a thin separator between two heads unless each head is one column (then bars suffice)
+    D = C // H
+    assert len(v["lines"]["x0"]) == (2 * H - 1 if D > 1 else H)
+    assert v["lines"]["color"][0] == HEAD_COLORS[0] and v["lines"]["width"][0] == 3
+    assert v["lines"]["width"][2::2] == (1.0,) * (H - 1) if D > 1 else set(v["lines"]["width"]) == {3}
+    # every panel has its query characters down its left and its key characters over its top, inside the grid
+    ax, cell = v["axis-labels"], float(pick(p, "panel_size", {"heads": str(H)})) / T
+    assert ax["text"] == [*TOKENS, *TOKENS] * H and len(set(ax["size"])) == 1
+    for h, box in enumerate(boxes):
+        left, top = slice(2 * T * h, 2 * T * h + T), slice(2 * T * h + T, 2 * T * (h + 1))
+        assert all(x < box[0] and x > 0 for x in ax["x"][left]) and set(ax["align"][left]) == {"right"}
+        assert np.allclose(ax["y"][left], box[3] - (np.arange(T) + 0.5) * cell)
+        assert all(y > box[3] for y in ax["y"][top]) and set(ax["baseline"][top]) == {"bottom"}
+        assert np.allclose(ax["x"][top], box[0] + (np.arange(T) + 0.5) * cell)
+        assert v["titles"]["y"][h] > max(ax["y"][top])  # the title sits above the key labels
     assert v["caption"]["text"].startswith(f"<b>{('random', 'other')[mode]}</b>: H = {H} head")
 
 

@@ -24,6 +24,7 @@ from attnbook.viz.position import (
     alibi_figure,
     alibi_layout,
     alibi_payload,
+    order_names,
     permutation_figure,
     permutation_layout,
     permutation_payload,
@@ -106,9 +107,9 @@ def test_permutation_payload_matches_an_independent_computation(sentence, perm):
     np.testing.assert_array_equal(p.max_diff, np.abs(p.diff).max(axis=(2, 3)))
     assert p.max_diff[:, none].max() < 1e-6 and p.max_diff[1:, 1:4].min() > 1e-3
     assert p.controls[0].values == (
-        "original: the cat sees the dog",
-        "2: dog the sees cat the",
-        "3: cat the the sees dog",
+        "original order: the cat sees the dog",
+        "reversed: dog the sees cat the",
+        "shuffle 1: cat the the sees dog",
     )
     assert p.controls[1].values == LABELS and p.labels[1] == list(TOKENS[::-1])
 
@@ -356,3 +357,17 @@ def test_view_refuses_a_value_no_control_has(perm):
     with pytest.raises(ValueError, match="scheme"):
         p.view({"order": p.controls[0].values[0], "scheme": "none"})
     assert pick(p, "max_diff", {"order": p.controls[0].values[1], "scheme": LABELS[1]}) > 1e-3
+
+
+def test_order_names_say_what_each_order_is():
+    perms = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2], [2, 3, 0, 1]]
+    assert order_names(perms) == ["original order", "reversed", "shuffle 1", "shuffle 2"]
+    with pytest.raises(TypeError, match="permutations"):
+        order_names([[0.0, 1.0]])
+
+
+def test_alibi_heads_axis_ticks_whole_heads(figures):
+    fig, _ = figures["alibi"]
+    ticks = fig.select_one({"name": "alibi-slopes-xticks"})
+    assert ticks.min_interval == 1 and ticks.desired_num_ticks == 4  # alibi_heads(4, 6): one tick per head
+    assert fig.select_one({"name": "alibi-slopes-yticks"}).args["MOST"] == 6

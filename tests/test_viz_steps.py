@@ -82,14 +82,21 @@ def test_view_shows_the_attention_of_the_state(p, st, h, tau, masked):
     np.testing.assert_allclose(panel_values(shown[7], 0, T), weights, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(panel_values(shown[8], 1, D), v, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(panel_values(shown[8], 2, D), av, rtol=1e-5, atol=1e-6)
-    for s in shown.values():  # the heatmap and the hover follow the state on every step
+    hidden = ~np.isfinite(scaled)
+    for s in shown.values():  # the heatmap and the hover follow the state on every step; masked cells grey
         np.testing.assert_allclose(
-            s["attention-source"]["weight"].reshape(T, T), weights, rtol=1e-5, atol=1e-6
+            s["attention-source"]["weight"].reshape(T, T),
+            np.where(hidden, np.nan, weights),
+            rtol=1e-5,
+            atol=1e-6,
         )
-        np.testing.assert_array_equal(
-            np.isneginf(s["attention-source"]["score"]).reshape(T, T), ~np.isfinite(scaled)
-        )
-        assert s["cells"]["weight"][: T * T] == [f"{w:.3f}" for w in s["attention-source"]["weight"].tolist()]
+        np.testing.assert_array_equal(np.isneginf(s["attention-source"]["score"]).reshape(T, T), hidden)
+        texts = ["masked" if h else f"{w:.3f}" for w, h in zip(weights.ravel(), hidden.ravel(), strict=True)]
+        assert s["attention-source"]["weight_text"] == texts
+        assert s["cells"]["weight"][: T * T] == texts
+    seven = shown[7]["cells"]  # the softmax: a masked key's weight is grey and reads "–", not "0.00"
+    assert [t == "–" for t in seven["text"]] == hidden.ravel().tolist()
+    np.testing.assert_array_equal(np.isnan(seven["color"]), hidden.ravel())
     cells = shown[6]["cells"]
     hidden = ~np.isfinite(scaled).ravel()
     assert [t == "−∞" for t in cells["text"]] == hidden.tolist()
@@ -98,9 +105,13 @@ def test_view_shows_the_attention_of_the_state(p, st, h, tau, masked):
 
 def test_colours_texts_and_labels(p):
     one = p.view(state(step=1))
-    assert one["cells"]["text"] == ["1", "5", "9", "1"] and (one["cells"]["color"] == 0).all()
-    assert one["labels"]["text"] == ["token ids (T=4, 1)", "id", *TOKENS]
-    assert one["labels"]["align"][-T:] == ["right"] * T
+    assert one["cells"]["text"][:T] == ["1", "5", "9", "1"] and (one["cells"]["color"][:T] == 0).all()
+    # then the one-hot rows, over the columns of the ids that occur (1, 5, 9)
+    assert one["cells"]["text"][T:] == ["1", "0", "0", "0", "1", "0", "0", "0", "1", "1", "0", "0"]
+    assert one["labels"]["text"] == [
+        "token ids (T=4, 1)", "id", *TOKENS, "one-hot O (T, V): columns in use", "1", "5", "9"
+    ]  # fmt: skip
+    assert one["labels"]["align"][2 : 2 + T] == ["right"] * T
     two = p.view(state(step=2))
     x = inputs()[0]
     np.testing.assert_allclose(two["cells"]["color"].reshape(T, C), x / np.abs(x).max(), rtol=1e-5)

@@ -9,6 +9,7 @@ from attnbook.data import ADJECTIVES, NOUNS, VERBS
 from attnbook.viz.figure import pick
 from attnbook.viz.kit import cell_value_columns, radio
 from attnbook.viz.tokens import (
+    NO_PRESET,
     PRESETS,
     SLOTS,
     layout,
@@ -32,7 +33,9 @@ def p(tables):
     return payload(tables)
 
 
-def state(mode=0, table="random", words=("red", "cat", "sees", "cat"), preset=PRESETS[0]):
+def state(mode=0, table="random", words=("red", "cat", "sees", "cat"), preset=None):
+    if preset is None:  # the preset select reads "none" exactly when the structured sentence is shown
+        preset = NO_PRESET if mode == 0 else PRESETS[0]
     return {"mode": mode, "table": table, **dict(zip(SLOTS, words, strict=True)), "preset": preset}
 
 
@@ -203,3 +206,26 @@ def test_layout_bad_input(p, kwargs, err, match):
 def test_structured_sentence_bad_input():
     with pytest.raises(ValueError, match="verb"):
         structured_sentence("big", "cat", "cat", "dog")
+
+
+def test_slot_selects_are_greyed_out_while_a_preset_is_shown(p):
+    for mode in (0, 1):
+        shown = p.view(state(mode=mode))
+        assert all(shown[s] == {"disabled": mode == 1} for s in SLOTS)
+    fig = layout(p, mode=1)
+    assert all(fig.select_one({"name": f"tokens-{s}"}).disabled for s in SLOTS)
+    assert not any(layout(p).select_one({"name": f"tokens-{s}"}).disabled for s in SLOTS)
+
+
+def test_preset_select_says_none_while_the_structured_sentence_is_shown(p):
+    select = layout(p).select_one({"name": "tokens-preset"})
+    assert select.value == NO_PRESET and select.options[0][1].startswith("— none")
+    assert [v for v, _ in select.options[1:]] == list(PRESETS)
+    assert layout(p, mode=1).select_one({"name": "tokens-preset"}).value == PRESETS[0]
+    lines = p.view(state(mode=1, preset=PRESETS[2]))["strip-lines"]["text"]
+    assert lines[0].startswith("Preset 3 ·")
+    assert p.view(state())["strip-lines"]["text"][0].startswith("Structured sentence ·")
+    with pytest.raises(ValueError, match="preset"):
+        layout(p, mode=0, preset=PRESETS[1])
+    with pytest.raises(ValueError, match="preset"):
+        layout(p, mode=1, preset=NO_PRESET)

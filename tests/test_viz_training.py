@@ -31,6 +31,7 @@ from attnbook.viz.training import (
     sampling_figure,
     sampling_layout,
     sampling_payload,
+    select_label,
     training_curves_figure,
     xiong_figure,
     xiong_layout,
@@ -511,3 +512,22 @@ def test_lib_sig_and_escape_write_what_python_writes():
 def test_lib_finite_xy_leaves_out_what_is_not_finite():
     xy = "finiteXY(new Float32Array([0, 1, 2, 3]), new Float32Array([1, NaN, -Infinity, 0.5]))"
     assert run_lib(f"(({{x, y}}) => [Array.from(x), Array.from(y)])({xy})") == [[0, 3], [1, 0.5]]
+
+
+def test_long_run_labels_are_cut_in_the_selects_and_whole_in_the_table(runs):
+    long = "base: Pre-LN, LayerNorm, GeLU, learned positions, lr 3e-3, warm-up"
+    assert select_label(long) == "base: Pre-LN, LayerNorm, GeLU…"
+    assert len(select_label(long)) <= 46 and select_label("no warm-up") == "no warm-up"
+    assert select_label("x" * 60, limit=10) == "x" * 9 + "…"  # no comma: cut at the limit
+    with pytest.raises(TypeError, match="label"):
+        select_label(3)
+    with pytest.raises(ValueError, match="limit"):
+        select_label("abc", limit=1)
+    fig = comparison_figure({**runs, "base": (long, *runs["base"][1:])}, first=("base", "hot"))
+    assert by_name(fig, "compare-a").options[0] == ("base", select_label(long))
+    assert long in by_name(fig, "compare-table").text
+
+
+def test_the_gradient_log_axis_is_uncrowded():
+    fig = training_curves_figure(_history(0))
+    assert by_name(fig, "training-grad-yticks").args["MOST"] == 6  # kit.log_ticks: 1, 2, 3, not 1.5, 2, 2.5

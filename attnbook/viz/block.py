@@ -27,9 +27,11 @@ from .kit import (
     description,
     empty_source,
     histogram_panel,
+    integer_ticks,
     labels,
     line_panel,
     line_series,
+    log_ticks,
     select,
     slider,
 )
@@ -334,6 +336,7 @@ def _stats_panel(name: str, deepest: int):
     plot = line_panel(name=f"{name}-stats-plot", title=title, x_label=x_label, y_label="", **kw)
     series = [(label, column, color) for column, (label, color) in _STAT_SERIES.items()]
     line_series(plot, source, "layer", series, name=f"{name}-legend", dots=5)
+    integer_ticks(plot.xaxis[0], name=f"{name}-stats-xticks")
     tips = [
         ("layer", "@layer"),
         ("mean", "@mean{0.0000}"),
@@ -485,6 +488,8 @@ def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None
     )
     series = [(BLOCK_LABELS[b], b, _BLOCK_COLORS.get(b, "#333333")) for b in p.blocks]
     line_series(plot, source, "layer", series, name=f"{name}-legend", legend="above", dots=6, line_width=2.5)
+    integer_ticks(plot.xaxis[0], name=f"{name}-xticks")
+    log_ticks(plot.yaxis[0], name=f"{name}-yticks")
     tips = [("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in p.blocks]
     plot.add_tools(HoverTool(tooltips=tips, mode="vline"))
     widgets = {

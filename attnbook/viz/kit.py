@@ -847,3 +847,113 @@ def readable(color: str, background: str = "#ffffff", contrast: float = 4.5) -> 
 __all__ += ["description", "described"]
 __all__ += ["panel_text"]
 __all__ += ["readable"]
+
+
+def integer_ticks(axis, *, name: str | None = None, desired: int = 6) -> None:
+    """Ticks at whole numbers only (1, 2, 5, 10... apart), for an axis that counts (blocks, layers, steps): at a
+    depth of 2 the axis shows 0, 1, 2, never a block 0.5. About ``desired`` ticks (give the count of items to label
+    each one). ``axis`` is a plot's axis (``plot.xaxis[0]``)."""
+    from bokeh.models import BasicTicker
+
+    desired = check_int("desired", desired, low=1)
+    axis.ticker = BasicTicker(min_interval=1, num_minor_ticks=0, desired_num_ticks=desired, name=name)
+
+
+_LOG_MANTISSAS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 5), (1, 2, 5), (1, 3), (1,))
+
+# The JavaScript twin of log_tick_values, run by the page whenever the axis's range changes.
+_LOG_TICKS_JS = """
+const a = Math.min(cb_data.start, cb_data.end), b = Math.max(cb_data.start, cb_data.end)
+if (!(a > 0) || !Number.isFinite(b)) return []
+const span = Math.log10(b / a), lo = Math.floor(Math.log10(a)), hi = Math.ceil(Math.log10(b))
+const inRange = (t) => t >= a && t <= b
+let densest = null
+for (const set of MANTISSAS) {
+  const ticks = []
+  for (let e = lo; e <= hi; e++) for (const m of set) ticks.push(Number((m * 10 ** e).toPrecision(12)))
+  const shown = ticks.filter(inRange)
+  if (densest === null) densest = shown
+  if (shown.length < 2 || shown.length > MOST) continue
+  if (shown.slice(1).every((t, k) => Math.log10(t / shown[k]) >= span / 8)) return shown
+}
+if (densest.length < 2 && b > a) {  // less than a step of 1..9: evenly spaced ticks, 1, 2 or 5 times a power of ten
+  for (let k = Math.floor(Math.log10(b - a)) - 1; ; k++) {
+    for (const m of [1, 2, 5]) {
+      const step = m * 10 ** k, shown = []
+      for (let i = Math.ceil(a / step); i <= Math.floor(b / step); i++) shown.push(Number((i * step).toPrecision(12)))
+      if (shown.length <= MOST) return shown
+    }
+  }
+}
+if (densest.length < 2) return densest
+for (let k = 1; ; k++) {
+  const ticks = []
+  for (let e = lo; e <= hi; e++) if (((e % k) + k) % k === 0) ticks.push(Number((10 ** e).toPrecision(12)))
+  const shown = ticks.filter(inRange)
+  if (shown.length <= MOST) return shown
+}
+"""
+
+
+def log_tick_values(low: float, high: float, most: int = 6) -> list[float]:
+    """The ticks :func:`log_ticks` puts on a log axis showing ``[low, high]``: the densest of 1..9, (1, 2, 3, 5),
+    (1, 2, 5), (1, 3), 1 times the powers of ten giving 2 to ``most`` ticks no two closer than 1/8 of the axis;
+    else powers of ten, every k-th one; within less than one step of 1..9, evenly spaced ticks. Python twin of
+    the ticker's JavaScript."""
+    import math
+
+    for label, v in (("low", low), ("high", high)):
+        if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+            raise ValueError(f"{label} must be a finite number, got {v!r}")
+    most = check_int("most", most, low=2)
+    a, b = min(low, high), max(low, high)
+    if not a > 0:
+        return []
+    span, lo, hi = math.log10(b / a), math.floor(math.log10(a)), math.ceil(math.log10(b))
+    densest = None
+    for mantissas in _LOG_MANTISSAS:
+        ticks = [float(f"{m * 10.0**e:.12g}") for e in range(lo, hi + 1) for m in mantissas]
+        shown = [t for t in ticks if a <= t <= b]
+        densest = shown if densest is None else densest
+        if 2 <= len(shown) <= most and all(
+            math.log10(t / s) >= span / 8 for s, t in zip(shown, shown[1:], strict=False)
+        ):
+            return shown
+    if len(densest) < 2 and b > a:  # less than a step of 1..9: evenly spaced, 1, 2 or 5 times a power of ten
+        k = math.floor(math.log10(b - a)) - 1
+        while True:
+            for m in (1, 2, 5):
+                step = m * 10.0**k
+                shown = [
+                    float(f"{i * step:.12g}") for i in range(math.ceil(a / step), math.floor(b / step) + 1)
+                ]
+                if len(shown) <= most:
+                    return shown
+            k += 1
+    if len(densest) < 2:
+        return densest
+    k = 1
+    while True:
+        shown = [float(f"{10.0**e:.12g}") for e in range(lo, hi + 1) if e % k == 0 and a <= 10.0**e <= b]
+        if len(shown) <= most:
+            return shown
+        k += 1
+
+
+def log_ticks(axis, *, name: str | None = None, most: int = 6) -> None:
+    """Uncrowded, readable ticks for a log axis, recomputed whenever its range changes (:func:`log_tick_values`):
+    1, 2, 3, 4 within a decade, 0.03, 0.05, 0.1, 0.2, 0.3 across one, powers of ten across many, written as plain
+    numbers. Bokeh's own log ticker writes 1, 1.5, ..., 3.5, 4 squeezed together near the top of a decade, and
+    only 10⁻¹ when the data span a little more than one. ``axis`` is a plot's axis (``plot.yaxis[0]``)."""
+    from bokeh.models import BasicTickFormatter, CustomJSTicker
+
+    most = check_int("most", most, low=2)
+    axis.ticker = CustomJSTicker(
+        major_code=_LOG_TICKS_JS,
+        args={"MANTISSAS": [list(m) for m in _LOG_MANTISSAS], "MOST": most},
+        name=name,
+    )
+    axis.formatter = BasicTickFormatter(name=f"{name}-format" if name else None)
+
+
+__all__ += ["integer_ticks", "log_ticks", "log_tick_values"]

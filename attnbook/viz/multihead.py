@@ -56,13 +56,23 @@ __all__ = [
 # One colour per head, dark enough to be read as text on white.
 HEAD_COLORS = (*Category10[10], *Category20b[20][0::4], "#31a354")
 _GRID_WIDTH, _GRID_HEIGHT = 740, 500  # the per-head grid's largest size, in pixels (also its data units)
-_TITLE, _GAP = 16, 14  # pixels above each panel for its title, and between panels
+_TITLE, _GAP = 26, 14  # pixels above each panel for its key labels and title, and between panels
+_LEFT = 10  # pixels left of the grid for the first column's query labels
+_KEYS = 12  # pixels above a panel's cells for its key (column) labels; its title sits above them
 _SHEET_GAP, _SHEET_DX, _SHEET_DY = (
     0.6,
     0.5,
     0.5,
 )  # the split: gap between column groups, offset of stacked sheets
-_SEPARATOR = "#333333"  # the dark line between two heads' columns in the concatenation
+_STACK = 2.0  # the split: the stack of sheets rises at most this many rows (no empty band over Q at H = 12)
+
+
+def _sheet_dy(H: int) -> float:
+    """How far each sheet of the split's stack sits above the one in front of it, in rows."""
+    return _SHEET_DY if H <= 1 else min(_SHEET_DY, _STACK / (H - 1))
+
+
+_SEPARATOR = "#555555"  # the thin line between two heads' columns in the concatenation (when D > 1)
 
 
 def _ease(s: float) -> float:
@@ -136,11 +146,13 @@ class SplitPayload(NamedTuple):
     q: np.ndarray  # (T, C) float32, the same for every head count
     frames: int
     colors: tuple  # one per head
+    inks: tuple  # one per head: the colour a value is written in on that head's cells (dark or white)
 
     def view(p, state: dict) -> dict:
         """Cell positions at this step of the reshape, head labels and caption (the callback's twin)."""
         H, step = int(state["heads"]), state["progress"]
         T, C = p.q.shape
+        dy = _sheet_dy(H)
         D = C // H
         t = step / p.frames
         a, b = _ease(min(1.0, 2 * t)), _ease(max(0.0, 2 * t - 1))
@@ -170,6 +182,7 @@ class SplitPayload(NamedTuple):
                 f"a batch: {H} separate (T, D) = {_shape(T, D)} matri{_plural(H, 'x', 'ces')}, each doing its own "
                 "attention."
             )
+        html += " Each cell shows its value of Q (hover for three decimals)."
         if H == 1:
             html += " With a single head there is nothing to split: D = C and the picture does not move."
         html += f'<br><span class="attnbook-muted">step {step} of {p.frames}</span>'
@@ -177,16 +190,21 @@ class SplitPayload(NamedTuple):
             "description": described(_WHAT_SPLIT, html),
             "cells": {
                 "x": x,
-                "y": -i + h * _SHEET_DY * b,
+                "y": -i + h * dy * b,
                 "color": [p.colors[k] for k in h],
                 "token": [p.tokens[k] for k in i],
                 "column": [f"c{jj} → head {hh + 1}, d{dd}" for jj, hh, dd in zip(j, h, d, strict=True)],
                 "head": [str(k + 1) for k in h],
                 "value": p.q[i, j],
+                # each value written in its cell; once the sheets stack, on the front sheet only (head 1)
+                "label": [
+                    f"{v:.1f}" if b == 0 or k == 0 else "" for v, k in zip(p.q[i, j].tolist(), h, strict=True)
+                ],
+                "ink": [p.inks[k] for k in h],
             },
             "head-labels": {
                 "x": hx1 + (hx2 - hx1) * b if b > 0 else hx0 + (hx1 - hx0) * a,
-                "y": [-T - 0.85 if front[k] else 0.55 + k * _SHEET_DY * b for k in range(H)],
+                "y": [-T - 0.85 if front[k] else 0.55 + k * dy * b for k in range(H)],
                 "text": [f"h{k + 1}" if b < 0.5 or front[k] or k == H - 1 else "" for k in range(H)],
                 "color": list(p.colors[:H]),
             },
@@ -217,7 +235,15 @@ def split_payload(tokens: Sequence[str], q, head_counts: Sequence[int], *, frame
         Control("heads", tuple(str(h) for h in counts)),
         Control("progress", tuple(range(frames + 1))),
     )
-    return SplitPayload(controls, {}, tokens, q.astype(np.float32), frames, HEAD_COLORS[: max(counts)])
+    colors = HEAD_COLORS[: max(counts)]
+    return SplitPayload(controls, {}, tokens, q.astype(np.float32), frames, colors, tuple(map(_ink, colors)))
+
+
+def _ink(color: str) -> str:
+    """Dark or white, whichever reads better on ``color`` (``#rrggbb``): WCAG relative luminance against 0.18."""
+    rgb = [int(color[k : k + 2], 16) / 255 for k in (1, 3, 5)]
+    lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb]
+    return "#222222" if 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] > 0.18 else "#ffffff"
 
 
 def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = None):
@@ -225,18 +251,20 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
     check_name(name)
     check_payload(p)
     (T, C), depth = p.q.shape, len(p.colors) - 1  # how many sheets the deepest stack has behind the first
-    columns = {**_kinds("float", "x", "y", "value"), **_kinds("str", "token", "column", "head")}
+    columns = {**_kinds("float", "x", "y", "value"), **_kinds("str", "token", "column", "head", "label")}
+    white = ["#ffffff"] * (T * C)
     sources = {
-        "cells": empty_source(f"{name}-cells", T * C, **columns, color=["#ffffff"] * (T * C)),
+        "cells": empty_source(f"{name}-cells", T * C, **columns, color=white, ink=white),
         "heads": empty_source(
             f"{name}-head-labels", 0, **_kinds("float", "x", "y"), **_kinds("str", "text", "color")
         ),
     }
     rows = dict(x=np.full(T, -0.7, np.float32), y=-np.arange(T, dtype=np.float32), text=list(p.tokens))
-    top = _SHEET_DY * depth + 1.6
+    top = min(_SHEET_DY * depth, _STACK) + 1.6
     ranges = dict(x_range=(-2.6, C + _SHEET_GAP * depth + 0.6), y_range=(-T - 1.0, top))
     plot = diagram_figure(name=f"{name}-plot", width=440, height=470, **ranges)
     r = cells(plot, sources["cells"], fill="color", size=0.94, line_color="white", line_width=0.6)
+    labels(plot, sources["cells"], text="label", size="6.5pt", color="ink")
     labels(plot, sources["heads"], baseline="bottom", size="9pt", color="color", bold=True)
     labels(plot, empty_source(f"{name}-tokens", T, **rows), align="right")
     tips = [
@@ -323,10 +351,10 @@ class MultiheadPayload(NamedTuple):
             projected[part] = {"value": value, "color": value / top if top > 0 else np.zeros_like(value)}
         segments = []
         for k in range(H):
-            segments.append((k * D - 0.45, 0.65, (k + 1) * D - 0.55, 0.65, p.colors[k]))
-            if k > 0:
-                segments.append((k * D - 0.5, 0.5, k * D - 0.5, -T + 0.5, _SEPARATOR))
-        x0, y0, x1, y1, color = zip(*segments, strict=True)
+            segments.append((k * D - 0.45, 0.65, (k + 1) * D - 0.55, 0.65, p.colors[k], 3.0))
+            if k > 0 and D > 1:  # one column per head (D = 1): the bars alone tell the heads apart
+                segments.append((k * D - 0.5, 0.5, k * D - 0.5, -T + 0.5, _SEPARATOR, 1.0))
+        x0, y0, x1, y1, color, width = zip(*segments, strict=True)
         mode = p.modes[state["mode"]]
         caption = (
             f"<b>{mode}</b>: H = {H} head{_plural(H, '', 's')} of D = C / H = {C} / {H} = {D} "
@@ -344,22 +372,39 @@ class MultiheadPayload(NamedTuple):
                 "k_token": [p.tokens[k] for k in j],
                 "head": [str(k + 1) for k in h],
             },
+            "axis-labels": _axis_labels(p.tokens, px, py, cell),
             "titles": {
                 "x": px,
-                "y": py + 2,
+                "y": py + _KEYS,
                 "text": [f"head {k + 1}: entropy {e:.2f}" for k, e in enumerate(ent)],
                 "color": list(p.colors[:H]),
             },
             "mean-cells": {"weight": mean.ravel(), "color": np.where(seen, mean, np.nan).ravel()},
             "concat": {k: v.ravel() for k, v in projected["concat"].items()},
             "out": {k: v.ravel() for k, v in projected["out"].items()},
-            "lines": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "color": list(color)},
+            "lines": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "color": list(color), "width": width},
             "caption": {"text": caption},
             "description": described(
                 _WHAT_GRID,
                 caption + " Mean row entropy per head, in nats: " + ", ".join(f"{e:.2f}" for e in ent) + ".",
             ),
         }
+
+
+def _axis_labels(tokens, px, py, cell: float) -> dict:
+    """Each panel's query characters left of its rows and key characters over its columns, in a font that fits
+    a cell (5 to 9 pixels)."""
+    H = len(px)
+    size = f"{min(9, max(5, math.floor(0.9 * cell)))}px"
+    out = {k: [] for k in ("x", "y", "text", "align", "baseline")}
+    for h in range(H):
+        for i, t in enumerate(tokens):
+            for k, v in zip(out, (px[h] - 2, py[h] - (i + 0.5) * cell, t, "right", "middle"), strict=True):
+                out[k].append(v)
+        for j, t in enumerate(tokens):
+            for k, v in zip(out, (px[h] + (j + 0.5) * cell, py[h] + 1, t, "center", "bottom"), strict=True):
+                out[k].append(v)
+    return {**out, "size": [size] * len(out["x"])}
 
 
 _WHAT_SPLIT = (
@@ -457,11 +502,11 @@ def _panels(counts: tuple[int, ...]) -> dict:
     One grid height serves every head count, the tallest any needs (resizing a plot re-lays out the whole page,
     slower than the rest of a callback); shorter grids are centred in it.
     """
-    shapes = [grid_shape(H) for H in counts]
+    shapes = [grid_shape(H, _GRID_WIDTH - _LEFT) for H in counts]
     height = max(math.ceil(r * (s + _TITLE) + (r - 1) * _GAP) for _, r, s in shapes)
     panel_x, panel_y = np.zeros((len(counts), max(counts))), np.zeros((len(counts), max(counts)))
     for k, (ncols, nrows, size) in enumerate(shapes):
-        left = (_GRID_WIDTH - (ncols * size + (ncols - 1) * _GAP)) / 2
+        left = _LEFT + (_GRID_WIDTH - _LEFT - (ncols * size + (ncols - 1) * _GAP)) / 2
         top = (height - math.ceil(nrows * (size + _TITLE) + (nrows - 1) * _GAP)) // 2
         for h in range(counts[k]):
             panel_x[k, h] = left + (h % ncols) * (size + _GAP)
@@ -482,11 +527,27 @@ def _heads_panel(p: MultiheadPayload, name: str, mapper):
         "titles": empty_source(
             f"{name}-titles", 0, **_kinds("float", "x", "y"), **_kinds("str", "text", "color")
         ),
+        "axis_labels": empty_source(
+            f"{name}-axis-labels",
+            0,
+            **_kinds("float", "x", "y"),
+            **_kinds("str", "text", "align", "baseline", "size"),
+        ),
     }
     ranges = dict(x_range=(0, width), y_range=(-height, 0))
     plot = diagram_figure(name=f"{name}-grid", width=width, height=height, min_border=0, **ranges)
     r = cells(plot, sources["cells"], fill={"field": "color", "transform": mapper}, size="size")
     labels(plot, sources["titles"], align="left", baseline="bottom", size="9pt", color="color", bold=True)
+    plot.text(  # query characters down the left of each panel, key characters across its top
+        "x",
+        "y",
+        text="text",
+        source=sources["axis_labels"],
+        text_align="align",
+        text_baseline="baseline",
+        text_font_size="size",
+        text_color="#444444",
+    )
     plot.add_tools(
         hover(r, ("head", "@head"), ("query", "@q_token"), ("key", "@k_token"), ("weight", "@weight{0.000}"))
     )
@@ -524,9 +585,9 @@ def _projection_panel(p: MultiheadPayload, name: str):
             hover(r, ("", part), ("token (row)", "@token"), ("column", "@column"), ("value", "@value{0.000}"))
         )
     sources["lines"] = empty_source(
-        f"{name}-lines", 0, **_kinds("float", "x0", "y0", "x1", "y1"), color="str"
+        f"{name}-lines", 0, **_kinds("float", "x0", "y0", "x1", "y1", "width"), color="str"
     )
-    plot.segment("x0", "y0", "x1", "y1", source=sources["lines"], line_color="color", line_width=3)
+    plot.segment("x0", "y0", "x1", "y1", source=sources["lines"], line_color="color", line_width="width")
     texts = [f"concat (T, C) = ({T}, {C})", "× W_O", f"out (T, C) = ({T}, {C})"]
     where = dict(x=[C / 2 - 0.5, C + 0.5, C + 2 + C / 2 - 0.5], y=[1.25, -T / 2 + 0.5, 1.25])
     labels(plot, empty_source(f"{name}-proj-labels", 3, **where, text=texts))

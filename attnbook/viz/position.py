@@ -28,7 +28,9 @@ from .kit import (
     empty_source,
     grid_source,
     hover,
+    integer_ticks,
     line_panel,
+    log_ticks,
     matrix_panel,
     outline,
     play_button,
@@ -44,6 +46,7 @@ __all__ = [
     "SimilarityPayload",
     "AlibiPayload",
     "SchemesPayload",
+    "order_names",
     "permutation_payload",
     "permutation_layout",
     "permutation_figure",
@@ -215,6 +218,24 @@ class PermutationPayload(NamedTuple):
         )
 
 
+def order_names(permutations) -> list[str]:
+    """What each permutation (a row of ``permutations``, ``(P, T)``) is, for the order select: "original order",
+    "reversed", or "shuffle k" (the others, counted from 1)."""
+    rows = [np.asarray(p) for p in permutations]
+    if not all(p.ndim == 1 and p.dtype.kind in "iu" for p in rows):
+        raise TypeError("permutations must be rows of integers, one permutation of 0..T-1 each")
+    names, k = [], 0
+    for p in rows:
+        if np.array_equal(p, np.arange(len(p))):
+            names.append("original order")
+        elif np.array_equal(p, np.arange(len(p))[::-1]):
+            names.append("reversed")
+        else:
+            k += 1
+            names.append(f"shuffle {k}")
+    return names
+
+
 def permutation_payload(sweep, *, head: int = 0) -> PermutationPayload:
     """Pack :func:`attnbook.experiments.position.permutation_sweep` for the page: head ``head`` (0-based)."""
     _needs(sweep, "sweep", ("tokens", "schemes", "permutations", "shuffled", "diff"), "permutation_sweep")
@@ -222,8 +243,7 @@ def permutation_payload(sweep, *, head: int = 0) -> PermutationPayload:
     labels = [[sweep.tokens[j] for j in perm] for perm in sweep.permutations]
     identity = [bool(np.array_equal(perm, np.arange(len(perm)))) for perm in sweep.permutations]
     orders = tuple(
-        ("original: " if same else f"{i + 1}: ") + " ".join(lab)
-        for i, (lab, same) in enumerate(zip(labels, identity, strict=True))
+        f"{name}: {' '.join(lab)}" for name, lab in zip(order_names(sweep.permutations), labels, strict=True)
     )
     diff = sweep.diff[:, :, head].astype(np.float32)  # (P, S, T, T)
     return PermutationPayload(
@@ -577,6 +597,8 @@ def _slope_bars(name: str, slopes: np.ndarray):
         height=340,
     )
     plot.vbar("h", 0.8, "slope", source=bars, bottom=bottom, color="color")
+    integer_ticks(plot.xaxis[0], name=f"{name}-slopes-xticks", desired=H)  # every head labelled, no head 1.5
+    log_ticks(plot.yaxis[0], name=f"{name}-slopes-yticks")  # 0.003, 0.01, ... 1 rather than 10⁻²
     return plot, bars
 
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import Div
+from bokeh.models import Div, HoverTool
 
 from .._checks import check_bool, check_int, check_real, check_tokens
 from .core import DIVERGING, check_name, diagram_figure, float32, js_callback, on_document_ready
@@ -63,8 +63,9 @@ class StepPanel(NamedTuple):
     """One matrix shown at one step: its title, the payload field it shows, its column labels and kind.
 
     Its rows are the sentence's tokens. ``kind`` says how it is coloured: "signed" (blue-red, scaled by the
-    panel's max |value|), "weights" (0..1) or "ids" (uncoloured). A ``pairs`` panel is a (T, T) query-key
-    matrix: hovering a cell shows that pair's score and weight.
+    panel's max |value|), "weights" (0..1), "onehot" (0..1, written 1 or 0) or "ids" (uncoloured). A ``pairs``
+    panel is a (T, T) query-key matrix: hovering a cell shows that pair's score and weight, and a weight the
+    mask hid is grey and reads "–" (it is 0 because the key was masked, not because the softmax gave 0).
     """
 
     title: str
@@ -74,8 +75,12 @@ class StepPanel(NamedTuple):
     pairs: bool = False
 
 
-def step_panels(tokens: Sequence[str], d_model: int, n_head: int) -> list[list[StepPanel]]:
-    """The panels of the nine steps, labelled with shapes, for a sentence of ``len(tokens)`` tokens."""
+def step_panels(
+    tokens: Sequence[str], d_model: int, n_head: int, ids: Sequence[int] | None = None
+) -> list[list[StepPanel]]:
+    """The panels of the nine steps, labelled with shapes, for a sentence of ``len(tokens)`` tokens.
+
+    With the tokens' ``ids``, step 1 also shows the one-hot rows (the columns of the ids that occur)."""
     toks = check_tokens("tokens", tokens)
     if not toks:
         raise ValueError("tokens must hold at least one token")
@@ -86,8 +91,14 @@ def step_panels(tokens: Sequence[str], d_model: int, n_head: int) -> list[list[S
     T, D = len(toks), C // n_head
     dims_c = tuple(f"c{j}" for j in range(C))
     dims_d = tuple(f"d{j}" for j in range(D))
+    first = [StepPanel(f"token ids (T={T}, 1)", "token_ids", ("id",), "ids")]
+    if ids is not None:
+        used = _used_ids(ids, T)
+        first.append(
+            StepPanel("one-hot O (T, V): columns in use", "one_hot", tuple(f"{i}" for i in used), "onehot")
+        )
     return [
-        [StepPanel(f"token ids (T={T}, 1)", "token_ids", ("id",), "ids")],
+        first,
         [StepPanel(f"X (T={T}, C={C})", "x", dims_c, "signed")],
         [StepPanel(f"{m} = X W_{m}  (T={T}, D={D})", m.lower(), dims_d, "signed") for m in "QKV"],
         [StepPanel(f"Q Kᵀ (T={T}, T={T})", "scores", toks, "signed", True)],
@@ -106,6 +117,13 @@ def step_panels(tokens: Sequence[str], d_model: int, n_head: int) -> list[list[S
     ]
 
 
+def _used_ids(ids, T: int) -> list[int]:
+    """The distinct ids of a sentence, in increasing order (the one-hot columns step 1 draws)."""
+    if isinstance(ids, (str, bytes)) or len(ids) != T:
+        raise ValueError(f"ids must hold one id per token (T = {T}), got {ids!r}")
+    return sorted({check_int("ids", i, low=0) for i in ids})
+
+
 def _fmt(v: float, digits: int = 2) -> str:
     return "−∞" if v == -np.inf else f"{v:.{digits}f}"
 
@@ -121,6 +139,9 @@ class StepsPayload(NamedTuple):
     captions: tuple  # what each step does, with its shapes
     panels: list  # per step, its panels as {"title", "field", "cols", "kind", "pairs"}
     token_ids: np.ndarray  # (T, 1) int32
+    one_hot: (
+        np.ndarray
+    )  # (T, U) float32: the one-hot rows restricted to the U distinct ids, in increasing order
     x: np.ndarray  # (T, C)
     q: np.ndarray  # (H, T, D)
     k: np.ndarray  # (H, T, D)
@@ -149,7 +170,9 @@ class StepsPayload(NamedTuple):
         cells = {k: np.concatenate([c[k] for c in parts]) for k in parts[0]}
         for k in ("row", "col", "text", "score", "weight"):
             cells[k] = cells[k].tolist()
-        cells.update(cell_value_columns(cells["text"], np.abs(cells["color"].astype(np.float64)) > 0.6))
+        cells.update(
+            cell_value_columns(cells["text"], np.nan_to_num(np.abs(cells["color"].astype(np.float64))) > 0.6)
+        )
         hx, hy, htext, halign = zip(*heads, strict=True)
         labels = dict(x=np.float32(hx), y=np.float32(hy), text=list(htext), align=list(halign))
         mask = "causal mask" if state["causal"] else "no mask"
@@ -163,10 +186,23 @@ class StepsPayload(NamedTuple):
         return {
             "cells": cells,
             "labels": labels,
-            "attention-source": {"weight": weights, "score": masked},
+            "attention-source": _attention_columns(weights, masked),
             "caption": {"text": caption},
             "description": described(_WHAT, f"Step {s + 1} of {len(p.titles)}: {caption} {html.escape(top)}"),
         }
+
+
+def _attention_columns(weights: np.ndarray, masked: np.ndarray) -> dict:
+    """The heatmap's columns: a weight the mask hid is NaN (grey) and reads "masked" on hover."""
+    hidden = np.isneginf(masked)
+    return dict(
+        weight=np.where(hidden, np.nan, weights).astype(np.float32),
+        score=masked,
+        weight_text=[
+            "masked" if h else f"{w:.3f}" for w, h in zip(weights.tolist(), hidden.tolist(), strict=True)
+        ],
+        score_text=["−∞" if h else f"{v:.3f}" for v, h in zip(masked.tolist(), hidden.tolist(), strict=True)],
+    )
 
 
 _WHAT = (
@@ -181,12 +217,17 @@ def _panel_cells(panel: dict, values: np.ndarray, tokens, x0: float, n: int, mas
     ii, jj = np.divmod(np.arange(T * n_cols), n_cols)
     finite = np.isfinite(values)
     scale = float(np.abs(values[finite]).max()) if finite.any() else 0.0
-    if panel["kind"] == "ids":
+    pairs, kind = panel["pairs"], panel["kind"]
+    hidden = np.isneginf(masked) if pairs and kind == "weights" else np.zeros(len(values), bool)
+    if kind == "ids":
         color, text = np.zeros(len(values)), [str(int(v)) for v in values]
+    elif kind == "onehot":
+        color, text = values, [str(int(v)) for v in values]
     else:
-        color = values if panel["kind"] == "weights" else (values / scale if scale > 0 else 0 * values)
-        color, text = np.where(finite, color, np.nan), [_fmt(v) for v in values.tolist()]
-    pairs, masked, weights = panel["pairs"], masked.tolist(), weights.tolist()
+        color = values if kind == "weights" else (values / scale if scale > 0 else 0 * values)
+        color, text = np.where(finite & ~hidden, color, np.nan), [_fmt(v) for v in values.tolist()]
+        text = ["–" if h else t for t, h in zip(text, hidden.tolist(), strict=True)]
+    masked, weights = masked.tolist(), weights.tolist()
     return dict(
         x=(x0 + jj + 0.5).astype(np.float32),
         y=(-(ii + 0.5)).astype(np.float32),
@@ -200,7 +241,11 @@ def _panel_cells(panel: dict, values: np.ndarray, tokens, x0: float, n: int, mas
             [_fmt(masked[i * T + j]) if pairs else "" for i, j in zip(ii, jj, strict=True)], object
         ),
         weight=np.array(
-            [_fmt(weights[i * T + j], 3) if pairs else "" for i, j in zip(ii, jj, strict=True)], object
+            [
+                ("masked" if masked[i * T + j] == -np.inf else _fmt(weights[i * T + j], 3)) if pairs else ""
+                for i, j in zip(ii, jj, strict=True)
+            ],
+            object,
         ),
     )
 
@@ -253,8 +298,11 @@ def payload(sweep) -> StepsPayload:
         tokens=tokens,
         titles=STEP_TITLES,
         captions=_captions(T, C, H),
-        panels=[[dict(panel._asdict()) for panel in step] for step in step_panels(tokens, C, H)],
+        panels=[
+            [dict(panel._asdict()) for panel in step] for step in step_panels(tokens, C, H, ids.tolist())
+        ],
         token_ids=ids.astype(np.int32)[:, None],
+        one_hot=(ids[:, None] == np.array(_used_ids(ids.tolist(), T))[None, :]).astype(np.float32),  # (T, U)
         **fields,
     )
 
@@ -295,10 +343,22 @@ def layout(
         p.tokens,
         p.tokens,
         name=f"{name}-attention",
-        title="Attention weights A (current settings)",
+        title="Attention weights A (grey: masked)",
         width=330,
         height=300,
+        palette=DIVERGING,  # the colours of the steps' weights: 0 white, 1 dark red
+        low=-1.0,
+        high=1.0,
     )
+    attention.select_one({"name": f"{name}-attention-colorbar"}).update(display_low=0.0, display_high=1.0)
+    source = attention.select_one({"name": f"{name}-attention-source"})
+    source.data.update(weight_text=[""] * T * T, score_text=[""] * T * T)
+    attention.select_one(HoverTool).tooltips = [
+        ("query", "@q_token"),
+        ("key", "@k_token"),
+        ("score", "@score_text"),
+        ("weight", "@weight_text"),
+    ]
     caption = Div(text="", name=f"{name}-caption", width=740, height=64)  # fixed size: no re-layout per step
     update = js_callback(
         "attention_steps",
@@ -382,7 +442,8 @@ def attention_steps_figure(sweep, *, name: str = "steps", **initial):
 def _captions(T: int, C: int, H: int) -> tuple[str, ...]:
     D = C // H
     return (
-        f"Each word becomes an integer id: a sequence of <b>T = {T}</b> tokens.",
+        f"Each word becomes an integer id: a sequence of <b>T = {T}</b> tokens. As a one-hot matrix O (T, V), row i "
+        "is all zeros but a 1 in column id<sub>i</sub> (only the columns of ids that occur are drawn).",
         f"Each id picks one row of the embedding table: <b>X</b> has shape (T, C) = ({T}, {C}).",
         f"X (T={T}, C={C}) times W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub> (C={C}, C={C}), split into "
         f"H = {H} heads of D = {D} columns: Q, K, V have shape (T, D) = ({T}, {D}) per head.",

@@ -25,6 +25,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    labelled_select,
     radio,
     select,
     value_grid,
@@ -32,6 +33,7 @@ from .kit import (
 
 __all__ = [
     "MODES",
+    "NO_PRESET",
     "PRESETS",
     "STRUCTURED_TEMPLATE",
     "TokensPayload",
@@ -42,6 +44,10 @@ __all__ = [
 ]
 
 MODES = ("structured sentence", "preset sentence")
+# The preset select's value while the structured sentence is shown: the select says so instead of showing a preset
+# that is not on screen. Picking it switches back to the structured sentence.
+NO_PRESET = ""
+NO_PRESET_LABEL = "— none: the structured sentence is shown —"
 
 # Preset sentences of different lengths. "the dog sees the dog." repeats two tokens; the list of words by
 # class shows the block structure of a learned table; "a" never occurs in the training corpus.
@@ -106,13 +112,15 @@ class TokensPayload(NamedTuple):
     ids_noun: np.ndarray
     ids_verb: np.ndarray
     ids_object_noun: np.ndarray
-    presets: list  # (n_presets,) records {"ids": [...]}: a preset sentence's ids (a record: lengths differ)
+    presets: (
+        list  # (1 + n_presets,) records {"ids": [...]}: NO_PRESET's (empty), then each preset sentence's ids
+    )
     max_labelled_t: int  # the (T, T) cells show their values up to this T
     strip: dict  # the token strip's geometry (STRIP) and tints
 
     def sentence(p, state: dict) -> list[int]:
-        """The ids of the sentence the widgets select."""
-        if state["mode"] == 1:
+        """The ids of the sentence the widgets select (the callback keeps mode 1 and a preset together)."""
+        if state["mode"] == 1 and state["preset"] != NO_PRESET:
             return [int(i) for i in pick(p, "presets", state)["ids"]]
         ids = [int(i) for i in p.template_ids]
         for k, slot in enumerate(SLOTS):
@@ -165,6 +173,8 @@ class TokensPayload(NamedTuple):
             "similarity-yaxis": {"major_label_overrides": dict(zip(rows, tokens, strict=True))},
             "similarity-xaxis": {"major_label_overrides": dict(zip(cols, tokens, strict=True))},
             **strip,
+            # the slot selects are greyed out while a preset is shown
+            **{slot: {"disabled": state["mode"] == 1} for slot in SLOTS},
         }
 
     def _strip(p, state, ids, tokens, V, C) -> dict:
@@ -189,7 +199,7 @@ class TokensPayload(NamedTuple):
                 box[k].append(v)
             left += w + g["gap"]
         preset = [c for c in p.controls if c.widget == "preset"][0].values.index(state["preset"])
-        source = "Structured sentence" if state["mode"] == 0 else f"Preset {preset + 1}"
+        source = "Structured sentence" if preset == 0 else f"Preset {preset}"
         table = p.tables[[c for c in p.controls if c.widget == "table"][0].values.index(state["table"])]
         below = y - g["row"] / 2 - 4
         same = ", ".join(f"{p.words[t]} (positions {', '.join(map(str, pos))})" for t, pos in repeats)
@@ -256,6 +266,8 @@ def _check_presets(presets) -> list[list[int]]:
     for k, sentence in enumerate(presets):
         if not isinstance(sentence, str):
             raise TypeError(f"presets[{k}] must be a str, got {type(sentence).__name__}")
+        if sentence == NO_PRESET:
+            raise ValueError(f"presets[{k}] must be a sentence, got {NO_PRESET!r} (the select's 'none')")
         out.append([int(i) for i in word_ids(sentence)[1]])  # ValueError naming unknown words
     return out
 
@@ -291,7 +303,7 @@ def payload(tables: Mapping[str, np.ndarray], *, presets: Sequence[str] = PRESET
         Control("mode", (0, 1), "active"),
         Control("table", tuple(labels)),
         *(Control(slot, tuple(_SLOT_CHOICES[slot])) for slot in SLOTS),
-        Control("preset", tuple(presets)),
+        Control("preset", (NO_PRESET, *presets)),
     )
     axes = {"embeddings": ("table",), "similarities": ("table",), "emb_limits": ("table",)}
     axes.update(sim_limits=("table",), presets=("preset",))
@@ -310,7 +322,7 @@ def payload(tables: Mapping[str, np.ndarray], *, presets: Sequence[str] = PRESET
         ),
         slot_positions=np.array([template.index(fill[slot]) for slot in SLOTS], np.int32),
         **slot_ids,
-        presets=[{"ids": ids} for ids in preset_ids],
+        presets=[{"ids": []}] + [{"ids": ids} for ids in preset_ids],
         max_labelled_t=_MAX_LABELLED_T,
         strip={**STRIP, "tints": list(TINTS)},
     )
@@ -339,7 +351,13 @@ def layout(
         "mode": radio(f"{name}-mode", MODES, mode),
         "table": select(f"{name}-table", "Embedding table", values["table"], state["table"], width=250),
         **{s: select(f"{name}-{s}", s.replace("-", " "), values[s], state[s], width=110) for s in SLOTS},
-        "preset": select(f"{name}-preset", "Preset sentence", values["preset"], state["preset"], width=330),
+        "preset": labelled_select(
+            f"{name}-preset",
+            "Preset sentence",
+            [(v, v or NO_PRESET_LABEL) for v in values["preset"]],
+            state["preset"],
+            width=330,
+        ),
     }
     emb, emb_cells, emb_mapper = value_grid(
         f"{name}-embedding", "X = E[ids]", tokens0, dims, tooltips=_EMB_TIPS, width=330, **_EMB_COLUMNS
@@ -368,6 +386,8 @@ def layout(
         strip_lines=lines,
         description=description(name, _WHAT),
     )
+    for s in SLOTS:
+        widgets[s].disabled = state["mode"] == 1
     for c in p.controls:
         widgets[c.widget].js_on_change(c.attr, update)  # a slot or preset select also switches the mode
     controls = column(
@@ -387,7 +407,13 @@ def _initial_state(p: TokensPayload, mode, table, structured, preset) -> dict:
     if isinstance(structured, str) or len(structured) != len(SLOTS):
         raise ValueError(f"structured must be ({', '.join(SLOTS)}), got {structured!r}")
     state.update(zip(SLOTS, structured, strict=True))
-    state["preset"] = values["preset"][0] if preset is None else preset
+    if preset is None:  # the structured sentence: no preset; a preset: the first
+        preset = values["preset"][state["mode"]]
+    if (preset == NO_PRESET) != (state["mode"] == 0):
+        raise ValueError(
+            f"preset must be {NO_PRESET!r} in the structured mode and a preset sentence in the other"
+        )
+    state["preset"] = preset
     for key, v in state.items():
         if key != "mode":
             check_choice(key.replace("-", "_") if key in SLOTS else key, v, values[key])

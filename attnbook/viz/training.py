@@ -35,6 +35,7 @@ from .kit import (
     labelled_select,
     legend,
     line_panel,
+    log_ticks,
     select,
     toggle,
     token_grid,
@@ -45,6 +46,7 @@ from .kit import (
 __all__ = [
     "METRICS",
     "display_char",
+    "select_label",
     "CurvesPayload",
     "curves_payload",
     "curves_layout",
@@ -258,6 +260,7 @@ def curves_layout(p: CurvesPayload, *, name: str = "training"):
         y_axis_type="log",
         x_range=loss.x_range,
     )
+    log_ticks(grad.yaxis[0], name=f"{name}-grad-yticks")  # Bokeh's own crowds 1.5, 2, 2.5 within a decade
     n_layer = p.grad_layers.shape[1]
     lines = [
         curve(grad, src["grad-layers"], "step", f"layer{i}", color=_LAYER_COLORS[i]) for i in range(n_layer)
@@ -385,6 +388,22 @@ def comparison_payload(runs: Mapping[str, tuple[str, Mapping[str, np.ndarray], s
     return ComparisonPayload(controls, axes, tuple(labels), x, y, *finals.T, tuple(diverged))
 
 
+_SELECT_CHARS = 46  # a run's label in a 360-pixel select: longer ones are cut, at a comma when there is one
+
+
+def select_label(label: str, limit: int = _SELECT_CHARS) -> str:
+    """``label`` short enough to be read whole in a run select: at most ``limit`` characters, cut after its last
+    whole ", "-separated part that fits, and ending in "…" when cut (the figure's table gives the whole label)."""
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {type(label).__name__}")
+    limit = check_int("limit", limit, low=2)
+    if len(label) <= limit:
+        return label
+    head = label[: limit - 1]
+    cut = head.rfind(", ")
+    return (head[:cut] if cut > 0 else head.rstrip()) + "…"
+
+
 def comparison_layout(
     p: ComparisonPayload,
     *,
@@ -402,7 +421,9 @@ def comparison_layout(
     for k in first:
         check_choice("first[i]", k, keys)
     check_choice("metric", metric, METRICS)
-    runs = list(zip(keys, p.labels, strict=True))
+    runs = [
+        (k, select_label(label)) for k, label in zip(keys, p.labels, strict=True)
+    ]  # the table has them whole
     widgets = {
         "a": labelled_select(f"{name}-a", "Run A (solid)", runs, first[0], width=360),
         "b": labelled_select(f"{name}-b", "Run B (dashed)", runs, first[1], width=360),

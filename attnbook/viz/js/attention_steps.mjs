@@ -25,16 +25,20 @@ export default ({payload, widgets, cells, labels, attention, caption, descriptio
     for (let i = 0; i < T; i++) {
       for (let j = 0; j < nc; j++) {
         const v = values[i * nc + j]
+        // a weight the mask hid is grey and reads "–": 0 because the key was masked, not because of the softmax
+        const hidden = pairs && masked[i * T + j] === -Infinity
         out.x.push(x0 + j + 0.5); out.y.push(-(i + 0.5)); out.row.push(tokens[i]); out.col.push(cols[j])
         out.panel.push(n); out.value.push(v)
         if (kind === "ids") { out.color.push(0); out.text.push(String(Math.round(v))) }
+        else if (kind === "onehot") { out.color.push(v); out.text.push(String(Math.round(v))) }
         else {
-          out.color.push(!Number.isFinite(v) ? NaN : kind === "weights" ? v : scale > 0 ? v / scale : 0)
-          out.text.push(fmt(v, 2))
+          const off = !Number.isFinite(v) || (kind === "weights" && hidden)
+          out.color.push(off ? NaN : kind === "weights" ? v : scale > 0 ? v / scale : 0)
+          out.text.push(kind === "weights" && hidden ? "–" : fmt(v, 2))
         }
         // on a query-key panel, hover reads the pair's score (as the softmax sees it) and weight
         out.score.push(pairs ? fmt(masked[i * T + j], 2) : "")
-        out.weight.push(pairs ? fmt(weights[i * T + j], 3) : "")
+        out.weight.push(pairs ? (hidden ? "masked" : fmt(weights[i * T + j], 3)) : "")
       }
     }
     label(x0 + nc / 2, 1.1, get(panel, "title"), "center")
@@ -47,10 +51,15 @@ export default ({payload, widgets, cells, labels, attention, caption, descriptio
     ...out,
     x: new Float32Array(out.x), y: new Float32Array(out.y), panel: new Int32Array(out.panel),
     value: new Float32Array(out.value), color,
-    ...cellLabels(out.text, Array.from(color, (c) => Math.abs(c) > 0.6)),
+    ...cellLabels(out.text, Array.from(color, (c) => Number.isFinite(c) && Math.abs(c) > 0.6)),
   })
   labels.data = {...lab, x: new Float32Array(lab.x), y: new Float32Array(lab.y)}
-  setColumns(attention, {weight: new Float32Array(weights), score: new Float32Array(masked)})
+  const hiddenAt = (k) => masked[k] === -Infinity
+  setColumns(attention, {
+    weight: Float32Array.from(weights, (w, k) => (hiddenAt(k) ? NaN : w)), score: new Float32Array(masked),
+    weight_text: Array.from(weights, (w, k) => (hiddenAt(k) ? "masked" : fmt(w, 3))),
+    score_text: Array.from(masked, (v, k) => (hiddenAt(k) ? "−∞" : fmt(v, 3))),
+  })
   const state = `τ = ${fmt(temperature.value, 2)}, ${causal.active ? "causal mask" : "no mask"}, head ${head.value}`
   caption.text = `<b>${field(payload, "titles")[s]}</b> <span class="attnbook-muted">(${state})</span><br>` +
     field(payload, "captions")[s]

@@ -3,9 +3,10 @@
 // Python twin: attnbook.viz.multihead.MultiheadPayload.view (the browser tests compare the two).
 import {cell, controlIndex, describe, field, fmt, pick, setColumns} from "./lib.mjs"
 
-const SEPARATOR = "#333333"  // the dark line between two heads' columns in the concatenation
+const SEPARATOR = "#555555"  // the thin line between two heads' columns in the concatenation (when D > 1)
+const KEYS = 12  // pixels above a panel's cells for its key labels; its title sits above them
 
-export default ({payload, widgets, cells, titles, mean, concat, out, lines, caption, description}) => {
+export default ({payload, widgets, cells, titles, axis_labels, mean, concat, out, lines, caption, description}) => {
   const tokens = field(payload, "tokens"), mask = field(payload, "mask"), colors = field(payload, "colors")
   const T = tokens.length, C = field(payload, "d_model")
   const H = Number(widgets.heads.value), D = C / H
@@ -35,9 +36,18 @@ export default ({payload, widgets, cells, titles, mean, concat, out, lines, capt
     }
   }
   setColumns(cells, {x, y, size: sizes, color, weight, q_token, k_token, head})
+  // each panel's query characters left of its rows, key characters over its columns, in a font that fits a cell
+  const fontSize = `${Math.min(9, Math.max(5, Math.floor(0.9 * size)))}px`
+  const ax = {x: [], y: [], text: [], align: [], baseline: []}
+  const put = (...v) => Object.values(ax).forEach((col, k) => col.push(v[k]))
+  for (let h = 0; h < H; h++) {
+    tokens.forEach((t, i) => put(px[h] - 2, py[h] - (i + 0.5) * size, t, "right", "middle"))
+    tokens.forEach((t, j) => put(px[h] + (j + 0.5) * size, py[h] + 1, t, "center", "bottom"))
+  }
+  setColumns(axis_labels, {...ax, size: ax.x.map(() => fontSize)})
   setColumns(titles, {
     x: Array.from(px.slice(0, H)),
-    y: Array.from(py.slice(0, H), (v) => v + 2),
+    y: Array.from(py.slice(0, H), (v) => v + KEYS),
     text: Array.from(ent.slice(0, H), (e, h) => `head ${h + 1}: entropy ${fmt(e, 2)}`),
     color: colors.slice(0, H),
   })
@@ -56,13 +66,16 @@ export default ({payload, widgets, cells, titles, mean, concat, out, lines, capt
     setColumns(source, {value: Float32Array.from(value), color})
   }
   // a coloured bar over each head's D columns, and a dark line between heads
-  const x0 = [], y0 = [], x1 = [], y1 = [], lcolor = []
-  const segment = (a, b, e, f, col) => { x0.push(a); y0.push(b); x1.push(e); y1.push(f); lcolor.push(col) }
-  for (let h = 0; h < H; h++) {
-    segment(h * D - 0.45, 0.65, (h + 1) * D - 0.55, 0.65, colors[h])
-    if (h > 0) segment(h * D - 0.5, 0.5, h * D - 0.5, -T + 0.5, SEPARATOR)
+  const x0 = [], y0 = [], x1 = [], y1 = [], lcolor = [], width = []
+  const segment = (a, b, e, f, col, wd) => {
+    x0.push(a); y0.push(b); x1.push(e); y1.push(f); lcolor.push(col); width.push(wd)
   }
-  setColumns(lines, {x0, y0, x1, y1, color: lcolor})
+  for (let h = 0; h < H; h++) {
+    segment(h * D - 0.45, 0.65, (h + 1) * D - 0.55, 0.65, colors[h], 3)
+    // one column per head (D = 1): the bars alone tell the heads apart
+    if (h > 0 && D > 1) segment(h * D - 0.5, 0.5, h * D - 0.5, -T + 0.5, SEPARATOR, 1)
+  }
+  setColumns(lines, {x0, y0, x1, y1, color: lcolor, width})
 
   const mode = field(payload, "modes")[controlIndex(payload, widgets, "mode")]
   caption.text = `<b>${mode}</b>: H = ${H} head${H === 1 ? "" : "s"} of D = C / H = ${C} / ${H} = ${D} ` +

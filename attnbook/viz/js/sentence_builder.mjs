@@ -12,7 +12,8 @@ const twoDecimals = (v) => {
 
 // The ids of the sentence the widgets select: the template with one id per slot select, or a preset.
 const sentence = (payload, widgets) => {
-  if (widgets.mode.active === 1) return Array.from(get(pick(payload, "presets", widgets), "ids"))
+  if (widgets.mode.active === 1 && widgets.preset.value !== "")
+    return Array.from(get(pick(payload, "presets", widgets), "ids"))
   const ids = Array.from(field(payload, "template_ids"))
   const positions = field(payload, "slot_positions")
   SLOTS.forEach((s, k) => { ids[positions[k]] = pick(payload, `ids_${s.replace("-", "_")}`, widgets)[0] })
@@ -35,9 +36,15 @@ const heatmap = (rows, cols, valueOf, limit, show) => {
 
 export default ({payload, widgets, plots, sources, mappers, axes, strip_boxes, strip_lines, description}, obj) => {
   const {mode, preset} = widgets
-  // A sentence widget of the other mode was moved: switch the mode, whose change runs this callback again.
+  // The mode and the preset select move together: the select reads "none" (value "") exactly when the structured
+  // sentence is shown. A widget that breaks this moves the other, whose change runs this callback again.
+  const none = preset.value === ""
   if (SLOTS.some((s) => get(widgets, s) === obj) && mode.active !== 0) { mode.active = 0; return }
-  if (obj === preset && mode.active !== 1) { mode.active = 1; return }
+  if (obj === preset && none && mode.active !== 0) { mode.active = 0; return }
+  if (obj === preset && !none && mode.active !== 1) { mode.active = 1; return }
+  if (mode.active === 0 && !none) { preset.value = ""; return }
+  if (mode.active === 1 && none) { preset.value = preset.options[1][0]; return }  // the first preset
+  SLOTS.forEach((s) => { get(widgets, s).disabled = mode.active === 1 })  // greyed out while a preset is shown
 
   const ids = sentence(payload, widgets), T = ids.length
   const words = field(payload, "words"), tokens = ids.map((i) => words[i])
@@ -91,7 +98,7 @@ export default ({payload, widgets, plots, sources, mappers, axes, strip_boxes, s
     left += w + gap
   })
   strip_boxes.data = box
-  const source = mode.active === 0 ? "Structured sentence" : `Preset ${controlIndex(payload, widgets, "preset") + 1}`
+  const source = mode.active === 0 ? "Structured sentence" : `Preset ${controlIndex(payload, widgets, "preset")}`
   const table = field(payload, "tables")[controlIndex(payload, widgets, "table")]
   const below = y - rowPitch / 2 - 4
   strip_lines.data = {
