@@ -52,6 +52,7 @@ __all__ = [
     "train_variants",
     "valid_word_fraction",
     "variant_configs",
+    "with_seed",
     "xiong_configs",
     "xiong_runs",
 ]
@@ -669,13 +670,20 @@ def xiong_configs(
     return out
 
 
+def with_seed(setup: Setup | None, seed: int) -> Setup:
+    """``setup`` with the training seed (initialisation and batches) set to ``seed``; the data stay the same."""
+    setup = _check_setup(setup)
+    return setup._replace(train=setup.train.replace(seed=check_int("seed", seed, low=0)))
+
+
 def chapter_runs(
-    setup: Setup | None = None, *, workers: int = 1, cache_dir=None, **xiong_kwargs
+    setup: Setup | None = None, *, workers: int = 1, cache_dir=None, xiong_seeds: Sequence[int] = (), **xiong_kwargs
 ) -> tuple[dict[str, Run], dict[float, dict[str, Run]]]:
     """Every run of the chapter: :func:`train_variants` and :func:`xiong_runs` (``xiong_kwargs`` go there).
 
     With ``workers > 1`` the runs missing from the cache are first trained in parallel
-    (:func:`prefetch_runs`), the slowest first.
+    (:func:`prefetch_runs`), the slowest first. ``xiong_seeds``: training seeds at which the runs of
+    :func:`xiong_runs` are also trained (read them with ``xiong_runs(with_seed(setup, seed))``).
 
     Returns
     -------
@@ -684,7 +692,12 @@ def chapter_runs(
         ``xiong[lr][name]``.
     """
     setup = _check_setup(setup)
-    jobs = [(c, t) for group in xiong_configs(setup, **xiong_kwargs).values() for c, t, _ in group.values()]
+    if isinstance(xiong_seeds, (str, bytes)) or not isinstance(xiong_seeds, Sequence):
+        raise TypeError("xiong_seeds must be a sequence of int")
+    jobs = []
+    for s in (setup.train.seed, *(check_int("xiong_seeds[i]", s, low=0) for s in xiong_seeds)):
+        groups = xiong_configs(with_seed(setup, s), **xiong_kwargs).values()
+        jobs += [(c, t) for group in groups for c, t, _ in group.values() if (c, t) not in jobs]
     jobs += [variant_configs(n, setup) for n in VARIANTS]
     prefetch_runs(jobs, setup.data_spec, workers=workers, cache_dir=cache_dir)
     return train_variants(setup=setup, cache_dir=cache_dir), xiong_runs(
