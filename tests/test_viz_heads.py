@@ -453,7 +453,9 @@ def test_other_seeds_are_drawn_as_thin_lines_and_checked():
     np.testing.assert_allclose(p.other_loss, [other.val_loss] * 2)
     assert training_payload(curves(), ln_v=3.1).other_loss.shape == (0, 3)
     fig = FIGURES["training"]()
-    assert fig.select_one({"name": "heads-train-loss-seed0"}).data["loss"].tolist() == pytest.approx([3.1, 1.9, 1.4])
+    assert fig.select_one({"name": "heads-train-loss-seed0"}).data["loss"].tolist() == pytest.approx(
+        [3.1, 1.9, 1.4]
+    )
     with pytest.raises(ValueError, match="eval_steps"):
         training_payload(curves(), ln_v=3.1, others=[control(eval_steps=np.array([0, 10, 30]))])
     with pytest.raises(TypeError, match="others"):

@@ -21,7 +21,13 @@ from .._checks import check_int
 from ..config import ModelConfig
 from ..runs import cached_train, default_cache_dir, run_key
 from ..train import TrainConfig
-from .extrapolation import Extrapolation, ExtrapolationSetup, eval_windows, extrapolation_losses, run_extrapolation
+from .extrapolation import (
+    Extrapolation,
+    ExtrapolationSetup,
+    eval_windows,
+    extrapolation_losses,
+    run_extrapolation,
+)
 from .induction import (
     Ablations,
     InductionCurves,
@@ -80,7 +86,11 @@ def train_missing(jobs: Sequence, *, workers: int = 2, cache_dir=None) -> int:
         if not isinstance(job, tuple) or len(job) != 3:
             raise TypeError("jobs must be (ModelConfig, TrainConfig, data_spec) triples")
         cfg, tc, spec = job
-        if not isinstance(cfg, ModelConfig) or not isinstance(tc, TrainConfig) or not isinstance(spec, Mapping):
+        if (
+            not isinstance(cfg, ModelConfig)
+            or not isinstance(tc, TrainConfig)
+            or not isinstance(spec, Mapping)
+        ):
             raise TypeError("jobs must be (ModelConfig, TrainConfig, data_spec) triples")
         if not (root / f"{run_key(cfg, tc, spec)}.npz").exists():
             missing.append((cfg, tc, dict(spec), None if cache_dir is None else str(cache_dir)))
@@ -128,7 +138,10 @@ def _scheme_part(setup: ExtrapolationSetup, n_importance: int, cache_dir) -> dic
     (scheme,) = setup.schemes
     x, y = eval_windows(run.val_ids, setup.train_len, n_importance * setup.train_len)
     cfg = setup.model_config(scheme, run.vocab_size)
-    return {"extrapolation": extrapolation_losses(run), "importance": head_importance(run.results[scheme].params, cfg, x, y)}
+    return {
+        "extrapolation": extrapolation_losses(run),
+        "importance": head_importance(run.results[scheme].params, cfg, x, y),
+    }
 
 
 def _heads_job(job) -> dict:
@@ -178,7 +191,9 @@ def heads_seeds(
         raise TypeError(f"extrapolation must be an ExtrapolationSetup, got {type(extrapolation).__name__}")
     n_importance = check_int("n_importance", n_importance, low=1)
     cache = None if cache_dir is None else str(cache_dir)
-    jobs: list[tuple[str, Any, int, Any]] = [("induction", replace(induction, seed=s), 0, cache) for s in seeds]
+    jobs: list[tuple[str, Any, int, Any]] = [
+        ("induction", replace(induction, seed=s), 0, cache) for s in seeds
+    ]
     for s in seeds:
         for scheme in extrapolation.schemes:
             jobs.append(("scheme", replace(extrapolation, schemes=(scheme,), seed=s), n_importance, cache))

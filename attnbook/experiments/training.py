@@ -677,7 +677,12 @@ def with_seed(setup: Setup | None, seed: int) -> Setup:
 
 
 def chapter_runs(
-    setup: Setup | None = None, *, workers: int = 1, cache_dir=None, xiong_seeds: Sequence[int] = (), **xiong_kwargs
+    setup: Setup | None = None,
+    *,
+    workers: int = 1,
+    cache_dir=None,
+    xiong_seeds: Sequence[int] = (),
+    **xiong_kwargs,
 ) -> tuple[dict[str, Run], dict[float, dict[str, Run]]]:
     """Every run of the chapter: :func:`train_variants` and :func:`xiong_runs` (``xiong_kwargs`` go there).
 
