@@ -6,10 +6,8 @@ Post-LN comparison. Every training run goes through the run cache (:func:`attnbo
 from __future__ import annotations
 
 import math
-import multiprocessing
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,6 +23,7 @@ from ..runs import cached_train, default_cache_dir, run_key
 from ..sample import generate, next_token_distribution
 from ..stats import xavier_params
 from ..train import TrainConfig, TrainResult
+from .seeds import train_missing
 
 __all__ = [
     "DATA_SPEC",
@@ -208,12 +207,6 @@ def train_variants(
     return out
 
 
-def _train_job(job) -> str:
-    """Train one run into the cache (in a worker process); the parent reads the result from the cache."""
-    cfg, tc, data_spec, cache_dir = job
-    return cached_train(cfg, tc, data_spec, cache_dir).status
-
-
 def prefetch_runs(
     jobs: Sequence[tuple[ModelConfig, TrainConfig]],
     data_spec: Mapping[str, Any],
@@ -248,14 +241,10 @@ def prefetch_runs(
         if not isinstance(cfg, ModelConfig) or not isinstance(tc, TrainConfig):
             raise TypeError("jobs must be (ModelConfig, TrainConfig) pairs")
         if not (root / f"{run_key(cfg, tc, data_spec)}.npz").exists():
-            missing.append((cfg, tc, dict(data_spec), None if cache_dir is None else str(cache_dir)))
+            missing.append((cfg, tc, dict(data_spec)))
     if workers == 1 or len(missing) < 2:
         return 0
-    # "spawn": a fresh interpreter per worker, safe from a notebook kernel with threads running.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=ctx) as pool:
-        list(pool.map(_train_job, missing))
-    return len(missing)
+    return train_missing(missing, workers=workers, cache_dir=cache_dir)
 
 
 def final_losses(run: Run) -> dict[str, float]:
