@@ -63,7 +63,8 @@ def claim(holds, sentence: str, **values) -> None:
 
 
 def spread(values, spec: str = ".2f") -> str:
-    """The text of a number measured at several seeds: ``"0.52 (0.41 to 0.60)"``, the mean and the range.
+    """The text of a number measured at several seeds: ``"0.52 (0.41 to 0.60)"``, the mean and the range
+    (``"0.52 (at every seed)"`` when the range rounds to one value).
 
     Parameters
     ----------
@@ -79,4 +80,7 @@ def spread(values, spec: str = ".2f") -> str:
         raise TypeError(f"spec must be a format spec string, got {type(spec).__name__}")
     if arr.size == 1:
         return format(arr[0], spec)
-    return f"{format(arr.mean(), spec)} ({format(arr.min(), spec)} to {format(arr.max(), spec)})"
+    lo, hi = format(arr.min(), spec), format(arr.max(), spec)
+    if lo == hi:  # the seeds agree to the digits shown
+        return f"{format(arr.mean(), spec)} (at every seed)"
+    return f"{format(arr.mean(), spec)} ({lo} to {hi})"

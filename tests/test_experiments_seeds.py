@@ -83,5 +83,6 @@ def test_with_seed_changes_only_the_training_seed():
 def test_spread_writes_mean_and_range():
     assert spread([1.0, 2.0, 4.5]) == "2.50 (1.00 to 4.50)"
     assert spread([0.25], ".1f") == "0.2"
+    assert spread([0.161, 0.159], ".2f") == "0.16 (at every seed)"
     with pytest.raises(ValueError, match="values"):
         spread([])
