@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ClaimError", "claim", "glue", "plain"]
+__all__ = ["ClaimError", "claim", "glue", "plain", "spread"]
 
 
 def plain(value):
@@ -60,3 +60,27 @@ def claim(holds, sentence: str, **values) -> None:
             f"the text says: \u201c{sentence}\u201d, but the numbers no longer support it"
             + (f" ({shown})" if shown else "")
         )
+
+
+def spread(values, spec: str = ".2f") -> str:
+    """The text of a number measured at several seeds: ``"0.52 (0.41 to 0.60)"``, the mean and the range
+    (``"0.52 (at every seed)"`` when the range rounds to one value).
+
+    Parameters
+    ----------
+    values : sequence of numbers
+        One value per seed (at least one; a single value is written alone).
+    spec : str
+        Format spec of every number, e.g. ``".3f"``.
+    """
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError("values must hold at least one number")
+    if not isinstance(spec, str):
+        raise TypeError(f"spec must be a format spec string, got {type(spec).__name__}")
+    if arr.size == 1:
+        return format(arr[0], spec)
+    lo, hi = format(arr.min(), spec), format(arr.max(), spec)
+    if lo == hi:  # the seeds agree to the digits shown
+        return f"{format(arr.mean(), spec)} (at every seed)"
+    return f"{format(arr.mean(), spec)} ({lo} to {hi})"

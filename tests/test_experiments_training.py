@@ -118,6 +118,25 @@ def test_chapter_runs(tiny, tmp_path):
     assert list(variants) == list(X.VARIANTS) and list(xiong[1e-3]) == list(X.XIONG_RUNS)
 
 
+def test_chapter_runs_trains_the_warm_up_runs_at_other_seeds(tiny, tmp_path, monkeypatch):
+    setup, _ = tiny
+    kw = dict(n_layer=2, lrs=(1e-3,), warmup_steps=2, steps=3)
+    X.chapter_runs(setup, workers=2, cache_dir=tmp_path, xiong_seeds=(1,), **kw)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run of another seed was not trained by chapter_runs")
+
+    monkeypatch.setattr(attnbook.runs, "train", refuse)
+    at1 = X.xiong_runs(X.with_seed(setup, 1), cache_dir=tmp_path, **kw)
+    at0 = X.xiong_runs(setup, cache_dir=tmp_path, **kw)
+    assert at1[1e-3]["pre-warmup"].train_cfg.seed == 1
+    assert not np.array_equal(
+        at1[1e-3]["pre-warmup"].history["loss"], at0[1e-3]["pre-warmup"].history["loss"]
+    )
+    with pytest.raises(TypeError, match="xiong_seeds"):
+        X.chapter_runs(setup, cache_dir=tmp_path, xiong_seeds=1, **kw)
+
+
 def test_final_losses(base_run):
     f = X.final_losses(base_run)
     assert f["val_loss"] == base_run.history["val_loss"][-1]

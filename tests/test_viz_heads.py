@@ -101,10 +101,14 @@ def importance(**kw):
 
 
 FIGURES = {
-    "training": lambda: induction_training_figure(curves(), control=control(), ln_v=3.1, floor=1.2),
+    "training": lambda: induction_training_figure(
+        curves(), control=control(), ln_v=3.1, floor=1.2, others=[control(val_loss=np.array([3.1, 1.9, 1.4]))]
+    ),
     "ablation": lambda: head_ablation_figure(ablations(), TOKENS, ln_v=3.0),
-    "extrapolation": lambda: extrapolation_figure(extrapolation(), train_len=4),
-    "importance": lambda: head_importance_figure(importance(), threshold=0.05),
+    "extrapolation": lambda: extrapolation_figure(
+        extrapolation(), train_len=4, others=[extrapolation(loss=np.full((3, 3), 0.5))]
+    ),
+    "importance": lambda: head_importance_figure(importance()),
 }
 PAYLOADS = {
     "training": lambda: training_payload(curves(), control=control(), ln_v=3.1, floor=1.2),
@@ -441,3 +445,38 @@ def test_line_series_draws_one_line_per_series_with_the_legend_outside():
         outside_legend(plot, [("A", lines[:1])], name="k-other", place="inside")
     with pytest.raises(TypeError, match="name"):
         line_series(plot, src, "x", [], name="")
+
+
+def test_other_seeds_are_drawn_as_thin_lines_and_checked():
+    other = control(val_loss=np.array([3.1, 1.9, 1.4]))
+    p = training_payload(curves(), ln_v=3.1, others=[other, other])
+    np.testing.assert_allclose(p.other_loss, [other.val_loss] * 2)
+    assert training_payload(curves(), ln_v=3.1).other_loss.shape == (0, 3)
+    fig = FIGURES["training"]()
+    assert fig.select_one({"name": "heads-train-loss-seed0"}).data["loss"].tolist() == pytest.approx(
+        [3.1, 1.9, 1.4]
+    )
+    with pytest.raises(ValueError, match="eval_steps"):
+        training_payload(curves(), ln_v=3.1, others=[control(eval_steps=np.array([0, 10, 30]))])
+    with pytest.raises(TypeError, match="others"):
+        training_payload(curves(), ln_v=3.1, others="seed 1")
+    o = extrapolation(loss=np.full((3, 3), 0.5))
+    p = extrapolation_payload(extrapolation(), train_len=4, others=[o])
+    np.testing.assert_allclose(p.seed_loss, [o.loss])
+    fig = FIGURES["extrapolation"]()
+    assert fig.select_one({"name": "heads-alibi-curve-seed0"}).data["rope"].tolist() == [0.5] * 3
+    with pytest.raises(ValueError, match="schemes"):
+        extrapolation_payload(extrapolation(), train_len=4, others=[extrapolation(schemes=("a", "b", "c"))])
+    with pytest.raises(ValueError, match="shape"):
+        extrapolation_payload(extrapolation(), train_len=4, others=[extrapolation(loss=np.zeros((3, 2)))])
+
+
+def test_importance_without_a_threshold_states_the_costliest_and_median_head():
+    res = importance()
+    p = importance_payload(res)
+    assert np.isnan(p.threshold)
+    d = res["rope"].ablation_delta
+    assert f"costliest head adds {d.max():.3f}" in p.captions[1]
+    assert f"median head {np.median(d):.3f}" in p.captions[1]
+    assert FIGURES["importance"]().select_one({"name": "heads-importance-threshold"}) is None
+    assert "heads cost less than 0.05" in importance_payload(res, threshold=0.05).captions[0]

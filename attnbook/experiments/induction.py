@@ -33,6 +33,7 @@ __all__ = [
     "induction_curves",
     "largest_jump",
     "phase_change",
+    "recent_letters",
     "repeated_text",
     "run_induction",
     "split_losses",
@@ -442,6 +443,42 @@ def split_losses(run: InductionRun, params: dict | None = None, head_mask=None) 
     logits, _ = _model.forward(params, run.val.x, run.cfg, head_mask=head_mask)  # (W, T, V)
     losses = token_losses(logits, run.val.y)  # (W, T)
     return float(losses[run.val.repeat].mean()), float(losses[run.val.fresh].mean())
+
+
+def recent_letters(run: InductionRun, params: dict | None = None) -> dict[str, float]:
+    """Does a model favour letters already in the window (a "bag of recent letters"), and does it know which?
+
+    Over all validation windows, with ``seen`` the letters that occur at or before the current position:
+
+    Returns
+    -------
+    dict of str to float
+        ``seen_mass`` and ``seen_share``: at first occurrences (``fresh`` targets), the mean probability the
+        model puts on the seen letters, and the mean fraction of the alphabet they make up (what a model
+        blind to the window would put on them). ``p_true`` and ``p_other``: at repeats, the mean probability
+        of the correct letter and of each other seen letter. A bag of recent letters has ``seen_mass >
+        seen_share`` and ``p_true`` close to ``p_other``; copying has ``p_true`` far above ``p_other``.
+    """
+    if not isinstance(run, InductionRun):
+        raise TypeError(f"run must be an InductionRun, got {type(run).__name__}")
+    params = run.result.params if params is None else params
+    v = run.val
+    logits, _ = _model.forward(params, v.x, run.cfg)  # (W, T, V)
+    z = logits - logits.max(axis=-1, keepdims=True)
+    probs = np.exp(z)
+    probs /= probs.sum(axis=-1, keepdims=True)  # (W, T, V)
+    V = run.cfg.vocab_size
+    seen = np.cumsum(np.eye(V, dtype=np.int32)[v.x], axis=1) > 0  # (W, T, V) letter occurred at or before i
+    mass = (probs * seen).sum(axis=-1)  # (W, T)
+    n_seen = seen.sum(axis=-1)  # (W, T)
+    p_true = np.take_along_axis(probs, v.y[..., None], axis=-1)[..., 0]  # (W, T)
+    p_other = (mass - p_true) / np.maximum(n_seen - 1, 1)  # (W, T) the target was seen at every repeat
+    return {
+        "seen_mass": float(mass[v.fresh].mean()),
+        "seen_share": float((n_seen / V)[v.fresh].mean()),
+        "p_true": float(p_true[v.repeat].mean()),
+        "p_other": float(p_other[v.repeat].mean()),
+    }
 
 
 # ----------------------------------------------------------------------------------------------------

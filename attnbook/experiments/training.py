@@ -6,10 +6,8 @@ Post-LN comparison. Every training run goes through the run cache (:func:`attnbo
 from __future__ import annotations
 
 import math
-import multiprocessing
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,6 +23,7 @@ from ..runs import cached_train, default_cache_dir, run_key
 from ..sample import generate, next_token_distribution
 from ..stats import xavier_params
 from ..train import TrainConfig, TrainResult
+from .seeds import train_missing
 
 __all__ = [
     "DATA_SPEC",
@@ -52,6 +51,7 @@ __all__ = [
     "train_variants",
     "valid_word_fraction",
     "variant_configs",
+    "with_seed",
     "xiong_configs",
     "xiong_runs",
 ]
@@ -207,12 +207,6 @@ def train_variants(
     return out
 
 
-def _train_job(job) -> str:
-    """Train one run into the cache (in a worker process); the parent reads the result from the cache."""
-    cfg, tc, data_spec, cache_dir = job
-    return cached_train(cfg, tc, data_spec, cache_dir).status
-
-
 def prefetch_runs(
     jobs: Sequence[tuple[ModelConfig, TrainConfig]],
     data_spec: Mapping[str, Any],
@@ -247,14 +241,10 @@ def prefetch_runs(
         if not isinstance(cfg, ModelConfig) or not isinstance(tc, TrainConfig):
             raise TypeError("jobs must be (ModelConfig, TrainConfig) pairs")
         if not (root / f"{run_key(cfg, tc, data_spec)}.npz").exists():
-            missing.append((cfg, tc, dict(data_spec), None if cache_dir is None else str(cache_dir)))
+            missing.append((cfg, tc, dict(data_spec)))
     if workers == 1 or len(missing) < 2:
         return 0
-    # "spawn": a fresh interpreter per worker, safe from a notebook kernel with threads running.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=ctx) as pool:
-        list(pool.map(_train_job, missing))
-    return len(missing)
+    return train_missing(missing, workers=workers, cache_dir=cache_dir)
 
 
 def final_losses(run: Run) -> dict[str, float]:
@@ -669,13 +659,25 @@ def xiong_configs(
     return out
 
 
+def with_seed(setup: Setup | None, seed: int) -> Setup:
+    """``setup`` with the training seed (initialisation and batches) set to ``seed``; the data stay the same."""
+    setup = _check_setup(setup)
+    return setup._replace(train=setup.train.replace(seed=check_int("seed", seed, low=0)))
+
+
 def chapter_runs(
-    setup: Setup | None = None, *, workers: int = 1, cache_dir=None, **xiong_kwargs
+    setup: Setup | None = None,
+    *,
+    workers: int = 1,
+    cache_dir=None,
+    xiong_seeds: Sequence[int] = (),
+    **xiong_kwargs,
 ) -> tuple[dict[str, Run], dict[float, dict[str, Run]]]:
     """Every run of the chapter: :func:`train_variants` and :func:`xiong_runs` (``xiong_kwargs`` go there).
 
     With ``workers > 1`` the runs missing from the cache are first trained in parallel
-    (:func:`prefetch_runs`), the slowest first.
+    (:func:`prefetch_runs`), the slowest first. ``xiong_seeds``: training seeds at which the runs of
+    :func:`xiong_runs` are also trained (read them with ``xiong_runs(with_seed(setup, seed))``).
 
     Returns
     -------
@@ -684,7 +686,12 @@ def chapter_runs(
         ``xiong[lr][name]``.
     """
     setup = _check_setup(setup)
-    jobs = [(c, t) for group in xiong_configs(setup, **xiong_kwargs).values() for c, t, _ in group.values()]
+    if isinstance(xiong_seeds, (str, bytes)) or not isinstance(xiong_seeds, Sequence):
+        raise TypeError("xiong_seeds must be a sequence of int")
+    jobs = []
+    for s in (setup.train.seed, *(check_int("xiong_seeds[i]", s, low=0) for s in xiong_seeds)):
+        groups = xiong_configs(with_seed(setup, s), **xiong_kwargs).values()
+        jobs += [(c, t) for group in groups for c, t, _ in group.values() if (c, t) not in jobs]
     jobs += [variant_configs(n, setup) for n in VARIANTS]
     prefetch_runs(jobs, setup.data_spec, workers=workers, cache_dir=cache_dir)
     return train_variants(setup=setup, cache_dir=cache_dir), xiong_runs(

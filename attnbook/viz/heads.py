@@ -220,6 +220,7 @@ class TrainingPayload(NamedTuple):
     control_label: str
     ln_v: float  # loss of a uniform guess
     floor: float | None  # loss with every repeat predicted and the rest at chance
+    other_loss: np.ndarray  # (n_seeds, E) float32, the model's loss at other seeds (thin lines; may be empty)
 
     def view(p, state: dict) -> dict:
         """The maps, markers, cursors, curves and titles the page shows for ``state``."""
@@ -262,9 +263,12 @@ _CURVES = (
 )
 
 
-def training_payload(curves, *, control=None, ln_v: float, floor: float | None = None) -> TrainingPayload:
+def training_payload(
+    curves, *, control=None, ln_v: float, floor: float | None = None, others=()
+) -> TrainingPayload:
     """Pack a training run's curves (:class:`attnbook.experiments.induction.InductionCurves` or any record with its
-    fields) for the page; ``control``: a second run's curves (its ``val_loss`` drawn dashed)."""
+    fields) for the page; ``control``: a second run's curves (its ``val_loss`` drawn dashed); ``others``: the
+    same model trained at other seeds (records with ``eval_steps`` and ``val_loss``, drawn as thin lines)."""
     _fields("curves", curves, _CURVES, "the curves of a training run")
     steps = _increasing("curves.steps", curves.steps)
     attention = _weights("curves.probe_attention", curves.probe_attention, 5)
@@ -296,6 +300,17 @@ def training_payload(curves, *, control=None, ln_v: float, floor: float | None =
         control_label = f"{n[0]} layer{'s' if n[0] > 1 else ''}" if n else "control"
     ln_v = check_real("ln_v", ln_v, low=0.0)
     floor = None if floor is None else check_real("floor", floor, low=0.0)
+    if isinstance(others, (str, bytes, Mapping)) or not hasattr(others, "__iter__"):
+        raise TypeError("others must be a sequence of curves")
+    other_loss = []
+    for k, o in enumerate(others):
+        _fields(f"others[{k}]", o, ("eval_steps", "val_loss"), "the curves of a training run")
+        if not np.array_equal(np.asarray(o.eval_steps), eval_steps):
+            raise ValueError(f"others[{k}] must have the same eval_steps as curves")
+        o_loss = as_float_array(f"others[{k}].val_loss", o.val_loss, ndim=1)
+        if o_loss.shape != eval_steps.shape:
+            raise ValueError(f"others[{k}].val_loss must have shape {eval_steps.shape}, got {o_loss.shape}")
+        other_loss.append(o_loss)
     top = [1.02, 1.02, 1.02 * max(np.log(T), float(scores[2].max()))]
     return TrainingPayload(
         controls=(Control("step", tuple(range(S))), Control("score", tuple(k for k, _ in SCORES))),
@@ -317,13 +332,16 @@ def training_payload(curves, *, control=None, ln_v: float, floor: float | None =
         control_label=control_label,
         ln_v=ln_v,
         floor=floor,
+        other_loss=np.array(other_loss, dtype=np.float32).reshape(len(other_loss), eval_steps.size),
     )
 
 
 def _loss_panel(p: TrainingPayload, name: str):
     """Validation loss over training (the control dashed), ln V and the floor as references, a marker."""
     refs = [p.ln_v] + ([] if p.floor is None else [p.floor])
-    shown = np.concatenate([p.val_loss, refs] + ([] if p.control_loss is None else [p.control_loss]))
+    shown = np.concatenate(
+        [p.val_loss, refs, p.other_loss.ravel()] + ([] if p.control_loss is None else [p.control_loss])
+    )
     y_range = Range1d(float(shown.min()) - 0.15, float(shown.max()) + 0.15, name=f"{name}-loss-yrange")
     plot = line_panel(
         name=f"{name}-loss",
@@ -338,6 +356,9 @@ def _loss_panel(p: TrainingPayload, name: str):
     if p.control_loss is not None:
         src.data["control"] = p.control_loss
         series.append((p.control_label, "control", "#888888", "dashed"))
+    for n, other in enumerate(p.other_loss):  # the model at other seeds: thin, faint, under the legend's line
+        o_src = ColumnDataSource({"step": p.eval_steps, "loss": other}, name=f"{name}-loss-seed{n}")
+        plot.line("step", "loss", source=o_src, color="#222222", line_width=1, alpha=0.35)
     line_series(plot, src, "step", series, name=f"{name}-loss-legend")
     end = p.eval_steps[-1]
     _line(plot, f"{name}-lnv", p.ln_v, "width", "#555555", "dotted", "ln V", end)
@@ -415,11 +436,11 @@ def training_layout(
 
 
 def induction_training_figure(
-    curves, *, control=None, ln_v: float, floor=None, name: str = "heads-train", **initial
+    curves, *, control=None, ln_v: float, floor=None, others=(), name: str = "heads-train", **initial
 ):
     """``training_layout(training_payload(...))``: the figure the chapter shows (``initial``: step, score)."""
     return training_layout(
-        training_payload(curves, control=control, ln_v=ln_v, floor=floor), name=name, **initial
+        training_payload(curves, control=control, ln_v=ln_v, floor=floor, others=others), name=name, **initial
     )
 
 
@@ -629,6 +650,7 @@ class ExtrapolationPayload(NamedTuple):
     loss: np.ndarray  # (R, M) float32 mean loss
     position_loss: np.ndarray  # (M, R, lengths[-1]) float32, NaN past lengths[m]  [length]
     captions: list  # (M,) html  [length]
+    seed_loss: np.ndarray  # (n_seeds, R, M) float32, the same at other seeds (thin lines; may be empty)
 
     def view(p, state: dict) -> dict:
         """The per-position curves, the markers on the loss curves and the caption."""
@@ -655,9 +677,11 @@ class ExtrapolationPayload(NamedTuple):
         }
 
 
-def extrapolation_payload(result, *, train_len: int) -> ExtrapolationPayload:
+def extrapolation_payload(result, *, train_len: int, others=()) -> ExtrapolationPayload:
     """Pack :class:`attnbook.experiments.extrapolation.Extrapolation` (or any record with fields ``schemes, lengths,
-    loss, position_loss``) for the page; ``train_len`` must be one of the lengths."""
+    loss, position_loss``) for the page; ``train_len`` must be one of the lengths. ``others``: the same
+    experiment at other seeds (records with the same ``schemes``, ``lengths`` and ``loss`` shape), drawn as thin
+    lines."""
     _fields("result", result, ("schemes", "lengths", "loss", "position_loss"), "an extrapolation result")
     schemes = result.schemes
     if isinstance(schemes, str) or not all(isinstance(s, str) for s in schemes):
@@ -682,6 +706,17 @@ def extrapolation_payload(result, *, train_len: int) -> ExtrapolationPayload:
     if train_len not in lengths:
         raise ValueError(f"train_len must be one of the lengths {lengths.tolist()}, got {train_len}")
     m0 = int(np.searchsorted(lengths, train_len))
+    if isinstance(others, (str, bytes, Mapping)) or not hasattr(others, "__iter__"):
+        raise TypeError("others must be a sequence of extrapolation results")
+    seed_loss = []
+    for k, o in enumerate(others):
+        _fields(f"others[{k}]", o, ("schemes", "lengths", "loss"), "an extrapolation result")
+        if tuple(o.schemes) != schemes or not np.array_equal(np.asarray(o.lengths), lengths):
+            raise ValueError(f"others[{k}] must have the schemes and lengths of result")
+        o_loss = as_float_array(f"others[{k}].loss", o.loss, ndim=2)
+        if o_loss.shape != (R, M):
+            raise ValueError(f"others[{k}].loss must have shape {(R, M)}, got {o_loss.shape}")
+        seed_loss.append(o_loss)
     captions = [
         f"<b>Windows of {Te} tokens</b> ({Te / train_len:g}× the training length). Mean loss in nats: "
         + ", ".join(
@@ -700,6 +735,7 @@ def extrapolation_payload(result, *, train_len: int) -> ExtrapolationPayload:
         loss=loss.astype(np.float32),
         position_loss=pos,
         captions=captions,
+        seed_loss=np.array(seed_loss, dtype=np.float32).reshape(len(seed_loss), R, M),
     )
 
 
@@ -720,6 +756,12 @@ def _length_panel(p: ExtrapolationPayload, name: str):
     )
     series = [(s, s, c) for s, c in zip(p.schemes, p.colors, strict=True)]
     line_series(plot, src, "length", series, name=f"{name}-curve-legend", dots=6)
+    for n, other in enumerate(p.seed_loss):  # the other seeds: thin, faint, no legend
+        o_src = ColumnDataSource(
+            {"length": p.lengths} | dict(zip(p.schemes, other, strict=True)), name=f"{name}-curve-seed{n}"
+        )
+        for s, c in zip(p.schemes, p.colors, strict=True):
+            plot.line("length", s, source=o_src, color=c, line_width=1, alpha=0.45, line_dash="dotted")
     marker = empty_source(f"{name}-marker", len(p.schemes), x="float", y="float", color=list(p.colors))
     plot.scatter("x", "y", source=marker, color="color", size=13, fill_alpha=0.0, line_width=2)
     return plot, marker
@@ -775,9 +817,11 @@ def extrapolation_layout(p: ExtrapolationPayload, *, name: str = "heads-alibi", 
     return on_document_ready(fig, update)
 
 
-def extrapolation_figure(result, *, train_len: int, name: str = "heads-alibi", **initial):
+def extrapolation_figure(result, *, train_len: int, others=(), name: str = "heads-alibi", **initial):
     """``extrapolation_layout(extrapolation_payload(...))``: the figure the chapter shows (``initial``: length)."""
-    return extrapolation_layout(extrapolation_payload(result, train_len=train_len), name=name, **initial)
+    return extrapolation_layout(
+        extrapolation_payload(result, train_len=train_len, others=others), name=name, **initial
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -799,7 +843,7 @@ class ImportancePayload(NamedTuple):
     x_label: list  # (2,)  [scale]
     y_label: list  # (2,)  [scale]
     captions: list  # (n_models,) html  [model]
-    threshold: float
+    threshold: float  # NaN: none drawn
 
     def view(p, state: dict) -> dict:
         """The scatter, the bars (largest first, labelled by head), the axis labels and the caption."""
@@ -826,15 +870,17 @@ class ImportancePayload(NamedTuple):
         }
 
 
-def importance_payload(results: Mapping, *, threshold: float) -> ImportancePayload:
+def importance_payload(results: Mapping, *, threshold: float | None = None) -> ImportancePayload:
     """Pack one :class:`attnbook.experiments.pruning.HeadImportance` per model (``{label: result}``, any record
     with fields ``importance`` and ``ablation_delta`` of shape (n_layer, H)); ``threshold``: a loss change
-    below it counts as "little loss"."""
+    below it counts as "little loss" (default None: no threshold; the caption gives the costliest and the
+    median loss change, and the bars are the loss change against the head's rank)."""
     if not isinstance(results, Mapping):
         raise TypeError(f"results must be a mapping of model label to result, got {type(results).__name__}")
     if not results:
         raise ValueError("results must not be empty")
-    threshold = check_real("threshold", threshold, low=0.0, low_inclusive=False)
+    if threshold is not None:
+        threshold = check_real("threshold", threshold, low=0.0, low_inclusive=False)
     shape, x, y, captions = None, [], [], []
     for label, r in results.items():
         if not isinstance(label, str):
@@ -851,11 +897,17 @@ def importance_payload(results: Mapping, *, threshold: float) -> ImportancePaylo
         x.append([imp.ravel(), rx])
         y.append([delta.ravel(), ry])
         rho = spearman(imp, delta)  # NaN when either has no spread
-        below = int((delta < threshold).sum())
+        if threshold is None:
+            cost = (
+                f"removed alone, the costliest head adds {delta.max():.3f} nats, the median head "
+                f"{np.median(delta):.3f}."
+            )
+        else:
+            below = int((delta < threshold).sum())
+            cost = f"{below} of {imp.size} heads cost less than {threshold:g} nats when removed alone."
         captions.append(
-            f"<b>{label}</b>: Spearman rank correlation between importance and loss change ρ = "
-            f"<b>{'undefined' if np.isnan(rho) else f'{rho:.3f}'}</b>; {below} of {imp.size} heads cost less "
-            f"than {threshold:g} nats when removed alone."
+            f"<b>{html.escape(label)}</b>: Spearman rank correlation between importance and loss change ρ = "
+            f"<b>{'undefined' if np.isnan(rho) else f'{rho:.3f}'}</b>; {cost}"
         )
     L, H = shape
     y = np.array(y, dtype=np.float32)
@@ -871,7 +923,7 @@ def importance_payload(results: Mapping, *, threshold: float) -> ImportancePaylo
         x_label=["importance  E|∂L/∂ξ|", "rank of importance (1 = least)"],
         y_label=["loss change when removed (nats)", "rank of loss change (1 = least)"],
         captions=captions,
-        threshold=threshold,
+        threshold=float("nan") if threshold is None else threshold,
     )
 
 
@@ -918,7 +970,8 @@ def _delta_bars(p: ImportancePayload, name: str):
     plot.xaxis.major_label_orientation = 1.2
     plot.xaxis.major_label_text_font_size = "8pt"
     plot.add_tools(hover(bars, ("head", "@label"), ("loss change", "@delta{0.0000}")))
-    _line(plot, f"{name}-threshold", p.threshold, "width", "#d62728", "dashed")
+    if np.isfinite(p.threshold):
+        _line(plot, f"{name}-threshold", p.threshold, "width", "#d62728", "dashed")
     return plot, src
 
 
@@ -926,7 +979,7 @@ def importance_layout(
     p: ImportancePayload, *, name: str = "heads-importance", model: str | None = None, scale: int = 0
 ):
     """Model select and values/ranks buttons, caption; importance against loss change beside the loss change
-    of every head, largest first (dashed: the threshold)."""
+    of every head, largest first (dashed: the threshold, if any)."""
     check_name(name)
     check_payload(p)
     models = p.controls[0].values
@@ -963,6 +1016,8 @@ def importance_layout(
     return on_document_ready(fig, update)
 
 
-def head_importance_figure(results: Mapping, *, threshold: float, name: str = "heads-importance", **initial):
+def head_importance_figure(
+    results: Mapping, *, threshold: float | None = None, name: str = "heads-importance", **initial
+):
     """``importance_layout(importance_payload(...))``: the figure the chapter shows (``initial``: model, scale)."""
     return importance_layout(importance_payload(results, threshold=threshold), name=name, **initial)
