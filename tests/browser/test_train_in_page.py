@@ -171,3 +171,51 @@ def test_fifty_js_steps_are_fifty_numpy_steps(chromium, blank, over):
     assert losses[-1] < losses[0] - 0.1, (
         "the run must actually learn something for the comparison to mean anything"
     )
+
+
+TASKS_JS = """async ([a, b, text]) => {
+  const tr = await import("data:text/javascript;base64," + a), tk = await import("data:text/javascript;base64," + b)
+  const out = {}
+  for (const name of tk.TASK_NAMES) {
+    const task = tk.makeTask(name, {T: 16, text})
+    const held = tk.heldOut(task, tr.splitmix32(7), 32)
+    const one = tk.trainBatch(task, tr.splitmix32(8), 64, held), two = tk.trainBatch(task, tr.splitmix32(8), 64, held)
+    out[name] = {chars: task.chars, x: Array.from(one.x), y: Array.from(one.y), hx: Array.from(held.x),
+      hy: Array.from(held.y), same: one.x.every((v, i) => v === two.x[i]) && one.y.every((v, i) => v === two.y[i])}
+  }
+  return out
+}"""
+
+
+@pytest.mark.browser
+def test_tasks_are_seeded_and_say_what_they_claim(chromium, blank):
+    text = "the cat sees the dog.\nthe dogs see the cats.\n" * 12
+    with _open(chromium, blank) as (page, report):
+        got = page.evaluate(TASKS_JS, [runtime_src(), runtime_src("runtime/tasks"), text])
+        assert not report.problems(), report.describe()
+    T = 16
+    for name, g in got.items():
+        assert g["same"], f"{name}: the same seed must give the same batch"
+        chars = g["chars"]
+        x, y = np.array(g["x"]).reshape(-1, T), np.array(g["y"]).reshape(-1, T)
+        hx = {tuple(r) for r in np.array(g["hx"]).reshape(-1, T)}
+        # targets are the next input token wherever both are known
+        assert (y[:, :-1][y[:, :-1] >= 0] == x[:, 1:][y[:, :-1] >= 0]).all(), name
+        if name != "text":
+            assert not hx & {tuple(r) for r in x}, f"{name}: a training sequence is in the held-out set"
+        for row_x, row_y in zip(x, y, strict=True):
+            seq = "".join(chars[i] for i in row_x) + chars[row_y[-1]]
+            if name in ("copy", "reverse", "sort"):
+                s, answer = seq[:8], seq[9:]
+                assert seq[8] == "|" and (row_y[:8] == -1).all() and (row_y[8:] >= 0).all()
+                want = {"copy": s, "reverse": s[::-1], "sort": "".join(sorted(s))}[name]
+                assert answer == want, (name, seq)
+            elif name == "induction":
+                unscored = int((row_y < 0).sum())  # the prefix (k) and the first copy (m), k + 2m = T + 1
+                m = T + 1 - unscored
+                k = unscored - m
+                assert k in (1, 3, 5) and seq[k : k + m] == seq[k + m :] and len(set(seq[k : k + m])) == m, (
+                    seq
+                )
+            else:
+                assert seq in text and (row_y >= 0).all()

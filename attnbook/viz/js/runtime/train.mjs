@@ -112,50 +112,84 @@ export const newModel = (config, params) => {
 }
 
 // ---- dense kernels: float32 in and out, float64 sums ------------------------------------------------------
-// out (n, m) = a (n, k) @ w (k, m) + b
+// out (n, m) = a (n, k) @ w (k, m) + b. Rows go two at a time so each weight loaded serves two multiply-adds.
 const mm = (a, n, k, w, m, b, out, acc) => {
-  for (let i = 0; i < n; i++) {
+  let i = 0
+  for (; i + 2 <= n; i += 2) {
+    for (let j = 0; j < m; j++) acc[j] = acc[m + j] = b ? b[j] : 0
+    const a0 = i * k, a1 = a0 + k
+    for (let p = 0; p < k; p++) {
+      const x0 = a[a0 + p], x1 = a[a1 + p], wp = p * m
+      for (let j = 0; j < m; j++) {
+        const u = w[wp + j]
+        acc[j] += x0 * u
+        acc[m + j] += x1 * u
+      }
+    }
+    out.set(acc.subarray(0, 2 * m), i * m)
+  }
+  for (; i < n; i++) {
     for (let j = 0; j < m; j++) acc[j] = b ? b[j] : 0
     const ai = i * k
     for (let p = 0; p < k; p++) {
-      const x = a[ai + p]
-      if (x === 0) continue
-      const wp = p * m
+      const x = a[ai + p], wp = p * m
       for (let j = 0; j < m; j++) acc[j] += x * w[wp + j]
     }
     out.set(acc.subarray(0, m), i * m)
   }
   return out
 }
-// out (n, k) = d (n, m) @ w (k, m)^T  (the input gradient of a linear layer), added into out when `add`
-const mmT = (d, n, m, w, k, out, add) => {
-  for (let i = 0; i < n; i++) {
+// out (n, k) = d (n, m) @ w (k, m)^T  (the input gradient of a linear layer); two rows of d per weight row.
+const mmT = (d, n, m, w, k, out) => {
+  let i = 0
+  for (; i + 2 <= n; i += 2) {
+    const d0 = i * m, d1 = d0 + m
+    for (let p = 0; p < k; p++) {
+      const wp = p * m
+      let s0 = 0, s1 = 0
+      for (let j = 0; j < m; j++) {
+        const u = w[wp + j]
+        s0 += d[d0 + j] * u
+        s1 += d[d1 + j] * u
+      }
+      out[i * k + p] = s0
+      out[(i + 1) * k + p] = s1
+    }
+  }
+  for (; i < n; i++) {
     const di = i * m
     for (let p = 0; p < k; p++) {
       const wp = p * m
       let s = 0
       for (let j = 0; j < m; j++) s += d[di + j] * w[wp + j]
-      out[i * k + p] = add ? out[i * k + p] + s : s
+      out[i * k + p] = s
     }
   }
   return out
 }
-// gw (k, m) = a (n, k)^T @ d (n, m), gb (m) = column sums of d  (the weight gradients of a linear layer)
+// gw (k, m) = a (n, k)^T @ d (n, m), gb (m) = column sums of d  (the weight gradients of a linear layer); two rows
+// of a and d at a time, so each running sum is read and written once per two rows.
 const mmGrad = (a, n, k, d, m, gw, gb, acc) => {
   acc.fill(0, 0, k * m)
-  for (let i = 0; i < n; i++) {
+  let i = 0
+  for (; i + 2 <= n; i += 2) {
+    const a0 = i * k, a1 = a0 + k, d0 = i * m, d1 = d0 + m
+    for (let p = 0; p < k; p++) {
+      const x0 = a[a0 + p], x1 = a[a1 + p], o = p * m
+      for (let j = 0; j < m; j++) acc[o + j] += x0 * d[d0 + j] + x1 * d[d1 + j]
+    }
+  }
+  for (; i < n; i++) {
     const ai = i * k, di = i * m
     for (let p = 0; p < k; p++) {
-      const x = a[ai + p]
-      if (x === 0) continue
-      const o = p * m
+      const x = a[ai + p], o = p * m
       for (let j = 0; j < m; j++) acc[o + j] += x * d[di + j]
     }
   }
   gw.set(acc.subarray(0, k * m))
   if (gb) {
     for (let j = 0; j < m; j++) acc[j] = 0
-    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) acc[j] += d[i * m + j]
+    for (let r = 0; r < n; r++) for (let j = 0; j < m; j++) acc[j] += d[r * m + j]
     gb.set(acc.subarray(0, m))
   }
 }
@@ -228,7 +262,7 @@ const workspace = (model, B, T) => {
     x: f(N * C), xhat1: f(N * C), rstd1: f(N), z1: f(N * C), qkv: f(N * 3 * C), att: f(B * H * T * T), y: f(N * C),
     x2: f(N * C), xhat2: f(N * C), rstd2: f(N), z2: f(N * C), h: f(N * F), a: f(N * F),
   }))
-  const big = Math.max(3 * C * C, C * F, C * V, N * Math.max(3 * C, F, V), T * C, 2 * C)
+  const big = Math.max(3 * C * C, C * F, C * V, 2 * Math.max(3 * C, F, V), T * C, 2 * C)
   return (model.work = {B, T, layers, x: f(N * C), xhatf: f(N * C), rstdf: f(N), xf: f(N * C), logits: f(N * V),
     dx: f(N * C), dz: f(N * C), dqkv: f(N * 3 * C), dy: f(N * C), dh: f(N * F), dlogits: f(N * V),
     tmp: f(N * Math.max(C, F)), acc: new Float64Array(big), row: new Float64Array(T)})
@@ -351,7 +385,7 @@ export const backward = (model, ids) => {
   const acc = w.acc, dx = w.dx, dz = w.dz, scale = 1 / Math.sqrt(D)
   mmGrad(w.xf, N, C, w.dlogits, V, G.lm_head, null, acc)
   dz.fill(0)
-  mmT(w.dlogits, N, V, P.lm_head, C, dz, false)
+  mmT(w.dlogits, N, V, P.lm_head, C, dz)
   dx.fill(0)
   lnBackward(dz, N, C, P["ln_f.w"], w.xhatf, w.rstdf, dx, G["ln_f.w"], G["ln_f.b"], acc)
   for (let l = model.L - 1; l >= 0; l--) {
@@ -359,18 +393,18 @@ export const backward = (model, ids) => {
     if (!cfg.attn_only) {
       mmGrad(s.a, N, F, dx, C, G[`${p}mlp.w_out`], G[`${p}mlp.b_out`], acc)
       const dh = w.dh
-      mmT(dx, N, C, P[`${p}mlp.w_out`], F, dh, false)
+      mmT(dx, N, C, P[`${p}mlp.w_out`], F, dh)
       for (let i = 0; i < N * F; i++) {
         const u = s.h[i], t = Math.tanh(SQRT_2_OVER_PI * (u + GELU_A * u * u * u))
         dh[i] *= 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_A * u * u)
       }
       mmGrad(s.z2, N, C, dh, F, G[`${p}mlp.w_in`], G[`${p}mlp.b_in`], acc)
-      mmT(dh, N, F, P[`${p}mlp.w_in`], C, dz, false)
+      mmT(dh, N, F, P[`${p}mlp.w_in`], C, dz)
       lnBackward(dz, N, C, P[`${p}ln2.w`], s.xhat2, s.rstd2, dx, G[`${p}ln2.w`], G[`${p}ln2.b`], acc)
     }
     // attention: dx is the gradient of the block's output, also of its residual input
     mmGrad(s.y, N, C, dx, C, G[`${p}attn.w_o`], G[`${p}attn.b_o`], acc)
-    const dy = mmT(dx, N, C, P[`${p}attn.w_o`], C, w.dy, false)
+    const dy = mmT(dx, N, C, P[`${p}attn.w_o`], C, w.dy)
     const q = s.qkv, att = s.att, dq = w.dqkv, row = w.row
     dq.fill(0)
     for (let b = 0; b < B; b++)
@@ -402,7 +436,7 @@ export const backward = (model, ids) => {
       rope(model, dq, B, T, C, -1)
     }
     mmGrad(s.z1, N, C, dq, 3 * C, G[`${p}attn.w_qkv`], G[`${p}attn.b_qkv`], acc)
-    mmT(dq, N, 3 * C, P[`${p}attn.w_qkv`], C, dz, false)
+    mmT(dq, N, 3 * C, P[`${p}attn.w_qkv`], C, dz)
     lnBackward(dz, N, C, P[`${p}ln1.w`], s.xhat1, s.rstd1, dx, G[`${p}ln1.w`], G[`${p}ln1.b`], acc)
   }
   // embeddings: every row of wte gets the gradients of its tokens, every row of wpe of its position
