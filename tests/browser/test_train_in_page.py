@@ -214,8 +214,159 @@ def test_tasks_are_seeded_and_say_what_they_claim(chromium, blank):
                 unscored = int((row_y < 0).sum())  # the prefix (k) and the first copy (m), k + 2m = T + 1
                 m = T + 1 - unscored
                 k = unscored - m
-                assert k in (1, 3, 5) and seq[k : k + m] == seq[k + m :] and len(set(seq[k : k + m])) == m, (
-                    seq
-                )
+                assert 3 <= m <= T // 2 and k == T + 1 - 2 * m and seq[k : k + m] == seq[k + m :], seq
+                assert len(set(seq[: k + m])) == k + m, seq
             else:
                 assert seq in text and (row_y >= 0).all()
+
+
+# --- the figure, on a standalone page opened from file:// ------------------------------------------------------
+BUDGET_S = 10.0  # issue 13: the copy task learned (held-out accuracy > 95%) within 10 s of training
+LATENCY_MS = 100.0  # issue 13: no click waits longer than this
+
+
+@pytest.fixture(scope="module")
+def trainer_page(tmp_path_factory) -> Path:
+    from _standalone import write_figure_page
+
+    from attnbook.data import grammar_corpus
+    from attnbook.viz.trainer import trainer_figure
+
+    path = tmp_path_factory.mktemp("trainer") / "trainer.html"
+    return write_figure_page(trainer_figure(grammar_corpus(60, 0)), path)
+
+
+def live(page) -> dict:
+    return page.evaluate(
+        """() => { const l = (window.__attnbookLive || {}).trainer || {};
+          return {step: l.step ?? null, train: l.train ?? null, held: l.held ?? null, rate: l.rate ?? null,
+                  resets: l.resets ?? 0, draws: l.draws ?? 0} }"""
+    )
+
+
+def model_value(page, name: str, attr: str):
+    return page.evaluate(
+        "([n, a]) => { const v = Bokeh.documents[0].get_model_by_name(n)[a]; return v }", [name, attr]
+    )
+
+
+def ready(page) -> None:
+    page.wait_for_function("() => ((window.__attnbookLive || {}).trainer || {}).draws > 0", timeout=30_000)
+
+
+def play_until(page, step: int, timeout_s: float = 120.0) -> dict:
+    page.locator("button:has-text('Train')").click()
+    page.wait_for_function(
+        f"() => window.__attnbookLive.trainer.step >= {step}", timeout=timeout_s * 1000, polling=100
+    )
+    page.locator("button:has-text('Pause')").click()
+    page.wait_for_function("() => !Bokeh.documents[0].get_model_by_name('trainer-play').active")
+    return live(page)
+
+
+@pytest.mark.browser
+def test_page_opens_at_step_zero_and_one_step_steps(chromium, trainer_page):
+    from attnbook.viz.figure import payload_from_data  # noqa: F401 - the view is read from the payload below
+    from attnbook.viz.trainer import payload as trainer_payload
+
+    with _open(chromium, trainer_page) as (page, report):
+        ready(page)
+        view = trainer_payload("x" * 200).view({})
+        assert model_value(page, "trainer-train", "data") == view["train"]
+        assert model_value(page, "trainer-status-text", "data")["text"][0] == "step 0"
+        assert live(page)["step"] == 0 and len(live(page)["held"]["step"]) == 1
+        for _ in range(3):
+            page.locator("button:has-text('One step')").click()
+        page.wait_for_function("() => window.__attnbookLive.trainer.step === 3")
+        got = live(page)
+        assert got["train"]["step"] == [1, 2, 3]
+        shown = model_value(page, "trainer-status-text", "data")["text"]
+        assert shown[0] == "step 3" and shown[2] == f"train loss {got['train']['loss'][-1]:.3f}"
+        # every head of the 2 x 4 model has its attention map, rows summing to 1
+        sums = page.evaluate(
+            """() => [0, 1, 2, 3, 4, 5, 6, 7].map((s) => {
+                 const img = Bokeh.documents[0].get_model_by_name(`trainer-att${s}-image`).data.image[0]
+                 const T = 16, rows = []
+                 for (let i = 0; i < T; i++) { let a = 0; for (let j = 0; j < T; j++) a += img[i * T + j]; rows.push(a) }
+                 return rows })"""
+        )
+        np.testing.assert_allclose(np.array(sums), 1.0, atol=1e-5)
+        assert not report.problems(), report.describe()
+
+
+@pytest.mark.browser
+def test_same_seed_same_curve_and_structural_changes_reset(chromium, trainer_page):
+    with _open(chromium, trainer_page) as (page, report):
+        ready(page)
+        first = play_until(page, 60)
+        page.locator("button:has-text('Reset')").click()
+        page.wait_for_function("() => window.__attnbookLive.trainer.step === 0")
+        notice = model_value(page, "trainer-notice", "text")
+        assert "Reset" in notice and "step 0" in notice, notice
+        second = play_until(page, 60)
+        n = 60
+        assert first["train"]["loss"][:n] == second["train"]["loss"][:n], (
+            "the same seed must give the same curve"
+        )
+        assert first["held"]["loss"][:3] == second["held"]["loss"][:3]
+        # a structural change (layers) while training: a new model, visibly
+        page.locator("button:has-text('Train')").click()
+        page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-layers').value = '1' }")
+        page.wait_for_function("() => window.__attnbookLive.trainer.resets === 3")
+        notice = model_value(page, "trainer-notice", "text")
+        assert "New layers" in notice and "1 layer " in notice, notice
+        assert [model_value(page, f"trainer-att{s}", "visible") for s in range(8)] == [True] * 4 + [False] * 4
+        page.locator("button:has-text('Pause')").click()
+        # another seed, another curve; back to seed 0, the first curve again
+        page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-layers').value = '2' }")
+        page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-seed').value = 1 }")
+        other = play_until(page, 20)
+        assert other["train"]["loss"][:20] != first["train"]["loss"][:20]
+        page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-seed').value = 0 }")
+        third = play_until(page, 60)
+        assert third["train"]["loss"][:n] == first["train"]["loss"][:n]
+        assert not report.problems(), report.describe()
+
+
+CLICK_JS = """() => {
+  window.__clicks = []
+  window.__longest = 0
+  document.addEventListener("pointerdown", (e) => window.__clicks.push(performance.now() - e.timeStamp), true)
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longest = Math.max(window.__longest,
+    e.duration) }).observe({type: "longtask", buffered: false})
+}"""
+
+
+@pytest.mark.browser
+def test_copy_is_learned_in_budget_and_clicks_stay_quick(chromium, trainer_page, capsys):
+    import os
+
+    with _open(chromium, trainer_page) as (page, report):
+        ready(page)
+        page.evaluate(CLICK_JS)
+        page.locator("button:has-text('Train')").click()
+        page.wait_for_function(
+            "() => { const h = window.__attnbookLive.trainer.held; return h.acc[h.acc.length - 1] > 0.95 "
+            "|| h.seconds[h.seconds.length - 1] > 60 }",
+            timeout=120_000,
+            polling=200,
+        )
+        # clicks while training: pause and play a few times, each within LATENCY_MS of the pointer going down
+        for _ in range(3):
+            page.locator("button:has-text('Pause')").click()
+            page.locator("button:has-text('Train')").click()
+        page.locator("button:has-text('Pause')").click()
+        got = live(page)
+        clicks, longest = page.evaluate("() => [window.__clicks, window.__longest]")
+        assert not report.problems(), report.describe()
+    held = got["held"]
+    first = next(i for i, a in enumerate(held["acc"]) if a > 0.95)
+    seconds, step = held["seconds"][first], held["step"][first]
+    with capsys.disabled():
+        print(
+            f"\ncopy task: held-out accuracy {held['acc'][first]:.3f} at step {step} after {seconds:.1f} s of training "
+            f"({step / seconds:.1f} steps/s, readout {got['rate']}); clicks waited {max(clicks):.0f} ms at most, "
+            f"longest task {longest:.0f} ms; load average {os.getloadavg()[0]:.1f}"
+        )
+    assert seconds <= BUDGET_S, f"copy learned after {seconds:.1f} s (> {BUDGET_S} s)"
+    assert max(clicks) <= LATENCY_MS, clicks

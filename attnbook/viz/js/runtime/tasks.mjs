@@ -7,10 +7,11 @@
 // of the loss and the accuracy).
 //   copy, reverse, sort: n random symbols of "abcdefghij", then "|", then the same symbols copied, reversed or
 //     sorted; only the answer after "|" is scored. T = 2n.
-//   induction: a random prefix of 1, 3 or 5 letters, then m distinct random letters of a..z, then the same m letters
-//     again (m = (T + 1 - prefix) / 2): the second copy starts at a different place every time, so the model cannot
-//     learn "look n positions back" and needs an induction head (chapter 8). Scored: the second copy after its
-//     first letter (the first is not predictable).
+//   induction: a prefix of k random letters, then m random letters, then the same m letters again (m from 3 to T/2,
+//     k = T + 1 - 2m; no letter twice before the second copy): the copy starts at a different place every time, so
+//     the model cannot learn "look m positions back" and needs an induction head (chapter 8): find the earlier
+//     occurrence of the current letter and predict the one that followed it. Scored: the second copy after its
+//     first letter (which is not predictable).
 //   text: windows of T + 1 characters of the given text; every position is scored. The last tenth of the text
 //     is held out.
 // The held-out set is fixed by the seed; training sequences equal to a held-out one are drawn again (toy tasks).
@@ -54,9 +55,10 @@ export const makeTask = (name, {T = 16, text = ""} = {}) => {
   }
   if (name === "induction") {
     return {name, chars: LETTERS, T, draw: (rand) => {
-      const k = [1, 3, 5][int(rand, 3)], m = (T + 1 - k) / 2
-      const pre = Array.from({length: k}, () => int(rand, LETTERS.length)), s = distinct(rand, LETTERS.length, m)
-      return pair([...pre, ...s, ...s], k + m)  // x[k + m] is the second copy's first letter: predicts its second
+      // m from 3 to T / 2 (the offset between the copies varies), k = T + 1 - 2m; the k + m letters are distinct
+      const m = 3 + int(rand, T / 2 - 2), k = T + 1 - 2 * m, letters = distinct(rand, LETTERS.length, k + m)
+      const s = letters.slice(k)
+      return pair([...letters.slice(0, k), ...s, ...s], k + m)  // x[k + m], the second copy's first letter, predicts its second
     }}
   }
   const chars = [...new Set(text)].sort().join("")

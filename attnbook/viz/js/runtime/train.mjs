@@ -108,7 +108,7 @@ export const newModel = (config, params) => {
   const invFreq = (n) => Float64Array.from({length: n / 2}, (_, i) => 10000 ** (-(2 * i) / n))
   return {cfg, C, H, D, V: cfg.vocab_size, F: cfg.d_ff, L: cfg.n_layer, shapes, params: p, grads: g,
     peFreq: cfg.pos === "sinusoidal" ? invFreq(C) : null, ropeFreq: cfg.pos === "rope" ? invFreq(D) : null,
-    work: null}
+    work: new Map(), last: null}
 }
 
 // ---- dense kernels: float32 in and out, float64 sums ------------------------------------------------------
@@ -253,19 +253,21 @@ const rope = (model, qkv, B, T, offset, sign) => {
     }
 }
 
-// Activations of one batch shape, made once and reused by every step of that shape.
+// Activations of one batch shape, made once and reused by every pass of that shape (training, held-out, probe).
 const workspace = (model, B, T) => {
-  const w = model.work
-  if (w && w.B === B && w.T === T) return w
+  const key = `${B}x${T}`
+  if (model.work.has(key)) return model.work.get(key)
   const {C, H, V, F, L} = model, N = B * T, f = (n) => new Float32Array(n)
   const layers = Array.from({length: L}, () => ({
     x: f(N * C), xhat1: f(N * C), rstd1: f(N), z1: f(N * C), qkv: f(N * 3 * C), att: f(B * H * T * T), y: f(N * C),
     x2: f(N * C), xhat2: f(N * C), rstd2: f(N), z2: f(N * C), h: f(N * F), a: f(N * F),
   }))
   const big = Math.max(3 * C * C, C * F, C * V, 2 * Math.max(3 * C, F, V), T * C, 2 * C)
-  return (model.work = {B, T, layers, x: f(N * C), xhatf: f(N * C), rstdf: f(N), xf: f(N * C), logits: f(N * V),
+  const w = {B, T, layers, x: f(N * C), xhatf: f(N * C), rstdf: f(N), xf: f(N * C), logits: f(N * V),
     dx: f(N * C), dz: f(N * C), dqkv: f(N * 3 * C), dy: f(N * C), dh: f(N * F), dlogits: f(N * V),
-    tmp: f(N * Math.max(C, F)), acc: new Float64Array(big), row: new Float64Array(T)})
+    tmp: f(N * Math.max(C, F)), acc: new Float64Array(big), row: new Float64Array(T)}
+  model.work.set(key, w)
+  return w
 }
 
 // The forward pass of ids (Int32Array B*T) into the workspace; returns it (logits (N, V), att per layer
@@ -274,7 +276,7 @@ export const forward = (model, ids, B, T) => {
   const {cfg, C, H, D, V, F, params: P} = model, N = B * T
   if (T > cfg.block_size) throw new Error(`T ${T} is longer than block_size ${cfg.block_size}`)
   if (ids.length !== N) throw new Error(`ids has ${ids.length} ids, expected B*T = ${N}`)
-  const w = workspace(model, B, T), x = w.x, acc = w.acc, scale = 1 / Math.sqrt(D)
+  const w = (model.last = workspace(model, B, T)), x = w.x, acc = w.acc, scale = 1 / Math.sqrt(D)
   for (let i = 0; i < N; i++) {
     const id = ids[i], t = i % T
     if (!(id >= 0 && id < V)) throw new Error(`token id ${id} is outside 0..${V - 1}`)
@@ -381,7 +383,7 @@ export const lossAndGrads = (model, ids, targets, B, T) => {
 
 // The backward pass from w.dlogits, after `forward` of the same ids; writes every gradient in model.grads.
 export const backward = (model, ids) => {
-  const {cfg, C, H, D, V, F, params: P, grads: G} = model, w = model.work, B = w.B, T = w.T, N = B * T
+  const {cfg, C, H, D, V, F, params: P, grads: G} = model, w = model.last, B = w.B, T = w.T, N = B * T
   const acc = w.acc, dx = w.dx, dz = w.dz, scale = 1 / Math.sqrt(D)
   mmGrad(w.xf, N, C, w.dlogits, V, G.lm_head, null, acc)
   dz.fill(0)
