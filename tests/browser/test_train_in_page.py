@@ -211,11 +211,11 @@ def test_tasks_are_seeded_and_say_what_they_claim(chromium, blank):
                 want = {"copy": s, "reverse": s[::-1], "sort": "".join(sorted(s))}[name]
                 assert answer == want, (name, seq)
             elif name == "induction":
-                unscored = int((row_y < 0).sum())  # the prefix (k) and the first copy (m), k + 2m = T + 1
-                m = T + 1 - unscored
-                k = unscored - m
-                assert 3 <= m <= T // 2 and k == T + 1 - 2 * m and seq[k : k + m] == seq[k + m :], seq
-                assert len(set(seq[: k + m])) == k + m, seq
+                ids = [*row_x, row_y[-1]]
+                scored = [t for t in range(T) if row_y[t] >= 0]
+                assert len(scored) >= 3, seq
+                for t in scored:  # the induction pattern: an earlier x[j] = x[t] followed by the target
+                    assert any(ids[j] == ids[t] and ids[j + 1] == ids[t + 1] for j in range(t)), (seq, t)
             else:
                 assert seq in text and (row_y >= 0).all()
 

@@ -7,11 +7,11 @@
 // of the loss and the accuracy).
 //   copy, reverse, sort: n random symbols of "abcdefghij", then "|", then the same symbols copied, reversed or
 //     sorted; only the answer after "|" is scored. T = 2n.
-//   induction: a prefix of k random letters, then m random letters, then the same m letters again (m from 3 to T/2,
-//     k = T + 1 - 2m; no letter twice before the second copy): the copy starts at a different place every time, so
-//     the model cannot learn "look m positions back" and needs an induction head (chapter 8): find the earlier
-//     occurrence of the current letter and predict the one that followed it. Scored: the second copy after its
-//     first letter (which is not predictable).
+//   induction: chapter 8's repeated random sequences: segments of 3 to 5 distinct random letters of a..z, each
+//     written three times, in a window that starts anywhere. Scored: the letters that repeat and whose previous
+//     letter already occurred in the window with this one after it, so that an induction head (find the earlier
+//     occurrence of the current letter, predict the letter that followed it) gets them right; the copy sits at a
+//     different distance every time, so "look m positions back" does not work.
 //   text: windows of T + 1 characters of the given text; every position is scored. The last tenth of the text
 //     is held out.
 // The held-out set is fixed by the seed; training sequences equal to a held-out one are drawn again (toy tasks).
@@ -55,10 +55,18 @@ export const makeTask = (name, {T = 16, text = ""} = {}) => {
   }
   if (name === "induction") {
     return {name, chars: LETTERS, T, draw: (rand) => {
-      // m from 3 to T / 2 (the offset between the copies varies), k = T + 1 - 2m; the k + m letters are distinct
-      const m = 3 + int(rand, T / 2 - 2), k = T + 1 - 2 * m, letters = distinct(rand, LETTERS.length, k + m)
-      const s = letters.slice(k)
-      return pair([...letters.slice(0, k), ...s, ...s], k + m)  // x[k + m], the second copy's first letter, predicts its second
+      // segments of m = 3..5 distinct random letters, each written three times, from a random start
+      const seq = [], scored = [], start = int(rand, 15)
+      while (seq.length < start + T + 1) {
+        const m = 3 + int(rand, 3), s = distinct(rand, LETTERS.length, m)
+        for (let c = 0; c < 3; c++) s.forEach((id, o) => {
+          seq.push(id)
+          scored.push(c >= 1 && (o > 0 || c >= 2) ? m : 0)  // the letter m back, and the one before it, repeat
+        })
+      }
+      const x = Int32Array.from(seq.slice(start, start + T)), y = Int32Array.from(seq.slice(start + 1, start + T + 1))
+      for (let t = 0; t < T; t++) if (!(scored[start + t + 1] && t - scored[start + t + 1] >= 0)) y[t] = -1
+      return {x, y}
     }}
   }
   const chars = [...new Set(text)].sort().join("")
