@@ -143,6 +143,7 @@ const loop = () => {
   do oneStep()
   while (performance.now() - start < CHUNK_MS)
   const now = performance.now()
+  S.log.stepMs += now - start  // time in training steps, against the wall time while playing (trainSeconds)
   r.trainSeconds += (now - (S.resumed ?? start)) / 1000
   S.resumed = now
   if (r.rateMark === null) r.rateMark = {t: start, step: r.step}
@@ -150,7 +151,10 @@ const loop = () => {
     r.rate = ((r.step - r.rateMark.step) * 1000) / (now - r.rateMark.t)
     r.rateMark = {t: now, step: r.step}
   }
-  if (now - (S.lastDraw ?? 0) > Math.max(DRAW_MS, 4 * S.pageMs)) draw()
+  if (now - (S.lastDraw ?? 0) > Math.max(DRAW_MS, 4 * S.pageMs)) {
+    draw()
+    S.log.drawMs += performance.now() - now
+  }
   S.queued = performance.now()
   S.timer = setTimeout(loop, 0)
 }
@@ -174,7 +178,7 @@ export default ({payload, widgets, sources, att, plots, texts}, obj) => {
     window.__attnbookLive = window.__attnbookLive || {}
     S = {name, settings: plain(field(payload, "settings")), text: field(payload, "text"), run: null,
       playing: false, timer: null, lastDraw: null, resumed: null, queued: null, pageMs: 0,
-      log: (window.__attnbookLive[name] = {draws: 0, resets: 0})}
+      log: (window.__attnbookLive[name] = {draws: 0, resets: 0, stepMs: 0, drawMs: 0})}
   }
   S.args = {widgets, sources, att, plots, texts}
   S.lr = +widgets.lr.value
