@@ -37,6 +37,7 @@ from .kit import (
 
 __all__ = [
     "HEADS",
+    "INDUCTION_SETTINGS",
     "LAYERS",
     "LEARNING_RATES",
     "POSITIONS",
@@ -55,6 +56,9 @@ HEADS = ("1", "2", "4")
 WIDTHS = ("16", "32")
 POSITIONS = ("learned", "sinusoidal", "rope", "none")
 LEARNING_RATES = ("0.001", "0.003", "0.01", "0.03")
+# Chapter 8's choices for the induction task, which chapter 11 suggests and the browser tests run (seed 0, these
+# many steps) to check what the chapter says about one layer against two.
+INDUCTION_SETTINGS = {"task": "induction", "pos": "rope", "n_head": 2, "lr": "0.003", "seed": 0, "steps": 600}
 MAX_HEADS = 2 * 4  # attention maps and gradient bars: one slot per (layer, head) of the largest model
 TRAIN_COLOR, HELD_COLOR = "#3182bd", "#e6550d"
 _WHAT = (

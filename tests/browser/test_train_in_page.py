@@ -358,6 +358,14 @@ def test_copy_is_learned_in_budget_and_clicks_stay_quick(chromium, trainer_page,
         page.locator("button:has-text('Pause')").click()
         got = live(page)
         clicks, longest = page.evaluate("() => [window.__clicks, window.__longest]")
+        # chapter 11: "a head attends along a stripe eight positions back" in the answer half of the probe
+        stripe = page.evaluate(
+            """() => [0, 1, 2, 3, 4, 5, 6, 7].map((s) => {
+                 const img = Bokeh.documents[0].get_model_by_name(`trainer-att${s}-image`).data.image[0]
+                 let a = 0
+                 for (let t = 8; t < 16; t++) a += img[t * 16 + t - 8]
+                 return a / 8 })"""
+        )
         assert not report.problems(), report.describe()
     held = got["held"]
     first = next(i for i, a in enumerate(held["acc"]) if a > 0.95)
@@ -366,7 +374,72 @@ def test_copy_is_learned_in_budget_and_clicks_stay_quick(chromium, trainer_page,
         print(
             f"\ncopy task: held-out accuracy {held['acc'][first]:.3f} at step {step} after {seconds:.1f} s of training "
             f"({step / seconds:.1f} steps/s, readout {got['rate']}); clicks waited {max(clicks):.0f} ms at most, "
-            f"longest task {longest:.0f} ms; load average {os.getloadavg()[0]:.1f}"
+            f"longest task {longest:.0f} ms; load average {os.getloadavg()[0]:.1f}; stripe weights {stripe}"
         )
+    assert max(stripe) >= 0.5, stripe
     assert seconds <= BUDGET_S, f"copy learned after {seconds:.1f} s (> {BUDGET_S} s)"
     assert max(clicks) <= LATENCY_MS, clicks
+
+
+# --- chapter 11's claims about the induction task, checked in Chromium with the page's settings ------------------
+INDUCTION_JS = """async ([a, b, o]) => {
+  const tr = await import("data:text/javascript;base64," + a), tk = await import("data:text/javascript;base64," + b)
+  const T = 16, B = 16, task = tk.makeTask("induction", {T})
+  const out = {}
+  for (const L of [1, 2]) {
+    const cfg = {vocab_size: task.chars.length, block_size: T, d_model: 32, n_layer: L, n_head: o.heads, d_ff: 128,
+      pos: "rope", attn_only: true}
+    // as the page's trainer: model and batches from the seed, the held-out set from 2 seed + 1
+    const m = tr.newModel(cfg, tr.initParams(cfg, o.seed)), opt = tr.newAdamW(m, {})
+    const rand = tr.splitmix32(o.seed * 2), held = tk.heldOut(task, tr.splitmix32(o.seed * 2 + 1), 64)
+    for (let s = 0; s < o.steps; s++) {
+      const bt = tk.trainBatch(task, rand, B, held)
+      tr.lossAndGrads(m, bt.x, bt.y, B, T)
+      tr.clipGradNorm(m.grads, 1)
+      tr.adamwStep(m, opt, o.lr)
+    }
+    const e = tr.evaluate(m, held.x, held.y, held.B, T), w = m.last, H = o.heads, scores = []
+    for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+      let prev = 0, np = 0, ind = 0, ni = 0
+      for (let q = 0; q < held.B; q++) {
+        const x = held.x.subarray(q * T, q * T + T), y = held.y.subarray(q * T, q * T + T)
+        const A = (t, j) => w.layers[l].att[((q * H + h) * T + t) * T + j]
+        for (let t = 1; t < T; t++) { prev += A(t, t - 1); np++ }
+        for (let t = 0; t < T; t++) {
+          if (y[t] < 0) continue
+          let j = t - 1
+          while (j >= 0 && x[j] !== x[t]) j--  // the latest earlier occurrence of the current letter
+          if (j >= 0) { ind += A(t, j + 1); ni++ }  // weight on the letter that followed it
+        }
+      }
+      scores.push({layer: l + 1, head: h + 1, prev: prev / np, induction: ind / ni})
+    }
+    out[L] = {acc: e.correct / e.count, loss: e.loss, scores}
+  }
+  return out
+}"""
+
+
+@pytest.mark.browser
+def test_chapter_11_induction_two_layers_against_one(chromium, blank, capsys):
+    """Chapter 11's sentences on the induction task, with the settings it suggests (INDUCTION_SETTINGS)."""
+    from attnbook.viz.trainer import INDUCTION_SETTINGS as S
+
+    opts = {"steps": S["steps"], "seed": S["seed"], "heads": S["n_head"], "lr": float(S["lr"])}
+    assert S["pos"] == "rope" and S["task"] == "induction"  # what INDUCTION_JS runs
+    with _open(chromium, blank) as (page, report):
+        got = page.evaluate(INDUCTION_JS, [runtime_src(), runtime_src("runtime/tasks"), opts])
+        assert not report.problems(), report.describe()
+    one, two = got["1"], got["2"]
+    with capsys.disabled():
+        print(f"\ninduction after {opts['steps']} steps: 1 layer {one['acc']:.3f}, 2 layers {two['acc']:.3f}")
+        for s in one["scores"] + two["scores"]:
+            print(f"  {s}")
+    layer2 = [s for s in two["scores"] if s["layer"] == 2]
+    layer1 = [s for s in two["scores"] if s["layer"] == 1]
+    # "the two-layer model's held-out accuracy passes what one layer reaches"
+    assert two["acc"] >= one["acc"] + 0.1, (one["acc"], two["acc"])
+    # "a head of layer 2 comes to attend to the letter after an earlier occurrence of the current one"
+    assert max(s["induction"] for s in layer2) >= max(s["induction"] for s in one["scores"]) + 0.1
+    # "the layer-1 heads do not form one crisp previous-token diagonal here"
+    assert max(s["prev"] for s in layer1) < 0.5
