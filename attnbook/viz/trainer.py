@@ -176,7 +176,9 @@ def _heads(name: str, src: dict):
             name=f"{name}-att{slot}", title=f"layer {layer + 1}, head {head + 1}", x_label="key", y_label="query",
             width=170, height=170, x_range=(-0.5, 15.5), y_range=(15.5, -0.5),
         )  # fmt: skip
-        plot.add_tools(hover(image_cells(plot, src["att"][slot], mapper), ("weight", "@image{0.00}")))
+        # the y axis runs down (query 0 at the top), so row 0 of the image goes at the smallest y
+        cells = image_cells(plot, src["att"][slot], mapper, origin="bottom_left")
+        plot.add_tools(hover(cells, ("weight", "@image{0.00}")))
         plot.grid.visible = False
         plots.append(plot)
     grads, _ = bar_panel(

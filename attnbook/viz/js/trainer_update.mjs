@@ -124,7 +124,7 @@ const draw = () => {
   setColumns(sources.probe, columns)
   describe(texts.description, `Step ${r.step} of a ${L}-layer, ${H}-head model on the ${r.s.task} task; ` +
     `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%; probe ${right} of ${scored} right.`)
-  const playLabel = S.playing ? "⏸ Pause" : "▶ Train"
+  const playLabel = S.playing ? "Pause" : "▶ Train"
   if (widgets.play.label !== playLabel) widgets.play.label = playLabel
   S.lastDraw = performance.now()
   Object.assign(S.log, {step: r.step, train: r.train, held: r.heldLog, rate: r.rate, settings: r.s,
@@ -196,7 +196,10 @@ export default ({payload, widgets, sources, att, plots, texts}, obj) => {
       `step 0 (the old run stopped at step ${was}).`
   } else if (obj === widgets.lr) {
     texts.notice.text = `Learning rate ${widgets.lr.value} from step ${S.run.step + 1} on (the run goes on).`
-  } else if (obj === widgets.step) {
+  } else if (S.log.resets === 1 && S.run.step === 0 && (obj === widgets.step || obj === widgets.play)) {
+    texts.notice.text = ""  // the run starts: the "not trained yet" notice goes
+  }
+  if (obj === widgets.step) {
     if (S.playing) widgets.play.active = false  // its own callback stops the loop
     setPlaying(false)
     oneStep()
