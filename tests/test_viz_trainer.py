@@ -31,8 +31,8 @@ def test_payload_carries_the_text_and_the_settings():
         "seed": 7,
         "block_size": 16,
         "batch_size": 16,
-        "n_held": 64,
-        "eval_every": 25,
+        "n_held": 32,
+        "eval_every": 10,
     }
     assert p.view({}) == {"train": {"step": [], "loss": []}}
 

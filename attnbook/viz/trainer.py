@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from bokeh.layouts import column, row
-from bokeh.models import DataRange1d, Div, Range1d
+from bokeh.models import DataRange1d, Range1d
 
 from .._checks import check_choice, check_int
 from .core import check_name, js_callback, on_document_ready
@@ -123,8 +123,8 @@ def payload(
         "seed": check_int("seed", seed, low=0, high=999),
         "block_size": 16,
         "batch_size": 16,
-        "n_held": 64,
-        "eval_every": 25,
+        "n_held": 32,
+        "eval_every": 10,
     }
     return TrainerPayload((), {}, text, settings)
 
@@ -216,8 +216,9 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
         title="Probe sequence (held out): the model's next-token guesses",
     )
     status, status_text, _ = text_panel(f"{name}-status", width=660, height=24, font_size="9.5pt")
+    # the notice of a reset or a new learning rate: on a canvas too, as a Div's new text re-lays out the figure
+    notice, notice_text, _ = text_panel(f"{name}-notice", width=660, height=40, font_size="9pt")
     texts = {
-        "notice": Div(text="", name=f"{name}-notice", width=640, height=40),
         "description": description(name, _WHAT),
     }
     update = js_callback(
@@ -229,6 +230,7 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
             "probe": probe_text,
             "bands": probe_bands,
             "status": status_text,
+            "notice": notice_text,
         },
         att=src["att"],
         plots=att,
@@ -244,7 +246,7 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
         row(w["play"], w["step"], w["reset"], w["task"], w["lr"], w["seed"], name=f"{name}-run", styles=wrap),
         row(w["layers"], w["heads"], w["width"], w["pos"], name=f"{name}-model", styles=wrap),
         status,
-        texts["notice"],
+        notice,
         row(loss, acc, name=f"{name}-curves", styles=wrap),
         row(*att[:4], name=f"{name}-layer1", styles=wrap),
         row(*att[4:], name=f"{name}-layer2", styles=wrap),

@@ -301,7 +301,7 @@ def test_same_seed_same_curve_and_structural_changes_reset(chromium, trainer_pag
         first = play_until(page, 60)
         page.locator("button:has-text('Reset')").click()
         page.wait_for_function("() => window.__attnbookLive.trainer.step === 0")
-        notice = model_value(page, "trainer-notice", "text")
+        notice = page.evaluate("() => window.__attnbookLive.trainer.notice")
         assert "Reset" in notice and "step 0" in notice, notice
         second = play_until(page, 60)
         n = 60
@@ -313,7 +313,7 @@ def test_same_seed_same_curve_and_structural_changes_reset(chromium, trainer_pag
         page.locator("button:has-text('Train')").click()
         page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-layers').value = '1' }")
         page.wait_for_function("() => window.__attnbookLive.trainer.resets === 3")
-        notice = model_value(page, "trainer-notice", "text")
+        notice = page.evaluate("() => window.__attnbookLive.trainer.notice")
         assert "New layers" in notice and "1 layer " in notice, notice
         assert [model_value(page, f"trainer-att{s}", "visible") for s in range(8)] == [True] * 4 + [False] * 4
         page.locator("button:has-text('Pause')").click()
@@ -389,7 +389,7 @@ INDUCTION_JS = """async ([a, b, o]) => {
   for (const L of [1, 2]) {
     const cfg = {vocab_size: task.chars.length, block_size: T, d_model: 32, n_layer: L, n_head: o.heads, d_ff: 128,
       pos: "rope", attn_only: true}
-    // as the page's trainer: model and batches from the seed, the held-out set from 2 seed + 1
+    // as the page's trainer: model and batches from the seed, a held-out set from 2 seed + 1 (64 sequences here)
     const m = tr.newModel(cfg, tr.initParams(cfg, o.seed)), opt = tr.newAdamW(m, {})
     const rand = tr.splitmix32(o.seed * 2), held = tk.heldOut(task, tr.splitmix32(o.seed * 2 + 1), 64)
     for (let s = 0; s < o.steps; s++) {

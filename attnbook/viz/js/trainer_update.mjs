@@ -31,6 +31,33 @@ const statusCells = (step, rate, train, held, acc) => [`step ${step}`, `${fixed(
   `train loss ${fixed(train, 3)}`, `held-out loss ${fixed(held, 3)}`,
   `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%`]
 
+// The notice, on its canvas: the first `bold` characters bold, the rest wrapped at about NOTICE_WIDTH characters a line.
+const NOTICE_WIDTH = 110
+const setNotice = (source, text, bold = 0) => {
+  const {columns, put} = textRows(), lines = [[]]
+  let n = 0
+  for (const word of text.split(" ")) {
+    if (n + word.length > NOTICE_WIDTH && lines[lines.length - 1].length) {
+      lines.push([])
+      n = 0
+    }
+    lines[lines.length - 1].push(word)
+    n += word.length + 1
+  }
+  let k = 0
+  lines.forEach((words, i) => {
+    const line = words.join(" ")
+    if (k < bold) {
+      const head = line.slice(0, bold - k)
+      put(4, -10 - 18 * i, head, "bold")
+      if (line.length > head.length) put(4 + 6.3 * head.length, -10 - 18 * i, line.slice(head.length))
+    } else put(4, -10 - 18 * i, line)
+    k += line.length + 1
+  })
+  setColumns(source, columns)
+  S.log.notice = text
+}
+
 let S = null  // {name, settings, text, args, run, playing, timer, log}
 
 const settingsOf = (w) => ({task: w.task.value, n_layer: +w.layers.value, n_head: +w.heads.value,
@@ -189,15 +216,17 @@ export default ({payload, widgets, sources, att, plots, texts}, obj) => {
     build(widgets)
     S.log.resets += 1
     const r = S.run
-    texts.notice.text = S.log.resets === 1 ? "A new model, not trained yet: press Train or One step." :
-      `<b>${changed ? `New ${STRUCTURAL[changed]}` : "Reset"}: a new model</b> (${r.cfg.n_layer} layer` +
-      `${r.cfg.n_layer > 1 ? "s" : ""} × ${r.cfg.n_head} head${r.cfg.n_head > 1 ? "s" : ""}, width ` +
-      `${r.cfg.d_model}, ${r.s.pos} positions, ${r.s.task} task, seed ${r.s.seed}), training restarted from ` +
-      `step 0 (the old run stopped at step ${was}).`
+    if (S.log.resets === 1) setNotice(sources.notice, "A new model, not trained yet: press Train or One step.")
+    else {
+      const head = `${changed ? `New ${STRUCTURAL[changed]}` : "Reset"}: a new model`
+      setNotice(sources.notice, `${head} (${r.cfg.n_layer} layer${r.cfg.n_layer > 1 ? "s" : ""} × ${r.cfg.n_head} ` +
+        `head${r.cfg.n_head > 1 ? "s" : ""}, width ${r.cfg.d_model}, ${r.s.pos} positions, ${r.s.task} task, seed ` +
+        `${r.s.seed}), training restarted from step 0 (the old run stopped at step ${was}).`, head.length)
+    }
   } else if (obj === widgets.lr) {
-    texts.notice.text = `Learning rate ${widgets.lr.value} from step ${S.run.step + 1} on (the run goes on).`
+    setNotice(sources.notice, `Learning rate ${widgets.lr.value} from step ${S.run.step + 1} on (the run goes on).`)
   } else if (S.log.resets === 1 && S.run.step === 0 && (obj === widgets.step || obj === widgets.play)) {
-    texts.notice.text = ""  // the run starts: the "not trained yet" notice goes
+    setNotice(sources.notice, "")  // the run starts: the "not trained yet" notice goes
   }
   if (obj === widgets.step) {
     if (S.playing) widgets.play.active = false  // its own callback stops the loop
