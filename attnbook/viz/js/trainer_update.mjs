@@ -18,7 +18,7 @@ import {adamwStep, clipGradNorm, evaluate, forward, headGradNorms, initParams, l
   splitmix32} from "./runtime/train.mjs"
 import {heldOut, makeTask, trainBatch} from "./runtime/tasks.mjs"
 
-const CHUNK_MS = 15, DRAW_MS = 250, MAX_SLOTS = 8, SLOT_HEADS = 4
+const CHUNK_MS = 12, DRAW_MS = 100, MAX_SLOTS = 8, SLOT_HEADS = 4
 const SHOWN = {"\n": "⏎", " ": "␣"}
 const RIGHT = "#238b45", WRONG = "#cb181d", MUTED = "#969696"
 const STRUCTURAL = {task: "task", layers: "layers", heads: "heads", width: "width", pos: "positions", seed: "seed"}
@@ -102,55 +102,63 @@ const oneStep = () => {
 
 const label = (c) => SHOWN[c] ?? c
 
-const draw = () => {
+// Redraw `parts` of the figure: "numbers" (readouts, curves), "heads0" and "heads1" (the attention maps of layer 1 and
+// of layer 2), "probe" (gradient bars, the probe's guesses, the description). A button redraws everything; the loop
+// redraws one part at a time (PARTS in turn), so that no single task of drawing and repainting is long.
+const ALL = ["numbers", "heads0", "heads1", "probe"], PARTS = ["numbers", "heads0", "numbers", "heads1", "numbers", "probe"]
+const draw = (parts = ALL) => {
   const {sources, att, plots, texts, widgets} = S.args, r = S.run, T = r.task.T, {n_layer: L, n_head: H} = r.cfg
   const last = (a) => (a.length ? a[a.length - 1] : null)
   const acc = last(r.heldLog.acc)
-  const status = textRows()
-  statusCells(r.step, r.rate, last(r.train.loss), last(r.heldLog.loss), acc)
-    .forEach((t, i) => status.put(STATUS_X[i], -12, t, i === 0 ? "bold" : "normal"))
-  setColumns(sources.status, status.columns)
-  setColumns(sources.train, {step: r.train.step.slice(), loss: r.train.loss.slice()})
-  setColumns(sources.held, {step: r.heldLog.step.slice(), loss: r.heldLog.loss.slice(), acc: r.heldLog.acc.slice()})
+  if (parts.includes("numbers")) {
+    const status = textRows()
+    statusCells(r.step, r.rate, last(r.train.loss), last(r.heldLog.loss), acc)
+      .forEach((t, i) => status.put(STATUS_X[i], -12, t, i === 0 ? "bold" : "normal"))
+    setColumns(sources.status, status.columns)
+    setColumns(sources.train, {step: r.train.step.slice(), loss: r.train.loss.slice()})
+    setColumns(sources.held, {step: r.heldLog.step.slice(), loss: r.heldLog.loss.slice(), acc: r.heldLog.acc.slice()})
+  }
+  const w = forward(r.model, r.probe.x, 1, T)  // the probe, one sequence: cheap
   // attention of every head on the probe; slot l * 4 + h
-  const w = forward(r.model, r.probe.x, 1, T)
   for (let slot = 0; slot < MAX_SLOTS; slot++) {
     const l = Math.floor(slot / SLOT_HEADS), h = slot % SLOT_HEADS, used = l < L && h < H
     if (plots[slot].visible !== used) plots[slot].visible = used
-    if (!used) continue
+    if (!used || !parts.includes(`heads${l}`)) continue
     const img = w.layers[l].att.slice(h * T * T, (h + 1) * T * T)
     setColumns(att[slot], {image: [Object.assign(img, {shape: [T, T], dimension: 2})], x: [-0.5], y: [-0.5],
       dw: [T], dh: [T]})
   }
-  const x = [], norm = []
-  for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
-    x.push(l * SLOT_HEADS + h)
-    norm.push(r.grads[l * H + h])
-  }
-  setColumns(sources.grad, {x, norm})
-  // the probe: input, target and the model's guess at every position
-  const {columns, put} = textRows(), chars = r.task.chars, V = r.cfg.vocab_size, X0 = 70, DX = 30
-  put(4, -44, "input", "bold")
-  put(4, -64, "target", "bold")
-  put(4, -84, "guess", "bold")
-  let right = 0, scored = 0
-  for (let t = 0; t < T; t++) {
-    const o = t * V, logits = w.logits
-    let arg = 0
-    for (let v = 1; v < V; v++) if (logits[o + v] > logits[o + arg]) arg = v
-    const y = r.probe.y[t], cx = X0 + t * DX
-    put(cx, -44, label(chars[r.probe.x[t]]), "normal", "center")
-    put(cx, -64, y >= 0 ? label(chars[y]) : "·", "normal", "center", MUTED)
-    const ok = y >= 0 && arg === y
-    if (y >= 0) {
-      scored++
-      if (ok) right++
+  if (parts.includes("probe")) {
+    const x = [], norm = []
+    for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+      x.push(l * SLOT_HEADS + h)
+      norm.push(r.grads[l * H + h])
     }
-    put(cx, -84, label(chars[arg]), y >= 0 ? "bold" : "normal", "center", y < 0 ? MUTED : ok ? RIGHT : WRONG)
+    setColumns(sources.grad, {x, norm})
+    // the probe: input, target and the model's guess at every position
+    const {columns, put} = textRows(), chars = r.task.chars, V = r.cfg.vocab_size, X0 = 70, DX = 30
+    put(4, -44, "input", "bold")
+    put(4, -64, "target", "bold")
+    put(4, -84, "guess", "bold")
+    let right = 0, scored = 0
+    for (let t = 0; t < T; t++) {
+      const o = t * V, logits = w.logits
+      let arg = 0
+      for (let v = 1; v < V; v++) if (logits[o + v] > logits[o + arg]) arg = v
+      const y = r.probe.y[t], cx = X0 + t * DX
+      put(cx, -44, label(chars[r.probe.x[t]]), "normal", "center")
+      put(cx, -64, y >= 0 ? label(chars[y]) : "·", "normal", "center", MUTED)
+      const ok = y >= 0 && arg === y
+      if (y >= 0) {
+        scored++
+        if (ok) right++
+      }
+      put(cx, -84, label(chars[arg]), y >= 0 ? "bold" : "normal", "center", y < 0 ? MUTED : ok ? RIGHT : WRONG)
+    }
+    setColumns(sources.probe, columns)
+    describe(texts.description, `Step ${r.step} of a ${L}-layer, ${H}-head model on the ${r.s.task} task; ` +
+      `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%; probe ${right} of ${scored} right.`)
   }
-  setColumns(sources.probe, columns)
-  describe(texts.description, `Step ${r.step} of a ${L}-layer, ${H}-head model on the ${r.s.task} task; ` +
-    `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%; probe ${right} of ${scored} right.`)
   const playLabel = S.playing ? "Pause" : "▶ Train"
   if (widgets.play.label !== playLabel) widgets.play.label = playLabel
   S.lastDraw = performance.now()
@@ -179,7 +187,8 @@ const loop = () => {
     r.rateMark = {t: now, step: r.step}
   }
   if (now - (S.lastDraw ?? 0) > Math.max(DRAW_MS, 4 * S.pageMs)) {
-    draw()
+    S.part = ((S.part ?? -1) + 1) % PARTS.length
+    draw([PARTS[S.part]])
     S.log.drawMs += performance.now() - now
   }
   S.queued = performance.now()
