@@ -443,3 +443,27 @@ def test_chapter_11_induction_two_layers_against_one(chromium, blank, capsys):
     assert max(s["induction"] for s in layer2) >= max(s["induction"] for s in one["scores"]) + 0.1
     # "the layer-1 heads do not form one crisp previous-token diagonal here"
     assert max(s["prev"] for s in layer1) < 0.5
+
+
+@pytest.mark.browser
+def test_chapter_page_trains_from_file_url(chromium, tmp_path):
+    """scripts/run_chapter.py's standalone page of chapter 11, opened by file://, trains (no server, no network)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    html = tmp_path / "ch11.html"
+    run = subprocess.run(
+        [sys.executable, str(root / "scripts" / "run_chapter.py"), "book/chapters/11_train_yourself.md", "--html",
+         str(html)],
+        cwd=root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    with _open(chromium, html) as (page, report):
+        assert page.url.startswith("file://")
+        ready(page)
+        page.locator("button:has-text('Train')").click()
+        page.wait_for_function("() => window.__attnbookLive.trainer.step >= 20", timeout=120_000, polling=100)
+        page.locator("button:has-text('Pause')").click()
+        assert not report.problems(), report.describe()
+        assert not report.external, report.external
