@@ -1,0 +1,110 @@
+"""The trainer figure of chapter 11: payload, view, names, one callback for every event, bad input, and the
+callback with both runtime modules inlined (the numbers are checked in Chromium: tests/browser/test_train_in_page.py)."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from _callbacks import assert_callbacks_match_their_args
+from bokeh.models import ColumnDataSource, Widget
+
+from attnbook.data import grammar_corpus
+from attnbook.viz.core import js_module
+from attnbook.viz.figure import check_payload
+from attnbook.viz.trainer import INDUCTION_SETTINGS, TASKS, layout, payload, status_cells, trainer_figure
+
+TEXT = grammar_corpus(20, 0)
+
+
+def test_payload_carries_the_text_and_the_settings():
+    p = payload(TEXT, task="sort", n_layer=1, n_head=2, d_model=16, pos="rope", lr="0.003", seed=7)
+    check_payload(p)
+    assert p.text == TEXT and p.controls == () and p.axes == {}
+    assert p.settings | {} == {
+        "task": "sort",
+        "n_layer": 1,
+        "n_head": 2,
+        "d_model": 16,
+        "pos": "rope",
+        "lr": 0.003,
+        "seed": 7,
+        "block_size": 16,
+        "batch_size": 16,
+        "n_held": 32,
+        "eval_every": 10,
+    }
+    assert p.view({}) == {"train": {"step": [], "loss": []}}
+
+
+def test_status_cells():
+    assert status_cells(0, None, None, None, None) == [
+        "step 0",
+        "– steps/s",
+        "train loss –",
+        "held-out loss –",
+        "held-out accuracy –%",
+    ]
+    assert status_cells(12, 3.14159, 0.5, 0.25, 0.9876)[1:] == [
+        "3.1 steps/s",
+        "train loss 0.500",
+        "held-out loss 0.250",
+        "held-out accuracy 98.8%",
+    ]
+
+
+def test_every_model_is_named_and_one_callback_serves_every_event():
+    fig = trainer_figure(TEXT)
+    for m in [*fig.select({"type": Widget}), *fig.select({"type": ColumnDataSource})]:
+        assert m.name and m.name.startswith("trainer-"), m
+    names = [m.name for m in fig.references() if getattr(m, "name", None)]
+    assert len(names) == len(set(names)), "model names must be unique"
+    want = {"play", "step", "reset", "task", "layers", "heads", "width", "pos", "lr", "seed", "payload"}
+    assert {f"trainer-{w}" for w in want} <= set(names)
+    assert {f"trainer-att{s}-image" for s in range(8)} <= set(names)
+    assert assert_callbacks_match_their_args(fig) == 1
+    assert fig.select_one({"name": "trainer-task"}).options == list(TASKS)
+
+
+def test_the_callback_inlines_both_runtimes_once_and_parses():
+    code = js_module("trainer_update")
+    assert not re.search(r"^\s*import\b", code, re.M)
+    assert code.count("const trainStep =") == 1 and code.count("const makeTask =") == 1
+    assert len(re.findall(r"^export ", code, re.M)) == 1
+    for name in ("runtime/train", "runtime/tasks"):
+        assert not re.search(r"^\s*import\b", js_module(name), re.M), f"{name} must stand alone"
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    run = subprocess.run([node, "--check", "--input-type=module"], input=code, text=True, capture_output=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_induction_settings_are_widget_values():
+    p = payload(TEXT, task=INDUCTION_SETTINGS["task"], n_head=INDUCTION_SETTINGS["n_head"],
+                pos=INDUCTION_SETTINGS["pos"], lr=INDUCTION_SETTINGS["lr"], seed=INDUCTION_SETTINGS["seed"])  # fmt: skip
+    assert p.settings["task"] == "induction"
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "match"),
+    [
+        (dict(task="add"), ValueError, "task"),
+        (dict(n_layer=3), ValueError, "n_layer"),
+        (dict(n_head=3), ValueError, "n_head"),
+        (dict(d_model=24), ValueError, "d_model"),
+        (dict(pos="alibi"), ValueError, "pos"),
+        (dict(lr="0.1"), ValueError, "lr"),
+        (dict(seed=-1), ValueError, "seed"),
+    ],
+)
+def test_payload_bad_input(kw, error, match):
+    with pytest.raises(error, match=match):
+        payload(TEXT, **kw)
+
+
+def test_text_and_name_bad_input():
+    with pytest.raises(ValueError, match="text"):
+        payload("too short")
+    with pytest.raises(TypeError, match="name"):
+        layout(payload(TEXT), name="")
