@@ -12,22 +12,18 @@
 // window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
 // each update's timing (performance.now() when its sources were written and after the next frame), for the tests
 // and the latency measurement.
-import {describe, escapeHtml, field, fmt, setColumns} from "./lib.mjs"
+import {attentionColumns, describe, escapeHtml, field, fmt, imageColumns, setColumns, shownChar, textNotice}
+  from "./lib.mjs"
 import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
   from "./runtime/gpt.mjs"
 
-const SHOWN = {"\n": "⏎", " ": "␣"}
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
 const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.02, FRAME_MS = 16
 
-const shown = (c) => SHOWN[c] ?? c
+const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
 const plainText = (s) => html(s.replaceAll("\n", "⏎"))
-const spaced = (chars) => [...chars].map((c) => `<code>${html(c)}</code>`).join(" ")
-// The columns of an image source: a (h, w) row-major matrix with its lower-left corner at (x, y), one unit per
-// cell (Bokeh's image glyph reads the array's shape); no image when it is empty.
-const image = (flat, h, w, x, y) => (flat.length === 0 ? {image: [], x: [], y: [], dw: [], dh: []}
-  : {image: [Object.assign(flat, {shape: [h, w], dimension: 2})], x: [x], y: [y], dw: [w], dh: [h]})
+const image = imageColumns
 const ranked = (p, n) => Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, n)  // stable
 
 let S = null  // {model, cache, chars, name, enc, pending, t0, log}: made on the first call
@@ -43,21 +39,6 @@ const init = (payload) => {
     lastDone: -Infinity, channel: new MessageChannel()}
 }
 
-// The notice above the figure: twin of attnbook.viz.own_text.notice.
-const notice = (e, blockSize) => {
-  const parts = []
-  if (!e.text) parts.push("Type some text: the model needs at least one character to predict the next one (it has " +
-    "no start-of-text token).")
-  else if (!e.window) parts.push("None of these characters is in the model's vocabulary, so there is nothing to read.")
-  if (e.folded) parts.push(`Capitals folded to lower case (the training text has none): ${spaced(e.folded)}.`)
-  if (e.skipped) parts.push(`Skipped ${e.nSkipped} character${e.nSkipped === 1 ? "" : "s"} outside the vocabulary: ` +
-    `${spaced(e.skipped)}.`)
-  if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads only the ` +
-    `last ${blockSize}, the ones shown below.`)
-  if (parts.length === 0) parts.push("Every character is in the model's vocabulary.")
-  return parts.join("<br>")
-}
-
 // Redraw everything from the cache and the widgets (no model run).
 const show = ({widgets, sources, texts, mappers, plots}) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
@@ -66,27 +47,14 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   const pos = Math.min(Number(widgets.position.value), T - 1)
   const A = attention(model, cache, layer, head)  // (T, T)
   const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
-  texts.notice.text = notice(enc, model.cfg.block_size)
+  texts.notice.text = textNotice(enc, model.cfg.block_size)
 
   const idx = Float64Array.from({length: T}, (_, t) => t)
   setColumns(sources.chars, {x: idx, y: idx.map((t) => -t), char: win.map(shown)})
   // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
-  const cells = new Float64Array(T * T).fill(NaN)
-  const links = {x0: [], x1: [], weight: [], color: []}
-  for (let i = 0; i < T; i++)
-    for (let j = 0; j <= i; j++) {
-      const a = A[i * T + j]
-      cells[i * T + j] = a
-      if (a >= LINE_MIN) {
-        links.x0.push(j)
-        links.x1.push(i)
-        links.weight.push(a)
-        links.color.push(i === pos ? PICKED : OTHER)
-      }
-    }
-  setColumns(sources.cells, image(cells, T, T, -0.5, 0.5 - T))
-  setColumns(sources.links, {x0: Float64Array.from(links.x0), x1: Float64Array.from(links.x1),
-    weight: Float64Array.from(links.weight), color: links.color})
+  const att = attentionColumns(A, T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
+  setColumns(sources.cells, att.cells)
+  setColumns(sources.links, att.links)
 
   // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
   // draws from at this temperature and top-k.
