@@ -136,6 +136,7 @@ class OwnTextPayload(NamedTuple):
         out = {
             "notice": {"text": notice(p.text, p.window, p.folded, p.skipped, p.n_skipped, p.n_cut, B)},
             "chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
+            "flow-chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
             "cells": att["cells"],  # masked keys: NaN, drawn grey
             "links": att["links"],
             "next": {"char": list(p.chars), "prob": nxt},
@@ -267,6 +268,8 @@ def _sources(p: OwnTextPayload, name: str) -> dict:
     """Every source the callback fills (empty until the page's first update)."""
     return {
         "chars": empty_source(f"{name}-chars", 0, x="float", y="float", char="str"),
+        # the end-to-end picture's own copy of the labels: it is redrawn a frame after the attention (own_text_update)
+        "flow_chars": empty_source(f"{name}-flow-chars", 0, x="float", y="float", char="str"),
         "cells": image_source(f"{name}-cells"),
         "links": empty_source(f"{name}-links", 0, x0="float", x1="float", weight="float", color="str"),
         "next": empty_source(f"{name}-next", len(p.chars), char=list(p.chars), prob="float"),
@@ -294,7 +297,7 @@ def _model_plot(p: OwnTextPayload, name: str, src: dict):
     mapper = color_mapper(f"{name}-flow-mapper", high=1.0)
     flow = image_cells(plot, src["flow"], mapper, origin="bottom_left")  # row s: stage s, at y = s
     plot.add_tools(hover(flow, ("RMS of the stream", "@image{0.000}")))
-    plot.text("x", -1, "char", source=src["chars"], text_align="center", text_baseline="middle")
+    plot.text("x", -1, "char", source=src["flow_chars"], text_align="center", text_baseline="middle")
     plot.text(
         "x",
         S,

@@ -39,33 +39,32 @@ const init = (payload) => {
     lastDone: -Infinity, channel: new MessageChannel()}
 }
 
-// Redraw everything from the cache and the widgets (no model run).
-const show = ({widgets, sources, texts, mappers, plots}) => {
+// Redraw from the cache and the widgets (no model run). Two parts, so that a keystroke shows first what it is
+// typed for and the rest a frame later (a plot repaints whole when any of its sources changes, and painting is most
+// of an update's time, see tests/browser/test_own_text.py):
+//   PRIMARY: the notice, the attention heatmap and lines, the next-character chart;
+//   SECONDARY: the end-to-end picture, the picked position's stream and predictions, the description.
+const PRIMARY = 1, SECONDARY = 2, ALL = 3
+const show = ({widgets, sources, texts, mappers, plots}, part = ALL) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
   const win = [...enc.window]
   const layer = Number(widgets.layer.value) - 1, head = Number(widgets.head.value) - 1
   const pos = Math.min(Number(widgets.position.value), T - 1)
-  const A = attention(model, cache, layer, head)  // (T, T)
-  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
-  texts.notice.text = textNotice(enc, model.cfg.block_size)
-
   const idx = Float64Array.from({length: T}, (_, t) => t)
-  setColumns(sources.chars, {x: idx, y: idx.map((t) => -t), char: win.map(shown)})
-  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
-  const att = attentionColumns(A, T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
-  setColumns(sources.cells, att.cells)
-  setColumns(sources.links, att.links)
-
-  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
-  // draws from at this temperature and top-k.
-  const next = T ? probs[T - 1] : new Float64Array(V).fill(NaN)
-  setColumns(sources.next, {char: [...chars], prob: next})
-  const top = T ? ranked(next, N_TOP) : []
-  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
-  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
-  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
-    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
-
+  const labels = {x: idx, y: idx.map((t) => -t), char: win.map(shown)}
+  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
+  // lay the plot out again, so they change seldom (characters stay where they are while you type).
+  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+  const ranges = (list) => {
+    for (const [r, a, b] of list) {
+      r.start = a
+      r.end = b
+    }
+  }
+  if (part & PRIMARY) showPrimary({widgets, sources, texts, plots}, {T, V, win, layer, head, pos, labels, w, ranges})
+  if (!(part & SECONDARY)) return
+  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
+  setColumns(sources.flow_chars, labels)
   // The model end to end: the stream's size at every stage and position, the most likely next character.
   const rms = new Float64Array(nS * T)  // (S, T): row s is stage s, drawn at y = s
   for (let s = 0; s < nS; s++)
@@ -82,18 +81,36 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
     prob: Float64Array.from(best, (v, t) => probs[t][v])})
   setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
   showPosition({sources, texts, mappers}, pos, probs, win)
+  const top = T ? ranked(probs[T - 1], 1) : []
   describe(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
-
+  ranges([[plots.model.x_range, -0.5, w - 0.5]])
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
-  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
-  // lay the plot out again, so they change seldom (characters stay where they are while you type).
-  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
-  for (const [r, a, b] of [[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
-    [plots.lines.x_range, -0.5, w - 0.5], [plots.model.x_range, -0.5, w - 0.5]]) {
-    r.start = a
-    r.end = b
-  }
+}
+
+// The notice, the attention of the chosen head (heatmap and lines) and the next character.
+const showPrimary = ({widgets, sources, texts, plots}, {T, V, win, layer, head, pos, labels, w, ranges}) => {
+  const {model, cache, chars, enc} = S
+  texts.notice.text = textNotice(enc, model.cfg.block_size)
+  setColumns(sources.chars, labels)
+  const A = attention(model, cache, layer, head)  // (T, T)
+  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
+  const att = attentionColumns(A, T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
+  setColumns(sources.cells, att.cells)
+  setColumns(sources.links, att.links)
+
+  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
+  // draws from at this temperature and top-k.
+  const next = T ? logSoftmax(logitsAt(model, cache, T - 1)).map(Math.exp) : new Float64Array(V).fill(NaN)
+  setColumns(sources.next, {char: [...chars], prob: next})
+  const top = T ? ranked(next, N_TOP) : []
+  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
+  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
+  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
+    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
+
+  ranges([[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
+    [plots.lines.x_range, -0.5, w - 0.5]])
 }
 
 // The picked position: its residual stream at every stage, its top predictions, the caption (the title of the
@@ -123,26 +140,58 @@ const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
 }
 
-// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw.
+// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw: the
+// primary part at once, the secondary part after the frame that paints it (see `show`).
 const update = (args) => {
   const text = args.widgets.text.value_input ?? ""
   S.enc = encodeText(text, S.chars, S.model.cfg.block_size)
   const t0 = S.t0 ?? performance.now(), begin = performance.now()
   const computed = run(S.model, S.cache, S.enc.ids)
   const ran = performance.now()
-  show(args)
-  const done = performance.now()
+  const frame = {}
+  requestAnimationFrame(() => (frame.start = performance.now()))  // before Bokeh's repaint (asked for in show)
+  show(args, PRIMARY)
+  const shown_ = performance.now()
   S.t0 = null
-  S.lastDone = done
-  // start: the first key not yet shown; model_ms: the forward pass; done: every source written
-  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: done - ran, done,
-    painted: null, update_ms: done - t0, paint_ms: null}
+  S.lastDone = shown_
+  // start: the first key not yet shown; model_ms: the forward pass; primary_done: the primary part's sources
+  // written, primary_painted: after the frame that paints them; done, painted: the same for the whole figure.
+  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: shown_ - ran,
+    primary_done: shown_, primary_painted: null, primary_render_ms: null, done: null, painted: null,
+    update_ms: null, paint_ms: null}
   S.log.latency.push(entry)
   S.log.text = text
   S.log.updates += 1
+  S.awaiting.push(entry)
+  S.args = args
   requestAnimationFrame(() => {  // Bokeh repaints in the frame after its sources change: this runs after it
-    entry.painted = performance.now()
-    entry.paint_ms = entry.painted - t0
+    entry.primary_painted = performance.now()
+    entry.primary_render_ms = entry.primary_painted - frame.start  // the repaint alone (not the wait for the frame)
+    if (!S.secondaryDue) {
+      S.secondaryDue = true
+      S.later.port2.postMessage(null)  // a task after this frame: the secondary part
+    }
+  })
+}
+
+// The secondary part, for the latest text (keys typed meanwhile are included), and the timing of every update
+// waiting for it.
+const secondary = () => {
+  S.secondaryDue = false
+  const entries = S.awaiting
+  S.awaiting = []
+  show(S.args, SECONDARY)
+  const done = performance.now()
+  for (const e of entries) {
+    e.done = done
+    e.update_ms = done - e.start
+  }
+  requestAnimationFrame(() => {
+    const painted = performance.now()
+    for (const e of entries) {
+      e.painted = painted
+      e.paint_ms = painted - e.start
+    }
   })
 }
 
@@ -190,6 +239,10 @@ export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
       S.pending = false
       update(S.args)
     }
+    S.awaiting = []
+    S.secondaryDue = false
+    S.later = new MessageChannel()
+    S.later.port1.onmessage = secondary
   }
   const event = obj?.event_name
   if (event === "tap") {
