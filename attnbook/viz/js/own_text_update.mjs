@@ -164,20 +164,25 @@ const update = (args) => {
   S.log.updates += 1
   S.awaiting.push(entry)
   S.args = args
-  requestAnimationFrame(() => {  // Bokeh repaints in the frame after its sources change: this runs after it
+  // Bokeh asks for its repaint once its sources have taken the data (a few promises later), for the same frame as
+  // this; a message posted from this frame runs after the whole frame, Bokeh's painting included.
+  afterFrame(() => {
     entry.primary_painted = performance.now()
-    entry.primary_render_ms = entry.primary_painted - frame.start  // the repaint alone (not the wait for the frame)
-    if (!S.secondaryDue) {
-      S.secondaryDue = true
-      S.later.port2.postMessage(null)  // a task after this frame: the secondary part
-    }
+    entry.primary_render_ms = entry.primary_painted - frame.start  // the frame's work (not the wait for it)
+    if (S.awaiting.length) secondary()
   })
 }
+
+// Run f in a task after the next frame has been painted.
+const afterFrame = (f) => requestAnimationFrame(() => {
+  const c = new MessageChannel()
+  c.port1.onmessage = () => f()
+  c.port2.postMessage(null)
+})
 
 // The secondary part, for the latest text (keys typed meanwhile are included), and the timing of every update
 // waiting for it.
 const secondary = () => {
-  S.secondaryDue = false
   const entries = S.awaiting
   S.awaiting = []
   show(S.args, SECONDARY)
@@ -186,11 +191,14 @@ const secondary = () => {
     e.done = done
     e.update_ms = done - e.start
   }
-  requestAnimationFrame(() => {
+  const frame = {}
+  requestAnimationFrame(() => (frame.start = performance.now()))
+  afterFrame(() => {
     const painted = performance.now()
     for (const e of entries) {
       e.painted = painted
       e.paint_ms = painted - e.start
+      e.render_ms = painted - frame.start
     }
   })
 }
@@ -240,9 +248,6 @@ export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
       update(S.args)
     }
     S.awaiting = []
-    S.secondaryDue = false
-    S.later = new MessageChannel()
-    S.later.port1.onmessage = secondary
   }
   const event = obj?.event_name
   if (event === "tap") {
