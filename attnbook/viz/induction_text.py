@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 MODEL_LABELS = ("Trained", "Random (at initialisation)")  # the toggle; payload arrays follow this order
-LINE_MIN = 0.02  # weights drawn as lines (as chapter 10)
+LINE_MIN = 0.05  # weights drawn as lines (as chapter 10)
 TARGET, OTHER = "#31a354", "#3182bd"  # lines to the character after an earlier occurrence; the others
 _WHAT = (
     "Attention of one head of chapter 8's two-layer model over the text in the box, trained or at initialisation; "

@@ -68,7 +68,7 @@ _WHAT = (
 N_PREDICT = 5  # predictions shown for the picked position
 N_GENERATE = 80  # characters the Generate button samples
 SHOWN = SHOWN_CHARS  # how characters that print as nothing are drawn
-LINE_MIN = 0.02  # attention weights drawn as lines (fainter ones would be invisible and slow to draw)
+LINE_MIN = 0.05  # weights drawn as lines (fainter ones are near invisible; each line costs paint time)
 PICKED, OTHER, HIT = (
     "#e6550d",
     "#3182bd",

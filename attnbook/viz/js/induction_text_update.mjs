@@ -10,7 +10,7 @@ import {attentionColumns, describe, escapeHtml, field, fmt, setColumns, shownCha
 import {attention, encodeText, loadModel, newCache, run} from "./runtime/gpt.mjs"
 
 const MODELS = ["trained", "random"], LABELS = ["Trained", "Random (at initialisation)"]
-const TARGET = "#31a354", OTHER = "#3182bd", LINE_MIN = 0.02
+const TARGET = "#31a354", OTHER = "#3182bd", LINE_MIN = 0.05
 
 // For each query i whose character occurred before: the keys right after its earlier occurrences (j + 1 for
 // j < i - 1). Twin of attnbook.analysis.copy_targets.

@@ -18,7 +18,7 @@ import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, s
   from "./runtime/gpt.mjs"
 
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
-const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.02, FRAME_MS = 16
+const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, FRAME_MS = 16
 
 const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
