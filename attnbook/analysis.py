@@ -16,6 +16,8 @@ from attnbook._checks import as_float_array, as_int_array, check_int
 
 __all__ = [
     "attention_entropy",
+    "copy_targets",
+    "copy_weight",
     "layer_grad_norms",
     "prefix_matching_score",
     "previous_token_score",
@@ -108,6 +110,64 @@ def prefix_matching_score(maps, source) -> np.ndarray:
         raise ValueError("source has no scored query (all -1)")
     picked = maps[..., w, :, i, source[w, i]].astype(np.float64)  # (n, ..., H): advanced indices go first
     return picked.mean(axis=0)
+
+
+def copy_targets(tokens) -> list[tuple[int, list[int]]]:
+    """Where an induction head should look in one sequence: for each query ``i`` whose token occurred before, the
+    keys just after its earlier occurrences.
+
+    Parameters
+    ----------
+    tokens : sequence of hashable, length T
+        The sequence (characters or token ids).
+
+    Returns
+    -------
+    targets : list of (i, keys)
+        ``keys = [j + 1 for j < i - 1 if tokens[j] == tokens[i]]``, for every query with at least one such key
+        (``j = i - 1`` is left out: the key after it is the query itself).
+    """
+    if isinstance(tokens, (str, bytes)):
+        tokens = list(tokens)
+    if not hasattr(tokens, "__len__"):
+        raise TypeError(f"tokens must be a sequence, got {type(tokens).__name__}")
+    tokens = list(tokens)
+    out = []
+    for i, t in enumerate(tokens):
+        keys = [j + 1 for j in range(i - 1) if tokens[j] == t]
+        if keys:
+            out.append((i, keys))
+    return out
+
+
+def copy_weight(weights, tokens) -> np.ndarray:
+    """The attention an induction head pays to "the character after the earlier occurrence" of the current one.
+
+    Parameters
+    ----------
+    weights : float array, shape (..., T, T)
+        Attention weights of one sequence, rows are queries (e.g. ``(n_layer, H, T, T)``).
+    tokens : sequence, length T
+        The sequence; its :func:`copy_targets` are scored.
+
+    Returns
+    -------
+    weight : ndarray of float64, shape (...)
+        For each map, the total weight each scored query puts on its targets, averaged over the scored queries:
+        1 for a perfect induction head, about (earlier occurrences) / i for uniform attention. NaN when no token
+        of ``tokens`` occurred before.
+    """
+    weights = as_float_array("weights", weights, min_ndim=2)
+    T = weights.shape[-1]
+    if weights.shape[-2] != T:
+        raise ValueError(f"weights must have shape (..., T, T), got {weights.shape}")
+    if len(tokens) != T:
+        raise ValueError(f"tokens must have T = {T} entries, got {len(tokens)}")
+    targets = copy_targets(tokens)
+    if not targets:
+        return np.full(weights.shape[:-2], np.nan)
+    w = weights.astype(np.float64)
+    return np.mean([w[..., i, keys].sum(axis=-1) for i, keys in targets], axis=0)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import pytest
 from attnbook import model
 from attnbook.analysis import (
     attention_entropy,
+    copy_targets,
+    copy_weight,
     layer_grad_norms,
     prefix_matching_score,
     previous_token_score,
@@ -304,3 +306,41 @@ def test_the_package_imports_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_copy_targets_are_the_keys_after_earlier_occurrences():
+    assert copy_targets("abcab") == [(3, [1]), (4, [2])]
+    assert copy_targets("aa") == []  # the key after position 0 is the query itself
+    assert copy_targets("aaa") == [(2, [1])]
+    assert copy_targets("abcd") == []
+    assert copy_targets([5, 6, 5, 5]) == [(2, [1]), (3, [1])]
+
+
+def test_copy_weight_matches_a_loop_and_is_nan_without_repeats():
+    rng = np.random.default_rng(0)
+    tokens = "abcabcab"
+    T = len(tokens)
+    w = rng.random((2, 3, T, T))
+    w = np.tril(w) / np.tril(w).sum(-1, keepdims=True)
+    want = np.zeros((2, 3))
+    targets = copy_targets(tokens)
+    for i, keys in targets:
+        want += w[..., i, keys].sum(-1) / len(targets)
+    np.testing.assert_allclose(copy_weight(w, tokens), want)
+    assert np.isnan(copy_weight(w[..., :3, :3], "abc")).all()
+    perfect = np.zeros((T, T))
+    for i in range(T):
+        perfect[i, i] = 1.0
+    for i, keys in targets:
+        perfect[i] = 0.0
+        perfect[i, keys] = 1.0 / len(keys)
+    assert copy_weight(perfect, tokens) == pytest.approx(1.0)
+
+
+def test_copy_weight_bad_input():
+    with pytest.raises(ValueError, match="weights"):
+        copy_weight(np.zeros((3, 4)), "abc")
+    with pytest.raises(ValueError, match="tokens"):
+        copy_weight(np.zeros((3, 3)), "ab")
+    with pytest.raises(TypeError, match="tokens"):
+        copy_targets(3)

@@ -957,3 +957,117 @@ def log_ticks(axis, *, name: str | None = None, most: int = 6) -> None:
 
 
 __all__ += ["integer_ticks", "log_ticks", "log_tick_values"]
+
+
+# --- A typed text read by the in-page model (chapters 8 and 10; js/lib.mjs has the JavaScript twins) -----------
+
+SHOWN_CHARS = {"\n": "⏎", " ": "␣"}  # characters that print as nothing, as labels draw them
+
+
+def shown_char(ch: str) -> str:
+    """How a character is drawn as a label (a new line as ⏎, a space as ␣). Twin of ``shownChar``."""
+    return SHOWN_CHARS.get(ch, ch)
+
+
+def _code(chars: str) -> str:
+    esc = (c.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in chars)
+    return " ".join(f"<code>{c}</code>" for c in esc)
+
+
+def text_notice(
+    text: str, window: str, folded: str, skipped: str, n_skipped: int, n_cut: int, block_size: int
+) -> str:
+    """The friendly notice (HTML) above a text box read by a model: empty text, characters folded or skipped, the
+    window used (the fields of ``attnbook.experiments.own_text.Encoded``). Twin of ``textNotice``."""
+    parts = []
+    if not text:
+        parts.append(
+            "Type some text: the model needs at least one character to predict the next one (it has "
+            "no start-of-text token)."
+        )
+    elif not window:
+        parts.append("None of these characters is in the model's vocabulary, so there is nothing to read.")
+    if folded:
+        parts.append(f"Capitals folded to lower case (the training text has none): {_code(folded)}.")
+    if skipped:
+        s = "" if n_skipped == 1 else "s"
+        parts.append(f"Skipped {n_skipped} character{s} outside the vocabulary: {_code(skipped)}.")
+    if n_cut:
+        parts.append(
+            f"The text is longer than the model's window of {block_size} characters: it reads only the last "
+            f"{block_size}, the ones shown below."
+        )
+    if not parts:
+        parts.append("Every character is in the model's vocabulary.")
+    return "<br>".join(parts)
+
+
+def image_columns(a: np.ndarray, x: float, y: float) -> dict:
+    """The columns of an :func:`image_source` showing matrix ``a`` with its lower-left corner at (x, y), one unit
+    per cell; no image at all when ``a`` is empty. Twin of ``imageColumns``."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+    return {"image": [a], "x": [x], "y": [y], "dw": [a.shape[1]], "dh": [a.shape[0]]}
+
+
+def attention_columns(A: np.ndarray, line_min: float, color) -> dict:
+    """What :func:`attention_views` shows for one head's ``A`` (T, T): ``cells`` (the heatmap, keys after the query
+    NaN) and ``links`` (the weights >= ``line_min`` as lines, coloured ``color(i, j)`` for query i, key j), in the
+    order of the page. Twin of ``attentionColumns``."""
+    A = np.asarray(A, dtype=np.float64)
+    T = A.shape[0]
+    ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+    low = jj <= ii  # a query sees itself and the characters before it
+    drawn = low & (A >= line_min)
+    return {
+        "cells": image_columns(np.where(low, A, np.nan), -0.5, 0.5 - T),
+        "links": {
+            "x0": jj[drawn],
+            "x1": ii[drawn],
+            "weight": A[drawn],
+            "color": [color(int(i), int(j)) for i, j in zip(ii[drawn], jj[drawn], strict=True)],
+        },
+    }
+
+
+def attention_views(name: str, chars, cells, links, *, size: int = 360, title: str | None = None):
+    """One head's attention over a typed text, drawn twice: a heatmap (queries down, keys across, masked keys grey,
+    hover for the weight; named ``<name>-attention``, its mapper ``<name>-attention-mapper``) and BertViz-style lines
+    from each query at the top to the keys it reads at the bottom, darker for more weight (``<name>-lines``).
+
+    Sources (a callback fills them, e.g. with ``attentionColumns``): ``chars`` (x, y, char: the labels), ``cells``
+    (an :func:`image_source`), ``links`` (x0 key, x1 query, weight, color). Returns ``(heat, lines)``; a callback sets
+    their x/y ranges to the text's length."""
+    check_name(name)
+    heat = diagram_figure(
+        name=f"{name}-attention",
+        width=size,
+        height=size,
+        x_range=Range1d(-1.6, 7.5),
+        y_range=Range1d(-7.5, 1.6),
+        title=title or "Attention of one head (row: query; grey: masked)",
+    )
+    mapper = color_mapper(f"{name}-attention-mapper")
+    heat.add_tools(hover(image_cells(heat, cells, mapper), ("weight", "@image{0.000}")))
+    heat.text("x", 0.9, "char", source=chars, text_align="center", text_font_size="8pt")
+    heat.text(
+        -1.1, "y", "char", source=chars, text_align="center", text_baseline="middle", text_font_size="8pt"
+    )
+    lines = diagram_figure(
+        name=f"{name}-lines",
+        height=170,
+        sizing_mode="stretch_width",
+        x_range=Range1d(-0.5, 7.5),
+        y_range=Range1d(-0.45, 1.45),
+        title="The same weights as lines: queries (top) to keys (bottom)",
+    )
+    lines.segment("x1", 1, "x0", 0, source=links, line_color="color", line_alpha="weight", line_width=2)
+    for y in (1.22, -0.22):
+        lines.text(
+            "x", y, "char", source=chars, text_align="center", text_baseline="middle", text_font_size="9pt"
+        )
+    return heat, lines
+
+
+__all__ += ["shown_char", "text_notice", "image_columns", "attention_columns", "attention_views"]

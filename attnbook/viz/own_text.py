@@ -21,6 +21,9 @@ from .._checks import check_choice, check_int
 from .core import DIVERGING, check_name, diagram_figure, js_callback, on_document_ready
 from .figure import Control, check_payload, payload_source
 from .kit import (
+    SHOWN_CHARS,
+    attention_columns,
+    attention_views,
     bar_panel,
     button,
     color_mapper,
@@ -29,13 +32,16 @@ from .kit import (
     empty_source,
     hover,
     image_cells,
+    image_columns,
     image_source,
     line_panel,
     select,
+    shown_char,
     slider,
     spinner,
     text_input,
 )
+from .kit import text_notice as notice
 
 __all__ = [
     "LINE_MIN",
@@ -61,8 +67,8 @@ _WHAT = (
 )
 N_PREDICT = 5  # predictions shown for the picked position
 N_GENERATE = 80  # characters the Generate button samples
-SHOWN = {"\n": "⏎", " ": "␣"}  # how characters that print as nothing are drawn
-LINE_MIN = 0.02  # attention weights drawn as lines (fainter ones would be invisible and slow to draw)
+SHOWN = SHOWN_CHARS  # how characters that print as nothing are drawn
+LINE_MIN = 0.05  # weights drawn as lines (fainter ones are near invisible; each line costs paint time)
 PICKED, OTHER, HIT = (
     "#e6550d",
     "#3182bd",
@@ -70,8 +76,7 @@ PICKED, OTHER, HIT = (
 )  # the picked position's lines; the others; the actual next
 
 
-def _shown(ch: str) -> str:
-    return SHOWN.get(ch, ch)
+_shown = shown_char
 
 
 def _html(s: str) -> str:
@@ -93,37 +98,6 @@ def sampling_probs(logits, temperature: float, top_k: str) -> np.ndarray:
     keep = z >= (np.sort(z)[-int(top_k)] if top_k != "all" else -np.inf)
     e = np.where(keep, np.exp(z / temperature - (z[keep] / temperature).max()), 0.0)
     return e / e.sum()
-
-
-def notice(
-    text: str, window: str, folded: str, skipped: str, n_skipped: int, n_cut: int, block_size: int
-) -> str:
-    """The friendly notice above the figure (HTML): empty text, characters folded or skipped, the window used."""
-    parts = []
-    if not text:
-        parts.append(
-            "Type some text: the model needs at least one character to predict the next one (it has "
-            "no start-of-text token)."
-        )
-    elif not window:
-        parts.append("None of these characters is in the model's vocabulary, so there is nothing to read.")
-    if folded:
-        parts.append(f"Capitals folded to lower case (the training text has none): {_spaced(folded)}.")
-    if skipped:
-        s = "" if n_skipped == 1 else "s"
-        parts.append(f"Skipped {n_skipped} character{s} outside the vocabulary: {_spaced(skipped)}.")
-    if n_cut:
-        parts.append(
-            f"The text is longer than the model's window of {block_size} characters: it reads only the last "
-            f"{block_size}, the ones shown below."
-        )
-    if not parts:
-        parts.append("Every character is in the model's vocabulary.")
-    return "<br>".join(parts)
-
-
-def _spaced(chars: str) -> str:
-    return " ".join(f"<code>{_html(c)}</code>" for c in chars)
 
 
 class OwnTextPayload(NamedTuple):
@@ -152,9 +126,7 @@ class OwnTextPayload(NamedTuple):
         layer, head = int(state["layer"]) - 1, int(state["head"]) - 1
         pos = min(int(state["position"]), T - 1)
         A = p.attention[layer, head].astype(np.float64)
-        ii, jj = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
-        low = jj <= ii  # a query sees itself and the characters before it: the cells drawn
-        drawn = low & (A >= LINE_MIN)  # lines too faint to see are not drawn
+        att = attention_columns(A, LINE_MIN, lambda i, j: PICKED if i == pos else OTHER)
         probs = np.exp(p.log_probs.astype(np.float64))  # (T, V)
         nxt = probs[-1] if T else np.full(V, np.nan)
         top = np.argsort(-nxt, kind="stable")[:N_TOP] if T else np.zeros(0, int)
@@ -164,13 +136,9 @@ class OwnTextPayload(NamedTuple):
         out = {
             "notice": {"text": notice(p.text, p.window, p.folded, p.skipped, p.n_skipped, p.n_cut, B)},
             "chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
-            "cells": _image(np.where(low, A, np.nan), -0.5, 0.5 - T),  # masked keys: NaN, drawn grey
-            "links": {
-                "x0": jj[drawn],
-                "x1": ii[drawn],
-                "weight": A[drawn],
-                "color": [PICKED if i == pos else OTHER for i in ii[drawn]],
-            },
+            "flow-chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
+            "cells": att["cells"],  # masked keys: NaN, drawn grey
+            "links": att["links"],
             "next": {"char": list(p.chars), "prob": nxt},
             "top": {
                 "x": np.arange(len(top)),
@@ -178,7 +146,7 @@ class OwnTextPayload(NamedTuple):
                 "prob": nxt[top],
                 "sample": np.asarray(sample),
             },
-            "flow": _image(rms, -0.5, -0.5),  # (S, T): row s at y = s
+            "flow": image_columns(rms, -0.5, -0.5),  # (S, T): row s at y = s
             "argmax": {
                 "x": np.arange(T),
                 "char": [_shown(p.chars[v]) for v in probs.argmax(-1)],
@@ -197,21 +165,13 @@ class OwnTextPayload(NamedTuple):
         return out
 
 
-def _image(a: np.ndarray, x: float, y: float) -> dict:
-    """The columns of an image source (:func:`attnbook.viz.kit.image_source`) showing ``a`` with its lower-left
-    corner at (x, y), one unit per cell; no image at all when ``a`` is empty."""
-    if a.size == 0:
-        return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
-    return {"image": [a], "x": [x], "y": [y], "dw": [a.shape[1]], "dh": [a.shape[0]]}
-
-
 def _position_view(p: OwnTextPayload, pos: int, probs: np.ndarray, S: int) -> dict:
     """The picked position: its residual stream at every stage, its top predictions and the caption."""
     T = len(p.window)
     if T == 0:
         empty = {"x": np.zeros(0), "char": [], "prob": np.zeros(0), "color": []}
         return {
-            "stream": _image(np.zeros((S, 0)), 0, 0),
+            "stream": image_columns(np.zeros((S, 0)), 0, 0),
             "stream-mapper": {"low": -1.0, "high": 1.0},
             "predict": empty,
             "caption": {"text": "Position: nothing to show"},
@@ -227,7 +187,7 @@ def _position_view(p: OwnTextPayload, pos: int, probs: np.ndarray, S: int) -> di
     else:
         text += f", typed “{_shown(after)}” {probs[pos, p.chars.index(after)]:.2f}"
     return {
-        "stream": _image(vec, -0.5, 0.5 - S),
+        "stream": image_columns(vec, -0.5, 0.5 - S),
         "stream-mapper": {"low": -m, "high": m},
         "predict": {
             "x": np.arange(len(order)),
@@ -308,6 +268,8 @@ def _sources(p: OwnTextPayload, name: str) -> dict:
     """Every source the callback fills (empty until the page's first update)."""
     return {
         "chars": empty_source(f"{name}-chars", 0, x="float", y="float", char="str"),
+        # the end-to-end picture's own copy of the labels: it is redrawn a frame after the attention (own_text_update)
+        "flow_chars": empty_source(f"{name}-flow-chars", 0, x="float", y="float", char="str"),
         "cells": image_source(f"{name}-cells"),
         "links": empty_source(f"{name}-links", 0, x0="float", x1="float", weight="float", color="str"),
         "next": empty_source(f"{name}-next", len(p.chars), char=list(p.chars), prob="float"),
@@ -318,52 +280,6 @@ def _sources(p: OwnTextPayload, name: str) -> dict:
         "stream": image_source(f"{name}-stream"),
         "predict": empty_source(f"{name}-predict", 0, x="float", char="str", prob="float", color="str"),
     }
-
-
-def _attention_plots(p: OwnTextPayload, name: str, src: dict):
-    """The heatmap of one head (queries down, keys across) and the same weights as lines, BertViz style."""
-    heat = diagram_figure(
-        name=f"{name}-attention",
-        width=360,
-        height=360,
-        x_range=Range1d(-1.6, 7.5),
-        y_range=Range1d(-7.5, 1.6),
-        title="Attention of one head (row: query; grey: masked)",
-    )
-    mapper = color_mapper(f"{name}-attention-mapper")
-    heat.add_tools(hover(image_cells(heat, src["cells"], mapper), ("weight", "@image{0.000}")))
-    heat.text("x", 0.9, "char", source=src["chars"], text_align="center", text_font_size="8pt")
-    heat.text(
-        -1.1,
-        "y",
-        "char",
-        source=src["chars"],
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="8pt",
-    )
-    lines = diagram_figure(
-        name=f"{name}-lines",
-        height=170,
-        sizing_mode="stretch_width",
-        x_range=Range1d(-0.5, 7.5),
-        y_range=Range1d(-0.45, 1.45),
-        title="The same weights as lines: queries (top) to keys (bottom)",
-    )
-    lines.segment(
-        "x1", 1, "x0", 0, source=src["links"], line_color="color", line_alpha="weight", line_width=2
-    )
-    for y in (1.22, -0.22):
-        lines.text(
-            "x",
-            y,
-            "char",
-            source=src["chars"],
-            text_align="center",
-            text_baseline="middle",
-            text_font_size="9pt",
-        )
-    return heat, lines
 
 
 def _model_plot(p: OwnTextPayload, name: str, src: dict):
@@ -381,7 +297,7 @@ def _model_plot(p: OwnTextPayload, name: str, src: dict):
     mapper = color_mapper(f"{name}-flow-mapper", high=1.0)
     flow = image_cells(plot, src["flow"], mapper, origin="bottom_left")  # row s: stage s, at y = s
     plot.add_tools(hover(flow, ("RMS of the stream", "@image{0.000}")))
-    plot.text("x", -1, "char", source=src["chars"], text_align="center", text_baseline="middle")
+    plot.text("x", -1, "char", source=src["flow_chars"], text_align="center", text_baseline="middle")
     plot.text(
         "x",
         S,
@@ -479,7 +395,7 @@ def layout(
     position = B - 1 if position is None else check_int("position", position, low=0, high=B - 1)
     w = _widgets(p, name, layer, head, temperature, top_k, position)
     src = _sources(p, name)
-    heat, lines = _attention_plots(p, name, src)
+    heat, lines = attention_views(name, src["chars"], src["cells"], src["links"])
     model, flow_mapper = _model_plot(p, name, src)
     top, vector, predict, stream_mapper = _prediction_plots(p, name, src)
     # Fixed-height text: a Div's new text re-renders its DOM, so it changes only with the notice or a new sample.

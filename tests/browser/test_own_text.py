@@ -472,7 +472,8 @@ def _p95(xs):
 def test_keystroke_to_updated_figure(chromium, figure_page, trained):
     """Type 110 characters at a reader's pace: the first 64 grow the window (one position each, the cache), the
     rest slide it (a full recompute of all 64 positions each). Times from the keydown event to the sources
-    written and to the frame after Bokeh's repaint; reported, and checked against a loose bound only (the
+    written, to the end of the frame that paints the attention and next character (primary), and to the end of
+    the frame that paints the rest; reported with the load average, and checked against a loose bound only (the
     machine is shared; the issue's 16 ms target is reported, not asserted)."""
     block = trained[1].cfg.block_size
     text = (
@@ -507,8 +508,14 @@ def test_keystroke_to_updated_figure(chromium, figure_page, trained):
     assert len(full) >= 30 and all(e["computed"] <= 2 for _, e in grow[1:])
 
     def stats(group):
-        upd = [e["done"] - k for k, e in group]
+        # primary: the attention and the next character painted; paint: the whole figure painted (the end-to-end
+        # picture and the picked position come a frame later); render: the painting frame's own work
+        upd = [
+            e["primary_done"] - k for k, e in group
+        ]  # the attention's and next character's sources written
+        first = [e["primary_painted"] - k for k, e in group if e["primary_painted"]]
         paint = [e["painted"] - k for k, e in group if e["painted"]]
+        render = [e["primary_render_ms"] for _, e in group if e["primary_render_ms"] is not None]
         model = [e["model_ms"] for _, e in group]
         return {
             "n": len(upd),
@@ -516,6 +523,11 @@ def test_keystroke_to_updated_figure(chromium, figure_page, trained):
             "model_p95": _p95(model),
             "update_p50": statistics.median(upd),
             "update_p95": _p95(upd),
+            "all_sources_p95": _p95([e["done"] - k for k, e in group if e["done"]]),
+            "primary_p50": statistics.median(first),
+            "primary_p95": _p95(first),
+            "primary_render_p50": statistics.median(render),
+            "primary_render_p95": _p95(render),
             "paint_p50": statistics.median(paint),
             "paint_p95": _p95(paint),
         }

@@ -229,3 +229,54 @@ export const panelText = (columns) => {
   })
   return rows.join("; ")
 }
+
+// --- Typed text run by the in-page model (chapters 8 and 10) -------------------------------------------------
+
+// How a character is drawn as a label: a new line and a space would print as nothing. Python twin:
+// attnbook.viz.kit.shown_char.
+export const shownChar = (c) => (c === "\n" ? "⏎" : c === " " ? "␣" : c)
+
+// The columns of an image source (kit.image_source) showing a (h, w) row-major matrix with its lower-left corner at
+// (x, y), one unit per cell (Bokeh's image glyph reads the array's shape); no image when it is empty. Python twin:
+// attnbook.viz.kit.image_columns.
+export const imageColumns = (flat, h, w, x, y) => (flat.length === 0 ? {image: [], x: [], y: [], dw: [], dh: []}
+  : {image: [shaped(flat, [h, w])], x: [x], y: [y], dw: [w], dh: [h]})
+
+// The friendly notice above a text box read by a model (encodeText's result e, runtime/gpt.mjs): empty text,
+// characters folded or skipped, the window used. Python twin: attnbook.viz.kit.text_notice.
+export const textNotice = (e, blockSize) => {
+  const code = (chars) => [...chars].map((c) => `<code>${c.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")}</code>`).join(" ")
+  const parts = []
+  if (!e.text) parts.push("Type some text: the model needs at least one character to predict the next one (it has " +
+    "no start-of-text token).")
+  else if (!e.window) parts.push("None of these characters is in the model's vocabulary, so there is nothing to read.")
+  if (e.folded) parts.push(`Capitals folded to lower case (the training text has none): ${code(e.folded)}.`)
+  if (e.skipped) parts.push(`Skipped ${e.nSkipped} character${e.nSkipped === 1 ? "" : "s"} outside the vocabulary: ` +
+    `${code(e.skipped)}.`)
+  if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads only the ` +
+    `last ${blockSize}, the ones shown below.`)
+  if (parts.length === 0) parts.push("Every character is in the model's vocabulary.")
+  return parts.join("<br>")
+}
+
+// One head's attention over T characters (A: (T, T) row-major, zeros above the diagonal) as the columns of
+// kit.attention_views: the heatmap's image (keys after the query masked: NaN, drawn grey) and the lines of weight
+// >= lineMin, coloured by color(i, j) (query i, key j). Python twin: attnbook.viz.kit.attention_columns.
+export const attentionColumns = (A, T, lineMin, color) => {
+  const cells = new Float64Array(T * T).fill(NaN)
+  const x0 = [], x1 = [], weight = [], colors = []
+  for (let i = 0; i < T; i++)
+    for (let j = 0; j <= i; j++) {
+      const a = A[i * T + j]
+      cells[i * T + j] = a
+      if (a >= lineMin) {
+        x0.push(j)
+        x1.push(i)
+        weight.push(a)
+        colors.push(color(i, j))
+      }
+    }
+  return {cells: imageColumns(cells, T, T, -0.5, 0.5 - T),
+    links: {x0: Float64Array.from(x0), x1: Float64Array.from(x1), weight: Float64Array.from(weight), color: colors}}
+}

@@ -12,22 +12,18 @@
 // window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
 // each update's timing (performance.now() when its sources were written and after the next frame), for the tests
 // and the latency measurement.
-import {describe, escapeHtml, field, fmt, setColumns} from "./lib.mjs"
+import {attentionColumns, describe, escapeHtml, field, fmt, imageColumns, setColumns, shownChar, textNotice}
+  from "./lib.mjs"
 import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
   from "./runtime/gpt.mjs"
 
-const SHOWN = {"\n": "⏎", " ": "␣"}
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
-const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.02, FRAME_MS = 16
+const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, FRAME_MS = 16
 
-const shown = (c) => SHOWN[c] ?? c
+const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
 const plainText = (s) => html(s.replaceAll("\n", "⏎"))
-const spaced = (chars) => [...chars].map((c) => `<code>${html(c)}</code>`).join(" ")
-// The columns of an image source: a (h, w) row-major matrix with its lower-left corner at (x, y), one unit per
-// cell (Bokeh's image glyph reads the array's shape); no image when it is empty.
-const image = (flat, h, w, x, y) => (flat.length === 0 ? {image: [], x: [], y: [], dw: [], dh: []}
-  : {image: [Object.assign(flat, {shape: [h, w], dimension: 2})], x: [x], y: [y], dw: [w], dh: [h]})
+const image = imageColumns
 const ranked = (p, n) => Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, n)  // stable
 
 let S = null  // {model, cache, chars, name, enc, pending, t0, log}: made on the first call
@@ -43,61 +39,32 @@ const init = (payload) => {
     lastDone: -Infinity, channel: new MessageChannel()}
 }
 
-// The notice above the figure: twin of attnbook.viz.own_text.notice.
-const notice = (e, blockSize) => {
-  const parts = []
-  if (!e.text) parts.push("Type some text: the model needs at least one character to predict the next one (it has " +
-    "no start-of-text token).")
-  else if (!e.window) parts.push("None of these characters is in the model's vocabulary, so there is nothing to read.")
-  if (e.folded) parts.push(`Capitals folded to lower case (the training text has none): ${spaced(e.folded)}.`)
-  if (e.skipped) parts.push(`Skipped ${e.nSkipped} character${e.nSkipped === 1 ? "" : "s"} outside the vocabulary: ` +
-    `${spaced(e.skipped)}.`)
-  if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads only the ` +
-    `last ${blockSize}, the ones shown below.`)
-  if (parts.length === 0) parts.push("Every character is in the model's vocabulary.")
-  return parts.join("<br>")
-}
-
-// Redraw everything from the cache and the widgets (no model run).
-const show = ({widgets, sources, texts, mappers, plots}) => {
+// Redraw from the cache and the widgets (no model run). Two parts, so that a keystroke shows first what it is
+// typed for and the rest a frame later (a plot repaints whole when any of its sources changes, and painting is most
+// of an update's time, see tests/browser/test_own_text.py):
+//   PRIMARY: the notice, the attention heatmap and lines, the next-character chart;
+//   SECONDARY: the end-to-end picture, the picked position's stream and predictions, the description.
+const PRIMARY = 1, SECONDARY = 2, ALL = 3
+const show = ({widgets, sources, texts, mappers, plots}, part = ALL) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
   const win = [...enc.window]
   const layer = Number(widgets.layer.value) - 1, head = Number(widgets.head.value) - 1
   const pos = Math.min(Number(widgets.position.value), T - 1)
-  const A = attention(model, cache, layer, head)  // (T, T)
-  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
-  texts.notice.text = notice(enc, model.cfg.block_size)
-
   const idx = Float64Array.from({length: T}, (_, t) => t)
-  setColumns(sources.chars, {x: idx, y: idx.map((t) => -t), char: win.map(shown)})
-  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
-  const cells = new Float64Array(T * T).fill(NaN)
-  const links = {x0: [], x1: [], weight: [], color: []}
-  for (let i = 0; i < T; i++)
-    for (let j = 0; j <= i; j++) {
-      const a = A[i * T + j]
-      cells[i * T + j] = a
-      if (a >= LINE_MIN) {
-        links.x0.push(j)
-        links.x1.push(i)
-        links.weight.push(a)
-        links.color.push(i === pos ? PICKED : OTHER)
-      }
+  const labels = {x: idx, y: idx.map((t) => -t), char: win.map(shown)}
+  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
+  // lay the plot out again, so they change seldom (characters stay where they are while you type).
+  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+  const ranges = (list) => {
+    for (const [r, a, b] of list) {
+      r.start = a
+      r.end = b
     }
-  setColumns(sources.cells, image(cells, T, T, -0.5, 0.5 - T))
-  setColumns(sources.links, {x0: Float64Array.from(links.x0), x1: Float64Array.from(links.x1),
-    weight: Float64Array.from(links.weight), color: links.color})
-
-  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
-  // draws from at this temperature and top-k.
-  const next = T ? probs[T - 1] : new Float64Array(V).fill(NaN)
-  setColumns(sources.next, {char: [...chars], prob: next})
-  const top = T ? ranked(next, N_TOP) : []
-  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
-  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
-  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
-    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
-
+  }
+  if (part & PRIMARY) showPrimary({widgets, sources, texts, plots}, {T, V, win, layer, head, pos, labels, w, ranges})
+  if (!(part & SECONDARY)) return
+  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
+  setColumns(sources.flow_chars, labels)
   // The model end to end: the stream's size at every stage and position, the most likely next character.
   const rms = new Float64Array(nS * T)  // (S, T): row s is stage s, drawn at y = s
   for (let s = 0; s < nS; s++)
@@ -114,18 +81,36 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
     prob: Float64Array.from(best, (v, t) => probs[t][v])})
   setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
   showPosition({sources, texts, mappers}, pos, probs, win)
+  const top = T ? ranked(probs[T - 1], 1) : []
   describe(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
-
+  ranges([[plots.model.x_range, -0.5, w - 0.5]])
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
-  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
-  // lay the plot out again, so they change seldom (characters stay where they are while you type).
-  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
-  for (const [r, a, b] of [[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
-    [plots.lines.x_range, -0.5, w - 0.5], [plots.model.x_range, -0.5, w - 0.5]]) {
-    r.start = a
-    r.end = b
-  }
+}
+
+// The notice, the attention of the chosen head (heatmap and lines) and the next character.
+const showPrimary = ({widgets, sources, texts, plots}, {T, V, win, layer, head, pos, labels, w, ranges}) => {
+  const {model, cache, chars, enc} = S
+  texts.notice.text = textNotice(enc, model.cfg.block_size)
+  setColumns(sources.chars, labels)
+  const A = attention(model, cache, layer, head)  // (T, T)
+  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
+  const att = attentionColumns(A, T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
+  setColumns(sources.cells, att.cells)
+  setColumns(sources.links, att.links)
+
+  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
+  // draws from at this temperature and top-k.
+  const next = T ? logSoftmax(logitsAt(model, cache, T - 1)).map(Math.exp) : new Float64Array(V).fill(NaN)
+  setColumns(sources.next, {char: [...chars], prob: next})
+  const top = T ? ranked(next, N_TOP) : []
+  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
+  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
+  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
+    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
+
+  ranges([[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
+    [plots.lines.x_range, -0.5, w - 0.5]])
 }
 
 // The picked position: its residual stream at every stage, its top predictions, the caption (the title of the
@@ -155,26 +140,66 @@ const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
 }
 
-// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw.
+// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw: the
+// primary part at once, the secondary part after the frame that paints it (see `show`).
 const update = (args) => {
   const text = args.widgets.text.value_input ?? ""
   S.enc = encodeText(text, S.chars, S.model.cfg.block_size)
   const t0 = S.t0 ?? performance.now(), begin = performance.now()
   const computed = run(S.model, S.cache, S.enc.ids)
   const ran = performance.now()
-  show(args)
-  const done = performance.now()
+  const frame = {}
+  requestAnimationFrame(() => (frame.start = performance.now()))  // before Bokeh's repaint (asked for in show)
+  show(args, PRIMARY)
+  const shown_ = performance.now()
   S.t0 = null
-  S.lastDone = done
-  // start: the first key not yet shown; model_ms: the forward pass; done: every source written
-  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: done - ran, done,
-    painted: null, update_ms: done - t0, paint_ms: null}
+  S.lastDone = shown_
+  // start: the first key not yet shown; model_ms: the forward pass; primary_done: the primary part's sources
+  // written, primary_painted: after the frame that paints them; done, painted: the same for the whole figure.
+  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: shown_ - ran,
+    primary_done: shown_, primary_painted: null, primary_render_ms: null, done: null, painted: null,
+    update_ms: null, paint_ms: null}
   S.log.latency.push(entry)
   S.log.text = text
   S.log.updates += 1
-  requestAnimationFrame(() => {  // Bokeh repaints in the frame after its sources change: this runs after it
-    entry.painted = performance.now()
-    entry.paint_ms = entry.painted - t0
+  S.awaiting.push(entry)
+  S.args = args
+  // Bokeh asks for its repaint once its sources have taken the data (a few promises later), for the same frame as
+  // this; a message posted from this frame runs after the whole frame, Bokeh's painting included.
+  afterFrame(() => {
+    entry.primary_painted = performance.now()
+    entry.primary_render_ms = entry.primary_painted - frame.start  // the frame's work (not the wait for it)
+    if (S.awaiting.length) secondary()
+  })
+}
+
+// Run f in a task after the next frame has been painted.
+const afterFrame = (f) => requestAnimationFrame(() => {
+  const c = new MessageChannel()
+  c.port1.onmessage = () => f()
+  c.port2.postMessage(null)
+})
+
+// The secondary part, for the latest text (keys typed meanwhile are included), and the timing of every update
+// waiting for it.
+const secondary = () => {
+  const entries = S.awaiting
+  S.awaiting = []
+  show(S.args, SECONDARY)
+  const done = performance.now()
+  for (const e of entries) {
+    e.done = done
+    e.update_ms = done - e.start
+  }
+  const frame = {}
+  requestAnimationFrame(() => (frame.start = performance.now()))
+  afterFrame(() => {
+    const painted = performance.now()
+    for (const e of entries) {
+      e.painted = painted
+      e.paint_ms = painted - e.start
+      e.render_ms = painted - frame.start
+    }
   })
 }
 
@@ -222,6 +247,7 @@ export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
       S.pending = false
       update(S.args)
     }
+    S.awaiting = []
   }
   const event = obj?.event_name
   if (event === "tap") {
