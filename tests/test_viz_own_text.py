@@ -15,6 +15,7 @@ from attnbook.experiments.own_text import OwnTextModel, reference
 from attnbook.sample import next_token_distribution
 from attnbook.viz.core import js_module
 from attnbook.viz.own_text import (
+    LINE_MIN,
     N_PREDICT,
     N_TOP,
     TEMPERATURES,
@@ -85,10 +86,10 @@ def test_view_is_numpys_model(st):
     np.testing.assert_allclose(np.tril(shown), np.tril(A), atol=1e-6)
     assert np.isnan(shown[np.triu_indices(T, 1)]).all()
     assert [c.replace("␣", " ") for c in v["chars"]["char"]] == list("the cat sees")
-    drawn = A[np.tril_indices(T)] >= 0.02
+    drawn = A[np.tril_indices(T)] >= LINE_MIN
     np.testing.assert_allclose(v["links"]["weight"], A[np.tril_indices(T)][drawn], atol=1e-6)
     assert (
-        v["links"]["color"].count("#e6550d") == (A[pos, : pos + 1] >= 0.02).sum()
+        v["links"]["color"].count("#e6550d") == (A[pos, : pos + 1] >= LINE_MIN).sum()
     )  # the picked query's lines
     assert v["next"]["char"] == list(CHARS)
     np.testing.assert_allclose(v["next"]["prob"], P[-1], atol=1e-6)
