@@ -20,6 +20,7 @@ from .kit import (
     color_mapper,
     control_row,
     empty_source,
+    fit,
     grid_source,
     hover,
     select,
@@ -229,7 +230,7 @@ def layout(p: MasksPayload, *, name: str = "masks", kind: str = "causal", window
         w.js_on_change("value", update)
     controls = control_row(f"{name}-controls", *widgets.values())
     fig = column(controls, caption, row(mask, attention, name=f"{name}-plots"), cost, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def masks_figure(sweep, *, name: str = "masks", **initial):

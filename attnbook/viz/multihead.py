@@ -28,11 +28,13 @@ from .kit import (
     color_mapper,
     control_row,
     empty_source,
+    fit,
     grid_source,
     hover,
     labels,
     play_button,
     radio,
+    scroller,
     select,
     slider,
     token_grid,
@@ -254,7 +256,7 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
     for w in widgets.values():
         w.js_on_change("value", update)
     fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def head_split_figure(
@@ -535,8 +537,10 @@ def layout(
     widgets["heads"].js_on_change("value", update)
     widgets["mode"].js_on_change("active", update)
     lower = row(mean_plot, proj, name=f"{name}-lower")
-    fig = column(control_row(f"{name}-controls", *widgets.values()), caption, grid, lower, name=name)
-    return on_document_ready(fig, update)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()), caption, scroller(grid), lower, name=name
+    )
+    return on_document_ready(fit(fig), update)
 
 
 def multihead_figure(

@@ -24,6 +24,7 @@ from .kit import (
     color_mapper,
     control_row,
     empty_source,
+    fit,
     grid_source,
     hover,
     line_panel,
@@ -243,7 +244,7 @@ def permutation_layout(p: PermutationPayload, *, name: str = "perm"):
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def permutation_figure(sweep, *, head: int = 0, name: str = "perm"):
@@ -344,7 +345,7 @@ def sinusoidal_layout(p: SinusoidalPayload, *, name: str = "sinusoid", dim: int 
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def sinusoidal_figure(pe, *, base: float = 10000.0, dim: int = 0, name: str = "sinusoid"):
@@ -461,7 +462,7 @@ def similarity_layout(p: SimilarityPayload, *, name: str = "similarity", positio
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def similarity_figure(sweep, *, position: int = 0, name: str = "similarity"):
@@ -589,7 +590,7 @@ def alibi_layout(p: AlibiPayload, *, name: str = "alibi", head: int = 0):
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def alibi_figure(heads, *, head: int = 0, name: str = "alibi"):
@@ -677,7 +678,7 @@ def schemes_layout(p: SchemesPayload, *, name: str = "schemes"):
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def schemes_figure(sweep, *, name: str = "schemes"):
