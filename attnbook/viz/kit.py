@@ -739,12 +739,15 @@ LAYOUT_CALLBACK = (
     "attnbook-layout"  # tags a callback that only fits the figure to its column: it draws no data
 )
 
-# The toolbar appears over the top-right corner of the plot while the pointer is on it (a tap, on a phone), with
-# the Save button only: nothing on the page moves when it shows, and it hides no more than its one button.
-_DIV_CSS = ":host { overflow-x: auto; }"
+_DIV_CSS = ":host { overflow-x: auto; }"  # a table wider than a phone scrolls inside its caption
+# The toolbar shows over a top corner of the plot while the pointer is on it (after a tap, on a phone), with the
+# Save button only: nothing on the page moves when it appears, it hides no more than its one button, and it stays
+# above an in-plot legend. On the left in a box that scrolls sideways, where the right edge may be out of view.
 _TOOLBAR_CSS = (
-    ":host { background-color: transparent !important; width: auto !important; margin-left: auto; }"
+    ":host {{ background-color: transparent !important; z-index: 10; pointer-events: none; justify-content: {side} !important; }}"
+    " :host > * {{ pointer-events: auto; }}"
 )
+_CORNERS = {"right": "flex-end", "left": "flex-start"}
 
 
 def _wraps(box) -> None:
@@ -764,7 +767,6 @@ def _fits(model, in_row: bool) -> None:
     elif isinstance(model, Div):
         if width is not None and model.sizing_mode is None:
             model.sizing_mode = "stretch_width"
-        # a table wider than a phone scrolls inside the caption instead of pushing the page sideways
         model.stylesheets = [*model.stylesheets, InlineStyleSheet(css=_DIV_CSS)]
         if model.height is not None:  # wrapped text needs more lines on a narrow column
             model.min_height, model.height = model.height, None
@@ -781,15 +783,18 @@ def _fits(model, in_row: bool) -> None:
             model.min_width = round(WRAP * width)
 
 
-def exportable(plot) -> None:
-    """Give ``plot`` a Save button that writes it as ``attnbook-<plot name>.png``, and leave the page's gestures to
-    the page: no drag or wheel tool is active, so a finger swiping over the plot scrolls the page."""
+def exportable(plot, *, corner: str = "right") -> None:
+    """Give ``plot`` a Save button that writes it as ``attnbook-<plot name>.png``, shown in the top ``corner`` of
+    its frame while the pointer is on the plot, and leave the page's gestures to the page: no drag or wheel tool is
+    active, so a finger swiping over the plot scrolls the page."""
     from bokeh.models import InlineStyleSheet, SaveTool
 
+    from .._checks import check_choice
+
     check_name(plot.name)
+    corner = check_choice("corner", corner, tuple(_CORNERS))
     filename = SAVE_PREFIX + plot.name
-    saves = [t for t in plot.toolbar.tools if isinstance(t, SaveTool)]
-    if not saves:
+    if not any(isinstance(t, SaveTool) for t in plot.toolbar.tools):
         plot.add_tools(SaveTool(filename=filename))
     for tool in plot.toolbar.tools:
         if isinstance(tool, SaveTool):
@@ -799,7 +804,7 @@ def exportable(plot) -> None:
     plot.toolbar_location, plot.toolbar_inner = "above", True
     plot.toolbar.autohide, plot.toolbar.logo = True, None
     plot.toolbar.active_drag = plot.toolbar.active_scroll = None
-    plot.toolbar.stylesheets = [InlineStyleSheet(css=_TOOLBAR_CSS)]
+    plot.toolbar.stylesheets = [InlineStyleSheet(css=_TOOLBAR_CSS.format(side=_CORNERS[corner]))]
 
 
 def fitted_title(plot, *, min_px: float = 9.0) -> None:
@@ -822,38 +827,6 @@ def fitted_title(plot, *, min_px: float = 9.0) -> None:
     title.js_on_change("text", refit)
 
 
-def fit(layout):
-    """Make a finished figure fit any column from a phone's to a laptop's, and make every plot exportable.
-
-    Rows wrap onto the next line when their panels or controls no longer fit side by side; plots keep their aspect ratio as they shrink (``scale_width``) unless built to keep
-    their height (``stretch_width``: line and bar panels), never growing past their designed width; in a row, a
-    plot moves to the next line rather than shrink below :data:`WRAP` of its width. Captions (Divs) reflow their
-    text and grow downwards. Every plot gets a Save button (:func:`exportable`) and a title that shrinks to fit
-    (:func:`fitted_title`). Returns ``layout``.
-    """
-    from bokeh.models import Column, LayoutDOM, Plot, Row
-
-    if not isinstance(layout, LayoutDOM):
-        raise TypeError(f"layout must be a Bokeh LayoutDOM, got {type(layout).__name__}")
-
-    def walk(model, in_row: bool) -> None:
-        if isinstance(model, (Row, Column)):
-            if isinstance(model, Row):
-                _wraps(model)
-            elif model.sizing_mode is None:
-                model.sizing_mode = "stretch_width"
-            for child in model.children:
-                walk(child, isinstance(model, Row) and len(model.children) > 1)
-            return
-        _fits(model, in_row)
-        if isinstance(model, Plot):
-            exportable(model)
-            fitted_title(model)
-
-    walk(layout, False)
-    return layout
-
-
 def scroller(plot, *, least: int | None = None):
     """A plot too dense to shrink far (a diagram, a table drawn as text): it shrinks with its column down to
     ``least`` px (by default 4/5 of its width), and on a narrower column keeps that width and scrolls sideways
@@ -867,4 +840,38 @@ def scroller(plot, *, least: int | None = None):
     return column(plot, name=f"{plot.name}-box", sizing_mode="stretch_width", styles={"overflow-x": "auto"})
 
 
-__all__ += ["exportable", "fitted_title", "fit", "scroller"]
+def fit(layout):
+    """Make a finished figure fit any column from a phone's to a laptop's, and make every plot exportable.
+
+    Rows wrap onto the next line when their panels or controls no longer fit side by side. Plots keep their
+    aspect ratio as they shrink (``scale_width``) unless built to keep their height (``stretch_width``: line and
+    bar panels), never growing past their designed width; in a row, a plot moves to the next line rather than
+    shrink below :data:`WRAP` of its width; a plot in a :func:`scroller` stops shrinking at its least width.
+    Captions (Divs) reflow their text and grow downwards. Every plot gets a Save button (:func:`exportable`) and a
+    title that shrinks to fit (:func:`fitted_title`). Returns ``layout``.
+    """
+    from bokeh.models import Column, LayoutDOM, Plot, Row
+
+    if not isinstance(layout, LayoutDOM):
+        raise TypeError(f"layout must be a Bokeh LayoutDOM, got {type(layout).__name__}")
+
+    def walk(model, in_row: bool, scrolls: bool) -> None:
+        if isinstance(model, (Row, Column)):
+            if isinstance(model, Row):
+                _wraps(model)
+            elif model.sizing_mode is None:
+                model.sizing_mode = "stretch_width"
+            scrolls = scrolls or dict(model.styles).get("overflow-x") == "auto"
+            for child in model.children:
+                walk(child, isinstance(model, Row) and len(model.children) > 1, scrolls)
+            return
+        _fits(model, in_row)
+        if isinstance(model, Plot):
+            exportable(model, corner="left" if scrolls else "right")
+            fitted_title(model)
+
+    walk(layout, False, False)
+    return layout
+
+
+__all__ += ["exportable", "fitted_title", "scroller", "fit"]

@@ -37,7 +37,7 @@ FIT_JS = r"""
   if (window.__attnbookFit) return;
   const F = {};
   window.__attnbookFit = F;
-  const SLACK = %(slack)s;
+  const SLACK = __SLACK__;
   const FULL = 24;  // px of margins and padding between a full-width select and its column
   const round = (x) => Math.round(x * 10) / 10;
 
@@ -232,7 +232,7 @@ FIT_JS = r"""
     return {viewport: [vw, root.clientHeight], scroll: [root.scrollWidth, root.clientWidth], figures, wide};
   };
 })();
-""" % {"slack": SLACK_PX}
+""".replace("__SLACK__", str(SLACK_PX))
 
 
 def measure(page) -> dict:

@@ -1,23 +1,32 @@
-"""Every chapter of the built book fits the reader's screen: a laptop (1280 × 900), a small laptop (1024 × 768)
+"""Every page of the built book fits the reader's screen: a laptop (1280 × 900), a small laptop (1024 × 768)
 and a phone (390 × 844).
 
 At each viewport: no element of any figure (plots, widgets, captions) reaches beyond the article column or the
-viewport, the page never scrolls sideways, no control's text is cut off, display maths and tables wider than the
-column scroll inside their own box, and "Back to top" never covers a figure. On the phone a one-finger swipe over
-any plot scrolls the page. Every plot exports a PNG named after it; pressing its Save button downloads the file.
+viewport, the page never scrolls sideways, no control's text or plot title is cut off, display maths and tables
+wider than the column scroll inside their own box, and "Back to top" never covers a figure. On the phone a
+one-finger swipe over any plot scrolls the page. Every plot exports a PNG named after it; pressing its Save button
+downloads the file.
 The measurements are in ``_fit.py``, which also runs them on a chapter's figures without a built book.
 """
 
 from __future__ import annotations
 
 import pytest
-from _bokeh import HTML_ROOT, allowed_prefixes, book_root, discover_pages, open_page, wait_for_book_page
+from _bokeh import (
+    HTML_ROOT,
+    allowed_prefixes,
+    book_root,
+    discover_pages,
+    figure_pages,
+    open_page,
+    wait_for_book_page,
+)
 from _fit import (
     PHONE_WIDTH,
     VIEWPORTS,
     back_to_top_overlaps,
-    export_problems,
     expected_filename,
+    export_problems,
     gesture_problems,
     measure,
     problems,
@@ -26,14 +35,15 @@ from _fit import (
     touch_blockers,
 )
 
-CHAPTERS = [p for p in discover_pages(HTML_ROOT) if p.startswith("chapters/")]
+PAGES = discover_pages(HTML_ROOT)
+FIGURE_PAGES = figure_pages(HTML_ROOT)
 PHONE = "390x844"
 MIN_SCROLL_PX = 100  # of a 200 px swipe: the page moved with the finger, not the plot
 
 
-def _chapters():
+def _pages(pages: list[str]) -> list:
     # collected before the build: one placeholder that skips (fails under CI=true)
-    return CHAPTERS or [pytest.param(None, id="book-not-built")]
+    return pages or [pytest.param(None, id="book-not-built")]
 
 
 def _context(viewport: str) -> dict:
@@ -51,15 +61,15 @@ def _context(viewport: str) -> dict:
 def _open(rel, viewport, chromium, request):
     book_root()
     if rel is None:
-        pytest.fail(f"the book at {HTML_ROOT} has no chapter pages", pytrace=False)
+        pytest.fail(f"the book at {HTML_ROOT} has no page with a figure", pytrace=False)
     server = request.getfixturevalue("book_server").url
     return open_page(chromium, f"{server}{rel}", allowed_prefixes("http", server), **_context(viewport))
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-@pytest.mark.parametrize("rel", _chapters())
-def test_chapter_fits_the_screen(rel, viewport, chromium, request):
+@pytest.mark.parametrize("rel", _pages(PAGES))
+def test_page_fits_the_screen(rel, viewport, chromium, request):
     with _open(rel, viewport, chromium, request) as (page, report):
         wait_for_book_page(page, report)
         page.wait_for_timeout(300)  # fonts and the last resize of a figure
@@ -68,7 +78,7 @@ def test_chapter_fits_the_screen(rel, viewport, chromium, request):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("rel", _chapters())
+@pytest.mark.parametrize("rel", _pages(FIGURE_PAGES))
 def test_a_swipe_over_a_plot_scrolls_the_page(rel, chromium, request):
     with _open(rel, PHONE, chromium, request) as (page, report):
         wait_for_book_page(page, report)
@@ -89,7 +99,7 @@ def test_a_swipe_over_a_plot_scrolls_the_page(rel, chromium, request):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-@pytest.mark.parametrize("rel", _chapters())
+@pytest.mark.parametrize("rel", _pages(FIGURE_PAGES))
 def test_every_plot_saves_a_png_named_after_it(rel, viewport, chromium, request, tmp_path):
     with _open(rel, viewport, chromium, request) as (page, report):
         wait_for_book_page(page, report)
