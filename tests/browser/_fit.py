@@ -445,6 +445,9 @@ def main(argv=None) -> int:
     )
     col.add_argument("page", type=Path)
     col.add_argument("--shots", type=Path, help="write a screenshot per width into this folder")
+    col.add_argument(
+        "--widths", type=lambda t: [int(w) for w in t.split(",")], help="other column widths, e.g. 624,480"
+    )
     sp = sub.add_parser("splice", help="a built chapter page with the figures of a figure page")
     sp.add_argument("book_page", type=Path)
     sp.add_argument("page", type=Path)
@@ -456,11 +459,12 @@ def main(argv=None) -> int:
     bad = 0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        for key, width in COLUMNS.items():
+        columns = {f"{w} px": w for w in args.widths} if args.widths else COLUMNS
+        for key, width in columns.items():
             wrapped = in_column(args.page, width, args.page.with_name(f"{args.page.stem}-{width}.html"))
-            phone = VIEWPORTS[key][0] < PHONE_WIDTH
+            phone = width + 32 < PHONE_WIDTH
             context = browser.new_context(
-                viewport={"width": width + 32, "height": VIEWPORTS[key][1]}, has_touch=phone, is_mobile=phone
+                viewport={"width": width + 32, "height": 900}, has_touch=phone, is_mobile=phone
             )
             page = context.new_page()
             page.goto(wrapped.resolve().as_uri())
