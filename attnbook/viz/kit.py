@@ -739,7 +739,8 @@ LAYOUT_CALLBACK = (
     "attnbook-layout"  # tags a callback that only fits the figure to its column: it draws no data
 )
 
-_DIV_CSS = ":host { overflow-x: auto; }"  # a table wider than a phone scrolls inside its caption
+# A table in a caption: cells closer together on a phone, and if it is still too wide, it scrolls in the caption.
+_DIV_CSS = ":host { overflow-x: auto; } @media (max-width: 600px) { th, td { padding: 0 4px !important; } }"
 # The toolbar shows over a top corner of the plot while the pointer is on it (after a tap, on a phone), with the
 # Save button only: nothing on the page moves when it appears, it hides no more than its one button, and it stays
 # above an in-plot legend. On the left in a box that scrolls sideways, where the right edge may be out of view.

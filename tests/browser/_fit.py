@@ -174,7 +174,7 @@ FIT_JS = r"""
       const col = F.column(fig);
       const left = Math.max(col.left, 0), right = Math.min(col.right, vw);
       const els = F.elements(fig);
-      const beyond = new Map();
+      const beyond = new Map(), scrolls = [];
       for (const e of els) {
         const r = drawn(e);
         if (!r) continue;
@@ -185,6 +185,8 @@ FIT_JS = r"""
             const b = a.getBoundingClientRect();
             [l, rr] = [Math.max(l, b.left), Math.min(rr, b.right)];
           }
+        if (["auto", "scroll"].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth + SLACK)
+          scrolls.push(`${owner(e)} scrolls sideways (${e.scrollWidth} px of content in ${e.clientWidth} px)`);
         if (rr <= l) continue;
         const out = Math.max(left - l, rr - right);
         if (out > SLACK) {
@@ -213,7 +215,7 @@ FIT_JS = r"""
         index, label: fig.getAttribute("aria-label") ?? "", column: [round(col.left), round(col.right)],
         box: [round(rect.left), round(rect.right)], scroll: [fig.scrollWidth, fig.clientWidth],
         beyond: [...beyond].sort((a, b) => b[1] - a[1]).map(([who, px]) => `${who} by ${round(px)} px`),
-        clipped: [...F.clipped(els, col, cut), ...titles], cut, plots,
+        clipped: [...F.clipped(els, col, cut), ...titles], cut, scrolls, plots,
       };
     });
     // Display maths and tables outside figures: each wider than the column must scroll inside its own box.
@@ -261,13 +263,21 @@ def problems(report: dict) -> list[str]:
                 f"{where}: scrolls sideways ({fig['scroll'][0]} px of content in {fig['scroll'][1]} px)"
             )
         out += [f"{where}: clipped text: {c}" for c in fig["clipped"]]
+        if report["viewport"][0] >= PHONE_WIDTH:  # on a laptop nothing in a figure needs scrolling sideways
+            out += [f"{where}: {c}" for c in fig["scrolls"]]
     return out
 
 
 def notes(report: dict) -> list[str]:
     """What the column cannot hold and the reader can still reach: options of a full-width select longer than the
-    column (the list the select opens shows them whole)."""
-    return [f"figure {fig['index']}: {c}" for fig in report["figures"] for c in fig["cut"]]
+    column (the list the select opens shows them whole); on a phone, dense plots and wide tables that scroll
+    sideways inside their own box."""
+    phone = report["viewport"][0] < PHONE_WIDTH
+    return [
+        f"figure {fig['index']}: {c}"
+        for fig in report["figures"]
+        for c in fig["cut"] + (fig["scrolls"] if phone else [])
+    ]
 
 
 def gesture_problems(report: dict) -> list[str]:
