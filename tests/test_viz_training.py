@@ -211,7 +211,7 @@ def test_comparison_figure(runs):
     )  # the first state is drawn before any callback
     np.testing.assert_array_equal(by_name(fig, "compare-b-source").data["y"], shown["b-source"]["y"])
     assert by_name(fig, "compare-table").text == shown["table"]["text"]
-    assert by_name(fig, "compare-table").min_height is not None  # a box that does not jump as its text changes
+    assert by_name(fig, "compare-table").min_height is not None  # its box does not jump as its text changes
 
 
 @pytest.mark.parametrize(
@@ -362,7 +362,7 @@ def test_sampling_figure():
     assert by_name(fig, "sampling-plot").xaxis[0].major_label_overrides == {0: "a", 1: "b", 2: "␣", 3: "c"}
     shown = p.view({"prompt": "0", "temperature": 1.0, "topk": "all"})
     assert by_name(fig, "sampling-text").text == shown["text"]["text"]
-    assert by_name(fig, "sampling-text").min_height is not None  # a box that does not jump as its text changes
+    assert by_name(fig, "sampling-text").min_height is not None  # its box does not jump as its text changes
 
 
 @pytest.mark.parametrize(

@@ -735,9 +735,8 @@ def outside_legend(plot, items, *, name: str, place: str = "below", font_size: s
 # or controls wrap onto the next line when they no longer fit side by side.
 WRAP = 0.75  # a panel in a row moves to the next line rather than shrink below this share of its width
 SAVE_PREFIX = "attnbook-"  # a plot named "masks-attention" saves as attnbook-masks-attention.png
-LAYOUT_CALLBACK = (
-    "attnbook-layout"  # tags a callback that only fits the figure to its column: it draws no data
-)
+# tags a callback that only fits the figure to its column: it draws no data
+LAYOUT_CALLBACK = "attnbook-layout"
 
 # A table in a caption: cells closer together on a phone, and if it is still too wide, it scrolls in the caption.
 _DIV_CSS = ":host { overflow-x: auto; } @media (max-width: 600px) { th, td { padding: 0 4px !important; } }"
@@ -745,8 +744,8 @@ _DIV_CSS = ":host { overflow-x: auto; } @media (max-width: 600px) { th, td { pad
 # Save button only: nothing on the page moves when it appears, it hides no more than its one button, and it stays
 # above an in-plot legend. On the left in a box that scrolls sideways, where the right edge may be out of view.
 _TOOLBAR_CSS = (
-    ":host {{ background-color: transparent !important; z-index: 10; pointer-events: none; justify-content: {side} !important; }}"
-    " :host > * {{ pointer-events: auto; }}"
+    ":host {{ background-color: transparent !important; z-index: 10; pointer-events: none;"
+    " justify-content: {side} !important; }} :host > * {{ pointer-events: auto; }}"
 )
 _CORNERS = {"right": "flex-end", "left": "flex-start"}
 
@@ -772,10 +771,8 @@ def _fits(model, in_row: bool) -> None:
         if model.height is not None:  # wrapped text needs more lines on a narrow column
             model.min_height, model.height = model.height, None
     else:  # a widget keeps its width, narrower only when its row is: BokehJS's own cap forgets the margins
-        m = model.margin or 0
-        side = (
-            m[1] + m[-1] if isinstance(m, tuple) else 2 * m
-        )  # (top, right, bottom, left) or (vertical, horizontal)
+        m = model.margin or 0  # a number, (vertical, horizontal) or (top, right, bottom, left)
+        side = m[1] + m[-1] if isinstance(m, tuple) else 2 * m
         model.styles = {"max-width": f"calc(100% - {side}px)", **dict(model.styles)}
         return
     if width is not None:
