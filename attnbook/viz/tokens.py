@@ -25,7 +25,9 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     radio,
+    scroller,
     select,
     value_grid,
 )
@@ -339,7 +341,7 @@ def layout(
         "mode": radio(f"{name}-mode", MODES, mode),
         "table": select(f"{name}-table", "Embedding table", values["table"], state["table"], width=250),
         **{s: select(f"{name}-{s}", s.replace("-", " "), values[s], state[s], width=110) for s in SLOTS},
-        "preset": select(f"{name}-preset", "Preset sentence", values["preset"], state["preset"], width=330),
+        "preset": select(f"{name}-preset", "Preset sentence", values["preset"], state["preset"], width=370),
     }
     emb, emb_cells, emb_mapper = value_grid(
         f"{name}-embedding", "X = E[ids]", tokens0, dims, tooltips=_EMB_TIPS, width=330, **_EMB_COLUMNS
@@ -376,7 +378,8 @@ def layout(
         control_row(f"{name}-controls-preset", widgets["preset"]),
         name=f"{name}-controls",
     )
-    return on_document_ready(column(controls, strip, row(emb, sim, name=f"{name}-views"), name=name), update)
+    fig = column(controls, scroller(strip), row(emb, sim, name=f"{name}-views"), name=name)
+    return on_document_ready(fit(fig), update)
 
 
 def _initial_state(p: TokensPayload, mode, table, structured, preset) -> dict:
