@@ -872,9 +872,15 @@ _DIV_CSS = ":host { overflow-x: auto; } @media (max-width: 600px) { th, td { pad
 # The toolbar shows over a top corner of the plot while the pointer is on it (after a tap, on a phone), with the
 # Save button only: nothing on the page moves when it appears, it hides no more than its one button, and it stays
 # above an in-plot legend. On the left in a box that scrolls sideways, where the right edge may be out of view.
+# Hidden, it is transparent rather than invisible (BokehJS's autohide sets visibility: hidden, which takes the
+# button out of the Tab order): Tab still reaches Save, which shows while it has the focus, and a tap on that
+# corner of the plot goes to the plot, not to the unseen button.
 _TOOLBAR_CSS = (
     ":host {{ background-color: transparent !important; z-index: 10; pointer-events: none;"
     " justify-content: {side} !important; }} :host > * {{ pointer-events: auto; }}"
+    " :host(.bk-hidden) {{ visibility: visible !important; }}"
+    " :host(.bk-hidden) > * {{ pointer-events: none !important; }}"
+    " :host(.bk-hidden:focus-within) {{ opacity: 1 !important; }}"
 )
 _CORNERS = {"right": "flex-end", "left": "flex-start"}
 

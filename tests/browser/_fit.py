@@ -24,6 +24,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CSS = REPO / "book" / "_static" / "attnbook.css"
+DARK_CSS = REPO / "book" / "_static" / "attnbook-dark.css"
+THEMES = ("light", "dark")
+# the book theme's page colours (as tests/browser/_theme.py's harness page)
+PAGE_COLORS = (
+    'html[data-theme="light"] body { background: #ffffff; color: #222832; }'
+    ' html[data-theme="dark"] body { background: #121212; color: #ced6dd; }'
+)
 
 # Viewports of the tests (DESIGN.md §5) and the width of sphinx-book-theme's article column at each (measured).
 VIEWPORTS = {"1280x900": (1280, 900), "1024x768": (1024, 768), "390x844": (390, 844)}
@@ -424,15 +431,20 @@ def splice(book_page: Path, figure_page: Path, out: Path) -> int:
     return len(new)
 
 
-def in_column(figure_page: Path, width: int, out: Path) -> Path:
-    """``figure_page`` (from ``scripts/run_chapter.py --html``) with its body in a column ``width`` px wide."""
+def in_column(figure_page: Path, width: int, out: Path, theme: str = "light") -> Path:
+    """``figure_page`` (from ``scripts/run_chapter.py --html``) with its body in a column ``width`` px wide, in the
+    book's light or dark ``theme`` (``html[data-theme]``, which the figures follow, and the page's colours)."""
+    if theme not in THEMES:
+        raise ValueError(f"theme must be one of {THEMES}, got {theme!r}")
     html = figure_page.read_text("utf-8")
     head, sep, body = html.rpartition("</head><body>")
     if not sep:
         raise SystemExit(f"{figure_page} is not a page written by scripts/run_chapter.py")
     style = (
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>body {{ margin: 0 16px; font-family: sans-serif; }}\n{CSS.read_text('utf-8')}</style>"
+        f"<script>document.documentElement.dataset.theme = {theme!r};</script>"
+        f"<style>body {{ margin: 0 16px; font-family: sans-serif; }}\n{PAGE_COLORS}\n{CSS.read_text('utf-8')}\n"
+        f"{DARK_CSS.read_text('utf-8')}</style>"
     )
     out.write_text(
         f"{head}{style}</head><body><div data-fit-column style='width: {width}px'>"
@@ -455,6 +467,7 @@ def main(argv=None) -> int:
     )
     col.add_argument("page", type=Path)
     col.add_argument("--shots", type=Path, help="write a screenshot per width into this folder")
+    col.add_argument("--theme", choices=THEMES, default="light", help="the book's theme (default light)")
     col.add_argument(
         "--widths", type=lambda t: [int(w) for w in t.split(",")], help="other column widths, e.g. 624,480"
     )
@@ -471,7 +484,8 @@ def main(argv=None) -> int:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         columns = {f"{w} px": w for w in args.widths} if args.widths else COLUMNS
         for key, width in columns.items():
-            wrapped = in_column(args.page, width, args.page.with_name(f"{args.page.stem}-{width}.html"))
+            out = args.page.with_name(f"{args.page.stem}-{width}-{args.theme}.html")
+            wrapped = in_column(args.page, width, out, args.theme)
             phone = width + 32 < PHONE_WIDTH
             context = browser.new_context(
                 viewport={"width": width + 32, "height": 900}, has_touch=phone, is_mobile=phone
@@ -486,7 +500,10 @@ def main(argv=None) -> int:
             found = problems(report) + gesture_problems(report) + export_problems(report)
             if phone:
                 found += touch_blockers(page, report)
-            print(f"column {width} px ({key}): {len(report['figures'])} figure(s), {len(found)} problem(s)")
+            print(
+                f"column {width} px ({key}, {args.theme}): {len(report['figures'])} figure(s), "
+                f"{len(found)} problem(s)"
+            )
             for f in found:
                 print(f"  {f}")
             for f in notes(report):
@@ -494,7 +511,8 @@ def main(argv=None) -> int:
             if args.shots:
                 args.shots.mkdir(parents=True, exist_ok=True)
                 page.evaluate("() => window.scrollTo(0, 0)")
-                page.screenshot(path=str(args.shots / f"{args.page.stem}-{width}.png"), full_page=True)
+                shot = args.shots / f"{args.page.stem}-{width}-{args.theme}.png"
+                page.screenshot(path=str(shot), full_page=True)
             bad += bool(found)
             context.close()
         browser.close()

@@ -34,6 +34,7 @@ from _fit import (
     swipe_scrolls,
     touch_blockers,
 )
+from _theme import set_theme
 
 PAGES = discover_pages(HTML_ROOT)
 FIGURE_PAGES = figure_pages(HTML_ROOT)
@@ -67,14 +68,16 @@ def _open(rel, viewport, chromium, request):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("rel", _pages(PAGES))
-def test_page_fits_the_screen(rel, viewport, chromium, request):
+def test_page_fits_the_screen(rel, viewport, theme, chromium, request):
     with _open(rel, viewport, chromium, request) as (page, report):
         wait_for_book_page(page, report)
+        set_theme(page, theme)  # dark mode restyles widgets and the page: it must fit the same
         page.wait_for_timeout(300)  # fonts and the last resize of a figure
         found = problems(measure(page)) + back_to_top_overlaps(page)
-    assert not found, f"{rel} at {viewport}:\n  " + "\n  ".join(found)
+    assert not found, f"{rel} at {viewport} ({theme}):\n  " + "\n  ".join(found)
 
 
 @pytest.mark.browser
