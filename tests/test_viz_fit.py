@@ -96,6 +96,8 @@ def test_every_plot_saves_a_png_named_after_it_and_leaves_gestures_to_the_page()
         assert (plot.toolbar_location, plot.toolbar_inner, plot.toolbar.autohide) == ("above", True, True)
         assert plot.toolbar.active_drag is None and plot.toolbar.active_scroll is None
         assert "flex-end" in plot.toolbar.stylesheets[0].css
+        # hidden, the toolbar is transparent, not invisible: Tab still reaches Save (shown while focused)
+        assert ":host(.bk-hidden) { visibility: visible !important; }" in plot.toolbar.stylesheets[0].css
 
 
 def test_exportable_renames_an_existing_save_tool_and_checks_its_input():
