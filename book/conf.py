@@ -78,6 +78,9 @@ html_theme_options = {
     "use_download_button": True,  # the chapter's .md and its executed .ipynb (attnbook_offline)
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
+    # Below 1200 px the theme floats "Back to top" over the middle of the text column while the reader scrolls up,
+    # where it covers a figure's controls (at 1200 px and up it hides it itself); the header stays reachable.
+    "back_to_top_button": False,
 }
 html_last_updated_fmt = None
 # MathJax from a local copy (attnbook_offline copies it into _static/mathjax): zero requests to a CDN.

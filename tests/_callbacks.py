@@ -17,10 +17,17 @@ def destructured(code: str) -> set[str]:
     return {part.split(":")[0].strip() for part in m.group(1).split(",") if part.strip()}
 
 
+def figure_callbacks(layout) -> list[CustomJS]:
+    """The callbacks that draw ``layout``'s data: every CustomJS but those that only fit it to its column."""
+    from attnbook.viz.kit import LAYOUT_CALLBACK
+
+    return [m for m in layout.references() if isinstance(m, CustomJS) and LAYOUT_CALLBACK not in m.tags]
+
+
 def assert_callbacks_match_their_args(layout) -> int:
-    """Every CustomJS reachable from ``layout`` reads exactly its ``args``; returns how many were checked."""
-    callbacks = [m for m in layout.references() if isinstance(m, CustomJS)]
-    for cb in callbacks:
+    """Every CustomJS reachable from ``layout`` reads exactly its ``args``; returns how many of them draw the
+    figure's data (:func:`figure_callbacks`; the layout's own are checked, not counted)."""
+    for cb in (m for m in layout.references() if isinstance(m, CustomJS)):
         names = destructured(cb.code)
         assert names == set(cb.args), f"callback destructures {sorted(names)} but is given {sorted(cb.args)}"
-    return len(callbacks)
+    return len(figure_callbacks(layout))

@@ -235,3 +235,19 @@ def test_payload_bad_input():
         payload(m, one, n_generate=0)
     with pytest.raises(ValueError, match="tokenizer"):
         payload(m._replace(tokenizer=CharTokenizer(CHARS[:-1])), one)
+
+
+def test_the_figure_fits_any_column_and_every_plot_saves_a_png():
+    from bokeh.models import Plot, Row, SaveTool
+
+    fig = figure()
+    assert all("flex-wrap" in dict(r.styles) for r in fig.select({"type": Row}))  # panels and controls wrap
+    plots = list(fig.select({"type": Plot}))
+    assert len(plots) == 6
+    for plot in plots:
+        assert plot.sizing_mode in ("scale_width", "stretch_width"), plot.name
+        saves = [t.filename for t in plot.toolbar.tools if isinstance(t, SaveTool)]
+        assert saves == [f"attnbook-{plot.name}"], plot.name
+        assert (
+            plot.toolbar.active_drag is None and plot.toolbar.active_scroll is None
+        )  # a swipe scrolls the page

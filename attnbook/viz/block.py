@@ -26,12 +26,14 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     histogram_panel,
     integer_ticks,
     labels,
     line_panel,
     line_series,
     log_ticks,
+    scroller,
     select,
     slider,
 )
@@ -402,9 +404,14 @@ def signal_layout(
     selects = control_row(f"{name}-selects", widgets["norm"], widgets["block"], widgets["activation"])
     sliders = control_row(f"{name}-sliders", widgets["depth"], widgets["layer"])
     fig = column(
-        selects, sliders, diagram, row(stats_plot, plots["resid"]), row(plots["mlp"], readout), name=name
+        selects,
+        sliders,
+        scroller(diagram),
+        row(stats_plot, plots["resid"]),
+        row(plots["mlp"], readout),
+        name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def signal_figure(profiles: Mapping, *, init: str | None = None, name: str = "signal", **initial):
@@ -511,7 +518,7 @@ def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None
     for w in widgets.values():
         w.js_on_change("value", update)
     fig = column(control_row(f"{name}-controls", *widgets.values()), plot, readout, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def gradient_figure(

@@ -38,6 +38,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     hover,
     line_panel,
     line_series,
@@ -150,8 +151,10 @@ def _head_maps(name: str, tokens, titles, colors):
             mapper=mapper,
             colorbar=last,
         )
-        plot.frame_width = plot.frame_height = MAP_FRAME  # equal cells in every map, colour bar or not
-        plot.width, plot.height = MAP_FRAME + (80 if last else 30), MAP_FRAME + 60
+        # one size for every map, the colour bar's room kept empty where there is none: equal cells in every map at
+        # any width of the column (a fixed frame could not shrink on a phone)
+        plot.width, plot.height = MAP_FRAME + 80, MAP_FRAME + 60
+        plot.min_border_right = 5 if last else 53
         plot.title.text_color = readable(color)  # the head's colour, dark enough to read on white
         plot.axis.major_label_text_font_size = "8pt"
         plot.xaxis.major_label_orientation = 0
@@ -432,7 +435,7 @@ def training_layout(
         row(loss_plot, score_plot, name=f"{name}-curves"),
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def induction_training_figure(
@@ -625,7 +628,7 @@ def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
         *maps,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def head_ablation_figure(ablations, tokens, *, ln_v: float, name: str = "heads-ablation"):
@@ -814,7 +817,7 @@ def extrapolation_layout(p: ExtrapolationPayload, *, name: str = "heads-alibi", 
         row(curve, positions, name=f"{name}-plots"),
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def extrapolation_figure(result, *, train_len: int, others=(), name: str = "heads-alibi", **initial):
@@ -1013,7 +1016,7 @@ def importance_layout(
         row(scatter, bars, name=f"{name}-plots"),
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def head_importance_figure(

@@ -170,6 +170,7 @@ def line_panel(
 ):
     """An empty panel for line charts: labelled axes, no toolbar, legend placed outside the data."""
     check_name(name)
+    kw.setdefault("sizing_mode", "stretch_width")  # on a narrow column: narrower, as tall (see fit)
     plot = figure(name=name, title=title, width=width, height=height, tools="", toolbar_location=None, **kw)
     plot.xaxis.axis_label = x_label
     plot.yaxis.axis_label = y_label
@@ -192,7 +193,14 @@ def bar_panel(
     """Vertical bars at numeric ``x`` (labelled by ``labels`` when given). Returns ``(plot, renderer)``."""
     check_name(name)
     plot = figure(
-        name=name, title=title, width=width, height=height, tools="", toolbar_location=None, y_range=y_range
+        name=name,
+        title=title,
+        width=width,
+        height=height,
+        tools="",
+        toolbar_location=None,
+        y_range=y_range,
+        sizing_mode="stretch_width",
     )
     bars = plot.vbar(x=x, top=top, width=0.8, source=source, color=color)
     if labels is not None:
@@ -533,6 +541,7 @@ def histogram_panel(
         y_range=DataRange1d(start=0, name=f"{name}-yrange"),
         tools="",
         toolbar_location=None,
+        sizing_mode="stretch_width",
     )
     plot.quad(
         left="left", right="right", bottom=0, top="top", source=source, fill_color=color, line_color="white"
@@ -1071,3 +1080,155 @@ def attention_views(name: str, chars, cells, links, *, size: int = 360, title: s
 
 
 __all__ += ["shown_char", "text_notice", "image_columns", "attention_columns", "attention_views"]
+
+
+# --- fitting the reader's screen ----------------------------------------------------------------------------
+# A figure is designed for a column about 740 px wide; the book's column is 688 px on a laptop and 358 px on a
+# phone. Every plot and caption shrinks to its column (never growing past its designed width), and rows of panels
+# or controls wrap onto the next line when they no longer fit side by side.
+WRAP = 0.75  # a panel in a row moves to the next line rather than shrink below this share of its width
+SAVE_PREFIX = "attnbook-"  # a plot named "masks-attention" saves as attnbook-masks-attention.png
+# tags a callback that only fits the figure to its column: it draws no data
+LAYOUT_CALLBACK = "attnbook-layout"
+
+# A table in a caption: cells closer together on a phone, and if it is still too wide, it scrolls in the caption.
+_DIV_CSS = ":host { overflow-x: auto; } @media (max-width: 600px) { th, td { padding: 0 4px !important; } }"
+# The toolbar shows over a top corner of the plot while the pointer is on it (after a tap, on a phone), with the
+# Save button only: nothing on the page moves when it appears, it hides no more than its one button, and it stays
+# above an in-plot legend. On the left in a box that scrolls sideways, where the right edge may be out of view.
+# Hidden, it is transparent rather than invisible (BokehJS's autohide sets visibility: hidden, which takes the
+# button out of the Tab order): Tab still reaches Save, which shows while it has the focus, and a tap on that
+# corner of the plot goes to the plot, not to the unseen button.
+_TOOLBAR_CSS = (
+    ":host {{ background-color: transparent !important; z-index: 10; pointer-events: none;"
+    " justify-content: {side} !important; }} :host > * {{ pointer-events: auto; }}"
+    " :host(.bk-hidden) {{ visibility: visible !important; }}"
+    " :host(.bk-hidden) > * {{ pointer-events: none !important; }}"
+    " :host(.bk-hidden:focus-within) {{ opacity: 1 !important; }}"
+)
+_CORNERS = {"right": "flex-end", "left": "flex-start"}
+
+
+def _wraps(box) -> None:
+    box.styles = {**dict(box.styles), "flex-wrap": "wrap"}
+    if box.sizing_mode is None:
+        box.sizing_mode = "stretch_width"
+
+
+def _fits(model, in_row: bool) -> None:
+    """One plot, widget or caption: no wider than its column, never wider than designed."""
+    from bokeh.models import Div, InlineStyleSheet, Plot
+
+    width = model.width
+    if isinstance(model, Plot):
+        if model.sizing_mode is None:
+            model.sizing_mode = "scale_width"
+    elif isinstance(model, Div):
+        if width is not None and model.sizing_mode is None:
+            model.sizing_mode = "stretch_width"
+        model.stylesheets = [*model.stylesheets, InlineStyleSheet(css=_DIV_CSS)]
+        if model.height is not None:  # wrapped text needs more lines on a narrow column
+            model.min_height, model.height = model.height, None
+    else:  # a widget keeps its width, narrower only when its row is: BokehJS's own cap forgets the margins
+        m = model.margin or 0  # a number, (vertical, horizontal) or (top, right, bottom, left)
+        side = m[1] + m[-1] if isinstance(m, tuple) else 2 * m
+        model.styles = {"max-width": f"calc(100% - {side}px)", **dict(model.styles)}
+        return
+    if width is not None:
+        model.max_width = model.max_width or width
+        if in_row and model.min_width is None:
+            model.min_width = round(WRAP * width)
+
+
+def exportable(plot, *, corner: str = "right") -> None:
+    """Give ``plot`` a Save button that writes it as ``attnbook-<plot name>.png``, shown in the top ``corner`` of
+    its frame while the pointer is on the plot, and leave the page's gestures to the page: no drag or wheel tool is
+    active, so a finger swiping over the plot scrolls the page."""
+    from bokeh.models import InlineStyleSheet, SaveTool
+
+    from .._checks import check_choice
+
+    check_name(plot.name)
+    corner = check_choice("corner", corner, tuple(_CORNERS))
+    filename = SAVE_PREFIX + plot.name
+    if not any(isinstance(t, SaveTool) for t in plot.toolbar.tools):
+        plot.add_tools(SaveTool(filename=filename))
+    for tool in plot.toolbar.tools:
+        if isinstance(tool, SaveTool):
+            tool.filename = filename
+        else:
+            tool.visible = False  # hover, tap: they work without a button
+    plot.toolbar_location, plot.toolbar_inner = "above", True
+    plot.toolbar.autohide, plot.toolbar.logo = True, None
+    plot.toolbar.active_drag = plot.toolbar.active_scroll = None
+    plot.toolbar.stylesheets = [InlineStyleSheet(css=_TOOLBAR_CSS.format(side=_CORNERS[corner]))]
+
+
+def fitted_title(plot, *, min_px: float = 9.0) -> None:
+    """Let ``plot``'s title fit its frame on a narrow column: a callback (``js/fit_title.mjs``) shrinks the font,
+    down to ``min_px``, whenever the plot's width or the title's text changes, and restores it when there is room."""
+    from bokeh.models import Title
+
+    title = plot.title
+    if not isinstance(title, Title) or not title.text or not isinstance(title.text_font_size, str):
+        return
+    size = title.text_font_size.strip()
+    units = {"px": 1.0, "pt": 4 / 3, "em": 16.0, "rem": 16.0}
+    unit = next((u for u in units if size.endswith(u)), None)
+    if unit is None:
+        return  # a size given by a field: not ours to change
+    size_px = float(size[: -len(unit)]) * units[unit]
+    refit = js_callback("fit_title", plot=plot, size_px=size_px, min_px=min(min_px, size_px))
+    refit.tags = [LAYOUT_CALLBACK]
+    plot.js_on_change("inner_width", refit)
+    title.js_on_change("text", refit)
+
+
+def scroller(plot, *, least: int | None = None):
+    """A plot too dense to shrink far (a diagram, a table drawn as text): it shrinks with its column down to
+    ``least`` px (by default 4/5 of its width), and on a narrower column keeps that width and scrolls sideways
+    inside its own box, like a wide table. Returns the box, named ``<plot name>-box``, to lay out in its place."""
+    from bokeh.layouts import column
+
+    check_name(plot.name)
+    width = check_int("plot.width", plot.width, low=1)
+    least = round(0.8 * width) if least is None else check_int("least", least, low=1, high=width)
+    plot.sizing_mode, plot.max_width, plot.min_width = plot.sizing_mode or "scale_width", width, least
+    return column(plot, name=f"{plot.name}-box", sizing_mode="stretch_width", styles={"overflow-x": "auto"})
+
+
+def fit(layout):
+    """Make a finished figure fit any column from a phone's to a laptop's, and make every plot exportable.
+
+    Rows wrap onto the next line when their panels or controls no longer fit side by side. Plots keep their
+    aspect ratio as they shrink (``scale_width``) unless built to keep their height (``stretch_width``: line and
+    bar panels), never growing past their designed width; in a row, a plot moves to the next line rather than
+    shrink below :data:`WRAP` of its width; a plot in a :func:`scroller` stops shrinking at its least width.
+    Captions (Divs) reflow their text and grow downwards. Every plot gets a Save button (:func:`exportable`) and a
+    title that shrinks to fit (:func:`fitted_title`). Returns ``layout``.
+    """
+    from bokeh.models import Column, LayoutDOM, Plot, Row
+
+    if not isinstance(layout, LayoutDOM):
+        raise TypeError(f"layout must be a Bokeh LayoutDOM, got {type(layout).__name__}")
+
+    def walk(model, in_row: bool, scrolls: bool) -> None:
+        if isinstance(model, (Row, Column)):
+            if isinstance(model, Row):
+                _wraps(model)
+            elif model.sizing_mode is None:
+                model.sizing_mode = "stretch_width"
+            scrolls = scrolls or dict(model.styles).get("overflow-x") == "auto"
+            for child in model.children:
+                walk(child, isinstance(model, Row) and len(model.children) > 1, scrolls)
+            return
+        _fits(model, in_row)
+        if isinstance(model, Plot):
+            exportable(model, corner="left" if scrolls else "right")
+            fitted_title(model)
+
+    walk(layout, False, False)
+    return layout
+
+
+__all__ += ["exportable", "fitted_title", "scroller", "fit"]

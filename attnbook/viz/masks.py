@@ -23,6 +23,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     grid_source,
     hover,
     select,
@@ -256,7 +257,7 @@ def layout(p: MasksPayload, *, name: str = "masks", kind: str = "causal", window
         w.js_on_change("value", update)
     controls = control_row(f"{name}-controls", *widgets.values())
     fig = column(controls, caption, row(mask, attention, name=f"{name}-plots"), cost, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def masks_figure(sweep, *, name: str = "masks", **initial):

@@ -30,11 +30,13 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     grid_source,
     hover,
     labels,
     play_button,
     radio,
+    scroller,
     select,
     slider,
     token_grid,
@@ -292,7 +294,7 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
     for w in widgets.values():
         w.js_on_change("value", update)
     fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def head_split_figure(
@@ -628,8 +630,10 @@ def layout(
     widgets["heads"].js_on_change("value", update)
     widgets["mode"].js_on_change("active", update)
     lower = row(mean_plot, proj, name=f"{name}-lower")
-    fig = column(control_row(f"{name}-controls", *widgets.values()), caption, grid, lower, name=name)
-    return on_document_ready(fig, update)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()), caption, scroller(grid), lower, name=name
+    )
+    return on_document_ready(fit(fig), update)
 
 
 def multihead_figure(

@@ -30,6 +30,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     hover,
     image_cells,
     image_columns,
@@ -424,22 +425,22 @@ def layout(
     lines.js_on_event("tap", update)
     model.js_on_event("tap", update)
     vocab = Div(text="Vocabulary: " + " ".join(_html(_shown(c)) for c in p.chars), name=f"{name}-vocab")
-    wrap = {"flex-wrap": "wrap"}
+    # fit: rows wrap on a narrow column, plots scale down, the notice grows downwards, every plot saves a PNG
     fig = column(
         w["text"],
         texts["notice"],
-        row(w["layer"], w["head"], w["position"], name=f"{name}-view", styles=wrap),
-        row(heat, top, name=f"{name}-row1", styles=wrap),
+        row(w["layer"], w["head"], w["position"], name=f"{name}-view"),
+        row(heat, top, name=f"{name}-row1"),
         lines,
-        row(w["temperature"], w["top_k"], w["seed"], w["generate"], name=f"{name}-sampler", styles=wrap),
+        row(w["temperature"], w["top_k"], w["seed"], w["generate"], name=f"{name}-sampler"),
         texts["sample"],
         model,
-        row(vector, predict, name=f"{name}-row2", styles=wrap),
+        row(vector, predict, name=f"{name}-row2"),
         vocab,
         name=name,
         sizing_mode="stretch_width",
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def own_text_figure(model, ref, *, name: str = "live", **initial):

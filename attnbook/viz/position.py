@@ -26,6 +26,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     grid_source,
     hover,
     integer_ticks,
@@ -295,7 +296,7 @@ def permutation_layout(p: PermutationPayload, *, name: str = "perm"):
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def permutation_figure(sweep, *, head: int = 0, name: str = "perm"):
@@ -399,7 +400,7 @@ def sinusoidal_layout(p: SinusoidalPayload, *, name: str = "sinusoid", dim: int 
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def sinusoidal_figure(pe, *, base: float = 10000.0, dim: int = 0, name: str = "sinusoid"):
@@ -519,7 +520,7 @@ def similarity_layout(p: SimilarityPayload, *, name: str = "similarity", positio
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def similarity_figure(sweep, *, position: int = 0, name: str = "similarity"):
@@ -652,7 +653,7 @@ def alibi_layout(p: AlibiPayload, *, name: str = "alibi", head: int = 0):
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def alibi_figure(heads, *, head: int = 0, name: str = "alibi"):
@@ -743,7 +744,7 @@ def schemes_layout(p: SchemesPayload, *, name: str = "schemes"):
         readout,
         name=name,
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def schemes_figure(sweep, *, name: str = "schemes"):

@@ -30,10 +30,12 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     grid_source,
     hover,
     labelled_select,
     panel_text,
+    scroller,
     select,
     slider,
     text_panel,
@@ -484,7 +486,7 @@ def head_view_layout(p: HeadViewPayload, *, name: str = "headview", layer: int =
     table, table_text, table_bands = text_panel(f"{name}-table", width=345, height=height, title=" ")
     sentences, layers, heads = (c.values for c in p.controls[:3])
     widgets = {
-        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=340),
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=420),
         "layer": select(f"{name}-layer", "Layer", layers, layers[layer], width=70),
         "head": labelled_select(
             f"{name}-head",
@@ -525,7 +527,7 @@ def head_view_layout(p: HeadViewPayload, *, name: str = "headview", layer: int =
     )
     hint = Div(text=_HINT, name=f"{name}-hint", width=720)
     fig = column(control_row(f"{name}-controls", *widgets.values()), hint, row(plot, table), name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def head_view_figure(
@@ -687,7 +689,7 @@ def model_view_layout(p: ModelViewPayload, *, name: str = "modelview", layer: in
     )
     stats, stats_text, stats_bands = text_panel(f"{name}-stats", width=300, height=400, font_size="9pt")
     widgets = {
-        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=400),
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=420),
         "layer": slider(f"{name}-layer", "Layer", 1, L, layer + 1, width=140),
         "head": slider(f"{name}-head", "Head", 1, H, head + 1, width=150),
     }
@@ -717,7 +719,7 @@ def model_view_layout(p: ModelViewPayload, *, name: str = "modelview", layer: in
         HoverTool(renderers=[boxes], tooltips=[("layer", "@layer"), ("head", "@head")], name=f"{name}-hover"),
     )
     fig = column(control_row(f"{name}-controls", *widgets.values()), grid, row(detail, stats), name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def model_view_figure(sweep, *, name: str = "modelview", **initial):
@@ -866,8 +868,13 @@ def patterns_layout(p: PatternsPayload, *, name: str = "patterns"):
     )
     for w in widgets.values():
         w.js_on_change("value", update)
-    fig = column(control_row(f"{name}-controls", *widgets.values()), plot, table, name=name)
-    return on_document_ready(fig, update)
+    fig = column(
+        control_row(f"{name}-controls", *widgets.values()),
+        scroller(plot, least=400),
+        scroller(table),
+        name=name,
+    )
+    return on_document_ready(fit(fig), update)
 
 
 def patterns_figure(sweep, *, k: int = 3, name: str = "patterns"):
@@ -946,7 +953,7 @@ def rollout_layout(
         plot.title.text_font_size = "9pt"
     sentences = p.controls[0].values
     widgets = {
-        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=400),
+        "sentence": select(f"{name}-sentence", "Sentence", sentences, sentences[0], width=420),
         "layer": slider(f"{name}-layer", "Layer", 1, L, layer + 1, width=160),
         "residual": toggle(f"{name}-residual", "Residual (A + I) / 2", residual, width=150),
     }
@@ -964,7 +971,7 @@ def rollout_layout(
         widgets[control.widget].js_on_change(control.attr, update)
     note = Div(text=_ROLLOUT_NOTE, name=f"{name}-note", width=740)
     fig = column(control_row(f"{name}-controls", *widgets.values()), note, row(*plots), name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def rollout_figure(sweep, *, name: str = "rollout", **initial):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from bokeh.layouts import column, row
+from bokeh.layouts import column
 from bokeh.models import Div, HoverTool
 
 from .._checks import check_bool, check_int, check_real, check_tokens
@@ -26,8 +26,10 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     hover,
     play_button,
+    scroller,
     select,
     slider,
     toggle,
@@ -374,8 +376,9 @@ def layout(
         widgets[c.widget].js_on_change(c.attr, update)
     play = play_button(f"{name}-play", widgets["step"])
     controls = control_row(f"{name}-controls", widgets["step"], play, *list(widgets.values())[1:])
-    fig = column(controls, caption, row(plot, name=f"{name}-steps"), attention, name=name)
-    return on_document_ready(fig, update)  # the first view is drawn by the code that serves every later one
+    fig = column(controls, caption, scroller(plot), attention, name=name)
+    # the first view is drawn by the code that serves every later one
+    return on_document_ready(fit(fig), update)
 
 
 def _step_canvas(name: str, p: StepsPayload):

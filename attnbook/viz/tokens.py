@@ -25,8 +25,10 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     labelled_select,
     radio,
+    scroller,
     select,
     value_grid,
 )
@@ -356,7 +358,7 @@ def layout(
             "Preset sentence",
             [(v, v or NO_PRESET_LABEL) for v in values["preset"]],
             state["preset"],
-            width=330,
+            width=370,
         ),
     }
     emb, emb_cells, emb_mapper = value_grid(
@@ -396,7 +398,8 @@ def layout(
         control_row(f"{name}-controls-preset", widgets["preset"]),
         name=f"{name}-controls",
     )
-    return on_document_ready(column(controls, strip, row(emb, sim, name=f"{name}-views"), name=name), update)
+    fig = column(controls, scroller(strip), row(emb, sim, name=f"{name}-views"), name=name)
+    return on_document_ready(fit(fig), update)
 
 
 def _initial_state(p: TokensPayload, mode, table, structured, preset) -> dict:

@@ -30,6 +30,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     grid_source,
     hover,
     labelled_select,
@@ -268,7 +269,7 @@ def curves_layout(p: CurvesPayload, *, name: str = "training"):
     legend(grad, [(f"block {i + 1}", r) for i, r in enumerate(lines)], name=f"{name}-grad-legend")
     about = description(name, _WHAT_CURVES)
     about.text = shown["description"]["text"]  # nothing moves: the description is written once, here
-    return column(loss, grad, name=name, tags=[payload_source(p, name=name), about])
+    return fit(column(loss, grad, name=name, tags=[payload_source(p, name=name), about]))
 
 
 def training_curves_figure(history: Mapping[str, np.ndarray], *, name: str = "training"):
@@ -425,8 +426,8 @@ def comparison_layout(
         (k, select_label(label)) for k, label in zip(keys, p.labels, strict=True)
     ]  # the table has them whole
     widgets = {
-        "a": labelled_select(f"{name}-a", "Run A (solid)", runs, first[0], width=360),
-        "b": labelled_select(f"{name}-b", "Run B (dashed)", runs, first[1], width=360),
+        "a": labelled_select(f"{name}-a", "Run A (solid)", runs, first[0], width=450),
+        "b": labelled_select(f"{name}-b", "Run B (dashed)", runs, first[1], width=450),
         "metric": labelled_select(
             f"{name}-metric", "Curve", [(k, v[0]) for k, v in METRICS.items()], metric, width=260
         ),
@@ -460,7 +461,7 @@ def comparison_layout(
     for w in widgets.values():
         w.js_on_change("value", update)
     controls = column(row(widgets["a"], widgets["b"]), widgets["metric"], name=f"{name}-controls")
-    return on_document_ready(column(controls, plot, table, name=name), update)
+    return on_document_ready(fit(column(controls, plot, table, name=name)), update)
 
 
 def comparison_figure(
@@ -611,7 +612,7 @@ def attention_layout(
     for w in (widgets["layer"], widgets["head"]):
         w.js_on_change("value", update)
     fig = column(control_row(f"{name}-controls", *widgets.values()), readout, plot, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def attention_toggle_figure(before_after, *, name: str = "trained-attention", **initial):
@@ -751,7 +752,7 @@ def sampling_layout(p: SamplingPayload, *, name: str = "sampling", temperature: 
     for w in widgets.values():
         w.js_on_change("value", update)
     fig = column(control_row(f"{name}-controls", *widgets.values()), text, plot, name=name)
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def sampling_figure(grid, *, name: str = "sampling", temperature: float = 1.0):
@@ -998,7 +999,7 @@ def xiong_layout(p: XiongPayload, *, init: str | None = None, name: str = "xiong
         _xiong_loss_plot(p, run_srcs, name),
         name=name,
     )
-    on_document_ready(fig, update_grad)
+    on_document_ready(fit(fig), update_grad)
     return on_document_ready(fig, update_runs)
 
 

@@ -173,13 +173,17 @@ def _console_text(msg) -> str:
 
 
 @contextmanager
-def open_page(browser, url: str, allowed: tuple[str, ...], timeout_ms: float = 30_000) -> Iterator[tuple]:
+def open_page(
+    browser, url: str, allowed: tuple[str, ...], timeout_ms: float = 30_000, **context_options
+) -> Iterator[tuple]:
     """Open ``url`` in a fresh context with every non-allowed request aborted and recorded.
 
-    Yields ``(page, report)``; the report keeps filling while the page stays open.
+    Yields ``(page, report)``; the report keeps filling while the page stays open. ``context_options`` go to
+    Playwright's ``new_context`` (another viewport, touch...); by default the viewport is 1280 × 900.
     """
     report = PageReport(url)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+    options = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1, **context_options}
+    context = browser.new_context(**options)
     context.set_default_timeout(timeout_ms)
 
     def route(r):

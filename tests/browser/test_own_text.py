@@ -351,12 +351,14 @@ MUTATIONS = {
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_a_wrong_attention_scale_is_caught(mutation, chromium, trained, tmp_path, monkeypatch):
     old, new = MUTATIONS[mutation]
+    hits = []
 
-    def mutate(code):
-        assert old in code, f"mutation target {old!r} not found: the test needs updating"
+    def mutate(code):  # every callback module passes here (the figure's, and fit's layout callbacks)
+        hits.append(old in code)
         return code.replace(old, new)
 
     path = _page(trained, tmp_path / "mutated.html", mutate, monkeypatch)
+    assert any(hits), f"mutation target {old!r} not found: the test needs updating"
     _, ck, chars = trained
     with _open(chromium, path) as (page, report):
         wait_for_book_page(page, report)
