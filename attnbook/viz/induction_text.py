@@ -26,6 +26,7 @@ from .kit import (
     described,
     description,
     empty_source,
+    fit,
     image_source,
     radio,
     select,
@@ -205,7 +206,7 @@ def layout(
         name=name,
         sizing_mode="stretch_width",
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def _div(name: str, height: int):

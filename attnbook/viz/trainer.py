@@ -24,6 +24,7 @@ from .kit import (
     curve,
     description,
     empty_source,
+    fit,
     hover,
     image_cells,
     image_source,
@@ -255,7 +256,7 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
         name=name,
         sizing_mode="stretch_width",
     )
-    return on_document_ready(fig, update)
+    return on_document_ready(fit(fig), update)
 
 
 def trainer_figure(text: str, *, name: str = "trainer", **settings):
