@@ -58,7 +58,7 @@ How many letters has the word *ox*?
 
 - one
 - two
-- three
+- $3$ (three)
 ```
 
 ```{selfcheck}

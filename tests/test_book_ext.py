@@ -181,6 +181,8 @@ def test_selfcheck_renders_native_controls_with_the_answer(selfcheck_site):
     assert 'data-kind="choice"' in choice and 'data-answer="2"' in choice
     assert choice.count('type="radio"') == 3 and choice.count("<label for=") == 3
     assert 'role="radiogroup" aria-labelledby="selfcheck-checks-1-question"' in choice
+    # an option with maths is named by its source text (it has no text until MathJax runs); plain ones by their label
+    assert 'value="3" aria-label="3 (three)">' in choice and choice.count("aria-label=") == 1
     assert '<button type="submit"' in choice and 'aria-live="polite"' in choice
     # the hint and the explanation are in the page, hidden until the reader checks an answer
     assert '<div class="selfcheck-hint" hidden>' in choice and "<em>letters</em>" in choice

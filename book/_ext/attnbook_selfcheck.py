@@ -129,8 +129,12 @@ def visit_options(self, node):
 def visit_option(self, node):
     ident, _ = _ids(node.parent.parent)
     i = node["index"]
+    # An option made of maths has no text name until MathJax runs (and axe, like some screen readers, may not see
+    # MathJax's hidden copy): name the radio button with the option's source text.
+    spoken = node.get("spoken")
+    named = f' aria-label="{escape(spoken, quote=True)}"' if spoken else ""
     self.body.append(
-        f'<div class="selfcheck-option"><input type="radio" id="{ident}-{i}" name="{ident}" value="{i}">'
+        f'<div class="selfcheck-option"><input type="radio" id="{ident}-{i}" name="{ident}" value="{i}"{named}>'
         f'<label for="{ident}-{i}">'
     )
 
@@ -259,6 +263,8 @@ class SelfCheckDirective(SphinxDirective):
             raise self.error(f"selfcheck: choice {index} must be one paragraph (it becomes a label)")
         option = selfcheck_option(index=index)
         option.extend(item.children[0].children)
+        if any(isinstance(n, nodes.math) for n in item.children[0].findall()):
+            option["spoken"] = " ".join(item.children[0].astext().split())
         return option
 
     def _number_answer(self) -> float:
