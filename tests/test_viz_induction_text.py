@@ -61,3 +61,10 @@ def test_figure_builds_and_bad_input(models):
         induction_text_figure(models, refs, head=3)
     with pytest.raises(TypeError, match="text"):
         copy_weights(models, 3)
+
+
+def test_a_skipped_space_is_shown_not_blank():
+    from attnbook.viz.kit import text_notice
+
+    notice = text_notice("ab ab\n", "abab", "", " \n", 2, 0, 32)
+    assert "Skipped 2 characters outside the vocabulary: <code>␣</code> <code>⏎</code>." in notice

@@ -979,7 +979,8 @@ def shown_char(ch: str) -> str:
 
 
 def _code(chars: str) -> str:
-    esc = (c.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in chars)
+    # a space or a new line is drawn as ␣ or ⏎: the reader must see what was skipped or folded
+    esc = (shown_char(c).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in chars)
     return " ".join(f"<code>{c}</code>" for c in esc)
 
 

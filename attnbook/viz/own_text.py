@@ -257,9 +257,17 @@ def _widgets(
             f"{name}-temperature", "Temperature (0: most likely)", 0, 2, temperature, step=0.25
         ),
         "top_k": select(f"{name}-top_k", "Top-k", list(TOP_KS), top_k, width=80),
+        # The slider spans the whole window; on a shorter text its right part means the last character. So it shows
+        # no number of its own (it would read 63 on a 9-character text): the caption under the stream says which
+        # position is shown.
         "position": slider(
-            f"{name}-position", "Position (or tap a character)", 0, cfg["block_size"] - 1, position, width=250
-        ),
+            f"{name}-position",
+            "Position (tap a character; right end: the last)",
+            0,
+            cfg["block_size"] - 1,
+            position,
+            width=250,
+        ),  # fmt: skip
         "seed": spinner(f"{name}-seed", "Seed", 0, low=0, high=2**31 - 1, width=90),
         "generate": button(f"{name}-generate", f"Generate {p.n_generate} characters", width=190),
     }
@@ -395,6 +403,7 @@ def layout(
     check_choice("top_k", top_k, TOP_KS)
     position = B - 1 if position is None else check_int("position", position, low=0, high=B - 1)
     w = _widgets(p, name, layer, head, temperature, top_k, position)
+    w["position"].show_value = False
     src = _sources(p, name)
     heat, lines = attention_views(name, src["chars"], src["cells"], src["links"])
     model, flow_mapper = _model_plot(p, name, src)

@@ -245,7 +245,7 @@ export const imageColumns = (flat, h, w, x, y) => (flat.length === 0 ? {image: [
 // The friendly notice above a text box read by a model (encodeText's result e, runtime/gpt.mjs): empty text,
 // characters folded or skipped, the window used. Python twin: attnbook.viz.kit.text_notice.
 export const textNotice = (e, blockSize) => {
-  const code = (chars) => [...chars].map((c) => `<code>${c.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+  const code = (chars) => [...chars].map((c) => `<code>${shownChar(c).replaceAll("&", "&amp;").replaceAll("<", "&lt;")
     .replaceAll(">", "&gt;")}</code>`).join(" ")
   const parts = []
   if (!e.text) parts.push("Type some text: the model needs at least one character to predict the next one (it has " +
