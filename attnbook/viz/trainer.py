@@ -28,6 +28,7 @@ from .kit import (
     hover,
     image_cells,
     image_source,
+    integer_ticks,
     line_panel,
     outside_legend,
     select,
@@ -163,6 +164,11 @@ def _curves(name: str, src: dict):
         name=f"{name}-accuracy", title="Held-out accuracy", x_label="step", y_label="", width=300, height=240
     )
     acc.y_range = Range1d(0, 1.02, name=f"{name}-accuracy-y")
+    # one step axis for both panels, from step 0 (not -1..1 before the first step; half a step of margin so the
+    # first point shows), whole steps only
+    loss.x_range = acc.x_range = DataRange1d(start=-0.5, name=f"{name}-steps")
+    for plot in (loss, acc):
+        integer_ticks(plot.xaxis[0])
     r = curve(acc, src["held"], "step", "acc", color=HELD_COLOR, marker="circle", size=4)
     acc.add_tools(hover(r[0], ("step", "@step"), ("accuracy", "@acc{0.0%}")))
     return loss, acc
@@ -216,7 +222,7 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
         height=130,
         title="Probe sequence (held out): the model's next-token guesses",
     )
-    status, status_text, _ = text_panel(f"{name}-status", width=660, height=24, font_size="9.5pt")
+    status, status_text, _ = text_panel(f"{name}-status", width=350, height=44, font_size="9.5pt")
     # the notice of a reset or a new learning rate: on a canvas too, as a Div's new text re-lays out the figure
     notice, notice_text, _ = text_panel(f"{name}-notice", width=660, height=40, font_size="9pt")
     texts = {

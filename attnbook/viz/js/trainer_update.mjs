@@ -26,7 +26,9 @@ const STRUCTURAL = {task: "task", layers: "layers", heads: "heads", width: "widt
 const fixed = (x, digits) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(digits))
 // The readouts, drawn on a canvas (a Div's new text would re-lay out the whole figure, ~0.3 s under load); twin of
 // attnbook.viz.trainer.status_cells.
-const STATUS_X = [4, 100, 210, 350, 500]
+// Two rows that fit a phone's column (the panel is narrow enough never to shrink, so its text never overlaps):
+// step, steps/s, train loss; held-out loss, held-out accuracy.
+const STATUS_AT = [[4, -12], [90, -12], [200, -12], [4, -32], [150, -32]]
 const statusCells = (step, rate, train, held, acc) => [`step ${step}`, `${fixed(rate, 1)} steps/s`,
   `train loss ${fixed(train, 3)}`, `held-out loss ${fixed(held, 3)}`,
   `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%`]
@@ -113,7 +115,7 @@ const draw = (parts = ALL) => {
   if (parts.includes("numbers")) {
     const status = textRows()
     statusCells(r.step, r.rate, last(r.train.loss), last(r.heldLog.loss), acc)
-      .forEach((t, i) => status.put(STATUS_X[i], -12, t, i === 0 ? "bold" : "normal"))
+      .forEach((t, i) => status.put(STATUS_AT[i][0], STATUS_AT[i][1], t, i === 0 ? "bold" : "normal"))
     setColumns(sources.status, status.columns)
     setColumns(sources.train, {step: r.train.step.slice(), loss: r.train.loss.slice()})
     setColumns(sources.held, {step: r.heldLog.step.slice(), loss: r.heldLog.loss.slice(), acc: r.heldLog.acc.slice()})
