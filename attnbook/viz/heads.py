@@ -73,9 +73,10 @@ __all__ = [
     "head_importance_figure",
 ]
 
-# One colour per head of a small model: layer 1 in blues, layer 2 in oranges/reds (up to 4 heads a layer).
+# One colour per head of a small model: layer 1 in cool colours (blue, purple...), layer 2 in warm ones (red,
+# orange...), up to 4 heads a layer; the first two heads of a layer clearly apart.
 HEAD_COLORS = (
-    ("#1f77b4", "#17becf", "#6baed6", "#08519c"),
+    ("#1f77b4", "#9467bd", "#17becf", "#08519c"),
     ("#d62728", "#ff7f0e", "#e377c2", "#8c564b"),
     ("#2ca02c", "#bcbd22", "#98df8a", "#006d2c"),
 )
