@@ -120,10 +120,13 @@ def test_key_follows_what_the_numbers_depend_on(monkeypatch):
         if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
             assert blas["threads"] == 1
     base = runs.run_key(CFG, TC, SPEC)
-    monkeypatch.setattr(runs, "openblas_runtime", lambda: {"threads": 2, "core": "Haswell"})
-    two = runs.run_key(CFG, TC, SPEC)
-    monkeypatch.setattr(runs, "openblas_runtime", lambda: {"threads": 2, "core": "SkylakeX"})
-    assert len({base, two, runs.run_key(CFG, TC, SPEC)}) == 3  # 2 threads sum in another order than 1
+    # values unlike this machine's (whatever it runs: 1 or 2 threads, Haswell or SkylakeX kernels)
+    threads = runs.numeric_environment()["threads"]
+    n = (threads.get("threads", 1) if isinstance(threads, dict) else 1) + 7
+    monkeypatch.setattr(runs, "openblas_runtime", lambda: {"threads": n, "core": "KernelA"})
+    more = runs.run_key(CFG, TC, SPEC)
+    monkeypatch.setattr(runs, "openblas_runtime", lambda: {"threads": n, "core": "KernelB"})
+    assert len({base, more, runs.run_key(CFG, TC, SPEC)}) == 3  # more threads sum in another order
     # another BLAS: the thread variables, or the CPU count when none is set
     monkeypatch.setattr(runs, "openblas_runtime", lambda: None)
     for v in runs.THREAD_VARIABLES:
