@@ -61,6 +61,22 @@
       event.preventDefault();
       grade(form);
     });
+    // Maths in an option's label: MathJax makes each formula a Tab stop (for its menu), which would put stops
+    // between the radio group and the Check button. The radio button carries the option's name (aria-label), so
+    // the formulas inside labels are taken out of the Tab order whenever MathJax (re)renders them.
+    var options = form.querySelector(".selfcheck-options");
+    if (options) {
+      var untab = function () {
+        var maths = options.querySelectorAll("mjx-container[tabindex]");
+        for (var k = 0; k < maths.length; k++) {
+          if (maths[k].getAttribute("tabindex") !== "-1") maths[k].setAttribute("tabindex", "-1");
+        }
+      };
+      new MutationObserver(untab).observe(options, {
+        subtree: true, childList: true, attributes: true, attributeFilter: ["tabindex"]
+      });
+      untab();
+    }
     // A new answer clears the old verdict's colours (the text stays until the next check).
     form.addEventListener("input", function () {
       if (form.getAttribute("data-state")) form.setAttribute("data-state", "changed");
