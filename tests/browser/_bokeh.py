@@ -228,6 +228,20 @@ def open_page(
         context.close()
 
 
+@contextmanager
+def open_book_page(browser, rel: str | None, server_url: str, *, what: str = "page with an attnbook figure"):
+    """Open the built book's page ``rel`` from the test server (only the server's requests allowed) and wait until
+    its figures and maths are rendered; yields ``(page, report)``. Skips (fails under CI=true) when the book is not
+    built; fails when ``rel`` is None, the parametrisation's stand-in when the book has no ``what``."""
+    root = book_root()
+    if rel is None:
+        pytest.fail(f"the book at {root} has no {what}", pytrace=False)
+    url = page_url(rel, "http", server_url, HTML_ROOT)
+    with open_page(browser, url, allowed_prefixes("http", server_url)) as (page, report):
+        wait_for_book_page(page, report)
+        yield page, report
+
+
 def wait_for_book_page(page, report: PageReport | None = None, timeout_ms: float = 20_000) -> dict:
     """Wait until every figure is rendered by BokehJS and MathJax has typeset every formula.
 

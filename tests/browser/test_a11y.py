@@ -18,11 +18,10 @@ from _bokeh import (
     HTML_ROOT,
     REPO,
     allowed_prefixes,
-    book_root,
     discover_pages,
     figure_pages,
+    open_book_page,
     open_page,
-    page_url,
     wait_for_book_page,
 )
 from _theme import harness_page, install, look, set_theme, wrapper_handles
@@ -198,12 +197,7 @@ def test_the_description_follows_the_figure(chromium, harness):
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("rel", PAGES or [None])
 def test_book_page_has_no_serious_axe_violation(rel, theme, chromium, book_server):
-    root = book_root()
-    if rel is None:
-        pytest.fail(f"the book at {root} has no pages", pytrace=False)
-    url = page_url(rel, "http", book_server.url, HTML_ROOT)
-    with open_page(chromium, url, allowed_prefixes("http", book_server.url)) as (page, report):
-        wait_for_book_page(page, report)
+    with open_book_page(chromium, rel, book_server.url, what="pages") as (page, report):
         _check_axe(page, rel, theme)
         problems = report.problems()
     assert not problems, report.describe()
@@ -212,12 +206,7 @@ def test_book_page_has_no_serious_axe_violation(rel, theme, chromium, book_serve
 @pytest.mark.browser
 @pytest.mark.parametrize("rel", FIGURE_PAGES or [None])
 def test_book_figures_are_named_reached_by_tab_operated_by_keys_and_described(rel, chromium, book_server):
-    root = book_root()
-    if rel is None:
-        pytest.fail(f"the book at {root} has no page with an attnbook figure", pytrace=False)
-    url = page_url(rel, "http", book_server.url, HTML_ROOT)
-    with open_page(chromium, url, allowed_prefixes("http", book_server.url)) as (page, report):
-        wait_for_book_page(page, report)
+    with open_book_page(chromium, rel, book_server.url) as (page, report):
         _check_figures(page, rel)
         problems = report.problems()
     assert not problems, report.describe()

@@ -9,10 +9,9 @@ import pytest
 from _bokeh import (
     HTML_ROOT,
     allowed_prefixes,
-    book_root,
     figure_pages,
+    open_book_page,
     open_page,
-    page_url,
     wait_for_book_page,
 )
 from _numbers import check_figure, payload_figures
@@ -28,12 +27,7 @@ PAGES = figure_pages(HTML_ROOT)
 @pytest.mark.browser
 @pytest.mark.parametrize("rel", PAGES or [None])
 def test_figures_show_the_python_numbers(rel, chromium, book_server, latency_log):
-    root = book_root()
-    if rel is None:
-        pytest.fail(f"the book at {root} has no page with an attnbook figure", pytrace=False)
-    url = page_url(rel, "http", book_server.url, HTML_ROOT)
-    with open_page(chromium, url, allowed_prefixes("http", book_server.url)) as (page, report):
-        wait_for_book_page(page, report)
+    with open_book_page(chromium, rel, book_server.url) as (page, report):
         failures = []
         for fig in payload_figures(page):
             result = check_figure(page, fig["doc"], fig["name"], fig["tag"])

@@ -14,10 +14,9 @@ from _bokeh import (
     HELPERS_JS,
     HTML_ROOT,
     allowed_prefixes,
-    book_root,
     figure_pages,
+    open_book_page,
     open_page,
-    page_url,
     wait_for_book_page,
 )
 from _theme import harness_page, look, on_screen, set_theme, wrapper_handles
@@ -179,12 +178,7 @@ def test_a_page_opened_in_dark_mode_starts_dark(chromium, harness):
 @pytest.mark.browser
 @pytest.mark.parametrize("rel", PAGES or [None])
 def test_book_figures_follow_the_theme_live(rel, chromium, book_server):
-    root = book_root()
-    if rel is None:
-        pytest.fail(f"the book at {root} has no page with an attnbook figure", pytrace=False)
-    url = page_url(rel, "http", book_server.url, HTML_ROOT)
-    with open_page(chromium, url, allowed_prefixes("http", book_server.url)) as (page, report):
-        wait_for_book_page(page, report)
+    with open_book_page(chromium, rel, book_server.url) as (page, report):
         set_theme(page, "light")
         _check_theme_switch(page)
         problems = report.problems()
