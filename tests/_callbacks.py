@@ -24,10 +24,15 @@ def figure_callbacks(layout) -> list[CustomJS]:
     return [m for m in layout.references() if isinstance(m, CustomJS) and LAYOUT_CALLBACK not in m.tags]
 
 
+_IMPORT = re.compile(r"^\s*import\b|\bimport\s*\(", re.M)
+
+
 def assert_callbacks_match_their_args(layout) -> int:
-    """Every CustomJS reachable from ``layout`` reads exactly its ``args``; returns how many of them draw the
-    figure's data (:func:`figure_callbacks`; the layout's own are checked, not counted)."""
+    """Every CustomJS reachable from ``layout`` reads exactly its ``args`` and imports nothing (its local modules
+    are inlined: a page opened from ``file://`` cannot load them); returns how many of them draw the figure's data
+    (:func:`figure_callbacks`; the layout's own are checked, not counted)."""
     for cb in (m for m in layout.references() if isinstance(m, CustomJS)):
         names = destructured(cb.code)
         assert names == set(cb.args), f"callback destructures {sorted(names)} but is given {sorted(cb.args)}"
+        assert not _IMPORT.search(cb.code), f"callback still imports: {_IMPORT.search(cb.code).group(0)!r}"
     return len(figure_callbacks(layout))

@@ -21,6 +21,7 @@ from attnbook.config import ModelConfig, TrainConfig
 from attnbook.data import get_batch, make_dataset
 from attnbook.history import HISTORY_FIELDS
 from attnbook.optim import AdamW, lr_schedule
+from attnbook.reference import torch_gpt
 from attnbook.train import StepResult, _rng, train, train_step
 
 CFG = ModelConfig(vocab_size=11, block_size=8, d_model=16, n_layer=2, n_head=2, d_ff=32)
@@ -262,35 +263,6 @@ def test_train_step_bad_input():
 # ---------------------------------------------------------------------------------------------- PyTorch twin
 
 
-def _twin_forward(P, idx, cfg):
-    """The same GPT written with torch ops (Pre-LN, LayerNorm, tanh GeLU, learned positions)."""
-    B, T = idx.shape
-    C, H = cfg.d_model, cfg.n_head
-    D = C // H
-    x = P["wte"][idx] + P["wpe"][:T]
-    causal = torch.ones(T, T, dtype=torch.bool).tril()
-    for i in range(cfg.n_layer):
-
-        def p(k, i=i):
-            return P[f"blocks.{i}.{k}"]
-
-        h = F.layer_norm(x, (C,), p("ln1.w"), p("ln1.b"), cfg.norm_eps)
-        q, k, v = (h @ p("attn.w_qkv") + p("attn.b_qkv")).split(C, dim=-1)
-        q, k, v = (t.reshape(B, T, H, D).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(D)
-        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + y @ p("attn.w_o") + p("attn.b_o")
-        h = F.layer_norm(x, (C,), p("ln2.w"), p("ln2.b"), cfg.norm_eps)
-        x = (
-            x
-            + F.gelu(h @ p("mlp.w_in") + p("mlp.b_in"), approximate="tanh") @ p("mlp.w_out")
-            + p("mlp.b_out")
-        )
-    x = F.layer_norm(x, (C,), P["ln_f.w"], P["ln_f.b"], cfg.norm_eps)
-    return x @ P["lm_head"]
-
-
 @pytest.mark.reference
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-4), ("float64", 1e-9)])
 def test_ten_steps_match_pytorch_twin(dtype, tol):
@@ -317,7 +289,7 @@ def test_ten_steps_match_pytorch_twin(dtype, tol):
         x, y = get_batch(data[0], CFG.block_size, tc.batch_size, _rng(tc.seed, 1, step))
         for group in opt.param_groups:
             group["lr"] = lr_schedule(step, tc.lr, tc.warmup_steps, tc.steps, tc.min_lr)
-        logits = _twin_forward(P, torch.from_numpy(x), CFG)
+        logits, _ = torch_gpt.gpt(P, torch.from_numpy(x), CFG)
         loss = F.cross_entropy(logits.reshape(-1, CFG.vocab_size), torch.from_numpy(y).reshape(-1))
         opt.zero_grad()
         loss.backward()

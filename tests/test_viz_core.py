@@ -248,3 +248,30 @@ def test_axis_index_matches_a_keyboard_step_in_floating_point():
     assert axis_index(c, 1.2500000000000002) == 2 and axis_index(c, 2) == 3
     with pytest.raises(ValueError, match="temperature"):
         axis_index(c, 1.26)
+
+
+def test_on_change_wires_each_widget_kind_to_what_the_reader_changes():
+    from bokeh.models import Button, Div, RadioButtonGroup, Spinner, TextInput
+
+    from attnbook.viz.kit import on_change
+
+    cb = CustomJS(code="")
+    kinds = {
+        "value": (
+            Slider(start=0, end=2, value=0, step=1),
+            Select(options=["a"], value="a"),
+            Spinner(value=1),
+        ),
+        "value_input": (TextInput(),),
+        "active": (Toggle(), RadioButtonGroup(labels=["a", "b"])),
+    }
+    button = Button()
+    assert on_change(cb, *(w for ws in kinds.values() for w in ws), button) is cb
+    for attr, widgets in kinds.items():
+        for w in widgets:
+            assert dict(w.js_property_callbacks) == {f"change:{attr}": [cb]}, type(w).__name__
+    assert dict(button.js_event_callbacks) == {"button_click": [cb]} and not button.js_property_callbacks
+    with pytest.raises(TypeError, match="widgets must be .* got Div 'notes'"):
+        on_change(cb, Div(name="notes"))
+    with pytest.raises(TypeError, match="callback must be a CustomJS"):
+        on_change("update", Toggle())

@@ -2,12 +2,12 @@
 callback arguments and bad input. Results are passed duck-typed (SimpleNamespace records, not the experiment
 classes), as the figures must accept them."""
 
-import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Div, Plot, Widget
+from _callbacks import assert_callbacks_match_their_args, figure_callbacks
+from bokeh.models import ColumnDataSource, Div, Plot, Widget
 
 from attnbook.analysis import rank_values, spearman
 from attnbook.experiments.induction import all_head_masks
@@ -166,14 +166,8 @@ def test_view_names_models_of_the_layout(kind):
 @pytest.mark.parametrize("kind", list(FIGURES))
 def test_callbacks_destructure_exactly_their_arguments_and_read_the_payload(kind):
     fig = FIGURES[kind]()
-    callbacks = {m for m in fig.references() if isinstance(m, CustomJS)}
-    assert callbacks
-    for cb in callbacks:
-        head = re.search(r"export default \(\{([^}]*)\}", cb.code, re.S)
-        assert head, cb.code[:200]
-        names = {n.strip() for n in head.group(1).split(",") if n.strip()}
-        assert names == set(cb.args), names ^ set(cb.args)
-        assert not re.search(r"^\s*import\b|\bimport\s*\(", cb.code, re.M)
+    assert assert_callbacks_match_their_args(fig)
+    for cb in figure_callbacks(fig):
         if "payload" in cb.args:
             assert cb.args["payload"].name == f"{PREFIX[kind]}-payload"
 

@@ -1,10 +1,9 @@
 """The pretrained-model figures: payloads and views against independent computations, names, callbacks, bad input."""
 
-import re
-
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Select, Slider, Toggle, Widget
+from _callbacks import assert_callbacks_match_their_args
+from bokeh.models import ColumnDataSource, Select, Slider, Toggle, Widget
 
 from attnbook.experiments.pretrained import STATISTICS, SentenceAttention, attention_sweep
 from attnbook.pretrained.patterns import HeadStatistics, head_statistics, top_heads
@@ -248,12 +247,7 @@ def test_every_model_is_named_and_every_control_is_a_live_widget(sweep, kind):
 
 @pytest.mark.parametrize("kind", list(FIGURES))
 def test_callback_modules_destructure_exactly_their_arguments(sweep, kind):
-    callbacks = {m for m in FIGURES[kind][0](sweep).references() if isinstance(m, CustomJS)}
-    assert callbacks
-    for cb in callbacks:
-        head = re.search(r"export default \(\{([^}]*)\}", cb.code, re.S)
-        names = {n.strip() for n in head.group(1).split(",") if n.strip()}
-        assert names == set(cb.args), names ^ set(cb.args)
+    assert assert_callbacks_match_their_args(FIGURES[kind][0](sweep))
     assert all(p.suffix == ".mjs" for p in JS_DIR.glob("pretrained_*"))
 
 

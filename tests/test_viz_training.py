@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import shutil
 import subprocess
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Div, Widget
+from _callbacks import assert_callbacks_match_their_args
+from _callbacks import figure_callbacks as callbacks
+from bokeh.models import ColumnDataSource, Div, Widget
 
 from attnbook.viz import show
 from attnbook.viz.core import JS_DIR
 from attnbook.viz.figure import check_payload
-from attnbook.viz.kit import LAYOUT_CALLBACK
 from attnbook.viz.training import (
     METRICS,
     attention_layout,
@@ -71,11 +71,6 @@ def _attention(seed: int) -> np.ndarray:
     return w / w.sum(-1, keepdims=True)
 
 
-def callbacks(layout) -> list[CustomJS]:
-    """The figure's own callbacks (not those that only fit it to its column)."""
-    return [m for m in layout.references() if isinstance(m, CustomJS) and LAYOUT_CALLBACK not in m.tags]
-
-
 def check_names(layout, prefix: str) -> None:
     for m in layout.references():
         if isinstance(m, (Widget, ColumnDataSource, Div)):
@@ -84,18 +79,10 @@ def check_names(layout, prefix: str) -> None:
     assert len(names) == len(set(names)), "names must be unique"
 
 
-def check_js(cb: CustomJS) -> None:
-    """The module's destructured names equal the Python keyword names; it imports nothing (lib is inlined)."""
-    assert not re.search(r"^\s*import\b", cb.code, re.M)
-    head = re.search(r"export default \(\{(.*?)\}", cb.code, re.S).group(1)
-    assert {n.strip() for n in head.split(",") if n.strip()} == set(cb.args)
-
-
 def check_wired(layout, payload) -> None:
     """Every control's widget triggers a callback given that widget, and every callback draws the first state."""
+    assert_callbacks_match_their_args(layout)
     cbs = callbacks(layout)
-    for cb in cbs:
-        check_js(cb)
     for c in payload.controls:
         w = layout.select_one({"name": f"{layout.name}-{c.widget}"})
         assert w is not None, c.widget

@@ -33,6 +33,7 @@ from .kit import (
     line_panel,
     line_series,
     log_ticks,
+    on_change,
     scroller,
     select,
     slider,
@@ -399,8 +400,7 @@ def signal_layout(
         plots={"stats": stats_plot, **plots},
         description=description(name, _WHAT_SIGNAL),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     selects = control_row(f"{name}-selects", widgets["norm"], widgets["block"], widgets["activation"])
     sliders = control_row(f"{name}-sliders", widgets["depth"], widgets["layer"])
     fig = column(
@@ -515,8 +515,7 @@ def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None
         plot=plot,
         description=description(name, _WHAT_GRADIENTS),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     fig = column(control_row(f"{name}-controls", *widgets.values()), plot, readout, name=name)
     return on_document_ready(fit(fig), update)
 

@@ -42,6 +42,7 @@ from .kit import (
     hover,
     line_panel,
     line_series,
+    on_change,
     outside_legend,
     play_button,
     readable,
@@ -427,8 +428,7 @@ def training_layout(
         score_plot=score_plot,
         description=description(name, _WHAT_TRAINING),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     play = play_button(f"{name}-play", widgets["step"], interval_ms=400)
     fig = column(
         control_row(f"{name}-controls", widgets["step"], play, widgets["score"]),
@@ -621,8 +621,7 @@ def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
         subtitle=bars.select_one({"name": f"{name}-bars-subtitle"}),
         description=description(name, _WHAT_ABLATION),
     )
-    for w in widgets.values():
-        w.js_on_change("active", update)
+    on_change(update, *widgets.values())
     fig = column(
         control_row(f"{name}-controls", *widgets.values()),
         row(bars, positions, name=f"{name}-losses"),
@@ -1009,8 +1008,7 @@ def importance_layout(
         caption=caption,
         description=description(name, _WHAT_IMPORTANCE),
     )
-    widgets["model"].js_on_change("value", update)
-    widgets["scale"].js_on_change("active", update)
+    on_change(update, widgets["model"], widgets["scale"])
     fig = column(
         control_row(f"{name}-controls", *widgets.values()),
         caption,

@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from bokeh.layouts import row
 from bokeh.models import (
+    AbstractButton,
     ColorBar,
     ColumnDataSource,
+    CustomJS,
     DataRange1d,
     Div,
     HoverTool,
@@ -25,8 +27,11 @@ from bokeh.models import (
     Range1d,
     Select,
     Slider,
+    Spinner,
+    TextInput,
     Toggle,
 )
+from bokeh.models.widgets.groups import AbstractGroup
 from bokeh.plotting import figure
 
 from .._checks import check_int, check_tokens
@@ -46,6 +51,7 @@ __all__ = [
     "toggle",
     "play_button",
     "control_row",
+    "on_change",
     "empty_source",
     "matrix_panel",
     "outline",
@@ -242,6 +248,29 @@ def play_button(name: str, target: Slider, *, interval_ms: int = 900) -> Toggle:
     play = Toggle(label="▶ Play", active=False, name=name, width=80, align="end")
     play.js_on_change("active", js_callback("play", toggle=play, slider=target, interval_ms=interval_ms))
     return play
+
+
+def on_change(callback: CustomJS, *widgets) -> CustomJS:
+    """Run ``callback`` whenever the reader changes any of ``widgets``: the value of a slider, select or spinner,
+    the text of a text box as it is typed, the choice of a toggle or button group, the click of a button.
+
+    Returns ``callback``. A widget of another kind is refused (TypeError naming it).
+    """
+    if not isinstance(callback, CustomJS):
+        raise TypeError(f"callback must be a CustomJS, got {type(callback).__name__}")
+    for w in widgets:
+        if isinstance(w, (Toggle, AbstractGroup)):  # before AbstractButton: a Toggle is one too
+            w.js_on_change("active", callback)
+        elif isinstance(w, AbstractButton):
+            w.js_on_event("button_click", callback)
+        elif isinstance(w, TextInput):
+            w.js_on_change("value_input", callback)
+        elif isinstance(w, (Slider, Select, Spinner)):
+            w.js_on_change("value", callback)
+        else:
+            raise TypeError(f"widgets must be sliders, selects, spinners, text boxes, toggles, button groups or "
+                            f"buttons, got {type(w).__name__} {getattr(w, 'name', '')!r}")  # fmt: skip
+    return callback
 
 
 def control_row(name: str, *widgets):

@@ -26,6 +26,7 @@ from .kit import (
     fit,
     grid_source,
     hover,
+    on_change,
     select,
     slider,
     token_grid,
@@ -253,8 +254,7 @@ def layout(p: MasksPayload, *, name: str = "masks", kind: str = "causal", window
     axes = [mask.xaxis[0], mask.yaxis[0], attention.xaxis[0], attention.yaxis[0]]
     update = js_callback("masks_update", payload=payload_source(p, name=name), widgets=widgets, cells=cells,
                          rows=rows, axes=axes, caption=caption, cost=cost, description=description(name, _WHAT))  # fmt: skip
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     controls = control_row(f"{name}-controls", *widgets.values())
     fig = column(controls, caption, row(mask, attention, name=f"{name}-plots"), cost, name=name)
     return on_document_ready(fit(fig), update)

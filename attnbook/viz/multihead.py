@@ -34,6 +34,7 @@ from .kit import (
     grid_source,
     hover,
     labels,
+    on_change,
     play_button,
     radio,
     scroller,
@@ -291,8 +292,7 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
         description=description(name, _WHAT_SPLIT),
         **sources,
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
     return on_document_ready(fit(fig), update)
 
@@ -627,8 +627,7 @@ def layout(
         description=description(name, _WHAT_GRID),
         **sources,
     )
-    widgets["heads"].js_on_change("value", update)
-    widgets["mode"].js_on_change("active", update)
+    on_change(update, widgets["heads"], widgets["mode"])
     lower = row(mean_plot, proj, name=f"{name}-lower")
     fig = column(
         control_row(f"{name}-controls", *widgets.values()), caption, scroller(grid), lower, name=name

@@ -33,6 +33,7 @@ from .kit import (
     line_panel,
     log_ticks,
     matrix_panel,
+    on_change,
     outline,
     play_button,
     select,
@@ -124,8 +125,7 @@ def _wire(module: str, p, name: str, widgets: dict, **shown):
         description=description(name, what),
         **shown,
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     return update
 
 

@@ -34,6 +34,7 @@ from .kit import (
     grid_source,
     hover,
     labelled_select,
+    on_change,
     panel_text,
     scroller,
     select,
@@ -511,8 +512,7 @@ def head_view_layout(p: HeadViewPayload, *, name: str = "headview", layer: int =
         geometry=GEOMETRY,
         description=description(name, _WHAT_HEAD_VIEW),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     # Pointer: hovering a token focuses it, tapping pins it, tapping a legend square picks that head.
     pointer = js_callback(
         "pretrained_head_focus",
@@ -708,8 +708,7 @@ def model_view_layout(p: ModelViewPayload, *, name: str = "modelview", layer: in
         statistic_labels=STATISTIC_LABELS,
         description=description(name, _WHAT_MODEL_VIEW),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     # Tapping a thumbnail moves the layer and head sliders to it (the controls: the numbers check covers it).
     tap = js_callback(
         "pretrained_model_tap", layer=widgets["layer"], head=widgets["head"], thumbs_source=sources["thumbs"]
@@ -866,8 +865,7 @@ def patterns_layout(p: PatternsPayload, *, name: str = "patterns"):
         statistic_labels=STATISTIC_LABELS,
         description=description(name, _WHAT_PATTERNS),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     fig = column(
         control_row(f"{name}-controls", *widgets.values()),
         scroller(plot, least=400),

@@ -37,6 +37,7 @@ from .kit import (
     legend,
     line_panel,
     log_ticks,
+    on_change,
     select,
     toggle,
     token_grid,
@@ -458,8 +459,7 @@ def comparison_layout(
         b_source=src_b,
         description=description(name, _WHAT_COMPARE),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     controls = column(row(widgets["a"], widgets["b"]), widgets["metric"], name=f"{name}-controls")
     return on_document_ready(fit(column(controls, plot, table, name=name)), update)
 
@@ -608,9 +608,7 @@ def attention_layout(
         readout=readout,
         description=description(name, _WHAT_ATTENTION),
     )
-    widgets["trained"].js_on_change("active", update)
-    for w in (widgets["layer"], widgets["head"]):
-        w.js_on_change("value", update)
+    on_change(update, widgets["trained"], widgets["layer"], widgets["head"])
     fig = column(control_row(f"{name}-controls", *widgets.values()), readout, plot, name=name)
     return on_document_ready(fit(fig), update)
 
@@ -749,8 +747,7 @@ def sampling_layout(p: SamplingPayload, *, name: str = "sampling", temperature: 
         text=text,
         description=description(name, _WHAT_SAMPLING),
     )
-    for w in widgets.values():
-        w.js_on_change("value", update)
+    on_change(update, *widgets.values())
     fig = column(control_row(f"{name}-controls", *widgets.values()), text, plot, name=name)
     return on_document_ready(fit(fig), update)
 
