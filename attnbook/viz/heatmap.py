@@ -11,7 +11,7 @@ from bokeh.plotting import figure
 from .._checks import as_float_array, check_int, check_real, check_tokens
 from .core import NAN_COLOR, SEQUENTIAL, check_name, float32
 
-__all__ = ["heatmap_columns", "attention_heatmap", "label_axes"]
+__all__ = ["heatmap_columns", "attention_heatmap", "label_axes", "token_grid"]
 
 
 def heatmap_columns(weights, q_tokens: Sequence[str], k_tokens: Sequence[str], scores=None) -> dict:
@@ -58,6 +58,56 @@ def label_axes(plot, q_tokens: Sequence[str], k_tokens: Sequence[str]) -> None:
     plot.grid.visible = False
 
 
+def token_grid(
+    source: ColumnDataSource,
+    *,
+    name: str,
+    title: str,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    color_field: str,
+    mapper: LinearColorMapper,
+    width: int = 360,
+    height: int = 340,
+    margin_cols: float = 0.0,
+    colorbar: bool = False,
+):
+    """A grid of cells coloured by ``color_field`` with token labels on both axes (queries down, keys across).
+
+    ``margin_cols`` leaves room right of the grid for a readout column (see :func:`cell_text`).
+    Returns ``(plot, cells renderer)``.
+    """
+    check_name(name)
+    q_tokens = check_tokens("q_tokens", q_tokens)
+    k_tokens = check_tokens("k_tokens", k_tokens)
+    plot = figure(
+        name=name,
+        title=title,
+        width=width,
+        height=height,
+        x_range=(-0.5, len(k_tokens) - 0.5 + margin_cols),
+        y_range=(-len(q_tokens) + 0.5, 0.5),
+        x_axis_location="above",
+        tools="",
+        toolbar_location=None,
+    )
+    cells = plot.rect(
+        "x",
+        "y",
+        1,
+        1,
+        source=source,
+        line_color="white",
+        line_width=0.5,
+        fill_color={"field": color_field, "transform": mapper},
+    )
+    label_axes(plot, q_tokens, k_tokens)
+    plot.outline_line_color = None
+    if colorbar:
+        plot.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
+    return plot, cells
+
+
 def attention_heatmap(
     weights,
     q_tokens: Sequence[str],
@@ -96,32 +146,21 @@ def attention_heatmap(
     high = check_real("high", high)
     if not low < high:
         raise ValueError(f"low must be < high, got low={low}, high={high}")
-    columns = heatmap_columns(weights, q_tokens, k_tokens, scores)
-    source = ColumnDataSource(columns, name=f"{name}-source")
-    Tq, Tk = np.shape(weights)
-    plot = figure(
-        name=name,
-        title=title,
-        width=width,
-        height=height,
-        x_range=(-0.5, Tk - 0.5),
-        y_range=(-Tq + 0.5, 0.5),
-        x_axis_location="above",
-        tools="",
-        toolbar_location=None,
-    )
+    source = ColumnDataSource(heatmap_columns(weights, q_tokens, k_tokens, scores), name=f"{name}-source")
     mapper = LinearColorMapper(
         palette=list(palette), low=low, high=high, nan_color=NAN_COLOR, name=f"{name}-mapper"
     )
-    cells = plot.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=source,
-        line_color="white",
-        line_width=0.5,
-        fill_color={"field": "weight", "transform": mapper},
+    plot, cells = token_grid(
+        source,
+        name=name,
+        title=title,
+        q_tokens=q_tokens,
+        k_tokens=k_tokens,
+        color_field="weight",
+        mapper=mapper,
+        width=width,
+        height=height,
+        colorbar=True,
     )
     plot.add_tools(
         HoverTool(
@@ -134,6 +173,4 @@ def attention_heatmap(
             ],
         )
     )
-    plot.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
-    label_axes(plot, q_tokens, k_tokens)
     return plot

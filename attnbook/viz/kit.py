@@ -36,7 +36,7 @@ from bokeh.plotting import figure
 
 from .._checks import check_int, check_tokens
 from .core import DESCRIPTION_TAG, NAN_COLOR, SEQUENTIAL, check_name, diagram_figure, js_callback
-from .heatmap import label_axes
+from .heatmap import token_grid
 
 __all__ = [
     "grid_source",
@@ -100,56 +100,6 @@ def color_mapper(name: str, palette: Sequence[str] = SEQUENTIAL, low: float = 0.
     """A linear colour mapper (NaN cells drawn grey: masked or hidden)."""
     check_name(name)
     return LinearColorMapper(palette=list(palette), low=low, high=high, nan_color=NAN_COLOR, name=name)
-
-
-def token_grid(
-    source: ColumnDataSource,
-    *,
-    name: str,
-    title: str,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    color_field: str,
-    mapper: LinearColorMapper,
-    width: int = 360,
-    height: int = 340,
-    margin_cols: float = 0.0,
-    colorbar: bool = False,
-):
-    """A grid of cells coloured by ``color_field`` with token labels on both axes (queries down, keys across).
-
-    ``margin_cols`` leaves room right of the grid for a readout column (see :func:`cell_text`).
-    Returns ``(plot, cells renderer)``.
-    """
-    check_name(name)
-    q_tokens = check_tokens("q_tokens", q_tokens)
-    k_tokens = check_tokens("k_tokens", k_tokens)
-    plot = figure(
-        name=name,
-        title=title,
-        width=width,
-        height=height,
-        x_range=(-0.5, len(k_tokens) - 0.5 + margin_cols),
-        y_range=(-len(q_tokens) + 0.5, 0.5),
-        x_axis_location="above",
-        tools="",
-        toolbar_location=None,
-    )
-    cells = plot.rect(
-        "x",
-        "y",
-        1,
-        1,
-        source=source,
-        line_color="white",
-        line_width=0.5,
-        fill_color={"field": color_field, "transform": mapper},
-    )
-    label_axes(plot, q_tokens, k_tokens)
-    plot.outline_line_color = None
-    if colorbar:
-        plot.add_layout(ColorBar(color_mapper=mapper, width=10, name=f"{name}-colorbar"), "right")
-    return plot, cells
 
 
 def cell_text(plot, source: ColumnDataSource, text: str, *, color: str | None = None, size: str = "8pt"):
