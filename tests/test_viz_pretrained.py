@@ -312,6 +312,10 @@ def test_kit_parts():
         labelled_select("f-pick", "Pick", [("a", "first")], "z")
     with pytest.raises(TypeError, match="options"):
         labelled_select("f-pick", "Pick", ["a", "b"], "a")
+    with pytest.raises(TypeError, match="options"):
+        labelled_select("f-pick", "Pick", {}, "a")
+    m = labelled_select("f-pick", "Pick", {"a": "first", "b": "second"}, "a")  # a mapping of value to label
+    assert m.options == [("a", "first"), ("b", "second")] and m.value == "a"
     plot, text, bands = text_panel("f-table", width=200, height=100, title="Table")
     assert (plot.name, text.name, bands.name) == ("f-table", "f-table-text", "f-table-bands")
     assert set(text.data) == {"x", "y", "text", "color", "style", "align"} and len(text.data["x"]) == 0

@@ -21,7 +21,6 @@ from .._checks import check_choice
 from .core import check_name, diagram_figure, js_callback, on_document_ready
 from .figure import Control, check_payload, payload_source, pick
 from .kit import (
-    choice,
     control_row,
     described,
     description,
@@ -29,6 +28,7 @@ from .kit import (
     fit,
     histogram_panel,
     integer_ticks,
+    labelled_select,
     labels,
     line_panel,
     line_series,
@@ -384,7 +384,9 @@ def signal_layout(
     plots, sources = _histogram_panels(name, p.resid_hist.shape[-1])
     titles = {"norm": "Norm", "block": "Placement", "activation": "Activation"}
     widgets = {
-        c.widget: choice(f"{name}-{c.widget}", titles[c.widget], _labels(p, c), first[c.widget])
+        c.widget: labelled_select(
+            f"{name}-{c.widget}", titles[c.widget], _labels(p, c), first[c.widget], width=150
+        )
         for c in p.controls[:3]
     }
     widgets["depth"] = slider(f"{name}-depth", "Depth (blocks)", p.depths[0], deepest, deepest, width=260)
@@ -500,8 +502,8 @@ def gradient_layout(p: GradientPayload, *, name: str = "grads", init: str | None
     tips = [("block", "@layer")] + [(BLOCK_LABELS[b], f"@{b}{{0.0000}}") for b in p.blocks]
     plot.add_tools(HoverTool(tooltips=tips, mode="vline"))
     widgets = {
-        "init": choice(f"{name}-init", "Initialisation", p.labels["init"], init, width=330),
-        "norm": choice(f"{name}-norm", "Norm", _labels(p, p.controls[1]), norms[0]),
+        "init": labelled_select(f"{name}-init", "Initialisation", p.labels["init"], init, width=330),
+        "norm": labelled_select(f"{name}-norm", "Norm", _labels(p, p.controls[1]), norms[0], width=150),
         "depth": slider(f"{name}-depth", "Depth (blocks)", p.depths[0], deepest, deepest, width=230),
     }
     readout = Div(text="", name=f"{name}-readout", width=740)

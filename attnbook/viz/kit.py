@@ -459,16 +459,6 @@ def radio(name: str, labels: Sequence[str], active: int = 0, **kw) -> RadioButto
     return RadioButtonGroup(labels=labels, active=active, name=name, **kw)
 
 
-def choice(name: str, title: str, options: Mapping[str, str], value: str, *, width: int = 150) -> Select:
-    """A select over ``options`` (value -> label): the reader sees the labels, the widget holds the value."""
-    check_name(name)
-    if not isinstance(options, Mapping) or not options:
-        raise TypeError("options must be a non-empty mapping of value to label")
-    if value not in options:
-        raise ValueError(f"value must be one of {list(options)}, got {value!r}")
-    return Select(title=title, value=value, options=list(options.items()), name=name, width=width)
-
-
 def line_series(
     plot,
     source: ColumnDataSource,
@@ -530,18 +520,31 @@ def histogram_panel(
     return plot
 
 
-__all__ += ["labels", "cells", "radio", "choice", "line_series", "histogram_panel"]
+__all__ += ["labels", "cells", "radio", "line_series", "histogram_panel"]
 
 
 def labelled_select(
-    name: str, title: str, options: Sequence[tuple[str, str]], value: str, *, width: int = 130
+    name: str,
+    title: str,
+    options: Sequence[tuple[str, str]] | Mapping[str, str],
+    value: str,
+    *,
+    width: int = 130,
 ) -> Select:
-    """A select over ``(value, label)`` pairs: the widget holds the value, the reader sees the label."""
+    """A select over ``(value, label)`` pairs (or a mapping of value to label): the widget holds the value, the
+    reader sees the label."""
     check_name(name)
-    if isinstance(options, (str, bytes)) or not all(
-        isinstance(o, (tuple, list)) and len(o) == 2 and all(isinstance(x, str) for x in o) for o in options
+    if isinstance(options, Mapping):
+        options = list(options.items())
+    if (
+        isinstance(options, (str, bytes))
+        or not options
+        or not all(
+            isinstance(o, (tuple, list)) and len(o) == 2 and all(isinstance(x, str) for x in o)
+            for o in options
+        )
     ):
-        raise TypeError("options must be a sequence of (value, label) pairs of str")
+        raise TypeError("options must be a non-empty sequence of (value, label) pairs of str, or a mapping")
     options = [tuple(o) for o in options]
     values = [v for v, _ in options]
     if value not in values:
