@@ -200,7 +200,8 @@ class SplitPayload(NamedTuple):
                 "value": p.q[i, j],
                 # each value written in its cell; once the sheets stack, on the front sheet only (head 1)
                 "label": [
-                    f"{v:.1f}" if b == 0 or k == 0 else "" for v, k in zip(p.q[i, j].tolist(), h, strict=True)
+                    f"{v:.1f}".replace("-0.0", "0.0") if b == 0 or k == 0 else ""
+                    for v, k in zip(p.q[i, j].tolist(), h, strict=True)
                 ],
                 "ink": [p.inks[k] for k in h],
             },
@@ -293,7 +294,8 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
     )
     for w in widgets.values():
         w.js_on_change("value", update)
-    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
+    # a scroller: shrunk much further, the values written in the cells would no longer fit them
+    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, scroller(plot), name=name)
     return on_document_ready(fit(fig), update)
 
 
