@@ -294,8 +294,10 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
     )
     for w in widgets.values():
         w.js_on_change("value", update)
-    # a scroller: shrunk much further, the values written in the cells would no longer fit them
-    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, scroller(plot), name=name)
+    # a scroller that never shrinks the plot: smaller, the values written in the cells would overflow them (on a
+    # phone, Q itself still shows whole; only the room the sheets slide into scrolls sideways)
+    box = scroller(plot, least=plot.width)
+    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, box, name=name)
     return on_document_ready(fit(fig), update)
 
 
