@@ -7,7 +7,7 @@ from bokeh.models import ColumnDataSource, Widget
 
 from attnbook.experiments.steps import TEMPERATURES, steps_sweep
 from attnbook.viz.figure import pick
-from attnbook.viz.steps import STEP_TITLES, attention_steps_figure, layout, payload, step_panels
+from attnbook.viz.steps import GAP, STEP_TITLES, attention_steps_figure, layout, payload, step_panels
 
 T, C, H = 4, 6, 2
 D = C // H
@@ -109,8 +109,11 @@ def test_colours_texts_and_labels(p):
     # then the one-hot rows, over the columns of the ids that occur (1, 5, 9)
     assert one["cells"]["text"][T:] == ["1", "0", "0", "0", "1", "0", "0", "0", "1", "1", "0", "0"]
     assert one["labels"]["text"] == [
-        "token ids (T=4, 1)", "id", *TOKENS, "one-hot O (T, V): columns in use", "1", "5", "9"
+        "ids (T=4, 1)", "id", *TOKENS, "one-hot O (T, V): columns in use", "1", "5", "9"
     ]  # fmt: skip
+    # the two titles pushed apart: the ids title ends where its panel ends, the one-hot title starts at its panel
+    assert (one["labels"]["x"][0], one["labels"]["align"][0]) == (1.0, "right")
+    assert (one["labels"]["x"][2 + T], one["labels"]["align"][2 + T]) == (1.0 + GAP, "left")
     assert one["labels"]["align"][2 : 2 + T] == ["right"] * T
     two = p.view(state(step=2))
     x = inputs()[0]

@@ -201,7 +201,8 @@ class SplitPayload(NamedTuple):
                 "value": p.q[i, j],
                 # each value written in its cell; once the sheets stack, on the front sheet only (head 1)
                 "label": [
-                    f"{v:.1f}" if b == 0 or k == 0 else "" for v, k in zip(p.q[i, j].tolist(), h, strict=True)
+                    f"{v:.1f}".replace("-0.0", "0.0") if b == 0 or k == 0 else ""
+                    for v, k in zip(p.q[i, j].tolist(), h, strict=True)
                 ],
                 "ink": [p.inks[k] for k in h],
             },
@@ -293,7 +294,10 @@ def split_layout(p: SplitPayload, *, name: str = "split", n_head: int | None = N
         **sources,
     )
     on_change(update, *widgets.values())
-    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, plot, name=name)
+    # a scroller that never shrinks the plot: smaller, the values written in the cells would overflow them (on a
+    # phone, Q itself still shows whole; only the room the sheets slide into scrolls sideways)
+    box = scroller(plot, least=plot.width)
+    fig = column(control_row(f"{name}-controls", *widgets.values(), play), caption, box, name=name)
     return on_document_ready(fit(fig), update)
 
 

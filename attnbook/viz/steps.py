@@ -93,7 +93,7 @@ def step_panels(
     T, D = len(toks), C // n_head
     dims_c = tuple(f"c{j}" for j in range(C))
     dims_d = tuple(f"d{j}" for j in range(D))
-    first = [StepPanel(f"token ids (T={T}, 1)", "token_ids", ("id",), "ids")]
+    first = [StepPanel(f"ids (T={T}, 1)", "token_ids", ("id",), "ids")]
     if ids is not None:
         used = _used_ids(ids, T)
         first.append(
@@ -117,6 +117,16 @@ def step_panels(
             StepPanel(f"out = concat W_O (T={T}, C={C})", "out", dims_c, "signed"),
         ],
     ]
+
+
+def _title_anchor(kind: str, x0: float, n_cols: int) -> tuple[float, str]:
+    """Where a panel's title sits: centred over it, except step 1's narrow ids panel (right-aligned at its right
+    edge) and the one-hot panel beside it (left-aligned at its left edge), so the two never overlap."""
+    if kind == "ids":
+        return x0 + n_cols, "right"
+    if kind == "onehot":
+        return x0, "left"
+    return x0 + n_cols / 2, "center"
 
 
 def _used_ids(ids, T: int) -> list[int]:
@@ -165,7 +175,8 @@ class StepsPayload(NamedTuple):
         for n, panel in enumerate(p.panels[s]):
             values = pick(p, panel["field"], state).astype(np.float64).ravel()
             parts.append(_panel_cells(panel, values, p.tokens, x0, n, masked, weights))
-            heads += [(x0 + len(panel["cols"]) / 2, 1.1, panel["title"], "center")]
+            tx, talign = _title_anchor(panel["kind"], x0, len(panel["cols"]))
+            heads += [(tx, 1.1, panel["title"], talign)]
             heads += [(x0 + j + 0.5, 0.25, c, "center") for j, c in enumerate(panel["cols"])]
             heads += [(-0.15, -(i + 0.5), t, "right") for i, t in enumerate(p.tokens)] if n == 0 else []
             x0 += len(panel["cols"]) + GAP

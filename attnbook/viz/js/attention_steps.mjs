@@ -41,7 +41,10 @@ export default ({payload, widgets, cells, labels, attention, caption, descriptio
         out.weight.push(pairs ? (hidden ? "masked" : fmt(weights[i * T + j], 3)) : "")
       }
     }
-    label(x0 + nc / 2, 1.1, get(panel, "title"), "center")
+    // step 1's narrow ids panel and the one-hot panel beside it: titles pushed apart (Python: _title_anchor)
+    if (kind === "ids") label(x0 + nc, 1.1, get(panel, "title"), "right")
+    else if (kind === "onehot") label(x0, 1.1, get(panel, "title"), "left")
+    else label(x0 + nc / 2, 1.1, get(panel, "title"), "center")
     cols.forEach((c, j) => label(x0 + j + 0.5, 0.25, c, "center"))
     if (n === 0) tokens.forEach((t, i) => label(-0.15, -(i + 0.5), t, "right"))
     x0 += nc + GAP

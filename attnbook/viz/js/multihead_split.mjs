@@ -36,7 +36,8 @@ export default ({payload, widgets, cells, heads, caption, description}) => {
         head[c] = String(h + 1)
         value[c] = q[i * C + j]
         // each value written in its cell; once the sheets stack, on the front sheet only (head 1)
-        label[c] = b === 0 || h === 0 ? fmt(value[c], 1) : ""
+        // (one decimal, "0.0" rather than "-0.0": the minus sign would only say the rounding went up)
+        label[c] = b === 0 || h === 0 ? fmt(value[c], 1).replace(/^-(0\.0)$/, "$1") : ""
         ink[c] = inks[h]
         c++
       }
