@@ -325,12 +325,15 @@ def _curves(name: str, src: dict):
     ind = curve(scores, src["held"], "step", "induction", color=IND_COLOR, marker="square", size=4)
     outside_legend(
         scores,
-        [("previous-token, layer 1", prev), ("induction, last layer", ind)],
+        [("previous token", prev), ("induction", ind)],
         name=f"{name}-scores-legend",
     )
     scores.add_tools(
         hover(
-            prev[0], ("step", "@step"), ("previous-token", "@prev{0.00}"), ("induction", "@induction{0.00}")
+            prev[0],
+            ("step", "@step"),
+            ("previous token, layer 1", "@prev{0.00}"),
+            ("induction, last layer", "@induction{0.00}"),
         )
     )
     return loss, acc, scores
