@@ -12,7 +12,16 @@ from bokeh.models import ColumnDataSource, Widget
 from attnbook.data import grammar_corpus
 from attnbook.viz.core import js_module
 from attnbook.viz.figure import check_payload
-from attnbook.viz.trainer import INDUCTION_SETTINGS, TASKS, layout, payload, status_cells, trainer_figure
+from attnbook.viz.trainer import (
+    BLOCK_SIZES,
+    INDUCTION_SETTINGS,
+    TASKS,
+    formation,
+    layout,
+    payload,
+    status_cells,
+    trainer_figure,
+)
 
 TEXT = grammar_corpus(20, 0)
 
@@ -29,10 +38,11 @@ def test_payload_carries_the_text_and_the_settings():
         "pos": "rope",
         "lr": 0.003,
         "seed": 7,
-        "block_size": 16,
+        "block_sizes": BLOCK_SIZES,
         "batch_size": 16,
         "n_held": 32,
         "eval_every": 10,
+        "preset": {k: v for k, v in INDUCTION_SETTINGS.items() if k != "steps"},
     }
     assert p.view({}) == {"train": {"step": [], "loss": []}}
 
@@ -59,7 +69,20 @@ def test_every_model_is_named_and_one_callback_serves_every_event():
         assert m.name and m.name.startswith("trainer-"), m
     names = [m.name for m in fig.references() if getattr(m, "name", None)]
     assert len(names) == len(set(names)), "model names must be unique"
-    want = {"play", "step", "reset", "task", "layers", "heads", "width", "pos", "lr", "seed", "payload"}
+    want = {
+        "play",
+        "step",
+        "reset",
+        "preset",
+        "task",
+        "layers",
+        "heads",
+        "width",
+        "pos",
+        "lr",
+        "seed",
+        "payload",
+    }
     assert {f"trainer-{w}" for w in want} <= set(names)
     assert {f"trainer-att{s}-image" for s in range(8)} <= set(names)
     assert assert_callbacks_match_their_args(fig) == 1
@@ -81,9 +104,32 @@ def test_the_callback_inlines_both_runtimes_once_and_parses():
 
 
 def test_induction_settings_are_widget_values():
-    p = payload(TEXT, task=INDUCTION_SETTINGS["task"], n_head=INDUCTION_SETTINGS["n_head"],
-                pos=INDUCTION_SETTINGS["pos"], lr=INDUCTION_SETTINGS["lr"], seed=INDUCTION_SETTINGS["seed"])  # fmt: skip
-    assert p.settings["task"] == "induction"
+    S = INDUCTION_SETTINGS
+    p = payload(TEXT, task=S["task"], n_layer=S["n_layer"], n_head=S["n_head"], d_model=S["d_model"], pos=S["pos"],
+                lr=S["lr"], seed=S["seed"])  # fmt: skip
+    assert p.settings["task"] == "induction" and p.settings["preset"]["lr"] == S["lr"]
+
+
+def test_block_sizes_are_the_runtimes():
+    code = js_module("runtime/tasks")
+    m = re.search(r"TASK_WINDOWS = \{([^}]*)\}", code)
+    got = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", m.group(1))}
+    assert got == BLOCK_SIZES
+
+
+def test_formation_reads_the_logs_and_bad_input():
+    steps = [0, 10, 20]
+    two = {"step": steps, "acc": [0.1, 0.5, 0.9], "prev": [[0.1, 0.1, 0, 0], [0.6, 0.1, 0, 0], [0.7, 0.2, 0, 0]],
+           "induction": [[0, 0, 0.1, 0.1], [0, 0, 0.3, 0.4], [0, 0, 0.2, 0.8]]}  # fmt: skip
+    one = {"step": steps, "acc": [0.1, 0.2, 0.3], "prev": [[0.1, 0.1]] * 3, "induction": [[0.1, 0.2]] * 3}
+    f = formation(two, one, 2)
+    assert (f.prev_step, f.induction_step, f.prev_head, f.induction_head) == (10, 20, 0, 1)
+    assert f.prev == [0.1, 0.6, 0.7] and f.induction == [0.1, 0.4, 0.8]
+    assert (f.acc2, f.acc1, f.induction1) == (0.9, 0.3, 0.2)
+    with pytest.raises(ValueError, match="one"):
+        formation(two, two, 2)
+    with pytest.raises(ValueError, match="n_head"):
+        formation(two, one, 5)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +139,7 @@ def test_induction_settings_are_widget_values():
         (dict(n_layer=3), ValueError, "n_layer"),
         (dict(n_head=3), ValueError, "n_head"),
         (dict(d_model=24), ValueError, "d_model"),
-        (dict(pos="alibi"), ValueError, "pos"),
+        (dict(pos="xpos"), ValueError, "pos"),
         (dict(lr="0.1"), ValueError, "lr"),
         (dict(seed=-1), ValueError, "seed"),
     ],

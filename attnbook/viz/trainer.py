@@ -9,13 +9,19 @@ training (no training step). Callback ``js/trainer_update.mjs``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import NamedTuple
 
 from bokeh.layouts import column, row
 from bokeh.models import DataRange1d, Range1d
 
 from .._checks import check_choice, check_int
-from .core import check_name, js_callback, on_document_ready
+from .core import JS_DIR, check_name, js_callback, on_document_ready
 from .figure import check_payload, payload_source
 from .kit import (
     bar_panel,
@@ -38,31 +44,50 @@ from .kit import (
 )
 
 __all__ = [
+    "ACC_MARGIN",
+    "BLOCK_SIZES",
+    "COPY_ACCURACY",
     "HEADS",
     "INDUCTION_SETTINGS",
+    "INDUCTION_THRESHOLD",
     "LAYERS",
     "LEARNING_RATES",
     "POSITIONS",
+    "PREV_THRESHOLD",
     "TASKS",
     "WIDTHS",
     "TrainerPayload",
     "layout",
     "payload",
     "status_cells",
+    "formation",
     "trainer_figure",
+    "trainer_run",
 ]
 
 TASKS = ("copy", "reverse", "sort", "induction", "text")  # runtime/tasks.mjs TASK_NAMES
+# the window length T of each task (runtime/tasks.mjs TASK_WINDOWS): chapter 8's windows for induction
+BLOCK_SIZES = {"copy": 16, "reverse": 16, "sort": 16, "induction": 32, "text": 16}
 LAYERS = ("1", "2")
 HEADS = ("1", "2", "4")
 WIDTHS = ("16", "32")
-POSITIONS = ("learned", "sinusoidal", "rope", "none")
+POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
 LEARNING_RATES = ("0.001", "0.003", "0.01", "0.03")
-# Chapter 8's choices for the induction task, which chapter 11 suggests and the browser tests run (seed 0, these
-# many steps) to check what the chapter says about one layer against two.
-INDUCTION_SETTINGS = {"task": "induction", "pos": "rope", "n_head": 2, "lr": "0.003", "seed": 0, "steps": 600}
+# Chapter 8's choices for the induction task (its windows of 32 letters, two heads, RoPE, learning rate 3e-3) at
+# the page's width: the preset button "Chapter 8's induction" sets them, chapter 11 suggests them, and the tests
+# train with them (seed 0, these many steps) to check what the chapter says about two layers against one.
+INDUCTION_SETTINGS = {
+    "task": "induction", "n_layer": 2, "n_head": 2, "d_model": 32, "pos": "rope", "lr": "0.003", "seed": 0,
+    "steps": 300,
+}  # fmt: skip
+# The thresholds chapter 11's prose names and the tests check (glued into the prose, never typed there).
+COPY_ACCURACY = 0.95  # the copy task counts as learned when the held-out accuracy passes this
+PREV_THRESHOLD = 0.5  # a previous-token head: attnbook.analysis.previous_token_score at least this
+INDUCTION_THRESHOLD = 0.5  # an induction head: attnbook.analysis.prefix_matching_score at least this
+ACC_MARGIN = 0.10  # two layers beat one by at least this much held-out accuracy on the induction task
 MAX_HEADS = 2 * 4  # attention maps and gradient bars: one slot per (layer, head) of the largest model
 TRAIN_COLOR, HELD_COLOR = "#3182bd", "#e6550d"
+PREV_COLOR, IND_COLOR = "#756bb1", "#31a354"
 _WHAT = (
     "A small attention model training in this page: its loss on training batches and on held-out sequences, "
     "the attention of every head on a probe sequence, each head's gradient norm and the model's predictions."
@@ -101,6 +126,116 @@ def status_cells(step: int, rate, train, held, acc) -> list[str]:
     ]
 
 
+_RUN_JS = """
+import * as tr from {train}
+import * as tk from {tasks}
+import {{trainRun}} from {formation}
+import {{readFileSync}} from "node:fs"
+process.stdout.write(JSON.stringify(trainRun(tr, tk, JSON.parse(readFileSync(0, "utf8")))))
+"""
+
+
+def trainer_run(settings: dict, *, text: str = "", cache_dir=None) -> dict:
+    """The page's training run for ``settings`` (INDUCTION_SETTINGS' keys), run by Node on the page's own code
+    (``js/runtime/formation.mjs`` over ``train.mjs`` and ``tasks.mjs``) with the page's batch size, held-out set
+    and evaluation interval; the browser tests check that Chromium gives the same numbers.
+
+    Returns the held-out log ``{"step", "loss", "acc", "prev", "induction"}`` (``prev``/``induction``: per
+    evaluation, the (n_layer, n_head) scores row-major). Cached as JSON in the run cache (``$ATTNBOOK_CACHE``), keyed
+    by the three modules' text and the settings; raises RuntimeError if Node is needed and not installed.
+    """
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict like INDUCTION_SETTINGS, got {type(settings).__name__}")
+    o = {
+        "task": check_choice("task", settings.get("task"), TASKS),
+        "n_layer": check_int("n_layer", settings.get("n_layer"), low=1, high=2),
+        "n_head": int(check_choice("n_head", str(settings.get("n_head")), HEADS)),
+        "d_model": int(check_choice("d_model", str(settings.get("d_model")), WIDTHS)),
+        "pos": check_choice("pos", settings.get("pos"), POSITIONS),
+        "lr": float(check_choice("lr", str(settings.get("lr")), LEARNING_RATES)),
+        "seed": check_int("seed", settings.get("seed"), low=0, high=999),
+        "steps": check_int("steps", settings.get("steps"), low=0, high=5000),
+        "batch_size": 16,
+        "n_held": 32,
+        "eval_every": 10,
+        "text": text,
+    }
+    files = [JS_DIR / "runtime" / f"{m}.mjs" for m in ("train", "tasks", "formation")]
+    h = hashlib.sha256(json.dumps(o, sort_keys=True).encode())
+    for f in files:
+        h.update(f.read_bytes())
+    from ..runs import default_cache_dir
+
+    path = (
+        Path(cache_dir if cache_dir is not None else default_cache_dir())
+        / f"trainer-{h.hexdigest()[:20]}.json"
+    )
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed: chapter 11's training run needs it (or a cached result)")
+    code = _RUN_JS.format(
+        **{k: json.dumps(f.as_uri()) for k, f in zip(("train", "tasks", "formation"), files, strict=True)}
+    )
+    run = subprocess.run(
+        [node, "--input-type=module", "-e", code],
+        input=json.dumps(o),
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"node failed: {run.stderr[-2000:]}")
+    log = json.loads(run.stdout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(log), encoding="utf-8")
+    tmp.replace(path)
+    return log
+
+
+class Formation(NamedTuple):
+    """When the heads of a two-layer run formed, and how far one layer got (chapter 11's induction claims)."""
+
+    prev_step: int | None  # first evaluation at which a layer-1 head's previous-token score >= PREV_THRESHOLD
+    induction_step: int | None  # the same for a layer-2 head's prefix-matching score >= INDUCTION_THRESHOLD
+    prev_head: int  # the layer-1 head with the best final previous-token score (0-based)
+    induction_head: int  # the layer-2 head with the best final prefix-matching score (0-based)
+    prev: list  # that head's previous-token score at every evaluation
+    induction: list  # that head's prefix-matching score at every evaluation
+    steps: list  # the evaluations' steps
+    acc2: float  # the two-layer model's final held-out accuracy
+    acc1: float  # the one-layer model's
+    induction1: float  # the one-layer model's best final prefix-matching score
+
+
+def formation(two: dict, one: dict, n_head: int) -> Formation:
+    """Read :func:`trainer_run` logs of a two-layer and a one-layer model (``n_head`` heads each)."""
+    n_head = check_int("n_head", n_head, low=1, high=4)
+    for name, log, L in (("two", two, 2), ("one", one, 1)):
+        if (
+            not isinstance(log, dict)
+            or len(log.get("prev", [[]])[-1]) != L * n_head
+            or log["induction"][-1] is None
+        ):
+            raise ValueError(
+                f"{name} must be the trainer_run log of a {L}-layer induction run with {n_head} heads"
+            )
+    prev = [row[:n_head] for row in two["prev"]]  # layer 1
+    ind = [row[n_head:] for row in two["induction"]]  # layer 2
+    bp = max(range(n_head), key=lambda h: prev[-1][h])
+    bi = max(range(n_head), key=lambda h: ind[-1][h])
+
+    def first(rows, threshold):
+        return next((s for s, r in zip(two["step"], rows, strict=True) if max(r) >= threshold), None)
+
+    return Formation(
+        first(prev, PREV_THRESHOLD), first(ind, INDUCTION_THRESHOLD), bp, bi, [r[bp] for r in prev],
+        [r[bi] for r in ind], list(two["step"]), two["acc"][-1], one["acc"][-1], max(one["induction"][-1]),
+    )  # fmt: skip
+
+
 def payload(
     text: str,
     *,
@@ -123,10 +258,11 @@ def payload(
         "pos": check_choice("pos", pos, POSITIONS),
         "lr": float(check_choice("lr", lr, LEARNING_RATES)),
         "seed": check_int("seed", seed, low=0, high=999),
-        "block_size": 16,
+        "block_sizes": dict(BLOCK_SIZES),
         "batch_size": 16,
         "n_held": 32,
         "eval_every": 10,
+        "preset": {k: v for k, v in INDUCTION_SETTINGS.items() if k != "steps"},
     }
     return TrainerPayload((), {}, text, settings)
 
@@ -137,6 +273,7 @@ def _widgets(p: TrainerPayload, name: str) -> dict:
         "play": toggle(f"{name}-play", "▶ Train", width=100),
         "step": button(f"{name}-step", "One step", width=100),
         "reset": button(f"{name}-reset", "Reset", width=90),
+        "preset": button(f"{name}-preset", "Chapter 8's induction", width=170),
         "task": select(f"{name}-task", "Task", TASKS, s["task"], width=110),
         "layers": select(f"{name}-layers", "Layers", LAYERS, str(s["n_layer"]), width=70),
         "heads": select(f"{name}-heads", "Heads", HEADS, str(s["n_head"]), width=70),
@@ -171,7 +308,35 @@ def _curves(name: str, src: dict):
         integer_ticks(plot.xaxis[0])
     r = curve(acc, src["held"], "step", "acc", color=HELD_COLOR, marker="circle", size=4)
     acc.add_tools(hover(r[0], ("step", "@step"), ("accuracy", "@acc{0.0%}")))
-    return loss, acc
+    # the heads' scores on the held-out set: the best previous-token head of layer 1, the best induction head of the
+    # last layer (prefix-matching; the induction task only)
+    scores = line_panel(
+        name=f"{name}-scores",
+        title="Head scores (held-out)",
+        x_label="step",
+        y_label="",
+        width=300,
+        height=240,
+    )
+    scores.y_range = Range1d(0, 1.02, name=f"{name}-scores-y")
+    scores.x_range = loss.x_range
+    integer_ticks(scores.xaxis[0])
+    prev = curve(scores, src["held"], "step", "prev", color=PREV_COLOR, marker="circle", size=4)
+    ind = curve(scores, src["held"], "step", "induction", color=IND_COLOR, marker="square", size=4)
+    outside_legend(
+        scores,
+        [("previous token", prev), ("induction", ind)],
+        name=f"{name}-scores-legend",
+    )
+    scores.add_tools(
+        hover(
+            prev[0],
+            ("step", "@step"),
+            ("previous token, layer 1", "@prev{0.00}"),
+            ("induction, last layer", "@induction{0.00}"),
+        )
+    )
+    return loss, acc, scores
 
 
 def _heads(name: str, src: dict):
@@ -203,18 +368,20 @@ def _heads(name: str, src: dict):
 
 
 def layout(p: TrainerPayload, *, name: str = "trainer"):
-    """The figure: run controls and settings; readouts; loss and accuracy curves; attention of every head on the probe;
-    gradient norms per head; the probe's predictions."""
+    """The figure: run controls and settings (and the preset "Chapter 8's induction"); readouts; loss, accuracy and
+    head-score curves; attention of every head on the probe; gradient norms per head; the probe's predictions."""
     check_name(name)
     check_payload(p)
     w = _widgets(p, name)
     src = {
         "train": empty_source(f"{name}-train", 0, step="float", loss="float"),
-        "held": empty_source(f"{name}-held", 0, step="float", loss="float", acc="float"),
+        "held": empty_source(
+            f"{name}-held", 0, step="float", loss="float", acc="float", prev="float", induction="float"
+        ),
         "grad": empty_source(f"{name}-grad", 0, x="float", norm="float"),
         "att": [image_source(f"{name}-att{slot}-image") for slot in range(MAX_HEADS)],
     }
-    loss, acc = _curves(name, src)
+    loss, acc, scores = _curves(name, src)
     att, grads = _heads(name, src)
     probe, probe_text, probe_bands = text_panel(
         f"{name}-probe",
@@ -248,13 +415,14 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
     w["play"].js_on_change("active", update)
     w["step"].js_on_event("button_click", update)
     w["reset"].js_on_event("button_click", update)
+    w["preset"].js_on_event("button_click", update)
     wrap = {"flex-wrap": "wrap"}
     fig = column(
         row(w["play"], w["step"], w["reset"], w["task"], w["lr"], w["seed"], name=f"{name}-run", styles=wrap),
-        row(w["layers"], w["heads"], w["width"], w["pos"], name=f"{name}-model", styles=wrap),
+        row(w["layers"], w["heads"], w["width"], w["pos"], w["preset"], name=f"{name}-model", styles=wrap),
         status,
         notice,
-        row(loss, acc, name=f"{name}-curves", styles=wrap),
+        row(loss, acc, scores, name=f"{name}-curves", styles=wrap),
         row(*att[:4], name=f"{name}-layer1", styles=wrap),
         row(*att[4:], name=f"{name}-layer2", styles=wrap),
         row(grads, name=f"{name}-gradrow", styles=wrap),

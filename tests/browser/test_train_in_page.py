@@ -4,6 +4,10 @@
   of every parameter's gradient <= 1e-4), for every positional scheme the page offers, with and without MLP;
 * 50 AdamW steps in JS against 50 steps of ``attnbook.model`` + ``attnbook.optim`` from the same weights on the same
   batches (fed from Python): losses equal to 1e-3;
+* the tasks, the head scores against ``attnbook.analysis``, the page (reset, determinism, copy learned in budget);
+* chapter 11's induction claims: the preset's run (two layers, then one) in Chromium is the run Node makes for the
+  chapter (``attnbook.viz.trainer.trainer_run``), and the heads form in it; the page, driven by its preset button,
+  shows the same scores at the same steps. Everything runs in Chromium (about a minute): no Node-only check.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import attnbook.viz.core as core
 from attnbook import model
 from attnbook.config import ModelConfig
 from attnbook.optim import AdamW, clip_grad_norm
+from attnbook.viz.trainer import COPY_ACCURACY
 
 GRAD_TOL = 1e-4  # issue 13: relative error of the JS gradients, float32
 LOSS_TOL = 1e-3  # issue 13: a 50-step run, loss by loss
@@ -30,6 +35,8 @@ VARIANTS = [
     {"pos": "sinusoidal"},
     {"pos": "rope"},
     {"pos": "none"},
+    {"pos": "alibi"},
+    {"pos": "alibi", "n_head": 2},
     {"attn_only": False},
     {"n_layer": 1, "n_head": 1, "d_model": 16, "pos": "rope", "attn_only": False},
 ]
@@ -133,7 +140,7 @@ RUN_JS = """async ([src, c]) => {
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("over", [{}, {"pos": "rope", "attn_only": False}])
+@pytest.mark.parametrize("over", [{}, {"pos": "rope", "attn_only": False}, {"pos": "alibi"}])
 def test_fifty_js_steps_are_fifty_numpy_steps(chromium, blank, over):
     rng = np.random.default_rng(1)
     cfg = BASE.replace(**over)
@@ -178,10 +185,11 @@ TASKS_JS = """async ([a, b, text]) => {
   const tr = await import("data:text/javascript;base64," + a), tk = await import("data:text/javascript;base64," + b)
   const out = {}
   for (const name of tk.TASK_NAMES) {
-    const task = tk.makeTask(name, {T: 16, text})
+    const task = tk.makeTask(name, {T: tk.TASK_WINDOWS[name], text})
     const held = tk.heldOut(task, tr.splitmix32(7), 32)
     const one = tk.trainBatch(task, tr.splitmix32(8), 64, held), two = tk.trainBatch(task, tr.splitmix32(8), 64, held)
-    out[name] = {chars: task.chars, x: Array.from(one.x), y: Array.from(one.y), hx: Array.from(held.x),
+    out[name] = {chars: task.chars, T: task.T, x: Array.from(one.x), y: Array.from(one.y), hx: Array.from(held.x),
+      source: one.source ? Array.from(one.source) : null,
       hy: Array.from(held.y), same: one.x.every((v, i) => v === two.x[i]) && one.y.every((v, i) => v === two.y[i])}
   }
   return out
@@ -194,8 +202,11 @@ def test_tasks_are_seeded_and_say_what_they_claim(chromium, blank):
     with _open(chromium, blank) as (page, report):
         got = page.evaluate(TASKS_JS, [runtime_src(), runtime_src("runtime/tasks"), text])
         assert not report.problems(), report.describe()
-    T = 16
+    from attnbook.viz.trainer import BLOCK_SIZES
+
     for name, g in got.items():
+        T = g["T"]
+        assert T == BLOCK_SIZES[name], name
         assert g["same"], f"{name}: the same seed must give the same batch"
         chars = g["chars"]
         x, y = np.array(g["x"]).reshape(-1, T), np.array(g["y"]).reshape(-1, T)
@@ -219,10 +230,18 @@ def test_tasks_are_seeded_and_say_what_they_claim(chromium, blank):
                     assert any(ids[j] == ids[t] and ids[j + 1] == ids[t + 1] for j in range(t)), (seq, t)
             else:
                 assert seq in text and (row_y >= 0).all()
+        if (
+            name == "induction"
+        ):  # the prefix-matching key: the letter after an earlier occurrence of the current one
+            src = np.array(g["source"]).reshape(-1, T)
+            for row_x, row_s in zip(x, src, strict=True):
+                for t in np.nonzero(row_s >= 0)[0]:
+                    assert 1 <= row_s[t] <= t and row_x[row_s[t] - 1] == row_x[t], (row_x, t, row_s[t])
+            assert (src >= 0).sum() >= x.shape[0] * T // 3
 
 
 # --- the figure, on a standalone page opened from file:// ------------------------------------------------------
-# Issue 13's budgets: the copy task learned (held-out accuracy > 95%) within 10 s of training, no click waiting
+# Issue 13's budgets: the copy task learned (held-out accuracy > COPY_ACCURACY) within 10 s of training, no click waiting
 # longer than 100 ms. Wall-clock times depend on the machine's load, so they are measured and reported (printed and
 # written to test-results/trainer.json), never asserted; what is asserted is the number of steps, which the seed
 # fixes: at the README's measured 8-21 steps/s, STEP_BUDGET steps take well under 10 s.
@@ -352,8 +371,9 @@ def test_copy_is_learned_in_budget_and_clicks_stay_quick(chromium, trainer_page,
         page.evaluate(CLICK_JS)
         page.locator("button:has-text('Train')").click()
         page.wait_for_function(
-            "() => { const h = window.__attnbookLive.trainer.held; return h.acc[h.acc.length - 1] > 0.95 "
+            "(a) => { const h = window.__attnbookLive.trainer.held; return h.acc[h.acc.length - 1] > a "
             "|| h.seconds[h.seconds.length - 1] > 60 }",
+            arg=COPY_ACCURACY,
             timeout=120_000,
             polling=200,
         )
@@ -374,7 +394,7 @@ def test_copy_is_learned_in_budget_and_clicks_stay_quick(chromium, trainer_page,
         )
         assert not report.problems(), report.describe()
     held = got["held"]
-    first = next(i for i, a in enumerate(held["acc"]) if a > 0.95)
+    first = next(i for i, a in enumerate(held["acc"]) if a > COPY_ACCURACY)
     seconds, step = held["seconds"][first], held["step"][first]
     with capsys.disabled():
         print(
@@ -403,68 +423,133 @@ def test_copy_is_learned_in_budget_and_clicks_stay_quick(chromium, trainer_page,
     assert step <= STEP_BUDGET, f"copy learned at step {step} (> {STEP_BUDGET})"
 
 
-# --- chapter 11's claims about the induction task, checked in Chromium with the page's settings ------------------
-INDUCTION_JS = """async ([a, b, o]) => {
+# --- chapter 11's claims about the induction task ----------------------------------------------------------------
+SCORES_JS = """async ([a, b]) => {
   const tr = await import("data:text/javascript;base64," + a), tk = await import("data:text/javascript;base64," + b)
-  const T = 16, B = 16, task = tk.makeTask("induction", {T})
-  const out = {}
-  for (const L of [1, 2]) {
-    const cfg = {vocab_size: task.chars.length, block_size: T, d_model: 32, n_layer: L, n_head: o.heads, d_ff: 128,
-      pos: "rope", attn_only: true}
-    // as the page's trainer: model and batches from the seed, a held-out set from 2 seed + 1 (64 sequences here)
-    const m = tr.newModel(cfg, tr.initParams(cfg, o.seed)), opt = tr.newAdamW(m, {})
-    const rand = tr.splitmix32(o.seed * 2), held = tk.heldOut(task, tr.splitmix32(o.seed * 2 + 1), 64)
-    for (let s = 0; s < o.steps; s++) {
-      const bt = tk.trainBatch(task, rand, B, held)
-      tr.lossAndGrads(m, bt.x, bt.y, B, T)
-      tr.clipGradNorm(m.grads, 1)
-      tr.adamwStep(m, opt, o.lr)
-    }
-    const e = tr.evaluate(m, held.x, held.y, held.B, T), w = m.last, H = o.heads, scores = []
-    for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
-      let prev = 0, np = 0, ind = 0, ni = 0
-      for (let q = 0; q < held.B; q++) {
-        const x = held.x.subarray(q * T, q * T + T), y = held.y.subarray(q * T, q * T + T)
-        const A = (t, j) => w.layers[l].att[((q * H + h) * T + t) * T + j]
-        for (let t = 1; t < T; t++) { prev += A(t, t - 1); np++ }
-        for (let t = 0; t < T; t++) {
-          if (y[t] < 0) continue
-          let j = t - 1
-          while (j >= 0 && x[j] !== x[t]) j--  // the latest earlier occurrence of the current letter
-          if (j >= 0) { ind += A(t, j + 1); ni++ }  // weight on the letter that followed it
-        }
-      }
-      scores.push({layer: l + 1, head: h + 1, prev: prev / np, induction: ind / ni})
-    }
-    out[L] = {acc: e.correct / e.count, loss: e.loss, scores}
-  }
-  return out
+  const T = tk.TASK_WINDOWS.induction, task = tk.makeTask("induction", {T}), H = 2
+  const cfg = {vocab_size: 26, block_size: T, d_model: 32, n_layer: 2, n_head: H, d_ff: 128, pos: "alibi", attn_only: true}
+  const p = tr.initParams(cfg, 5)
+  for (const k of Object.keys(p)) if (k.includes("w_qkv")) p[k] = p[k].map((v) => v * 60)  // sharp, unequal maps
+  const m = tr.newModel(cfg, p), held = tk.heldOut(task, tr.splitmix32(9), 6)
+  tr.forward(m, held.x, held.B, T)
+  const s = tk.headScores(m.last.layers.map((l) => l.att), held, H)
+  return {att: m.last.layers.map((l) => Array.from(l.att)), source: Array.from(held.source), B: held.B, T,
+    prev: Array.from(s.prev), induction: Array.from(s.induction)}
 }"""
 
 
 @pytest.mark.browser
-def test_chapter_11_induction_two_layers_against_one(chromium, blank, capsys):
-    """Chapter 11's sentences on the induction task, with the settings it suggests (INDUCTION_SETTINGS)."""
-    from attnbook.viz.trainer import INDUCTION_SETTINGS as S
+def test_head_scores_are_attnbook_analysis_scores(chromium, blank):
+    """The page's head scores (runtime/tasks.mjs headScores) are attnbook.analysis's, on the same attention maps."""
+    from attnbook.analysis import prefix_matching_score, previous_token_score
 
-    opts = {"steps": S["steps"], "seed": S["seed"], "heads": S["n_head"], "lr": float(S["lr"])}
-    assert S["pos"] == "rope" and S["task"] == "induction"  # what INDUCTION_JS runs
     with _open(chromium, blank) as (page, report):
-        got = page.evaluate(INDUCTION_JS, [runtime_src(), runtime_src("runtime/tasks"), opts])
+        g = page.evaluate(SCORES_JS, [runtime_src(), runtime_src("runtime/tasks")])
         assert not report.problems(), report.describe()
-    one, two = got["1"], got["2"]
+    B, T = g["B"], g["T"]
+    maps = np.array(g["att"]).reshape(2, B, 2, T, T)  # (L, W, H, T, T)
+    source = np.array(g["source"]).reshape(B, T)
+    np.testing.assert_allclose(np.array(g["prev"]), previous_token_score(maps).ravel(), atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(g["induction"]), prefix_matching_score(maps, source).ravel(), atol=1e-6
+    )
+    assert np.ptp(g["prev"]) > 0.01, "the maps must differ between heads for the comparison to mean anything"
+
+
+RUN_SETTINGS_JS = """async ([a, b, c, runs]) => {
+  const tr = await import("data:text/javascript;base64," + a), tk = await import("data:text/javascript;base64," + b)
+  const fm = await import("data:text/javascript;base64," + c)
+  return runs.map((o) => fm.trainRun(tr, tk, o))
+}"""
+
+
+@pytest.mark.browser
+def test_chapter_11_induction_heads_form_with_two_layers_not_one(chromium, blank, capsys):
+    """Chapter 11's induction claims, with the preset (INDUCTION_SETTINGS, seed 0, its steps): the page's training
+    loop (runtime/formation.mjs) in Chromium gives the very log Node gives the chapter (trainer_run), and in it a
+    layer-1 head passes PREV_THRESHOLD (previous-token score) no later than a layer-2 head passes INDUCTION_THRESHOLD
+    (prefix-matching), both within the steps, while one layer ends ACC_MARGIN lower and below INDUCTION_THRESHOLD."""
+    from attnbook.viz.trainer import (
+        ACC_MARGIN,
+        INDUCTION_SETTINGS,
+        INDUCTION_THRESHOLD,
+        PREV_THRESHOLD,
+        formation,
+        trainer_run,
+    )
+
+    S = INDUCTION_SETTINGS
+    node = [trainer_run(S), trainer_run(S | {"n_layer": 1})]
+    runs = [
+        {k: S[k] for k in ("task", "n_head", "d_model", "pos", "seed", "steps")}
+        | {"n_layer": L, "lr": float(S["lr"]), "batch_size": 16, "n_held": 32, "eval_every": 10, "text": ""}
+        for L in (2, 1)
+    ]
+    with _open(chromium, blank) as (page, report):
+        got = page.evaluate(
+            RUN_SETTINGS_JS,
+            [runtime_src(), runtime_src("runtime/tasks"), runtime_src("runtime/formation"), runs],
+        )
+        assert not report.problems(), report.describe()
+    for mine, theirs in zip(got, node, strict=True):
+        assert mine["step"] == theirs["step"]
+        np.testing.assert_allclose(mine["acc"], theirs["acc"], atol=1e-12)
+        np.testing.assert_allclose(mine["prev"], theirs["prev"], atol=1e-9)
+    f = formation(got[0], got[1], S["n_head"])
     with capsys.disabled():
-        print(f"\ninduction after {opts['steps']} steps: 1 layer {one['acc']:.3f}, 2 layers {two['acc']:.3f}")
-        for s in one["scores"] + two["scores"]:
-            print(f"  {s}")
-    layer2 = [s for s in two["scores"] if s["layer"] == 2]
-    layer1 = [s for s in two["scores"] if s["layer"] == 1]
-    # "the two-layer model's held-out accuracy passes what one layer reaches"
-    assert two["acc"] >= one["acc"] + 0.1, (one["acc"], two["acc"])
-    # "a head of layer 2 comes to attend to the letter after an earlier occurrence of the current one"
-    assert max(s["induction"] for s in layer2) >= max(s["induction"] for s in one["scores"]) + 0.1
-    # "the layer-1 heads do not form one crisp previous-token diagonal here"
-    assert max(s["prev"] for s in layer1) < 0.5
+        print(
+            f"\ninduction preset: previous-token >= {PREV_THRESHOLD} at step {f.prev_step}, induction >= "
+            f"{INDUCTION_THRESHOLD} at step {f.induction_step}; accuracy 2 layers {f.acc2:.3f}, 1 layer {f.acc1:.3f}; "
+            f"1-layer best induction {f.induction1:.2f}"
+        )
+    assert f.prev_step is not None and f.induction_step is not None, f
+    assert f.prev_step <= f.induction_step <= S["steps"], f
+    i = f.steps.index(f.prev_step)
+    assert f.prev[i] >= PREV_THRESHOLD and max(got[0]["prev"][i - 1][: S["n_head"]]) < PREV_THRESHOLD
+    assert f.acc2 >= f.acc1 + ACC_MARGIN, f
+    assert f.induction1 < INDUCTION_THRESHOLD, f
+
+
+@pytest.mark.browser
+def test_preset_button_trains_chapter_8s_induction_in_the_page(chromium, trainer_page, capsys):
+    """One click sets chapter 8's induction; Train; the page's head-score curves are the Node run's at every step."""
+    from attnbook.viz.trainer import INDUCTION_SETTINGS as S
+    from attnbook.viz.trainer import formation, trainer_run
+
+    two = trainer_run(S)
+    f = formation(two, trainer_run(S | {"n_layer": 1}), S["n_head"])
+    until = f.induction_step
+    with _open(chromium, trainer_page) as (page, report):
+        ready(page)
+        page.locator('button:has-text("Chapter 8\'s induction")').click()
+        page.wait_for_function(
+            '() => window.__attnbookLive.trainer.notice.startsWith("Chapter 8\'s induction")'
+        )
+        for key, w in (("task", "task"), ("n_layer", "layers"), ("n_head", "heads"), ("pos", "pos")):
+            assert str(model_value(page, f"trainer-{w}", "value")) == str(S[key]), key
+        got = play_until(page, until, timeout_s=240)
+        held = page.evaluate("() => window.__attnbookLive.trainer.held")
+        shown = model_value(page, "trainer-held", "data")
+        assert not report.problems(), report.describe()
+    n = len(held["step"])
+    assert held["step"] == two["step"][:n] and held["step"][-1] >= until
+    np.testing.assert_allclose(held["acc"], two["acc"][:n], atol=1e-12)
+    np.testing.assert_allclose(held["prev"], two["prev"][:n], atol=1e-9)
+    np.testing.assert_allclose(shown["prev"], [max(r[: S["n_head"]]) for r in two["prev"][:n]], atol=1e-9)
+    np.testing.assert_allclose(
+        shown["induction"], [max(r[S["n_head"] :]) for r in two["induction"][:n]], atol=1e-9
+    )
+    seconds = held["seconds"][two["step"].index(until)]
+    with capsys.disabled():
+        print(
+            f"\npage, induction preset: both heads formed by step {until} after {seconds:.1f} s of training "
+            f"({until / seconds:.1f} steps/s, readout {got['rate']})"
+        )
+    results = Path(__file__).resolve().parents[2] / "test-results"
+    results.mkdir(exist_ok=True)
+    (results / "trainer_induction.json").write_text(
+        json.dumps({"formed_step": until, "seconds": seconds, "steps_per_s": until / seconds}, indent=1)
+    )
 
 
 @pytest.mark.browser

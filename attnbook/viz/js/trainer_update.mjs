@@ -8,15 +8,18 @@
 //   - the learning rate applies from the next step (the run goes on);
 //   - Train / Pause (a toggle) runs the loop: steps in chunks of about CHUNK_MS, then the page gets the thread back
 //     (setTimeout), so a click never waits for more than one chunk; the views are redrawn every DRAW_MS;
-//   - One step: exactly one step (pausing the loop first), then a redraw.
+//   - One step: exactly one step (pausing the loop first), then a redraw;
+//   - "Chapter 8's induction" sets the settings widgets to the payload's preset (attnbook.viz.trainer's
+//     INDUCTION_SETTINGS) and starts a new model once (the widgets' own change events then find nothing changed).
 // Training is deterministic: batches come from a generator seeded by the seed, held-out loss is measured every
 // eval_every steps on a fixed held-out set, so the same seed gives the same curve whatever the timing.
 // window.__attnbookLive[<figure name>] exposes the run for the tests: step, the curves, the held-out log with the
-// training time at each point (seconds while playing), steps per second.
+// training time at each point (seconds while playing), steps per second, and every head's previous-token and
+// induction (prefix-matching) scores on the held-out set at each point (runtime/tasks.mjs headScores).
 import {describe, field, plain, setColumns, textRows} from "./lib.mjs"
 import {adamwStep, clipGradNorm, evaluate, forward, headGradNorms, initParams, lossAndGrads, newAdamW, newModel,
   splitmix32} from "./runtime/train.mjs"
-import {heldOut, makeTask, trainBatch} from "./runtime/tasks.mjs"
+import {headScores, heldOut, makeTask, TASK_WINDOWS, trainBatch} from "./runtime/tasks.mjs"
 
 const CHUNK_MS = 12, DRAW_MS = 100, MAX_SLOTS = 8, SLOT_HEADS = 4
 const SHOWN = {"\n": "⏎", " ": "␣"}
@@ -67,7 +70,7 @@ const settingsOf = (w) => ({task: w.task.value, n_layer: +w.layers.value, n_head
 
 // A new run from the widgets' settings: model and optimizer from the seed, the task's held-out set and probe.
 const build = (w) => {
-  const s = settingsOf(w), base = S.settings, T = base.block_size
+  const s = settingsOf(w), base = S.settings, T = TASK_WINDOWS[s.task]
   const task = makeTask(s.task, {T, text: S.text})
   const cfg = {vocab_size: task.chars.length, block_size: T, d_model: s.d_model, n_layer: s.n_layer,
     n_head: s.n_head, d_ff: 4 * s.d_model, pos: s.pos, attn_only: true}
@@ -76,8 +79,13 @@ const build = (w) => {
   const probe = {x: held.x.subarray(0, T), y: held.y.subarray(0, T)}
   S.run = {s, task, cfg, model, opt: newAdamW(model, {beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01}),
     rand: splitmix32(s.seed * 2), held, probe, step: 0, train: {step: [], loss: []},
-    heldLog: {step: [], loss: [], acc: [], seconds: []}, grads: new Float64Array(cfg.n_layer * cfg.n_head),
+    heldLog: {step: [], loss: [], acc: [], seconds: [], prev: [], induction: [], prevBest: [], inductionBest: []},
+    grads: new Float64Array(cfg.n_layer * cfg.n_head),
     trainSeconds: 0, rate: null, rateMark: null}
+  for (const plot of S.args.plots) {  // the attention maps' axes: T keys, T queries (query 0 at the top)
+    if (plot.x_range.end !== T - 0.5) plot.x_range.end = T - 0.5
+    if (plot.y_range.start !== T - 0.5) plot.y_range.start = T - 0.5
+  }
   measure()
 }
 
@@ -87,6 +95,13 @@ const measure = () => {
   r.heldLog.loss.push(e.loss)
   r.heldLog.acc.push(e.count ? e.correct / e.count : 0)
   r.heldLog.seconds.push(r.trainSeconds)
+  // every head's scores on the held-out set (the attention of the pass just made); the curves show the best head
+  // of layer 1 at previous-token and the best head of the last layer at induction
+  const {n_layer: L, n_head: H} = r.cfg, sc = headScores(r.model.last.layers.map((l) => l.att), r.held, H)
+  r.heldLog.prev.push(Array.from(sc.prev))
+  r.heldLog.induction.push(sc.induction ? Array.from(sc.induction) : null)
+  r.heldLog.prevBest.push(Math.max(...sc.prev.subarray(0, H)))
+  r.heldLog.inductionBest.push(sc.induction ? Math.max(...sc.induction.subarray((L - 1) * H)) : NaN)
 }
 
 // One update: loss and gradients, each head's gradient norm (before clipping), clipping, AdamW.
@@ -118,7 +133,8 @@ const draw = (parts = ALL) => {
       .forEach((t, i) => status.put(STATUS_AT[i][0], STATUS_AT[i][1], t, i === 0 ? "bold" : "normal"))
     setColumns(sources.status, status.columns)
     setColumns(sources.train, {step: r.train.step.slice(), loss: r.train.loss.slice()})
-    setColumns(sources.held, {step: r.heldLog.step.slice(), loss: r.heldLog.loss.slice(), acc: r.heldLog.acc.slice()})
+    setColumns(sources.held, {step: r.heldLog.step.slice(), loss: r.heldLog.loss.slice(), acc: r.heldLog.acc.slice(),
+      prev: r.heldLog.prevBest.slice(), induction: r.heldLog.inductionBest.slice()})
   }
   const w = forward(r.model, r.probe.x, 1, T)  // the probe, one sequence: cheap
   // attention of every head on the probe; slot l * 4 + h
@@ -138,7 +154,7 @@ const draw = (parts = ALL) => {
     }
     setColumns(sources.grad, {x, norm})
     // the probe: input, target and the model's guess at every position
-    const {columns, put} = textRows(), chars = r.task.chars, V = r.cfg.vocab_size, X0 = 70, DX = 30
+    const {columns, put} = textRows(), chars = r.task.chars, V = r.cfg.vocab_size, X0 = 70, DX = T > 16 ? 15 : 30
     put(4, -44, "input", "bold")
     put(4, -64, "target", "bold")
     put(4, -84, "guess", "bold")
@@ -158,8 +174,11 @@ const draw = (parts = ALL) => {
       put(cx, -84, label(chars[arg]), y >= 0 ? "bold" : "normal", "center", y < 0 ? MUTED : ok ? RIGHT : WRONG)
     }
     setColumns(sources.probe, columns)
+    const ind = last(r.heldLog.inductionBest)
     describe(texts.description, `Step ${r.step} of a ${L}-layer, ${H}-head model on the ${r.s.task} task; ` +
-      `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%; probe ${right} of ${scored} right.`)
+      `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%; probe ${right} of ${scored} right; ` +
+      `best previous-token score in layer 1 ${fixed(last(r.heldLog.prevBest), 2)}` +
+      (Number.isFinite(ind) ? `, best induction score in layer ${L} ${fixed(ind, 2)}.` : "."))
   }
   const playLabel = S.playing ? "Pause" : "▶ Train"
   if (widgets.play.label !== playLabel) widgets.play.label = playLabel
@@ -218,24 +237,45 @@ export default ({payload, widgets, sources, att, plots, texts}, obj) => {
       playing: false, timer: null, lastDraw: null, resumed: null, queued: null, pageMs: 0,
       log: (window.__attnbookLive[name] = {draws: 0, resets: 0, stepMs: 0, drawMs: 0})}
   }
+  if (S.presetting) return
   S.args = {widgets, sources, att, plots, texts}
   S.lr = +widgets.lr.value
+  if (S.lrNoticed === undefined) S.lrNoticed = S.lr
   if (obj?.event_name === "button_click") obj = obj.origin  // the button clicked
-  const changed = Object.keys(STRUCTURAL).find((k) => obj === widgets[k])
-  if (S.run === null || changed || obj === widgets.reset) {
+  if (obj === widgets.preset) {
+    // S.presetting: a change event these assignments fire at once is ignored (the click builds the run below)
+    const p = S.settings.preset, set = (k, v) => { if (widgets[k].value !== v) widgets[k].value = v }
+    S.presetting = true
+    set("task", p.task)
+    set("layers", String(p.n_layer))
+    set("heads", String(p.n_head))
+    set("width", String(p.d_model))
+    set("pos", p.pos)
+    set("lr", p.lr)
+    set("seed", p.seed)
+    S.presetting = false
+    S.lr = S.lrNoticed = +widgets.lr.value
+  }
+  // a structural widget whose value the run already has (set by the preset, whose click built the run) changes nothing
+  const same = (a, b) => Object.keys(a).every((k) => k === "lr" || a[k] === b[k])
+  let changed = Object.keys(STRUCTURAL).find((k) => obj === widgets[k])
+  if (changed && S.run && same(settingsOf(widgets), S.run.s)) changed = undefined
+  if (S.run === null || changed || obj === widgets.reset || obj === widgets.preset) {
     const was = S.run ? S.run.step : 0
     build(widgets)
     S.log.resets += 1
     const r = S.run
     if (S.log.resets === 1) setNotice(sources.notice, "A new model, not trained yet: press Train or One step.")
     else {
-      const head = `${changed ? `New ${STRUCTURAL[changed]}` : "Reset"}: a new model`
+      const what = obj === widgets.preset ? "Chapter 8's induction" : changed ? `New ${STRUCTURAL[changed]}` : "Reset"
+      const head = `${what}: a new model`
       setNotice(sources.notice, `${head} (${r.cfg.n_layer} layer${r.cfg.n_layer > 1 ? "s" : ""} × ${r.cfg.n_head} ` +
         `head${r.cfg.n_head > 1 ? "s" : ""}, width ${r.cfg.d_model}, ${r.s.pos} positions, ${r.s.task} task, seed ` +
         `${r.s.seed}), training restarted from step 0 (the old run stopped at step ${was}).`, head.length)
     }
-  } else if (obj === widgets.lr) {
+  } else if (obj === widgets.lr && S.lr !== S.lrNoticed) {
     setNotice(sources.notice, `Learning rate ${widgets.lr.value} from step ${S.run.step + 1} on (the run goes on).`)
+    S.lrNoticed = S.lr
   } else if (S.log.resets === 1 && S.run.step === 0 && (obj === widgets.step || obj === widgets.play)) {
     setNotice(sources.notice, "")  // the run starts: the "not trained yet" notice goes
   }

@@ -7,16 +7,22 @@
 // of the loss and the accuracy).
 //   copy, reverse, sort: n random symbols of "abcdefghij", then "|", then the same symbols copied, reversed or
 //     sorted; only the answer after "|" is scored. T = 2n.
-//   induction: chapter 8's repeated random sequences: segments of 3 to 5 distinct random letters of a..z, each
-//     written three times, in a window that starts anywhere. Scored: the letters that repeat and whose previous
-//     letter already occurred in the window with this one after it, so that an induction head (find the earlier
-//     occurrence of the current letter, predict the letter that followed it) gets them right; the copy sits at a
-//     different distance every time, so "look m positions back" does not work.
+//   induction: chapter 8's repeated random letters (attnbook.experiments.induction.repeated_text): segments of 6 to
+//     10 random letters of a..z (a letter may recur in a segment), each written three times, in a window that starts
+//     anywhere; T = 32 (TASK_WINDOWS). Scored as chapter 8's WindowRoles.repeat: a target in a later copy of its
+//     segment, not the first letter of the second copy, whose earlier occurrence (one segment length back) is in
+//     the window, so that an induction head (find the earlier occurrence of the current letter, predict the letter
+//     that followed it) gets it right; the copy sits at a different distance every time, so "look m positions
+//     back" does not work. Each sequence also carries `source` (WindowRoles.source): the key an induction head
+//     should attend from each query, -1 where there is none.
 //   text: windows of T + 1 characters of the given text; every position is scored. The last tenth of the text
 //     is held out.
 // The held-out set is fixed by the seed; training sequences equal to a held-out one are drawn again (toy tasks).
 
 export const TASK_NAMES = ["copy", "reverse", "sort", "induction", "text"]
+// The window length T of each task in the page (attnbook.viz.trainer.BLOCK_SIZES): chapter 8's windows for induction.
+export const TASK_WINDOWS = {copy: 16, reverse: 16, sort: 16, induction: 32, text: 16}
+const SEGMENT = [6, 10], COPIES = 3  // chapter 8's InductionSetup: min_len, max_len, copies
 const SYMBOLS = "abcdefghij", SEP = "|", LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 const int = (rand, n) => Math.floor(rand() * n)
@@ -54,19 +60,29 @@ export const makeTask = (name, {T = 16, text = ""} = {}) => {
     }}
   }
   if (name === "induction") {
+    if (T < COPIES * SEGMENT[0]) throw new Error(`the induction task needs T >= ${COPIES * SEGMENT[0]}, got ${T}`)
     return {name, chars: LETTERS, T, draw: (rand) => {
-      // segments of m = 3..5 distinct random letters, each written three times, from a random start
-      const seq = [], scored = [], start = int(rand, 15)
+      // segments of m random letters, each written COPIES times; for every stream position its segment's length,
+      // which copy it is in and its offset in the copy
+      const seq = [], len = [], copy = [], offset = [], start = int(rand, 2 * SEGMENT[1])
       while (seq.length < start + T + 1) {
-        const m = 3 + int(rand, 3), s = distinct(rand, LETTERS.length, m)
-        for (let c = 0; c < 3; c++) s.forEach((id, o) => {
+        const m = SEGMENT[0] + int(rand, SEGMENT[1] - SEGMENT[0] + 1)
+        const s = Array.from({length: m}, () => int(rand, LETTERS.length))
+        for (let c = 0; c < COPIES; c++) s.forEach((id, o) => {
           seq.push(id)
-          scored.push(c >= 1 && (o > 0 || c >= 2) ? m : 0)  // the letter m back, and the one before it, repeat
+          len.push(m)
+          copy.push(c)
+          offset.push(o)
         })
       }
       const x = Int32Array.from(seq.slice(start, start + T)), y = Int32Array.from(seq.slice(start + 1, start + T + 1))
-      for (let t = 0; t < T; t++) if (!(scored[start + t + 1] && t - scored[start + t + 1] >= 0)) y[t] = -1
-      return {x, y}
+      const source = new Int32Array(T)
+      for (let t = 0; t < T; t++) {
+        const p = start + t, j = p + 1
+        source[t] = copy[p] >= 1 && t - len[p] >= 0 ? t - len[p] + 1 : -1
+        if (!(copy[j] >= 1 && (offset[j] >= 1 || copy[j] >= 2) && t - len[j] >= 0)) y[t] = -1
+      }
+      return {x, y, source}
     }}
   }
   const chars = [...new Set(text)].sort().join("")
@@ -79,14 +95,16 @@ export const makeTask = (name, {T = 16, text = ""} = {}) => {
   return {name, chars, T, draw: (rand) => window(rand, 0, cut), drawHeldOut: (rand) => window(rand, cut, ids.length)}
 }
 
-// n sequences stacked into one batch {x, y: Int32Array(n T), B: n, T}.
+// n sequences stacked into one batch {x, y: Int32Array(n T), B: n, T}, and source (n T) if the task has it.
 const stack = (seqs, T) => {
   const x = new Int32Array(seqs.length * T), y = new Int32Array(seqs.length * T)
+  const source = seqs[0].source ? new Int32Array(seqs.length * T) : null
   seqs.forEach((s, i) => {
     x.set(s.x, i * T)
     y.set(s.y, i * T)
+    if (source) source.set(s.source, i * T)
   })
-  return {x, y, B: seqs.length, T}
+  return {x, y, source, B: seqs.length, T}
 }
 
 // The held-out batch (n sequences, drawn with `rand`) and a set of their keys to keep out of training.
@@ -110,4 +128,27 @@ export const trainBatch = (task, rand, B, held) => {
     if (!held.keys.has(s.x.join(","))) seqs.push(s)
   }
   return stack(seqs, task.T)
+}
+
+// Every head's previous-token score and prefix-matching (induction) score on a batch, from the attention of each
+// layer (att[l] (B, H, T, T) row-major, as runtime/train.mjs's workspace): attnbook.analysis.previous_token_score
+// (the mean weight from each query i >= 1 to key i - 1) and prefix_matching_score (the mean weight from each query
+// with source >= 0 to its source key; null without a source). Returns {prev, induction}, each (L, H) row-major.
+export const headScores = (att, batch, H) => {
+  const {B, T, source} = batch, L = att.length, prev = new Float64Array(L * H)
+  const induction = source ? new Float64Array(L * H) : null
+  let n = 0
+  if (source) for (let i = 0; i < B * T; i++) if (source[i] >= 0) n++
+  for (let l = 0; l < L; l++)
+    for (let h = 0; h < H; h++) {
+      let p = 0, q = 0
+      for (let b = 0; b < B; b++) {
+        const o = (b * H + h) * T * T
+        for (let i = 1; i < T; i++) p += att[l][o + i * T + i - 1]
+        if (source) for (let i = 0; i < T; i++) if (source[b * T + i] >= 0) q += att[l][o + i * T + source[b * T + i]]
+      }
+      prev[l * H + h] = p / (B * (T - 1))
+      if (source) induction[l * H + h] = n ? q / n : 0
+    }
+  return {prev, induction}
 }

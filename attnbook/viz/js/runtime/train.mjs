@@ -6,7 +6,8 @@
 // Twin of attnbook.model (forward, backward, loss with ignore_index) and attnbook.optim (clip_grad_norm, AdamW with
 // nanoGPT's decay rule: matrices decay, biases and norm gains do not) for the configurations the page trains:
 // Pre-LN blocks with LayerNorm (eps 1e-5) and biases, causal attention, an untied output head, positions "learned",
-// "sinusoidal", "rope" or "none", with or without a GeLU (tanh) MLP (attn_only). Parameter names, shapes and
+// "sinusoidal", "rope", "alibi" (attnbook.positional.alibi_bias: -slope_h (i - j) added to the scaled scores, the
+// slopes of alibi_slopes) or "none", with or without a GeLU (tanh) MLP (attn_only). Parameter names, shapes and
 // layout are attnbook.model's (flat row-major arrays, "blocks.0.attn.w_qkv" is (C, 3C) with q, k, v side by side
 // and the heads side by side in each), so the same weights can be given to both; the browser tests check that
 // gradients agree to 1e-4 (relative) and 50 AdamW steps to 1e-3 in loss.
@@ -56,9 +57,17 @@ export const trainConfig = (c) => {
   const cfg = {vocab_size: 11, block_size: 16, d_model: 32, n_layer: 2, n_head: 4, d_ff: 128, pos: "learned",
     attn_only: true, ...c}
   if (cfg.d_model % cfg.n_head) throw new Error(`n_head ${cfg.n_head} must divide d_model ${cfg.d_model}`)
-  if (!["learned", "sinusoidal", "rope", "none"].includes(cfg.pos)) throw new Error(`unknown pos "${cfg.pos}"`)
+  if (!["learned", "sinusoidal", "rope", "alibi", "none"].includes(cfg.pos)) throw new Error(`unknown pos "${cfg.pos}"`)
   if (cfg.pos === "rope" && (cfg.d_model / cfg.n_head) % 2) throw new Error("rope needs an even head dimension")
   return cfg
+}
+
+// ALiBi's slope of each head, attnbook.positional.alibi_slopes: 2^(-8k/n) for k = 1..n with n the largest power of
+// two <= H, then every other slope of 2n heads.
+export const alibiSlopes = (H) => {
+  const pow = (n) => Array.from({length: n}, (_, k) => 2 ** ((-8 * (k + 1)) / n))
+  const p = 2 ** Math.floor(Math.log2(H))
+  return Float64Array.from([...pow(p), ...pow(2 * p).filter((_, i) => i % 2 === 0).slice(0, H - p)])
 }
 
 // [name, shape] pairs in attnbook.model.param_shapes order (norm "layernorm", block "pre", bias, untied head).
@@ -108,6 +117,7 @@ export const newModel = (config, params) => {
   const invFreq = (n) => Float64Array.from({length: n / 2}, (_, i) => 10000 ** (-(2 * i) / n))
   return {cfg, C, H, D, V: cfg.vocab_size, F: cfg.d_ff, L: cfg.n_layer, shapes, params: p, grads: g,
     peFreq: cfg.pos === "sinusoidal" ? invFreq(C) : null, ropeFreq: cfg.pos === "rope" ? invFreq(D) : null,
+    slopes: cfg.pos === "alibi" ? alibiSlopes(H) : null,
     work: new Map(), last: null}
 }
 
@@ -299,7 +309,8 @@ export const forward = (model, ids, B, T) => {
     }
     const q = s.qkv, att = s.att, y = s.y, row = w.row
     for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++)
+      for (let h = 0; h < H; h++) {
+        const slope = model.slopes ? model.slopes[h] : 0  // ALiBi: a constant bias, so backward is unchanged
         for (let i = 0; i < T; i++) {
           const qi = (b * T + i) * 3 * C + h * D
           let max = -Infinity
@@ -307,7 +318,7 @@ export const forward = (model, ids, B, T) => {
             const kj = (b * T + j) * 3 * C + C + h * D
             let dot = 0
             for (let d = 0; d < D; d++) dot += q[qi + d] * q[kj + d]
-            row[j] = dot * scale
+            row[j] = dot * scale - slope * (i - j)
             if (row[j] > max) max = row[j]
           }
           let sum = 0
@@ -323,6 +334,7 @@ export const forward = (model, ids, B, T) => {
           }
           for (let d = 0; d < D; d++) y[yo + d] = acc[d]
         }
+      }
     mm(y, N, C, P[`${p}attn.w_o`], C, P[`${p}attn.b_o`], w.tmp, acc)
     for (let i = 0; i < N * C; i++) x[i] += w.tmp[i]
     if (!cfg.attn_only) {
