@@ -15,6 +15,7 @@ from attnbook.experiments.own_text import OwnTextModel, reference
 from attnbook.sample import next_token_distribution
 from attnbook.viz.core import js_module
 from attnbook.viz.own_text import (
+    HEAT_LABELS,
     LINE_MIN,
     N_PREDICT,
     N_TOP,
@@ -110,6 +111,19 @@ def test_view_is_numpys_model(st):
     assert v["stream-mapper"]["high"] == -v["stream-mapper"]["low"] == np.abs(vec).max()
     shown_char = {" ": "␣"}.get("the cat sees"[pos], "the cat sees"[pos])
     assert v["caption"]["text"].startswith(f"Position {pos} “{shown_char}”: next “")
+
+
+@pytest.mark.parametrize("n", [HEAT_LABELS, HEAT_LABELS + 1])
+def test_the_heatmap_labels_its_characters_only_while_its_columns_are_wide_enough(n):
+    cfg = ModelConfig(vocab_size=len(CHARS), block_size=64, d_model=8, n_layer=1, n_head=2, d_ff=16)
+    m = OwnTextModel(model.init_params(cfg, 0), cfg, TrainConfig(), CharTokenizer(CHARS), 0, {}, {}, {})
+    text = ("the cat sees the dog. " * 3)[:n]
+    v = payload(m, reference(m.params, cfg, CHARS, [text])).view(state(position=0))
+    assert (
+        len(v["chars"]["char"]) == len(v["flow-chars"]["char"]) == n
+    )  # the lines and the end-to-end picture
+    # up to HEAT_LABELS characters the range spans HEAT_LABELS positions; one more and it spans 64
+    assert v["heat-chars"] == (v["chars"] if n <= HEAT_LABELS else {"x": [], "y": [], "char": []})
 
 
 def test_caption_names_what_follows_and_marks_it_green():

@@ -1023,15 +1023,19 @@ def attention_columns(A: np.ndarray, line_min: float, color) -> dict:
     }
 
 
-def attention_views(name: str, chars, cells, links, *, size: int = 360, title: str | None = None):
+def attention_views(
+    name: str, chars, cells, links, *, size: int = 360, title: str | None = None, heat_chars=None
+):
     """One head's attention over a typed text, drawn twice: a heatmap (queries down, keys across, masked keys grey,
     hover for the weight; named ``<name>-attention``, its mapper ``<name>-attention-mapper``) and BertViz-style lines
     from each query at the top to the keys it reads at the bottom, darker for more weight (``<name>-lines``).
 
     Sources (a callback fills them, e.g. with ``attentionColumns``): ``chars`` (x, y, char: the labels), ``cells``
-    (an :func:`image_source`), ``links`` (x0 key, x1 query, weight, color). Returns ``(heat, lines)``; a callback sets
-    their x/y ranges to the text's length."""
+    (an :func:`image_source`), ``links`` (x0 key, x1 query, weight, color); ``heat_chars``, if given, the heatmap's
+    own labels (a callback may leave it empty where the heatmap's columns are too narrow to read them), else
+    ``chars``. Returns ``(heat, lines)``; a callback sets their x/y ranges to the text's length."""
     check_name(name)
+    heat_chars = chars if heat_chars is None else heat_chars
     heat = diagram_figure(
         name=f"{name}-attention",
         width=size,
@@ -1042,9 +1046,15 @@ def attention_views(name: str, chars, cells, links, *, size: int = 360, title: s
     )
     mapper = color_mapper(f"{name}-attention-mapper")
     heat.add_tools(hover(image_cells(heat, cells, mapper), ("weight", "@image{0.000}")))
-    heat.text("x", 0.9, "char", source=chars, text_align="center", text_font_size="8pt")
+    heat.text("x", 0.9, "char", source=heat_chars, text_align="center", text_font_size="8pt")
     heat.text(
-        -1.1, "y", "char", source=chars, text_align="center", text_baseline="middle", text_font_size="8pt"
+        -1.1,
+        "y",
+        "char",
+        source=heat_chars,
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="8pt",
     )
     lines = diagram_figure(
         name=f"{name}-lines",

@@ -45,6 +45,7 @@ from .kit import (
 from .kit import text_notice as notice
 
 __all__ = [
+    "HEAT_LABELS",
     "LINE_MIN",
     "N_GENERATE",
     "N_TOP",
@@ -70,6 +71,10 @@ N_PREDICT = 5  # predictions shown for the picked position
 N_GENERATE = 80  # characters the Generate button samples
 SHOWN = SHOWN_CHARS  # how characters that print as nothing are drawn
 LINE_MIN = 0.05  # weights drawn as lines (fainter ones are near invisible; each line costs paint time)
+# The heatmap labels its rows and columns while its range spans at most this many positions: at 64 a column is
+# 5 px wide, too narrow for a character (the lines and the end-to-end picture label the same positions), and
+# 128 labels are a good part of a keystroke's painting.
+HEAT_LABELS = 32
 PICKED, OTHER, HIT = (
     "#e6550d",
     "#3182bd",
@@ -78,6 +83,12 @@ PICKED, OTHER, HIT = (
 
 
 _shown = shown_char
+
+
+def _span(T: int, block_size: int) -> int:
+    """Positions the plots' ranges span for a text of T characters: 8, 16, 32... up to the window (the range changes
+    seldom while you type: a new range makes Bokeh lay the plot out again). Twin of ``span`` in own_text_update.mjs."""
+    return min(block_size, 2 ** int(np.ceil(np.log2(max(T, 8)))))
 
 
 def _html(s: str) -> str:
@@ -126,6 +137,7 @@ class OwnTextPayload(NamedTuple):
         T, V, B = len(p.window), len(p.chars), p.config["block_size"]
         layer, head = int(state["layer"]) - 1, int(state["head"]) - 1
         pos = min(int(state["position"]), T - 1)
+        labels = {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]}
         A = p.attention[layer, head].astype(np.float64)
         att = attention_columns(A, LINE_MIN, lambda i, j: PICKED if i == pos else OTHER)
         probs = np.exp(p.log_probs.astype(np.float64))  # (T, V)
@@ -136,8 +148,9 @@ class OwnTextPayload(NamedTuple):
         rms = np.sqrt((p.stream.astype(np.float64) ** 2).mean(axis=-1))  # (S, T): size of the residual stream
         out = {
             "notice": {"text": notice(p.text, p.window, p.folded, p.skipped, p.n_skipped, p.n_cut, B)},
-            "chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
-            "flow-chars": {"x": np.arange(T), "y": -np.arange(T), "char": [_shown(c) for c in p.window]},
+            "chars": labels,
+            "heat-chars": labels if _span(T, B) <= HEAT_LABELS else {"x": [], "y": [], "char": []},
+            "flow-chars": labels,
             "cells": att["cells"],  # masked keys: NaN, drawn grey
             "links": att["links"],
             "next": {"char": list(p.chars), "prob": nxt},
@@ -277,7 +290,8 @@ def _sources(p: OwnTextPayload, name: str) -> dict:
     """Every source the callback fills (empty until the page's first update)."""
     return {
         "chars": empty_source(f"{name}-chars", 0, x="float", y="float", char="str"),
-        # the end-to-end picture's own copy of the labels: it is redrawn a frame after the attention (own_text_update)
+        "heat_chars": empty_source(f"{name}-heat-chars", 0, x="float", y="float", char="str"),  # HEAT_LABELS
+        # the end-to-end picture's own copy of the labels (a source shared by two plots repaints both on any change)
         "flow_chars": empty_source(f"{name}-flow-chars", 0, x="float", y="float", char="str"),
         "cells": image_source(f"{name}-cells"),
         "links": empty_source(f"{name}-links", 0, x0="float", x1="float", weight="float", color="str"),
@@ -405,7 +419,9 @@ def layout(
     w = _widgets(p, name, layer, head, temperature, top_k, position)
     w["position"].show_value = False
     src = _sources(p, name)
-    heat, lines = attention_views(name, src["chars"], src["cells"], src["links"])
+    heat, lines = attention_views(
+        name, src["chars"], src["cells"], src["links"], heat_chars=src["heat_chars"]
+    )
     model, flow_mapper = _model_plot(p, name, src)
     top, vector, predict, stream_mapper = _prediction_plots(p, name, src)
     # Fixed-height text: a Div's new text re-renders its DOM, so it changes only with the notice or a new sample.

@@ -472,11 +472,12 @@ def _p95(xs):
 
 @pytest.mark.browser
 def test_keystroke_to_updated_figure(chromium, figure_page, trained):
-    """Type 110 characters at a reader's pace: the first 64 grow the window (one position each, the cache), the
-    rest slide it (a full recompute of all 64 positions each). Times from the keydown event to the sources
-    written, to the end of the frame that paints the attention and next character (primary), and to the end of
-    the frame that paints the rest; reported with the load average, and checked against a loose bound only (the
-    machine is shared; the issue's 16 ms target is reported, not asserted)."""
+    """Issue 12's number: keystroke to updated figure at the full window. Type 110 characters at a reader's pace: the
+    first 64 grow the window (one position each, the cache), the rest slide it (a full recompute of all 64 positions
+    each). Times from the keydown event to every source written and to the end of the frame that paints them (the
+    figure updated), the forward pass alone, and the main thread's CPU time per sliding key (Chromium's
+    ThreadTime, which also counts the key's own input handling); reported with the load average, and checked
+    against a loose bound only (the machine is shared; the 16 ms target is reported, not asserted)."""
     block = trained[1].cfg.block_size
     text = (
         "the quiet girl hears the old king. the young boys follow the happy frogs. the bird sees the cats and "
@@ -491,9 +492,18 @@ def test_keystroke_to_updated_figure(chromium, figure_page, trained):
             "window.__keys.push(e.timeStamp), true) }"
         )
         n0 = len(live(page, "latency"))
-        text_box(page).press_sequentially(text, delay=60, timeout=180_000)
+        text_box(page).press_sequentially(text[:block], delay=60, timeout=180_000)
+        wait_shown(page, text[:block])
+        page.wait_for_timeout(200)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        load0 = os.getloadavg()
+        before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        text_box(page).press_sequentially(text[block:], delay=60, timeout=180_000)
         wait_shown(page, text)
         page.wait_for_timeout(200)
+        after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        load1 = os.getloadavg()
         keys = page.evaluate("() => window.__keys")
         entries = live(page, "latency")[n0:]
         assert not report.problems(), report.describe()
@@ -508,42 +518,55 @@ def test_keystroke_to_updated_figure(chromium, figure_page, trained):
     grow = [(k, e) for k, e in pairs if e["chars"] < block]
     full = [(k, e) for k, e in pairs if e["chars"] == block and e["computed"] == block]
     assert len(full) >= 30 and all(e["computed"] <= 2 for _, e in grow[1:])
+    assert all(e["painted"] is not None and e["painted"] >= e["done"] for _, e in pairs)
 
     def stats(group):
-        # primary: the attention and the next character painted; paint: the whole figure painted (the end-to-end
-        # picture and the picked position come a frame later); render: the painting frame's own work
-        upd = [
-            e["primary_done"] - k for k, e in group
-        ]  # the attention's and next character's sources written
-        first = [e["primary_painted"] - k for k, e in group if e["primary_painted"]]
-        paint = [e["painted"] - k for k, e in group if e["painted"]]
-        render = [e["primary_render_ms"] for _, e in group if e["primary_render_ms"] is not None]
         model = [e["model_ms"] for _, e in group]
+        written = [e["done"] - k for k, e in group]  # every source of the figure written
+        painted = [e["painted"] - k for k, e in group]  # ... and the frame that paints them over
+        render = [e["render_ms"] for _, e in group]  # that frame's own work
         return {
-            "n": len(upd),
+            "n": len(group),
             "model_p50": statistics.median(model),
             "model_p95": _p95(model),
-            "update_p50": statistics.median(upd),
-            "update_p95": _p95(upd),
-            "all_sources_p95": _p95([e["done"] - k for k, e in group if e["done"]]),
-            "primary_p50": statistics.median(first),
-            "primary_p95": _p95(first),
-            "primary_render_p50": statistics.median(render),
-            "primary_render_p95": _p95(render),
-            "paint_p50": statistics.median(paint),
-            "paint_p95": _p95(paint),
+            "written_p50": statistics.median(written),
+            "written_p95": _p95(written),
+            "painted_p50": statistics.median(painted),
+            "painted_p95": _p95(painted),
+            "frame_p50": statistics.median(render),
+            "frame_p95": _p95(render),
         }
 
+    n_slide = len(text) - block
+
+    def per_key(metric):  # seconds over the sliding keys -> ms per key
+        return 1000 * (after[metric] - before[metric]) / n_slide
+
+    full_stats = stats(full)
+    full_stats.update(
+        cpu_ms_per_key=per_key("ThreadTime"),
+        script_ms_per_key=per_key("ScriptDuration"),
+        style_ms_per_key=per_key("RecalcStyleDuration"),
+        layout_ms_per_key=per_key("LayoutDuration"),
+        style_recalcs_per_key=(after["RecalcStyleCount"] - before["RecalcStyleCount"]) / n_slide,
+    )
     result = {
         "cache (one position)": stats(grow),
-        f"full recompute at T={block}": stats(full),
-        "load": os.getloadavg(),
+        f"full recompute at T={block}": full_stats,
+        "target": "keystroke to painted figure, full recompute, p95 <= 16 ms (issue 12)",
+        "load": {"before": load0, "after": load1, "cpus": os.cpu_count()},
     }
     _record("latency", result)
     print(json.dumps(result, indent=1))
-    assert result[f"full recompute at T={block}"]["update_p95"] < 250, (
-        result
-    )  # a loose bound: the machine is shared
+    print(
+        f"chapter 10, keystroke -> painted figure, full recompute at T={block} ({len(full)} keys): "
+        f"p50 {full_stats['painted_p50']:.1f} ms, p95 {full_stats['painted_p95']:.1f} ms (target p95 <= 16 ms); "
+        f"sources written p50/p95 {full_stats['written_p50']:.1f}/{full_stats['written_p95']:.1f} ms; forward pass "
+        f"p50/p95 {full_stats['model_p50']:.1f}/{full_stats['model_p95']:.1f} ms; main-thread CPU "
+        f"{full_stats['cpu_ms_per_key']:.1f} ms per key; load average {load0[0]:.1f} -> {load1[0]:.1f} "
+        f"on {os.cpu_count()} cores"
+    )
+    assert full_stats["written_p95"] < 400, result  # a loose bound: the machine is shared
 
 
 def test_the_figure_weighs_under_the_page_budget(trained):

@@ -280,3 +280,22 @@ export const attentionColumns = (A, T, lineMin, color) => {
   return {cells: imageColumns(cells, T, T, -0.5, 0.5 - T),
     links: {x0: Float64Array.from(x0), x1: Float64Array.from(x1), weight: Float64Array.from(weight), color: colors}}
 }
+
+// BokehJS rewrites the text of each renderer's position stylesheet (a <style> element) at every paint, changed or
+// not, and every rewrite makes the browser recompute the plot's styles at the next read of a CSS value, which
+// BokehJS does several times a paint (the colours of titles and axes): about thirty style recalculations for one
+// keystroke in chapter 10, some 10% of its main-thread time. This makes a rewrite with the same text a no-op, for
+// the whole page (once; nothing else changes: the stylesheet already holds that text). False when this BokehJS has no
+// such stylesheet class (then nothing is changed).
+export const skipUnchangedStyleSheets = () => {
+  const proto = globalThis.Bokeh?.require?.("core/dom")?.InlineStyleSheet?.prototype
+  if (proto === undefined || typeof proto._update !== "function") return false
+  if (proto._update.attnbookSkipsUnchanged) return true
+  const write = proto._update
+  const skipping = function (css) {
+    if (this.el?.textContent !== css) write.call(this, css)
+  }
+  skipping.attnbookSkipsUnchanged = true
+  proto._update = skipping
+  return true
+}

@@ -10,15 +10,15 @@
 //   - a tap on the lines or on the end-to-end picture picks the position under it;
 //   - the Generate button (or a new seed) samples a continuation with the seed: the same seed gives the same text.
 // window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
-// each update's timing (performance.now() when its sources were written and after the next frame), for the tests
-// and the latency measurement.
-import {attentionColumns, describe, escapeHtml, field, fmt, imageColumns, setColumns, shownChar, textNotice}
-  from "./lib.mjs"
+// each update's timing (performance.now() when its sources were written and after the frame that paints them), for
+// the tests and the latency measurement.
+import {attentionColumns, describe, escapeHtml, field, fmt, imageColumns, setColumns, shownChar, skipUnchangedStyleSheets,
+  textNotice} from "./lib.mjs"
 import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
   from "./runtime/gpt.mjs"
 
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
-const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, FRAME_MS = 16
+const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, HEAT_LABELS = 32, FRAME_MS = 16
 
 const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -29,6 +29,7 @@ const ranked = (p, n) => Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - 
 let S = null  // {model, cache, chars, name, enc, pending, t0, log}: made on the first call
 
 const init = (payload) => {
+  skipUnchangedStyleSheets()
   const obj = (m) => (m instanceof Map ? Object.fromEntries(m) : m)
   const config = obj(field(payload, "config")), chars = field(payload, "chars")
   const model = loadModel(config, obj(field(payload, "weights")))
@@ -39,32 +40,48 @@ const init = (payload) => {
     lastDone: -Infinity, channel: new MessageChannel()}
 }
 
-// Redraw from the cache and the widgets (no model run). Two parts, so that a keystroke shows first what it is
-// typed for and the rest a frame later (a plot repaints whole when any of its sources changes, and painting is most
-// of an update's time, see tests/browser/test_own_text.py):
-//   PRIMARY: the notice, the attention heatmap and lines, the next-character chart;
-//   SECONDARY: the end-to-end picture, the picked position's stream and predictions, the description.
-const PRIMARY = 1, SECONDARY = 2, ALL = 3
-const show = ({widgets, sources, texts, mappers, plots}, part = ALL) => {
+// Positions the plots' ranges span: 8, 16, 32, 64 (short texts stay readable, and a range that changes makes Bokeh
+// lay the plot out again, so they change seldom: characters stay where they are while you type). Python twin:
+// attnbook.viz.own_text._span.
+const span = (T) => Math.min(S.model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+
+// Set a range only when it moves (a range that is set makes its plot repaint).
+const setRange = (r, start, end) => {
+  if (r.start !== start || r.end !== end) r.setv({start, end})
+}
+
+// Redraw from the cache and the widgets (no model run): every source of the figure, written in one task so that
+// one frame paints them all.
+const show = ({widgets, sources, texts, mappers, plots}) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
   const win = [...enc.window]
   const layer = Number(widgets.layer.value) - 1, head = Number(widgets.head.value) - 1
   const pos = Math.min(Number(widgets.position.value), T - 1)
   const idx = Float64Array.from({length: T}, (_, t) => t)
   const labels = {x: idx, y: idx.map((t) => -t), char: win.map(shown)}
-  // Ranges grow in steps (8, 16, 32, 64 positions): short texts stay readable, and a range that changes makes Bokeh
-  // lay the plot out again, so they change seldom (characters stay where they are while you type).
-  const w = Math.min(model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
-  const ranges = (list) => {
-    for (const [r, a, b] of list) {
-      r.start = a
-      r.end = b
-    }
-  }
-  if (part & PRIMARY) showPrimary({widgets, sources, texts, plots}, {T, V, win, layer, head, pos, labels, w, ranges})
-  if (!(part & SECONDARY)) return
-  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
+  const w = span(T)
+  texts.notice.text = textNotice(enc, model.cfg.block_size)
+  setColumns(sources.chars, labels)
+  setColumns(sources.heat_chars, w <= HEAT_LABELS ? labels : {x: new Float64Array(0), y: new Float64Array(0), char: []})
   setColumns(sources.flow_chars, labels)
+
+  // The attention of the chosen head: the heatmap (keys after the query are masked: NaN, drawn grey) and the lines
+  // worth drawing.
+  const att = attentionColumns(attention(model, cache, layer, head), T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
+  setColumns(sources.cells, att.cells)
+  setColumns(sources.links, att.links)
+
+  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
+  // draws from at this temperature and top-k.
+  const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
+  const next = T ? probs[T - 1] : new Float64Array(V).fill(NaN)
+  setColumns(sources.next, {char: [...chars], prob: next})
+  const top = T ? ranked(next, N_TOP) : []
+  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
+  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
+  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
+    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
+
   // The model end to end: the stream's size at every stage and position, the most likely next character.
   const rms = new Float64Array(nS * T)  // (S, T): row s is stage s, drawn at y = s
   for (let s = 0; s < nS; s++)
@@ -81,36 +98,13 @@ const show = ({widgets, sources, texts, mappers, plots}, part = ALL) => {
     prob: Float64Array.from(best, (v, t) => probs[t][v])})
   setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
   showPosition({sources, texts, mappers}, pos, probs, win)
-  const top = T ? ranked(probs[T - 1], 1) : []
   describe(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
-  ranges([[plots.model.x_range, -0.5, w - 0.5]])
+  setRange(plots.attention.x_range, -1.6, w - 0.5)
+  setRange(plots.attention.y_range, -(w - 0.5), 1.6)
+  setRange(plots.lines.x_range, -0.5, w - 0.5)
+  setRange(plots.model.x_range, -0.5, w - 0.5)
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
-}
-
-// The notice, the attention of the chosen head (heatmap and lines) and the next character.
-const showPrimary = ({widgets, sources, texts, plots}, {T, V, win, layer, head, pos, labels, w, ranges}) => {
-  const {model, cache, chars, enc} = S
-  texts.notice.text = textNotice(enc, model.cfg.block_size)
-  setColumns(sources.chars, labels)
-  const A = attention(model, cache, layer, head)  // (T, T)
-  // The heatmap (keys after the query are masked: NaN, drawn grey) and the lines worth drawing.
-  const att = attentionColumns(A, T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
-  setColumns(sources.cells, att.cells)
-  setColumns(sources.links, att.links)
-
-  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
-  // draws from at this temperature and top-k.
-  const next = T ? logSoftmax(logitsAt(model, cache, T - 1)).map(Math.exp) : new Float64Array(V).fill(NaN)
-  setColumns(sources.next, {char: [...chars], prob: next})
-  const top = T ? ranked(next, N_TOP) : []
-  const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
-  const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
-  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
-    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
-
-  ranges([[plots.attention.x_range, -1.6, w - 0.5], [plots.attention.y_range, -(w - 0.5), 1.6],
-    [plots.lines.x_range, -0.5, w - 0.5]])
 }
 
 // The picked position: its residual stream at every stage, its top predictions, the caption (the title of the
@@ -119,8 +113,7 @@ const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   const {model, cache, chars} = S, T = cache.T, C = model.C, nS = model.stages
   if (T === 0) {
     setColumns(sources.stream, image(new Float64Array(0), nS, 0, 0, 0))
-    mappers.stream.low = -1
-    mappers.stream.high = 1
+    mappers.stream.setv({low: -1, high: 1})
     setColumns(sources.predict, {x: new Float64Array(0), char: [], prob: new Float64Array(0), color: []})
     texts.caption.text = "Position: nothing to show"
     return
@@ -130,8 +123,7 @@ const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   let m = 0
   for (const v of value) m = Math.max(m, Math.abs(v))
   setColumns(sources.stream, image(value, nS, C, -0.5, 0.5 - nS))
-  mappers.stream.low = -(m || 1)
-  mappers.stream.high = m || 1
+  mappers.stream.setv({low: -(m || 1), high: m || 1})  // one change: the image and the colour bar repaint once
   const order = ranked(probs[pos], N_PREDICT), after = pos + 1 < T ? win[pos + 1] : null
   setColumns(sources.predict, {x: Float64Array.from(order.keys()), char: order.map((v) => shown(chars[v])),
     prob: Float64Array.from(order, (v) => probs[pos][v]), color: order.map((v) => (chars[v] === after ? HIT : OTHER))})
@@ -140,8 +132,7 @@ const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
 }
 
-// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw: the
-// primary part at once, the secondary part after the frame that paints it (see `show`).
+// Read the text box, bring the cache to its window (only the changed positions are computed) and redraw.
 const update = (args) => {
   const text = args.widgets.text.value_input ?? ""
   S.enc = encodeText(text, S.chars, S.model.cfg.block_size)
@@ -150,26 +141,23 @@ const update = (args) => {
   const ran = performance.now()
   const frame = {}
   requestAnimationFrame(() => (frame.start = performance.now()))  // before Bokeh's repaint (asked for in show)
-  show(args, PRIMARY)
-  const shown_ = performance.now()
+  show(args)
+  const done = performance.now()
   S.t0 = null
-  S.lastDone = shown_
-  // start: the first key not yet shown; model_ms: the forward pass; primary_done: the primary part's sources
-  // written, primary_painted: after the frame that paints them; done, painted: the same for the whole figure.
-  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: shown_ - ran,
-    primary_done: shown_, primary_painted: null, primary_render_ms: null, done: null, painted: null,
-    update_ms: null, paint_ms: null}
+  S.lastDone = done
+  // start: the first key not yet shown; model_ms: the forward pass; done: every source written; painted: after the
+  // frame that paints them; render_ms: that frame's own work (not the wait for it).
+  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: done - ran, done,
+    update_ms: done - t0, painted: null, paint_ms: null, render_ms: null}
   S.log.latency.push(entry)
   S.log.text = text
   S.log.updates += 1
-  S.awaiting.push(entry)
-  S.args = args
   // Bokeh asks for its repaint once its sources have taken the data (a few promises later), for the same frame as
   // this; a message posted from this frame runs after the whole frame, Bokeh's painting included.
   afterFrame(() => {
-    entry.primary_painted = performance.now()
-    entry.primary_render_ms = entry.primary_painted - frame.start  // the frame's work (not the wait for it)
-    if (S.awaiting.length) secondary()
+    entry.painted = performance.now()
+    entry.paint_ms = entry.painted - entry.start
+    entry.render_ms = entry.painted - frame.start
   })
 }
 
@@ -179,29 +167,6 @@ const afterFrame = (f) => requestAnimationFrame(() => {
   c.port1.onmessage = () => f()
   c.port2.postMessage(null)
 })
-
-// The secondary part, for the latest text (keys typed meanwhile are included), and the timing of every update
-// waiting for it.
-const secondary = () => {
-  const entries = S.awaiting
-  S.awaiting = []
-  show(S.args, SECONDARY)
-  const done = performance.now()
-  for (const e of entries) {
-    e.done = done
-    e.update_ms = done - e.start
-  }
-  const frame = {}
-  requestAnimationFrame(() => (frame.start = performance.now()))
-  afterFrame(() => {
-    const painted = performance.now()
-    for (const e of entries) {
-      e.painted = painted
-      e.paint_ms = painted - e.start
-      e.render_ms = painted - frame.start
-    }
-  })
-}
 
 // Sample a continuation of the current window with the seed, temperature and top-k. It is drawn in slices of about
 // a frame's work, the text shown as it grows, so a long sample never freezes the page; a new request (another
@@ -247,7 +212,6 @@ export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
       S.pending = false
       update(S.args)
     }
-    S.awaiting = []
   }
   const event = obj?.event_name
   if (event === "tap") {
