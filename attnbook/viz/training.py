@@ -353,7 +353,7 @@ def _table_html(p: ComparisonPayload) -> str:
     """An HTML table of the runs' final losses (with several seeds: the final validation loss at each, and the mean)."""
     several = len(p.seeds) > 1
     if several:
-        head = ["run", *(f"final val loss, {s}" for s in p.seeds), "mean", ""]
+        head = ["run: final validation loss at", *p.seeds, "mean", ""]
     else:
         head = ["run", "final train loss", "final val loss", "best val loss", ""]
 
