@@ -245,7 +245,12 @@ def test_comparison_view_draws_every_seed(runs, seed_runs, state):
     single = comparison_payload(runs).view(state)
     np.testing.assert_array_equal(shown["a-source"]["y"], single["a-source"]["y"])
     text = shown["table"]["text"]
-    assert "final validation loss" in text and ">seed 2<" in text and "mean" in text and text.count("<tr>") == 1 + len(runs)
+    assert (
+        "final validation loss" in text
+        and ">seed 2<" in text
+        and "mean" in text
+        and text.count("<tr>") == 1 + len(runs)
+    )
     vals = [runs["base"][1]["val_loss"][-1], *(o["base"][1]["val_loss"][-1] for o in seed_runs)]
     assert len(set(vals)) == 3 and f"{np.mean(vals):.3f}" in text and f"{vals[2]:.3f}" in text
 
