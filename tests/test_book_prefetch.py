@@ -18,11 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def conf(monkeypatch, tmp_path):
     monkeypatch.setenv("ATTNBOOK_CACHE", str(tmp_path / "runs"))
     monkeypatch.delenv("ATTNBOOK_PREFETCH", raising=False)
+    threads = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {v: os.environ.get(v) for v in threads}  # conf.py sets them; later tests must not inherit that
     spec = importlib.util.spec_from_file_location("attnbook_book_conf", ROOT / "book" / "conf.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     yield mod
     mod._stop_prefetch()
+    for var, value in saved.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
 
 
 def _app(tmp_path, mode="cache"):
