@@ -9,16 +9,22 @@ split over 2 threads sums in another order than over 1: a chapter 8 model differ
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:  # POSIX advisory locks; elsewhere two builds may train the same run at once (harmless, only slower)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 from .config import ModelConfig
 from .data import make_dataset, normalize_data_spec
@@ -30,6 +36,7 @@ __all__ = [
     "numeric_environment",
     "openblas_runtime",
     "run_key",
+    "run_lock",
     "source_hash",
 ]
 
@@ -171,6 +178,27 @@ def default_cache_dir() -> Path:
     return Path(env) if env else _PACKAGE_DIR.parent / ".cache" / "runs"
 
 
+@contextlib.contextmanager
+def run_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold the lock of the cache entry ``path`` (``<key>.lock`` beside it): one process at a time trains a run.
+
+    An exclusive ``flock`` on the lock file, waited for; the system releases it when its holder exits, even
+    when killed, so a crashed trainer never blocks the next. The empty lock file stays (it is reused).
+    Without ``fcntl`` (Windows) it does not lock.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path.with_suffix(".lock"), "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def _load(path: Path, key: str, cfg: ModelConfig, train_cfg: TrainConfig) -> TrainResult | None:
     """The cached result at ``path``, or None when it is missing, unreadable or not this run's."""
     try:
@@ -211,7 +239,8 @@ def cached_train(
     TrainResult
         ``opt_state`` is None (the optimizer state is not cached). The history round-trips exactly.
         An unreadable or mismatched cache entry is recomputed and overwritten, never returned; an
-        interrupted run is returned but not stored.
+        interrupted run is returned but not stored. While another process trains the same run (a build's
+        background prefetch, a second build), this one waits for it (:func:`run_lock`) and loads its result.
     """
     key = run_key(cfg, train_cfg, data_spec)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -219,6 +248,15 @@ def cached_train(
     cached = _load(path, key, cfg, train_cfg)
     if cached is not None:
         return cached
+    with run_lock(path):
+        cached = _load(path, key, cfg, train_cfg)  # trained by another process while we waited
+        if cached is None:
+            cached = _train_and_store(path, key, cfg, train_cfg, data_spec, progress)
+        return cached
+
+
+def _train_and_store(path: Path, key: str, cfg, train_cfg, data_spec, progress: bool) -> TrainResult:
+    """Train the run and write it to ``path`` (not when interrupted); what a later cache hit returns."""
     ds = make_dataset(data_spec)
     result = train(cfg, train_cfg, ds, progress=progress)
     if result.status == "interrupted":

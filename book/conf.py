@@ -1,6 +1,8 @@
 """Sphinx configuration of the attnbook book: myst-nb notebooks executed at build time, shipped fully offline."""
 
+import atexit
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,3 +87,59 @@ html_theme_options = {
 html_last_updated_fmt = None
 # MathJax from a local copy (attnbook_offline copies it into _static/mathjax): zero requests to a CDN.
 mathjax_path = "mathjax/tex-chtml.js"
+
+
+# --- training ahead ------------------------------------------------------------------------------------
+# Chapters execute one after another in one process each, so while chapters 1-6 run the second core idles. When
+# a chapter that trains (7, 8, 10) is to be read, start `attnbook.experiments.prefetch` beside the build: it
+# trains their runs into the run cache on the idle core, under the cache's per-run lock (a chapter that reaches
+# a run being trained waits for it and loads it). It ends with the build, also when the build fails (and with
+# the build's process, by PR_SET_PDEATHSIG). ATTNBOOK_PREFETCH=0 turns it off; its log is _build/prefetch.log.
+PREFETCH_CHAPTERS = {"chapters/07_training": 7, "chapters/08_heads": 8, "chapters/10_own_text": 10}
+_prefetch: list[subprocess.Popen] = []
+
+
+def _stop_prefetch(*_args) -> None:
+    while _prefetch:
+        proc = _prefetch.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _start_prefetch(app, env, docnames) -> None:
+    chapters = sorted((c for d, c in PREFETCH_CHAPTERS.items() if d in docnames), reverse=True)
+    if not chapters or _prefetch or os.environ.get("ATTNBOOK_PREFETCH", "1") == "0":
+        return
+    if app.config.nb_execution_mode == "off":
+        return
+    log = Path(app.outdir).parent / "prefetch.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as out:
+        cmd = [
+            sys.executable,
+            "-m",
+            "attnbook.experiments.prefetch",
+            "--parent",
+            str(os.getpid()),
+            "--chapters",
+        ]
+        _prefetch.append(
+            subprocess.Popen(
+                [*cmd, *map(str, chapters)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=BOOK.parent,
+            )
+        )
+    atexit.register(_stop_prefetch)
+
+
+def setup(app):
+    app.connect("env-before-read-docs", _start_prefetch)
+    app.connect("build-finished", _stop_prefetch)

@@ -121,12 +121,14 @@ def test_chapter_runs(tiny, tmp_path):
 def test_chapter_runs_trains_the_warm_up_runs_at_other_seeds(tiny, tmp_path, monkeypatch):
     setup, _ = tiny
     kw = dict(n_layer=2, lrs=(1e-3,), warmup_steps=2, steps=3)
-    X.chapter_runs(setup, workers=2, cache_dir=tmp_path, xiong_seeds=(1,), **kw)
+    X.chapter_runs(setup, workers=2, cache_dir=tmp_path, xiong_seeds=(1,), variant_seeds=(2,), **kw)
 
     def refuse(*args, **kwargs):
         raise AssertionError("a run of another seed was not trained by chapter_runs")
 
     monkeypatch.setattr(attnbook.runs, "train", refuse)
+    v2 = X.train_variants(setup=X.with_seed(setup, 2), cache_dir=tmp_path)
+    assert v2["relu"].train_cfg.seed == 2 and list(v2) == list(X.VARIANTS)
     at1 = X.xiong_runs(X.with_seed(setup, 1), cache_dir=tmp_path, **kw)
     at0 = X.xiong_runs(setup, cache_dir=tmp_path, **kw)
     assert at1[1e-3]["pre-warmup"].train_cfg.seed == 1
@@ -135,6 +137,8 @@ def test_chapter_runs_trains_the_warm_up_runs_at_other_seeds(tiny, tmp_path, mon
     )
     with pytest.raises(TypeError, match="xiong_seeds"):
         X.chapter_runs(setup, cache_dir=tmp_path, xiong_seeds=1, **kw)
+    with pytest.raises(TypeError, match="variant_seeds"):
+        X.chapter_runs(setup, cache_dir=tmp_path, variant_seeds="1", **kw)
 
 
 def test_final_losses(base_run):

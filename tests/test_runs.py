@@ -2,6 +2,10 @@
 
 import dataclasses
 import os
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -155,3 +159,60 @@ def test_a_diverged_run_is_cached_with_its_detail(tmp_path, counted):
     assert len(counted) == 1 and first.status == again.status == "diverged"
     assert again.detail == first.detail and "non-finite" in first.detail
     _same(first, again)
+
+
+def test_a_run_being_trained_is_waited_for_then_loaded(tmp_path, monkeypatch):
+    """Two cached_train of the same key at once (the build's prefetch and a chapter): one trains, one waits and loads."""
+    calls, inside = [], threading.Event()
+    real = runs.train
+
+    def slow_train(*args, **kwargs):
+        calls.append(args)
+        inside.set()
+        time.sleep(0.5)  # the second caller arrives while this one trains
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "train", slow_train)
+    results = {}
+
+    def call(who):
+        results[who] = runs.cached_train(CFG, TC, SPEC, tmp_path)
+
+    first = threading.Thread(target=call, args=("first",))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=call, args=("second",))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert len(calls) == 1
+    _same(results["first"], results["second"])
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+
+@pytest.mark.skipif(runs.fcntl is None, reason="no flock on this platform")
+def test_a_killed_trainer_does_not_block_the_next(tmp_path, counted):
+    key = runs.run_key(CFG, TC, SPEC)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from attnbook.runs import run_lock\n"
+            "with run_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)",
+            str(tmp_path / f"{key}.npz"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        waiting = threading.Thread(target=runs.cached_train, args=(CFG, TC, SPEC, tmp_path), daemon=True)
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and not counted  # the lock is held: it waits, it does not train
+        holder.kill()  # a trainer killed mid-run: the system releases its lock
+        waiting.join(60)
+        assert not waiting.is_alive() and len(counted) == 1
+    finally:
+        holder.kill()
+        holder.wait()

@@ -311,6 +311,52 @@ def test_ablation_layout_shows_the_intact_model_and_a_title_that_fits():
     assert [t.label for t in toggles] == ["Ablate L1 H1", "Ablate L1 H2", "Ablate L2 H1", "Ablate L2 H2"]
 
 
+def _seed_ablations():
+    """The sweep at two more seeds: other losses, rows in another order, other letters in the probe window."""
+    rng = np.random.default_rng(11)
+    out = []
+    for s in (1, 2):
+        a = ablations(rng.permutation(2 ** (L * H)))
+        a.repeat_loss = a.repeat_loss + s
+        out.append((a, [t.upper() + str(s) for t in TOKENS]))
+    return out
+
+
+def test_ablation_seed_select_picks_each_seeds_model():
+    others = _seed_ablations()
+    p = ablation_payload(ablations(), TOKENS, ln_v=3.0, others=others, seeds=("seed 0", "seed 1", "seed 2"))
+    assert p.controls[0].widget == "seed" and p.losses.shape[0] == 3
+    heads = [(layer, h) for layer in range(L) for h in range(H)]
+    for (a, toks), label in zip([(ablations(), TOKENS), *others], p.seeds, strict=True):
+        for code in (0, 5, 15):
+            off = [b for b in range(L * H) if code >> b & 1]
+            state = {"seed": label} | {f"l{la + 1}h{h + 1}": b in off for b, (la, h) in enumerate(heads)}
+            mask = np.ones((L, H))
+            for b in off:
+                mask[heads[b]] = 0
+            (k,) = [r for r in range(16) if np.array_equal(a.masks[r], mask)]
+            shown = p.view(state)
+            np.testing.assert_allclose(
+                shown["bars-source"]["current"], [a.repeat_loss[k], a.fresh_loss[k]], rtol=1e-6
+            )
+            np.testing.assert_allclose(shown["positions-source"]["current"], a.probe_loss[k], rtol=1e-6)
+            assert shown["positions-xaxis"]["major_label_overrides"] == {
+                str(j): t for j, t in enumerate(toks)
+            }
+            assert shown["cells"]["query"][-1] == f"{toks[-1]} (position {T - 1})"
+            assert f"{label}. " in str(shown["description"])
+    fig = head_ablation_figure(ablations(), TOKENS, ln_v=3.0, others=others, seeds=("s0", "s1", "s2"))
+    assert fig.select_one({"name": "heads-ablation-seed"}).options == ["s0", "s1", "s2"]
+    with pytest.raises(ValueError, match="seeds must label"):
+        ablation_payload(ablations(), TOKENS, ln_v=3.0, others=others)
+    with pytest.raises(ValueError, match="seeds must be 3 distinct"):
+        ablation_payload(ablations(), TOKENS, ln_v=3.0, others=others, seeds=("a", "a", "b"))
+    with pytest.raises(TypeError, match=r"others\[0\] must be an"):
+        ablation_payload(ablations(), TOKENS, ln_v=3.0, others=[ablations()], seeds=("a", "b"))
+    with pytest.raises(ValueError, match=r"tokens of others\[0\]"):
+        ablation_payload(ablations(), TOKENS, ln_v=3.0, others=[(ablations(), TOKENS[:-1])], seeds=("a", "b"))
+
+
 def test_ablation_payload_refuses_bad_input():
     with pytest.raises(ValueError, match="each of the 16"):
         ablation_payload(ablations(masks=np.ones((16, L, H))), TOKENS, ln_v=3.0)

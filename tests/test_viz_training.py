@@ -203,6 +203,68 @@ def test_comparison_figure(runs):
     assert by_name(fig, "compare-table").min_height is not None  # its box does not jump as its text changes
 
 
+@pytest.fixture(scope="module")
+def seed_runs(runs):
+    """The runs at two more seeds: other histories, longer ones (so other final losses and curve lengths)."""
+    return [
+        {
+            k: (label, _history(10 * s + i, steps=30 + 15 * s), "done")
+            for i, (k, (label, _, _)) in enumerate(runs.items())
+        }
+        for s in (1, 2)
+    ]
+
+
+@pytest.mark.parametrize(
+    "state", [{"a": "base", "b": "hot", "metric": "val_loss"}, {"a": "post", "b": "base", "metric": "loss"}]
+)
+def test_comparison_view_draws_every_seed(runs, seed_runs, state):
+    p = comparison_payload(runs, others=seed_runs, seeds=("seed 0", "seed 1", "seed 2"))
+    shown = p.view(state)
+    _, xkey, ykey = METRICS[state["metric"]]
+    for side in ("a", "b"):
+        for k, other in enumerate(seed_runs):
+            hist = other[state[side]][1]
+            keep = np.isfinite(hist[ykey])
+            np.testing.assert_array_equal(shown[f"{side}-seed{k + 1}-source"]["x"], hist[xkey][keep])
+            np.testing.assert_allclose(shown[f"{side}-seed{k + 1}-source"]["y"], hist[ykey][keep], rtol=1e-6)
+    # the first seed's curves are those of the single-seed figure
+    single = comparison_payload(runs).view(state)
+    np.testing.assert_array_equal(shown["a-source"]["y"], single["a-source"]["y"])
+    text = shown["table"]["text"]
+    assert (
+        "final validation loss" in text
+        and ">seed 2<" in text
+        and "mean" in text
+        and text.count("<tr>") == 1 + len(runs)
+    )
+    vals = [runs["base"][1]["val_loss"][-1], *(o["base"][1]["val_loss"][-1] for o in seed_runs)]
+    assert len(set(vals)) == 3 and f"{np.mean(vals):.3f}" in text and f"{vals[2]:.3f}" in text
+
+
+def test_comparison_figure_with_seeds(runs, seed_runs):
+    fig = comparison_figure(runs, others=seed_runs, seeds=("s0", "s1", "s2"), first=("base", "hot"))
+    p = comparison_payload(runs, others=seed_runs, seeds=("s0", "s1", "s2"))
+    check_names(fig, "compare")
+    check_wired(fig, p)
+    shown = p.view({"a": "base", "b": "hot", "metric": "val_loss"})
+    for key in ("a-seed1-source", "b-seed2-source"):
+        np.testing.assert_array_equal(by_name(fig, f"compare-{key}").data["y"], shown[key]["y"])
+
+
+def test_comparison_bad_seeds(runs, seed_runs):
+    with pytest.raises(ValueError, match="seeds must label"):
+        comparison_payload(runs, others=seed_runs)
+    with pytest.raises(ValueError, match="seeds must have 3"):
+        comparison_payload(runs, others=seed_runs, seeds=("a", "b"))
+    with pytest.raises(ValueError, match=r"others\[0\] must have the keys"):
+        comparison_payload(runs, others=[{"base": runs["base"]}], seeds=("a", "b"))
+    with pytest.raises(TypeError, match="others must be"):
+        comparison_payload(runs, others=seed_runs[0], seeds=("a", "b"))
+    with pytest.raises(TypeError, match="seeds must be"):
+        comparison_payload(runs, others=seed_runs, seeds="abc")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "err", "match"),
     [

@@ -21,7 +21,7 @@ from .._checks import check_int
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ModelConfig, TrainConfig
 from ..data import CharTokenizer, make_dataset, normalize_data_spec
-from ..runs import default_cache_dir, run_key
+from ..runs import default_cache_dir, run_key, run_lock
 from ..train import train
 from .training import Setup, chapter_setup
 
@@ -100,27 +100,41 @@ def own_text_model(cache_dir: str | os.PathLike | None = None, *, progress: bool
     key = run_key(cfg, tc, spec)
     path = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"{key}.npz"
     ds = make_dataset(spec)
+    ck = _stored(path, key, cfg, tc)
+    if ck is None:
+        with run_lock(path):  # another process (the build's prefetch) may be training it: wait, then read
+            ck = _stored(path, key, cfg, tc)
+            if ck is None:
+                result = train(cfg, tc, ds, progress=progress)
+                if result.status != "done":
+                    raise RuntimeError(f"training the chapter 10 model ended with status {result.status!r}")
+                extra = {
+                    "run_key": key,
+                    "status": "done",
+                    "data_spec": spec,
+                    "tokenizer": ds.tokenizer.to_dict(),
+                }
+                save_checkpoint(
+                    path, result.params, cfg, tc, result.step, result.opt_state, result.history, extra=extra
+                )
+                ck = _stored(path, key, cfg, tc)
+    params, history, opt_state, step = ck.params, ck.history, ck.opt_state, ck.step
+    return OwnTextModel(params, cfg, tc, ds.tokenizer, step, opt_state, history, spec)
+
+
+def _stored(path: Path, key: str, cfg: ModelConfig, tc: TrainConfig):
+    """The finished run with Adam's state at ``path``, or None."""
     try:
         ck = load_checkpoint(path)
     except (OSError, ValueError):
-        ck = None
+        return None
     usable = (
-        ck is not None
-        and ck.extra.get("run_key") == key
+        ck.extra.get("run_key") == key
         and ck.extra.get("status") == "done"
         and ck.opt_state is not None
         and (ck.cfg, ck.train_cfg) == (cfg, tc)
     )
-    if usable:
-        params, history, opt_state, step = ck.params, ck.history, ck.opt_state, ck.step
-    else:
-        result = train(cfg, tc, ds, progress=progress)
-        if result.status != "done":
-            raise RuntimeError(f"training the chapter 10 model ended with status {result.status!r}")
-        params, history, opt_state, step = result.params, result.history, result.opt_state, result.step
-        extra = {"run_key": key, "status": "done", "data_spec": spec, "tokenizer": ds.tokenizer.to_dict()}
-        save_checkpoint(path, params, cfg, tc, step, opt_state, history, extra=extra)
-    return OwnTextModel(params, cfg, tc, ds.tokenizer, step, opt_state, history, spec)
+    return ck if usable else None
 
 
 def save_model(m: OwnTextModel, path: str | os.PathLike) -> Path:

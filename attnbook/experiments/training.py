@@ -671,13 +671,15 @@ def chapter_runs(
     workers: int = 1,
     cache_dir=None,
     xiong_seeds: Sequence[int] = (),
+    variant_seeds: Sequence[int] = (),
     **xiong_kwargs,
 ) -> tuple[dict[str, Run], dict[float, dict[str, Run]]]:
     """Every run of the chapter: :func:`train_variants` and :func:`xiong_runs` (``xiong_kwargs`` go there).
 
     With ``workers > 1`` the runs missing from the cache are first trained in parallel
     (:func:`prefetch_runs`), the slowest first. ``xiong_seeds``: training seeds at which the runs of
-    :func:`xiong_runs` are also trained (read them with ``xiong_runs(with_seed(setup, seed))``).
+    :func:`xiong_runs` are also trained (read them with ``xiong_runs(with_seed(setup, seed))``);
+    ``variant_seeds``: the same for :func:`train_variants` (``train_variants(setup=with_seed(setup, seed))``).
 
     Returns
     -------
@@ -686,13 +688,15 @@ def chapter_runs(
         ``xiong[lr][name]``.
     """
     setup = _check_setup(setup)
-    if isinstance(xiong_seeds, (str, bytes)) or not isinstance(xiong_seeds, Sequence):
-        raise TypeError("xiong_seeds must be a sequence of int")
+    for name, seeds in (("xiong_seeds", xiong_seeds), ("variant_seeds", variant_seeds)):
+        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+            raise TypeError(f"{name} must be a sequence of int")
     jobs = []
     for s in (setup.train.seed, *(check_int("xiong_seeds[i]", s, low=0) for s in xiong_seeds)):
         groups = xiong_configs(with_seed(setup, s), **xiong_kwargs).values()
         jobs += [(c, t) for group in groups for c, t, _ in group.values() if (c, t) not in jobs]
-    jobs += [variant_configs(n, setup) for n in VARIANTS]
+    for s in (setup.train.seed, *(check_int("variant_seeds[i]", s, low=0) for s in variant_seeds)):
+        jobs += [j for j in (variant_configs(n, with_seed(setup, s)) for n in VARIANTS) if j not in jobs]
     prefetch_runs(jobs, setup.data_spec, workers=workers, cache_dir=cache_dir)
     return train_variants(setup=setup, cache_dir=cache_dir), xiong_runs(
         setup, cache_dir=cache_dir, **xiong_kwargs

@@ -9,7 +9,7 @@ widget state is :mod:`attnbook.viz.figure`'s.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -454,31 +454,42 @@ def induction_training_figure(
 
 class AblationPayload(NamedTuple):
     """Heads switched off. One toggle per head (controls ``l1h1``, ...: ``False`` kept, ``True`` ablated); each
-    per-combination field has one leading axis of length 2 per head, in control order."""
+    per-combination field has one leading axis of length 2 per head, in control order. With several seeds a select
+    (control ``seed``, first) picks the model, and every per-combination field and ``tokens`` lead with its axis."""
 
     controls: tuple
     axes: dict
-    tokens: tuple  # (T,) the probe window
+    seeds: tuple  # (S,) the seeds' labels (one seed: no select)
+    tokens: tuple  # (S,) the probe window (T tokens) of each seed's model  [seed]
     heads: tuple  # (n,) "L1 H1", ... the toggled heads
     map_titles: tuple  # (H,) the last layer's heads, whose attention is drawn
-    losses: np.ndarray  # (2,) * n + (2,) float32: mean loss on repeated tokens, on first occurrences
-    position_loss: np.ndarray  # (2,) * n + (T,) float32, loss at each probe position
-    attention: np.ndarray  # (2,) * n + (H, T, T) float32, the last layer's attention on the probe
+    losses: np.ndarray  # [(S,)] + (2,) * n + (2,) float32: mean loss on repeated tokens, on first occurrences
+    position_loss: np.ndarray  # [(S,)] + (2,) * n + (T,) float32, loss at each probe position
+    attention: np.ndarray  # [(S,)] + (2,) * n + (H, T, T) float32, the last layer's attention on the probe
     ln_v: float
 
     def view(p, state: dict) -> dict:
-        """Bars, per-position loss, last-layer maps and the subtitle naming the ablated heads."""
+        """Bars, per-position loss, last-layer maps (with the seed's letters) and the subtitle naming the ablated heads."""
         losses = pick(p, "losses", state)
-        off = [h for c, h in zip(p.controls, p.heads, strict=True) if state[c.widget]]
+        tokens = pick(p, "tokens", state) if len(p.seeds) > 1 else p.tokens[0]
+        i, j = np.tril_indices(len(tokens))
+        toggles = [c for c in p.controls if c.widget != "seed"]
+        off = [h for c, h in zip(toggles, p.heads, strict=True) if state[c.widget]]
         return {
             "bars-source": {"current": losses, "text_current": [f"{x:.2f}" for x in losses]},
             "positions-source": {"current": pick(p, "position_loss", state)},
-            "cells": _causal_cells(pick(p, "attention", state)),
+            "positions-xaxis": {"major_label_overrides": {str(k): t for k, t in enumerate(tokens)}},
+            "cells": _causal_cells(pick(p, "attention", state))
+            | {
+                "query": [f"{tokens[a]} (position {a})" for a in i],
+                "key": [f"{tokens[b]} (position {b})" for b in j],
+            },
             "bars-subtitle": {"text": "ablated: " + ", ".join(off) if off else "intact model"},
             "description": described(
                 _WHAT_ABLATION,
                 html.escape(
-                    ("Ablated: " + ", ".join(off) if off else "Intact model")
+                    (f"{state['seed']}. " if len(p.seeds) > 1 else "")
+                    + ("Ablated: " + ", ".join(off) if off else "Intact model")
                     + f". Loss on the repeated tokens {_fmt(losses[0], 2)} nats, on their first occurrences "
                     f"{_fmt(losses[1], 2)} nats."
                 ),
@@ -489,55 +500,93 @@ class AblationPayload(NamedTuple):
 _ABLATIONS = ("masks", "repeat_loss", "fresh_loss", "probe_loss", "probe_attention")
 
 
-def ablation_payload(ablations, tokens, *, ln_v: float) -> AblationPayload:
-    """Pack :class:`attnbook.experiments.induction.Ablations` (or any record with its fields: one row per head mask,
-    every on/off pattern once) into one axis per head; ``tokens`` label the probe window."""
-    _fields("ablations", ablations, _ABLATIONS, "the result of a head ablation sweep")
-    masks = as_float_array("ablations.masks", ablations.masks, ndim=3)
+def _ablation_grids(ablations, tokens, where: str):
+    """One seed's sweep as grids with one axis per head: (L, H, losses, position_loss, attention, tokens)."""
+    _fields(where, ablations, _ABLATIONS, "the result of a head ablation sweep")
+    masks = as_float_array(f"{where}.masks", ablations.masks, ndim=3)
     K, L, H = masks.shape
     n = L * H
     if n > 8:
-        raise ValueError(f"ablations.masks must have at most 8 heads to toggle, got {L} x {H}")
+        raise ValueError(f"{where}.masks must have at most 8 heads to toggle, got {L} x {H}")
     if not np.all((masks == 0) | (masks == 1)):
-        raise ValueError("ablations.masks must contain only 0 (ablated) and 1 (kept)")
+        raise ValueError(f"{where}.masks must contain only 0 (ablated) and 1 (kept)")
     # row k of the results goes to grid cell (ablated l1h1?, ablated l1h2?, ...)
     cell = np.ravel_multi_index((1 - masks.reshape(K, n)).astype(np.int64).T, (2,) * n)
     if K != 2**n or np.unique(cell).size != K:
-        raise ValueError(f"ablations.masks must hold each of the {2**n} on/off patterns exactly once")
+        raise ValueError(f"{where}.masks must hold each of the {2**n} on/off patterns exactly once")
     losses = []
     for f in ("repeat_loss", "fresh_loss"):
-        losses.append(as_float_array(f"ablations.{f}", getattr(ablations, f), ndim=1))
+        losses.append(as_float_array(f"{where}.{f}", getattr(ablations, f), ndim=1))
         if losses[-1].shape != (K,):
-            raise ValueError(f"ablations.{f} must have shape ({K},), got {losses[-1].shape}")
+            raise ValueError(f"{where}.{f} must have shape ({K},), got {losses[-1].shape}")
     losses = np.stack(losses, -1)  # (K, 2)
-    position_loss = as_float_array("ablations.probe_loss", ablations.probe_loss, ndim=2)
+    position_loss = as_float_array(f"{where}.probe_loss", ablations.probe_loss, ndim=2)
     T = position_loss.shape[1]
     if position_loss.shape[0] != K:
-        raise ValueError(
-            f"ablations.probe_loss must have shape (K, T) with K = {K}, got {position_loss.shape}"
-        )
-    attention = _weights("ablations.probe_attention", ablations.probe_attention, 4)
+        raise ValueError(f"{where}.probe_loss must have shape (K, T) with K = {K}, got {position_loss.shape}")
+    attention = _weights(f"{where}.probe_attention", ablations.probe_attention, 4)
     if attention.shape[0] != K or attention.shape[2:] != (T, T):
-        raise ValueError(
-            f"ablations.probe_attention must have shape ({K}, H, {T}, {T}), got {attention.shape}"
-        )
-    tokens = check_tokens("tokens", tokens, T)
+        raise ValueError(f"{where}.probe_attention must have shape ({K}, H, {T}, {T}), got {attention.shape}")
+    tokens = check_tokens("tokens" if where == "ablations" else f"tokens of {where}", tokens, T)
 
     def grid(a):  # rows in cell order, then one axis per head
         out = np.empty_like(a, dtype=np.float32)
         out[cell] = a
         return out.reshape((2,) * n + a.shape[1:])
 
+    return L, H, grid(losses), grid(position_loss), grid(attention), tokens
+
+
+def ablation_payload(ablations, tokens, *, ln_v: float, others=(), seeds=None) -> AblationPayload:
+    """Pack :class:`attnbook.experiments.induction.Ablations` (or any record with its fields: one row per head mask,
+    every on/off pattern once) into one axis per head; ``tokens`` label the probe window.
+
+    ``others``: ``(ablations, tokens)`` of the same experiment at other seeds (same heads and window length);
+    ``seeds``: a label for each seed, ``ablations``'s first (required with ``others``): a select picks the seed.
+    """
+    if isinstance(others, (str, bytes, Mapping)) or not isinstance(others, Sequence):
+        raise TypeError("others must be a sequence of (ablations, tokens) pairs")
+    if seeds is None:
+        if others:
+            raise ValueError("seeds must label every seed when others are given")
+        seeds = ("",)
+    if isinstance(seeds, (str, bytes)) or not all(isinstance(x, str) for x in seeds):
+        raise TypeError("seeds must be a sequence of str")
+    seeds = tuple(seeds)
+    if len(seeds) != 1 + len(others) or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"seeds must be {1 + len(others)} distinct labels (ablations and each of others), got {seeds}"
+        )
+    parts = [_ablation_grids(ablations, tokens, "ablations")]
+    for k, o in enumerate(others):
+        if not isinstance(o, tuple) or len(o) != 2:
+            raise TypeError(f"others[{k}] must be an (ablations, tokens) pair")
+        parts.append(_ablation_grids(*o, f"others[{k}]"))
+        if parts[-1][2].shape != parts[0][2].shape or parts[-1][4].shape != parts[0][4].shape:
+            raise ValueError(f"others[{k}] must have the heads and window length of ablations")
+    L, H = parts[0][:2]
     names = [f"l{a + 1}h{h + 1}" for a in range(L) for h in range(H)]
+    several = len(seeds) > 1
+    seed_axis = ("seed",) if several else ()
+
+    def stacked(i):
+        return np.stack([q[i] for q in parts]) if several else parts[0][i]
+
+    controls = tuple(Control(w, (False, True), "active") for w in names)
+    axes = {f: (*seed_axis, *names) for f in ("losses", "position_loss", "attention")}
+    if several:
+        controls = (Control("seed", seeds), *controls)
+        axes["tokens"] = ("seed",)
     return AblationPayload(
-        controls=tuple(Control(w, (False, True), "active") for w in names),
-        axes={f: tuple(names) for f in ("losses", "position_loss", "attention")},
-        tokens=tokens,
+        controls=controls,
+        axes=axes,
+        seeds=seeds,
+        tokens=tuple(q[5] for q in parts),
         heads=tuple(f"L{a + 1} H{h + 1}" for a in range(L) for h in range(H)),
-        map_titles=tuple(f"Layer {L}, head {h + 1}" for h in range(attention.shape[1])),
-        losses=grid(losses),
-        position_loss=grid(position_loss),
-        attention=grid(attention),
+        map_titles=tuple(f"Layer {L}, head {h + 1}" for h in range(H)),
+        losses=stacked(2),
+        position_loss=stacked(3),
+        attention=stacked(4),
         ln_v=check_real("ln_v", ln_v, low=0.0),
     )
 
@@ -578,7 +627,8 @@ def _bars_panel(p: AblationPayload, name: str, intact):
 
 def _positions_panel(p: AblationPayload, name: str, intact):
     """Loss at each position of the probe window, intact (grey) and with the ablation (red)."""
-    T = len(p.tokens)
+    tokens = p.tokens[0]
+    T = len(tokens)
     plot = line_panel(
         name=f"{name}-positions",
         title="Loss at each position of the probe window",
@@ -594,7 +644,8 @@ def _positions_panel(p: AblationPayload, name: str, intact):
     line_series(plot, src, "x", series, name=f"{name}-positions-legend")
     _line(plot, f"{name}-positions-lnv", p.ln_v, "width", "#777777", "dashed")
     plot.xaxis.ticker = FixedTicker(ticks=list(range(T)), name=f"{name}-positions-ticks")
-    plot.xaxis.major_label_overrides = dict(enumerate(p.tokens))
+    plot.xaxis.major_label_overrides = dict(enumerate(tokens))
+    plot.xaxis.name = f"{name}-positions-xaxis"  # the callback relabels it with the chosen seed's letters
     plot.xaxis.major_label_text_font_size = "8pt"
     return plot, src
 
@@ -603,13 +654,19 @@ def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
     """A toggle per head; the mean losses and the loss per position; the last layer's attention maps."""
     check_name(name)
     check_payload(p)
-    intact = {c.widget: False for c in p.controls}
+    several = len(p.seeds) > 1
+    toggles = [c for c in p.controls if c.widget != "seed"]
+    intact = {c.widget: False for c in toggles} | ({"seed": p.seeds[0]} if several else {})
     bars, bar_source = _bars_panel(p, name, pick(p, "losses", intact))
     positions, pos_source = _positions_panel(p, name, pick(p, "position_loss", intact))
-    maps, cells = _head_maps(name, p.tokens, p.map_titles, ["#444444"] * len(p.map_titles))
-    widgets = {
+    maps, cells = _head_maps(name, p.tokens[0], p.map_titles, ["#444444"] * len(p.map_titles))
+    map_axes = [ax for r in maps for plot in r.children for ax in (plot.xaxis[0], plot.yaxis[0])]
+    widgets = {}
+    if several:
+        widgets["seed"] = select(f"{name}-seed", "Seed", list(p.seeds), p.seeds[0], width=120)
+    widgets |= {
         c.widget: toggle(f"{name}-{c.widget}", f"Ablate {h}", width=120)
-        for c, h in zip(p.controls, p.heads, strict=True)
+        for c, h in zip(toggles, p.heads, strict=True)
     }
     update = js_callback(
         "heads_ablation",
@@ -618,6 +675,8 @@ def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
         cells=cells,
         bar_source=bar_source,
         pos_source=pos_source,
+        pos_axis=positions.xaxis[0],
+        map_axes=map_axes,
         subtitle=bars.select_one({"name": f"{name}-bars-subtitle"}),
         description=description(name, _WHAT_ABLATION),
     )
@@ -631,9 +690,13 @@ def ablation_layout(p: AblationPayload, *, name: str = "heads-ablation"):
     return on_document_ready(fit(fig), update)
 
 
-def head_ablation_figure(ablations, tokens, *, ln_v: float, name: str = "heads-ablation"):
-    """``ablation_layout(ablation_payload(...))``: the figure the chapter shows."""
-    return ablation_layout(ablation_payload(ablations, tokens, ln_v=ln_v), name=name)
+def head_ablation_figure(
+    ablations, tokens, *, ln_v: float, others=(), seeds=None, name: str = "heads-ablation"
+):
+    """``ablation_layout(ablation_payload(...))``: the figure the chapter shows (a seed select with ``others``)."""
+    return ablation_layout(
+        ablation_payload(ablations, tokens, ln_v=ln_v, others=others, seeds=seeds), name=name
+    )
 
 
 # ----------------------------------------------------------------------------------------------------

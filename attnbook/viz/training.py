@@ -301,24 +301,31 @@ _WHAT_XIONG = (
 
 
 class ComparisonPayload(NamedTuple):
-    """Every run's curves for every metric, and their final losses.
+    """Every run's curves for every metric at every seed, and their final losses.
 
-    ``x`` and ``y`` are indexed by run and metric. Both selects ``a`` and ``b`` take the run keys, so run B's
-    curve is the same field picked with B's run on the ``a`` axis: ``pick(p, "y", {**state, "a": state["b"]})``.
+    ``x`` and ``y`` are indexed by run and metric (the first seed's curves, drawn thick); ``seed_x`` and ``seed_y``
+    hold the other seeds' (thin lines). Both selects ``a`` and ``b`` take the run keys, so run B's curve is the
+    same field picked with B's run on the ``a`` axis: ``pick(p, "y", {**state, "a": state["b"]})``.
     """
 
     controls: tuple  # a, b: run keys; metric: keys of METRICS
     axes: dict
     labels: tuple  # (R,) run labels
+    seeds: (
+        tuple  # (S,) the seeds' labels, the first is the one drawn thick (one seed: the table has no seeds)
+    )
     x: np.ndarray  # (R, n_metrics, N) steps, NaN past the end of a curve
     y: np.ndarray  # (R, n_metrics, N) values, NaN past the end; NaN or inf where a run diverged
-    final_train: np.ndarray  # (R,) last training estimate (NaN if none)
-    final_val: np.ndarray  # (R,) last validation estimate
-    best_val: np.ndarray  # (R,) lowest finite validation estimate
-    diverged: tuple  # (R,) bool
+    seed_x: np.ndarray  # (R, n_metrics, S - 1, N) the same at the other seeds
+    seed_y: np.ndarray  # (R, n_metrics, S - 1, N)
+    final_train: np.ndarray  # (R,) last training estimate (NaN if none), first seed
+    final_val: np.ndarray  # (R,) last validation estimate, first seed
+    best_val: np.ndarray  # (R,) lowest finite validation estimate, first seed
+    seed_val: np.ndarray  # (S, R) last validation estimate at every seed
+    diverged: tuple  # (R,) bool, at any seed
 
     def view(p, state: dict) -> dict:
-        """Run A's and run B's curves of the chosen metric (finite points), and the table of final losses."""
+        """Run A's and run B's curves of the chosen metric (finite points) at every seed, and the table."""
         b = {**state, "a": state["b"]}
         a_xy, b_xy = (
             _finite(pick(p, "x", state), pick(p, "y", state)),
@@ -330,17 +337,26 @@ class ComparisonPayload(NamedTuple):
             last = f"last value {_fmt(y[-1], 3)} at step {int(x[-1])}" if len(y) else "no finite value"
             parts.append(f"run {who}, {p.labels[runs.index(key)]}: {last}")
         text = f"{METRICS[state['metric']][0]}; " + "; ".join(parts) + "."
-        return {
+        out = {
             "a-source": dict(zip(("x", "y"), a_xy, strict=True)),
             "b-source": dict(zip(("x", "y"), b_xy, strict=True)),
-            "table": {"text": _table_html(p)},
-            "description": described(_WHAT_COMPARE, html.escape(text)),
         }
+        for side, st in (("a", state), ("b", b)):
+            xs, ys = pick(p, "seed_x", st), pick(p, "seed_y", st)  # (S - 1, N) each
+            for k in range(len(p.seeds) - 1):
+                out[f"{side}-seed{k + 1}-source"] = dict(zip(("x", "y"), _finite(xs[k], ys[k]), strict=True))
+        out["table"] = {"text": _table_html(p)}
+        out["description"] = described(_WHAT_COMPARE, html.escape(text))
+        return out
 
 
 def _table_html(p: ComparisonPayload) -> str:
-    """An HTML table of the runs' final losses."""
-    head = ["run", "final train loss", "final val loss", "best val loss", ""]
+    """An HTML table of the runs' final losses (with several seeds: the final validation loss at each, and the mean)."""
+    several = len(p.seeds) > 1
+    if several:
+        head = ["run: final validation loss at", *p.seeds, "mean", ""]
+    else:
+        head = ["run", "final train loss", "final val loss", "best val loss", ""]
 
     def cell(tag: str, text: str, j: int) -> str:
         align = "right" if j else "left"
@@ -353,41 +369,87 @@ def _table_html(p: ComparisonPayload) -> str:
     out = ['<table style="border-collapse:collapse;font-size:13px;width:100%">']
     out.append("<tr>" + "".join(cell("th", h, j) for j, h in enumerate(head)) + "</tr>")
     for r, label in enumerate(p.labels):
-        cells = [html.escape(label), num(p.final_train[r]), num(p.final_val[r]), num(p.best_val[r])]
+        if several:
+            vals = p.seed_val[:, r]
+            cells = [html.escape(label), *(num(v) for v in vals), num(float(np.mean(vals)))]
+        else:
+            cells = [html.escape(label), num(p.final_train[r]), num(p.final_val[r]), num(p.best_val[r])]
         cells.append("diverged" if p.diverged[r] else "")
         out.append("<tr>" + "".join(cell("td", c, j) for j, c in enumerate(cells)) + "</tr>")
     return "".join(out) + "</table>"
 
 
-def comparison_payload(runs: Mapping[str, tuple[str, Mapping[str, np.ndarray], str]]) -> ComparisonPayload:
+def comparison_payload(
+    runs: Mapping[str, tuple[str, Mapping[str, np.ndarray], str]],
+    *,
+    others: Sequence[Mapping[str, tuple[str, Mapping[str, np.ndarray], str]]] = (),
+    seeds: Sequence[str] | None = None,
+) -> ComparisonPayload:
     """Pack ``runs[key] = (label, history, status)`` (at least two runs; histories from :func:`attnbook.train.train`,
-    status ``"done"``, ``"diverged"`` or ``"interrupted"``; :func:`attnbook.experiments.training.figure_runs`)."""
+    status ``"done"``, ``"diverged"`` or ``"interrupted"``; :func:`attnbook.experiments.training.figure_runs`).
+
+    ``others``: the same runs (same keys) at other seeds, drawn as thin lines; ``seeds``: a label for each seed,
+    ``runs``'s first (required with ``others``, e.g. ``("seed 0", "seed 1", "seed 2")``).
+    """
     if not isinstance(runs, Mapping) or len(runs) < 2:
         raise ValueError("runs must be a dict of at least two runs")
     if not all(isinstance(k, str) for k in runs):
         raise TypeError(f"runs must be keyed by str (the selects' values), got {list(runs)}")
-    keys = ("step", "loss", "grad_norm", "eval_step", "train_loss", "val_loss")
-    labels, curves, finals, diverged = [], [], [], []
-    for key, entry in runs.items():
-        label, h, status = _check_run(f"runs[{key!r}]", entry, keys)
-        labels.append(label)
-        curves.append([_series(f"runs[{key!r}]['{y}']", h[x], h[y]) for _, x, y in METRICS.values()])
-        tr, val = (np.asarray(h[k], dtype=np.float64) for k in ("train_loss", "val_loss"))
-        fin = val[np.isfinite(val)]
-        finals.append(
-            [
-                tr[-1] if len(tr) else np.nan,
-                val[-1] if len(val) else np.nan,
-                fin.min() if len(fin) else np.nan,
-            ]
+    if isinstance(others, (str, bytes, Mapping)) or not isinstance(others, Sequence):
+        raise TypeError("others must be a sequence of dicts of runs (one per other seed)")
+    for k, o in enumerate(others):
+        if not isinstance(o, Mapping) or list(o) != list(runs):
+            raise ValueError(f"others[{k}] must have the keys of runs, in order: {list(runs)}")
+    if seeds is None:
+        if others:
+            raise ValueError("seeds must label every seed when others are given")
+        seeds = ("",)
+    if isinstance(seeds, (str, bytes)) or not all(isinstance(s, str) for s in seeds):
+        raise TypeError("seeds must be a sequence of str")
+    seeds = tuple(seeds)
+    if len(seeds) != 1 + len(others):
+        raise ValueError(
+            f"seeds must have {1 + len(others)} labels (runs and each of others), got {len(seeds)}"
         )
-        diverged.append(status == "diverged")
-    x, y = _padded(curves)
-    finals = np.array(finals, dtype=np.float64)
+    keys = ("step", "loss", "grad_norm", "eval_step", "train_loss", "val_loss")
+    labels, curves, finals, diverged = [], [], [], np.zeros(len(runs), bool)
+    for si, group in enumerate((runs, *others)):
+        curves.append([])
+        finals.append([])
+        for r, (key, entry) in enumerate(group.items()):
+            where = f"runs[{key!r}]" if si == 0 else f"others[{si - 1}][{key!r}]"
+            label, h, status = _check_run(where, entry, keys)
+            if si == 0:
+                labels.append(label)
+            curves[-1].append([_series(f"{where}['{y}']", h[x], h[y]) for _, x, y in METRICS.values()])
+            tr, val = (np.asarray(h[k], dtype=np.float64) for k in ("train_loss", "val_loss"))
+            fin = val[np.isfinite(val)]
+            finals[-1].append(
+                [
+                    tr[-1] if len(tr) else np.nan,
+                    val[-1] if len(val) else np.nan,
+                    fin.min() if len(fin) else np.nan,
+                ]
+            )
+            diverged[r] |= status == "diverged"
+    xs, ys = _padded(curves)  # (S, R, n_metrics, N)
+    finals = np.array(finals, dtype=np.float64)  # (S, R, 3)
     keys = tuple(runs)
     controls = (Control("a", keys), Control("b", keys), Control("metric", tuple(METRICS)))
-    axes = {"x": ("a", "metric"), "y": ("a", "metric")}
-    return ComparisonPayload(controls, axes, tuple(labels), x, y, *finals.T, tuple(diverged))
+    axes = {f: ("a", "metric") for f in ("x", "y", "seed_x", "seed_y")}
+    return ComparisonPayload(
+        controls,
+        axes,
+        tuple(labels),
+        seeds,
+        xs[0],
+        ys[0],
+        np.ascontiguousarray(xs[1:].transpose(1, 2, 0, 3)),
+        np.ascontiguousarray(ys[1:].transpose(1, 2, 0, 3)),
+        *finals[0].T,
+        finals[:, :, 1],
+        tuple(bool(d) for d in diverged),
+    )
 
 
 _SELECT_CHARS = 46  # a run's label in a 360-pixel select: longer ones are cut, at a comma when there is one
@@ -435,9 +497,15 @@ def comparison_layout(
     }
     shown = p.view({"a": first[0], "b": first[1], "metric": metric})
     src_a, src_b = view_sources(name, shown, "a-source", "b-source")
+    n_other = len(p.seeds) - 1
+    seeds_a = view_sources(name, shown, *(f"a-seed{k + 1}-source" for k in range(n_other)))
+    seeds_b = view_sources(name, shown, *(f"b-seed{k + 1}-source" for k in range(n_other)))
+    title = "Run A (solid) and run B (dashed)"
+    if n_other:
+        title += f"; thin lines: {', '.join(p.seeds[1:])}"
     plot = line_panel(
         name=f"{name}-plot",
-        title="Run A (solid) and run B (dashed)",
+        title=title,
         x_label="step",
         y_label="",
         width=740,
@@ -445,9 +513,15 @@ def comparison_layout(
         x_range=DataRange1d(name=f"{name}-x-range"),
         y_range=DataRange1d(name=f"{name}-y-range"),
     )
+    for srcs, color, dash in ((seeds_a, _A_COLOR, "solid"), (seeds_b, _B_COLOR, "dashed")):
+        for src in srcs:  # the other seeds: thin, faint, under the first seed's curves, no legend
+            plot.line("x", "y", source=src, color=color, line_dash=dash, line_width=1.2, alpha=0.45)
     ra = curve(plot, src_a, "x", "y", color=_A_COLOR, width=2.5, marker="circle")
     rb = curve(plot, src_b, "x", "y", color=_B_COLOR, width=2.5, dash="dashed", marker="square")
-    legend(plot, [("run A", ra[:1]), ("run B", rb[:1])], name=f"{name}-legend")  # solid and dashed lines
+    first_seed = f", {p.seeds[0]}" if n_other else ""
+    legend(
+        plot, [(f"run A{first_seed}", ra[:1]), (f"run B{first_seed}", rb[:1])], name=f"{name}-legend"
+    )  # solid and dashed lines
     plot.add_tools(*(hover(r[0], ("step", "@x"), ("value", "@y{0.000}")) for r in (ra, rb)))
     # The table never changes (a Div's new text costs a re-render of ~10 ms): the selects pick the curves.
     table = Div(text=shown["table"]["text"], name=f"{name}-table", width=740, height=40 + 26 * len(keys))
@@ -457,6 +531,8 @@ def comparison_layout(
         widgets=widgets,
         a_source=src_a,
         b_source=src_b,
+        a_seeds=seeds_a,
+        b_seeds=seeds_b,
         description=description(name, _WHAT_COMPARE),
     )
     on_change(update, *widgets.values())
@@ -465,10 +541,19 @@ def comparison_layout(
 
 
 def comparison_figure(
-    runs, *, first: tuple[str, str] | None = None, metric: str = "val_loss", name: str = "compare"
+    runs,
+    *,
+    others=(),
+    seeds=None,
+    first: tuple[str, str] | None = None,
+    metric: str = "val_loss",
+    name: str = "compare",
 ):
-    """``comparison_layout(comparison_payload(runs))``: two runs' curves overlaid and every run's final losses."""
-    return comparison_layout(comparison_payload(runs), first=first, metric=metric, name=name)
+    """``comparison_layout(comparison_payload(runs, others=others, seeds=seeds))``: two runs' curves overlaid (the
+    other seeds' as thin lines) and every run's final losses."""
+    return comparison_layout(
+        comparison_payload(runs, others=others, seeds=seeds), first=first, metric=metric, name=name
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
