@@ -159,3 +159,18 @@ def test_every_callback_parses_once_its_modules_are_inlined(tmp_path):
                 f"{path.name}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}"
             )
     assert not bad, "\n".join(bad)
+
+
+def test_seed_labels():
+    from attnbook.viz.figure import seed_labels
+
+    assert seed_labels(None, 0, "runs") == ("",)
+    assert seed_labels(["seed 0", "seed 1"], 1, "runs") == ("seed 0", "seed 1")
+    with pytest.raises(ValueError, match="seeds must label every seed"):
+        seed_labels(None, 2, "runs")
+    with pytest.raises(ValueError, match=r"seeds must be 2 distinct labels \(runs and others\)"):
+        seed_labels(["a", "a"], 1, "runs and others")
+    with pytest.raises(ValueError, match="seeds must be 3 distinct"):
+        seed_labels(["a", "b"], 2, "runs")
+    with pytest.raises(TypeError, match="seeds must be a sequence of str"):
+        seed_labels("ab", 1, "runs")

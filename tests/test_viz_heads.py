@@ -267,18 +267,23 @@ def test_training_payload_refuses_bad_input():
 
 
 # --- ablation ---------------------------------------------------------------------------------------------
+def _toggled(a, code: int) -> tuple[dict, int]:
+    """The toggle state that switches off the heads of the bits of ``code``, and the row of ``a`` it shows."""
+    heads = [(layer, h) for layer in range(L) for h in range(H)]
+    off = [b for b in range(L * H) if code >> b & 1]
+    mask = np.ones((L, H))
+    for b in off:
+        mask[heads[b]] = 0
+    (k,) = [r for r in range(16) if np.array_equal(a.masks[r], mask)]
+    return {f"l{la + 1}h{h + 1}": b in off for b, (la, h) in enumerate(heads)}, k
+
+
 def test_ablation_view_picks_the_row_of_the_toggled_mask():
     order = np.random.default_rng(9).permutation(16)  # the sweep's rows in any order
     a = ablations(order)
     p = ablation_payload(a, TOKENS, ln_v=3.0)
-    heads = [(layer, h) for layer in range(L) for h in range(H)]
     for code in range(16):
-        off = [b for b in range(L * H) if code >> b & 1]
-        state = {f"l{la + 1}h{h + 1}": b in off for b, (la, h) in enumerate(heads)}
-        mask = np.ones((L, H))
-        for b in off:
-            mask[heads[b]] = 0
-        (k,) = [r for r in range(16) if np.array_equal(a.masks[r], mask)]
+        state, k = _toggled(a, code)
         shown = p.view(state)
         np.testing.assert_allclose(
             shown["bars-source"]["current"], [a.repeat_loss[k], a.fresh_loss[k]], rtol=1e-6
@@ -291,7 +296,8 @@ def test_ablation_view_picks_the_row_of_the_toggled_mask():
         for h in range(H):
             i, j = np.tril_indices(T)
             np.testing.assert_allclose(shown["cells"][f"w{h}"], a.probe_attention[k, h][i, j], rtol=1e-6)
-        names = ", ".join(f"L{heads[b][0] + 1} H{heads[b][1] + 1}" for b in off)
+        off = [key for key, is_off in state.items() if is_off]  # "l1h2": layer 1, head 2
+        names = ", ".join(f"L{key[1]} H{key[3]}" for key in off)
         assert shown["bars-subtitle"]["text"] == (f"ablated: {names}" if off else "intact model")
 
 
@@ -326,15 +332,10 @@ def test_ablation_seed_select_picks_each_seeds_model():
     others = _seed_ablations()
     p = ablation_payload(ablations(), TOKENS, ln_v=3.0, others=others, seeds=("seed 0", "seed 1", "seed 2"))
     assert p.controls[0].widget == "seed" and p.losses.shape[0] == 3
-    heads = [(layer, h) for layer in range(L) for h in range(H)]
     for (a, toks), label in zip([(ablations(), TOKENS), *others], p.seeds, strict=True):
         for code in (0, 5, 15):
-            off = [b for b in range(L * H) if code >> b & 1]
-            state = {"seed": label} | {f"l{la + 1}h{h + 1}": b in off for b, (la, h) in enumerate(heads)}
-            mask = np.ones((L, H))
-            for b in off:
-                mask[heads[b]] = 0
-            (k,) = [r for r in range(16) if np.array_equal(a.masks[r], mask)]
+            toggles, k = _toggled(a, code)
+            state = {"seed": label} | toggles
             shown = p.view(state)
             np.testing.assert_allclose(
                 shown["bars-source"]["current"], [a.repeat_loss[k], a.fresh_loss[k]], rtol=1e-6

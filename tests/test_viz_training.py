@@ -255,7 +255,7 @@ def test_comparison_figure_with_seeds(runs, seed_runs):
 def test_comparison_bad_seeds(runs, seed_runs):
     with pytest.raises(ValueError, match="seeds must label"):
         comparison_payload(runs, others=seed_runs)
-    with pytest.raises(ValueError, match="seeds must have 3"):
+    with pytest.raises(ValueError, match="seeds must be 3 distinct"):
         comparison_payload(runs, others=seed_runs, seeds=("a", "b"))
     with pytest.raises(ValueError, match=r"others\[0\] must have the keys"):
         comparison_payload(runs, others=[{"base": runs["base"]}], seeds=("a", "b"))

@@ -40,6 +40,7 @@ __all__ = [
     "payload_from_data",
     "figure_module",
     "check_payload",
+    "seed_labels",
 ]
 
 
@@ -89,6 +90,22 @@ def _leading_shape(value, k: int) -> tuple:
         shape.append(lengths.pop())
         level = [x for v in level for x in v]
     return tuple(shape)
+
+
+def seed_labels(seeds, n_others: int, what: str) -> tuple[str, ...]:
+    """The labels of a figure's seeds: ``seeds`` (one distinct str per seed: the figure's own results, then each
+    of its ``n_others``) or, with no others, ``("",)`` when ``seeds`` is None. ``what`` names the results in the
+    error, e.g. ``"runs and each of others"``."""
+    if seeds is None:
+        if n_others:
+            raise ValueError("seeds must label every seed when others are given")
+        return ("",)
+    if isinstance(seeds, (str, bytes)) or not all(isinstance(s, str) for s in seeds):
+        raise TypeError("seeds must be a sequence of str")
+    seeds = tuple(seeds)
+    if len(seeds) != 1 + n_others or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be {1 + n_others} distinct labels ({what}), got {seeds}")
+    return seeds
 
 
 def check_payload(payload) -> None:

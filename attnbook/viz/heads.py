@@ -30,7 +30,7 @@ from bokeh.palettes import Category10
 from .._checks import as_float_array, as_int_array, check_choice, check_int, check_real, check_tokens
 from ..analysis import rank_values, spearman
 from .core import check_name, js_callback, on_document_ready
-from .figure import Control, axis_index, check_payload, payload_source, pick
+from .figure import Control, axis_index, check_payload, payload_source, pick, seed_labels
 from .kit import (
     bar_panel,
     color_mapper,
@@ -546,17 +546,7 @@ def ablation_payload(ablations, tokens, *, ln_v: float, others=(), seeds=None) -
     """
     if isinstance(others, (str, bytes, Mapping)) or not isinstance(others, Sequence):
         raise TypeError("others must be a sequence of (ablations, tokens) pairs")
-    if seeds is None:
-        if others:
-            raise ValueError("seeds must label every seed when others are given")
-        seeds = ("",)
-    if isinstance(seeds, (str, bytes)) or not all(isinstance(x, str) for x in seeds):
-        raise TypeError("seeds must be a sequence of str")
-    seeds = tuple(seeds)
-    if len(seeds) != 1 + len(others) or len(set(seeds)) != len(seeds):
-        raise ValueError(
-            f"seeds must be {1 + len(others)} distinct labels (ablations and each of others), got {seeds}"
-        )
+    seeds = seed_labels(seeds, len(others), "ablations and each of others")
     parts = [_ablation_grids(ablations, tokens, "ablations")]
     for k, o in enumerate(others):
         if not isinstance(o, tuple) or len(o) != 2:

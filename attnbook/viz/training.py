@@ -21,7 +21,7 @@ from bokeh.models import ColumnDataSource, DataRange1d, Div, FixedTicker, Range1
 from .._checks import as_float_array, check_bool, check_choice, check_int, check_tokens
 from ..analysis import attention_entropy
 from .core import SEQUENTIAL, check_name, js_callback, on_document_ready
-from .figure import Control, check_payload, payload_source, pick
+from .figure import Control, check_payload, payload_source, pick, seed_labels
 from .kit import (
     bar_panel,
     color_mapper,
@@ -400,17 +400,7 @@ def comparison_payload(
     for k, o in enumerate(others):
         if not isinstance(o, Mapping) or list(o) != list(runs):
             raise ValueError(f"others[{k}] must have the keys of runs, in order: {list(runs)}")
-    if seeds is None:
-        if others:
-            raise ValueError("seeds must label every seed when others are given")
-        seeds = ("",)
-    if isinstance(seeds, (str, bytes)) or not all(isinstance(s, str) for s in seeds):
-        raise TypeError("seeds must be a sequence of str")
-    seeds = tuple(seeds)
-    if len(seeds) != 1 + len(others):
-        raise ValueError(
-            f"seeds must have {1 + len(others)} labels (runs and each of others), got {len(seeds)}"
-        )
+    seeds = seed_labels(seeds, len(others), "runs and each of others")
     keys = ("step", "loss", "grad_norm", "eval_step", "train_loss", "val_loss")
     labels, curves, finals, diverged = [], [], [], np.zeros(len(runs), bool)
     for si, group in enumerate((runs, *others)):
