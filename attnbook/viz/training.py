@@ -361,9 +361,8 @@ def _table_html(p: ComparisonPayload) -> str:
     def cell(tag: str, text: str, j: int) -> str:
         align = "right" if j else "left"
         line = "border-bottom:1px solid #999;" if tag == "th" else ""
-        keep = (
-            "white-space:nowrap;" if j else ""
-        )  # numbers and "seed 0" stay whole on a phone; run names wrap
+        # numbers and "seed 0" stay whole on a phone; run names wrap
+        keep = "white-space:nowrap;" if j else ""
         return f'<{tag} style="text-align:{align};padding:4px 8px;vertical-align:top;{keep}{line}">{text}</{tag}>'
 
     def num(x) -> str:
