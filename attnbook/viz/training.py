@@ -361,7 +361,9 @@ def _table_html(p: ComparisonPayload) -> str:
     def cell(tag: str, text: str, j: int) -> str:
         align = "right" if j else "left"
         line = "border-bottom:1px solid #999;" if tag == "th" else ""
-        return f'<{tag} style="text-align:{align};padding:2px 8px;{line}">{text}</{tag}>'
+        # numbers and "seed 0" stay whole on a phone; run names wrap
+        keep = "white-space:nowrap;" if j else ""
+        return f'<{tag} style="text-align:{align};padding:4px 8px;vertical-align:top;{keep}{line}">{text}</{tag}>'
 
     def num(x) -> str:
         return f"{x:.3f}" if math.isfinite(x) else "—"
