@@ -15,8 +15,10 @@ from attnbook.viz.figure import check_payload
 from attnbook.viz.trainer import (
     BLOCK_SIZES,
     INDUCTION_SETTINGS,
+    NOTICE_START,
     TASKS,
     formation,
+    grad_labels,
     layout,
     payload,
     status_cells,
@@ -44,7 +46,27 @@ def test_payload_carries_the_text_and_the_settings():
         "eval_every": 10,
         "preset": {k: v for k, v in INDUCTION_SETTINGS.items() if k != "steps"},
     }
-    assert p.view({}) == {"train": {"step": [], "loss": []}}
+    assert p.view({}) == {
+        "train": {"step": [], "loss": []},
+        "notice": {"text": NOTICE_START},
+        "grad": {"x": [0, 1]},
+        "grads-xticks": {"ticks": [0, 1]},
+    }
+
+
+def test_grad_labels_one_per_head_and_the_figure_opens_with_them():
+    assert grad_labels(2, 2) == ["L1H1", "L1H2", "L2H1", "L2H2"]
+    assert grad_labels(1, 4) == ["L1H1", "L1H2", "L1H3", "L1H4"]
+    fig = trainer_figure(TEXT, n_layer=2, n_head=2)
+    ticker = fig.select_one({"name": "trainer-grads-xticks"})
+    assert ticker.ticks == [0, 1, 2, 3]
+    axis = fig.select_one({"name": "trainer-grads"}).xaxis[0]
+    assert axis.major_label_overrides == {0: "L1H1", 1: "L1H2", 2: "L2H1", 3: "L2H2"}
+    rng = fig.select_one({"name": "trainer-grads-x"})
+    assert (rng.start, rng.end) == (-0.5, 3.5)
+    for bad, match in (((3, 1), "n_layer"), ((1, 5), "n_head"), ((1, 0), "n_head")):
+        with pytest.raises(ValueError, match=match):
+            grad_labels(*bad)
 
 
 def test_status_cells():
@@ -117,15 +139,17 @@ def test_block_sizes_are_the_runtimes():
     assert got == BLOCK_SIZES
 
 
-def test_formation_reads_the_logs_and_bad_input():
+def test_formation_reads_the_logs_as_the_panel_shows_them_and_bad_input():
+    # the best head of a layer changes between evaluations: the scores are each evaluation's best, as the panel's
     steps = [0, 10, 20]
-    two = {"step": steps, "acc": [0.1, 0.5, 0.9], "prev": [[0.1, 0.1, 0, 0], [0.6, 0.1, 0, 0], [0.7, 0.2, 0, 0]],
-           "induction": [[0, 0, 0.1, 0.1], [0, 0, 0.3, 0.4], [0, 0, 0.2, 0.8]]}  # fmt: skip
-    one = {"step": steps, "acc": [0.1, 0.2, 0.3], "prev": [[0.1, 0.1]] * 3, "induction": [[0.1, 0.2]] * 3}
+    two = {"step": steps, "acc": [0.1, 0.5, 0.9], "prev": [[0.1, 0.2, 0, 0], [0.6, 0.1, 0, 0], [0.7, 0.2, 0, 0]],
+           "induction": [[0, 0, 0.1, 0.1], [0, 0, 0.3, 0.4], [0, 0, 0.6, 0.5]]}  # fmt: skip
+    one = {"step": steps, "acc": [0.1, 0.2, 0.3], "prev": [[0.1, 0.1]] * 3,
+           "induction": [[0.1, 0.3], [0.1, 0.2], [0.2, 0.1]]}  # fmt: skip
     f = formation(two, one, 2)
-    assert (f.prev_step, f.induction_step, f.prev_head, f.induction_head) == (10, 20, 0, 1)
-    assert f.prev == [0.1, 0.6, 0.7] and f.induction == [0.1, 0.4, 0.8]
-    assert (f.acc2, f.acc1, f.induction1) == (0.9, 0.3, 0.2)
+    assert (f.prev_step, f.induction_step, f.prev_head, f.induction_head) == (10, 20, 0, 0)
+    assert f.prev == [0.2, 0.6, 0.7] and f.induction == [0.1, 0.4, 0.6]
+    assert (f.acc2, f.acc1, f.induction1) == (0.9, 0.3, 0.3)
     with pytest.raises(ValueError, match="one"):
         formation(two, two, 2)
     with pytest.raises(ValueError, match="n_head"):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bokeh.layouts import column, row
-from bokeh.models import DataRange1d, Range1d
+from bokeh.models import DataRange1d, Div, Range1d
 
 from .._checks import check_choice, check_int
 from .core import JS_DIR, check_name, js_callback, on_document_ready
@@ -52,6 +52,7 @@ __all__ = [
     "INDUCTION_THRESHOLD",
     "LAYERS",
     "LEARNING_RATES",
+    "NOTICE_START",
     "POSITIONS",
     "PREV_THRESHOLD",
     "TASKS",
@@ -61,6 +62,7 @@ __all__ = [
     "payload",
     "status_cells",
     "formation",
+    "grad_labels",
     "trainer_figure",
     "trainer_run",
 ]
@@ -85,7 +87,9 @@ COPY_ACCURACY = 0.95  # the copy task counts as learned when the held-out accura
 PREV_THRESHOLD = 0.5  # a previous-token head: attnbook.analysis.previous_token_score at least this
 INDUCTION_THRESHOLD = 0.5  # an induction head: attnbook.analysis.prefix_matching_score at least this
 ACC_MARGIN = 0.10  # two layers beat one by at least this much held-out accuracy on the induction task
-MAX_HEADS = 2 * 4  # attention maps and gradient bars: one slot per (layer, head) of the largest model
+MAX_HEADS = 2 * 4  # attention maps: one slot per (layer, head) of the largest model
+# the notice under the readouts when the page opens (js/trainer_update.mjs writes the same text)
+NOTICE_START = "A new model, not trained yet: press Train or One step."
 TRAIN_COLOR, HELD_COLOR = "#3182bd", "#e6550d"
 PREV_COLOR, IND_COLOR = "#756bb1", "#31a354"
 _WHAT = (
@@ -105,10 +109,25 @@ class TrainerPayload(NamedTuple):
     )
 
     def view(self, state) -> dict:
-        """What the page shows before training: no training step on the loss curve. (The model is drawn from the
-        seed in the page, so its held-out loss and attention at step 0 are the page's to say; the browser tests
-        check them against the runtime, which is checked against NumPy.)"""
-        return {"train": {"step": [], "loss": []}}
+        """What the page shows before training: no training step on the loss curve, the opening notice, one
+        gradient bar per head of the opening model. (The model is drawn from the seed in the page, so its held-out
+        loss and attention at step 0 are the page's to say; the browser tests check them against the runtime, which
+        is checked against NumPy.)"""
+        n = self.settings["n_layer"] * self.settings["n_head"]
+        return {
+            "train": {"step": [], "loss": []},
+            "notice": {"text": NOTICE_START},
+            "grad": {"x": list(range(n))},
+            "grads-xticks": {"ticks": list(range(n))},
+        }
+
+
+def grad_labels(n_layer: int, n_head: int) -> list[str]:
+    """The gradient bars' tick labels, bar ``l * n_head + h`` for head ``h`` of layer ``l``: ``["L1H1", ...]``;
+    twin of ``gradLabels`` in js/trainer_update.mjs."""
+    n_layer = check_int("n_layer", n_layer, low=1, high=len(LAYERS))
+    n_head = check_int("n_head", n_head, low=1, high=max(map(int, HEADS)))
+    return [f"L{layer + 1}H{head + 1}" for layer in range(n_layer) for head in range(n_head)]
 
 
 def status_cells(step: int, rate, train, held, acc) -> list[str]:
@@ -196,22 +215,26 @@ def trainer_run(settings: dict, *, text: str = "", cache_dir=None) -> dict:
 
 
 class Formation(NamedTuple):
-    """When the heads of a two-layer run formed, and how far one layer got (chapter 11's induction claims)."""
+    """When the heads of a two-layer run formed, and how far one layer got (chapter 11's induction claims).
+
+    The scores are the page's Head scores panel: at each evaluation, the best head of layer 1 (previous token) and
+    of layer 2 (prefix matching), which need not be the same head from one evaluation to the next."""
 
     prev_step: int | None  # first evaluation at which a layer-1 head's previous-token score >= PREV_THRESHOLD
     induction_step: int | None  # the same for a layer-2 head's prefix-matching score >= INDUCTION_THRESHOLD
     prev_head: int  # the layer-1 head with the best final previous-token score (0-based)
     induction_head: int  # the layer-2 head with the best final prefix-matching score (0-based)
-    prev: list  # that head's previous-token score at every evaluation
-    induction: list  # that head's prefix-matching score at every evaluation
+    prev: list  # the best layer-1 head's previous-token score at every evaluation
+    induction: list  # the best layer-2 head's prefix-matching score at every evaluation
     steps: list  # the evaluations' steps
     acc2: float  # the two-layer model's final held-out accuracy
     acc1: float  # the one-layer model's
-    induction1: float  # the one-layer model's best final prefix-matching score
+    induction1: float  # the one-layer model's best prefix-matching score, over its heads and every evaluation
 
 
 def formation(two: dict, one: dict, n_head: int) -> Formation:
-    """Read :func:`trainer_run` logs of a two-layer and a one-layer model (``n_head`` heads each)."""
+    """Read :func:`trainer_run` logs of a two-layer and a one-layer model (``n_head`` heads each) as the Head scores
+    panel shows them (the best head of each layer at each evaluation)."""
     n_head = check_int("n_head", n_head, low=1, high=4)
     for name, log, L in (("two", two, 2), ("one", one, 1)):
         if (
@@ -231,8 +254,9 @@ def formation(two: dict, one: dict, n_head: int) -> Formation:
         return next((s for s, r in zip(two["step"], rows, strict=True) if max(r) >= threshold), None)
 
     return Formation(
-        first(prev, PREV_THRESHOLD), first(ind, INDUCTION_THRESHOLD), bp, bi, [r[bp] for r in prev],
-        [r[bi] for r in ind], list(two["step"]), two["acc"][-1], one["acc"][-1], max(one["induction"][-1]),
+        first(prev, PREV_THRESHOLD), first(ind, INDUCTION_THRESHOLD), bp, bi, [max(r) for r in prev],
+        [max(r) for r in ind], list(two["step"]), two["acc"][-1], one["acc"][-1],
+        max(max(r) for r in one["induction"]),
     )  # fmt: skip
 
 
@@ -339,7 +363,7 @@ def _curves(name: str, src: dict):
     return loss, acc, scores
 
 
-def _heads(name: str, src: dict):
+def _heads(p: TrainerPayload, name: str, src: dict):
     mapper = color_mapper(f"{name}-att-mapper", high=1.0)
     plots = []
     for slot in range(MAX_HEADS):
@@ -359,11 +383,13 @@ def _heads(name: str, src: dict):
         title="Gradient norm of each head (last step)",
         x="x",
         top="norm",
-        labels=[f"L{s // 4 + 1}H{s % 4 + 1}" for s in range(MAX_HEADS)],
+        labels=grad_labels(p.settings["n_layer"], p.settings["n_head"]),
         width=340,
         height=200,
         y_range=DataRange1d(start=0, name=f"{name}-grads-y"),
     )
+    # one bar per head of the current model (the callback relabels the ticks and resizes the range)
+    grads.x_range = Range1d(-0.5, p.settings["n_layer"] * p.settings["n_head"] - 0.5, name=f"{name}-grads-x")
     return plots, grads
 
 
@@ -382,7 +408,7 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
         "att": [image_source(f"{name}-att{slot}-image") for slot in range(MAX_HEADS)],
     }
     loss, acc, scores = _curves(name, src)
-    att, grads = _heads(name, src)
+    att, grads = _heads(p, name, src)
     probe, probe_text, probe_bands = text_panel(
         f"{name}-probe",
         width=560,
@@ -390,10 +416,12 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
         title="Probe sequence (held out): the model's next-token guesses",
     )
     status, status_text, _ = text_panel(f"{name}-status", width=350, height=44, font_size="9.5pt")
-    # the notice of a reset or a new learning rate: on a canvas too, as a Div's new text re-lays out the figure
-    notice, notice_text, _ = text_panel(f"{name}-notice", width=660, height=40, font_size="9pt")
+    # the notice of a reset or a new learning rate: real text that wraps to the column (it changes only on a click,
+    # so a Div's re-layout costs nothing while training); two lines high at least, growing on a phone
+    notice = Div(text=NOTICE_START, name=f"{name}-notice", sizing_mode="stretch_width", height=44)
     texts = {
         "description": description(name, _WHAT),
+        "notice": notice,
     }
     update = js_callback(
         "trainer_update",
@@ -404,10 +432,11 @@ def layout(p: TrainerPayload, *, name: str = "trainer"):
             "probe": probe_text,
             "bands": probe_bands,
             "status": status_text,
-            "notice": notice_text,
         },
         att=src["att"],
         plots=att,
+        grad_axis=grads.xaxis[0],
+        grad_range=grads.x_range,
         texts=texts,
     )
     for key in ("task", "layers", "heads", "width", "pos", "lr", "seed"):

@@ -275,6 +275,27 @@ def model_value(page, name: str, attr: str):
     )
 
 
+GRAD_AXIS_JS = """() => {
+  const doc = Bokeh.documents[0], ticks = Array.from(doc.get_model_by_name("trainer-grads-xticks").ticks)
+  const plot = doc.get_model_by_name("trainer-grads"), axis = plot.below[0], r = plot.x_range
+  return {ticks, labels: ticks.map((t) => axis.major_label_overrides.get(t)), range: [r.start, r.end],
+          x: Array.from(doc.get_model_by_name("trainer-grad").data.x)}
+}"""
+
+
+def grad_axis(page) -> dict:
+    """The gradient bars' ticks, their labels, the x range and the bars' x: one per head of the current model."""
+    return page.evaluate(GRAD_AXIS_JS)
+
+
+def expected_grad_axis(n_layer: int, n_head: int) -> dict:
+    from attnbook.viz.trainer import grad_labels
+
+    n = n_layer * n_head
+    return {"ticks": list(range(n)), "labels": grad_labels(n_layer, n_head), "range": [-0.5, n - 0.5],
+            "x": list(range(n))}  # fmt: skip
+
+
 def ready(page) -> None:
     page.wait_for_function("() => ((window.__attnbookLive || {}).trainer || {}).draws > 0", timeout=30_000)
 
@@ -328,6 +349,12 @@ def test_same_seed_same_curve_and_structural_changes_reset(chromium, trainer_pag
         page.wait_for_function("() => window.__attnbookLive.trainer.step === 0")
         notice = page.evaluate("() => window.__attnbookLive.trainer.notice")
         assert "Reset" in notice and "step 0" in notice, notice
+        assert f"(the old run stopped at step {first['step']})." in notice, notice
+        shown = model_value(page, "trainer-notice", "text")
+        assert shown.startswith("<b>Reset: a new model</b> (2 layers × 4 heads") and shown.endswith(
+            f"stopped at step {first['step']})."
+        ), shown
+        assert grad_axis(page) == expected_grad_axis(2, 4)
         second = play_until(page, 60)
         n = 60
         assert first["train"]["loss"][:n] == second["train"]["loss"][:n], (
@@ -342,6 +369,8 @@ def test_same_seed_same_curve_and_structural_changes_reset(chromium, trainer_pag
         assert "New layers" in notice and "1 layer " in notice, notice
         assert [model_value(page, f"trainer-att{s}", "visible") for s in range(8)] == [True] * 4 + [False] * 4
         page.locator("button:has-text('Pause')").click()
+        page.locator("button:has-text('One step')").click()  # draws everything, the gradient bars too
+        assert grad_axis(page) == expected_grad_axis(1, 4)
         # another seed, another curve; back to seed 0, the first curve again
         page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-layers').value = '2' }")
         page.evaluate("() => { Bokeh.documents[0].get_model_by_name('trainer-seed').value = 1 }")
@@ -527,6 +556,10 @@ def test_preset_button_trains_chapter_8s_induction_in_the_page(chromium, trainer
         )
         for key, w in (("task", "task"), ("n_layer", "layers"), ("n_head", "heads"), ("pos", "pos")):
             assert str(model_value(page, f"trainer-{w}", "value")) == str(S[key]), key
+        # the run being replaced never started: the notice says so without naming its step
+        notice = page.evaluate("() => window.__attnbookLive.trainer.notice")
+        assert notice.endswith("training restarted from step 0.") and "stopped" not in notice, notice
+        assert grad_axis(page) == expected_grad_axis(S["n_layer"], S["n_head"])  # L1H1 L1H2 L2H1 L2H2
         got = play_until(page, until, timeout_s=240)
         held = page.evaluate("() => window.__attnbookLive.trainer.held")
         shown = model_value(page, "trainer-held", "data")
@@ -539,6 +572,9 @@ def test_preset_button_trains_chapter_8s_induction_in_the_page(chromium, trainer
     np.testing.assert_allclose(
         shown["induction"], [max(r[S["n_head"] :]) for r in two["induction"][:n]], atol=1e-9
     )
+    # the numbers chapter 11 quotes (formation) are the ones the panel plots
+    np.testing.assert_allclose(shown["prev"], f.prev[:n], atol=1e-9)
+    np.testing.assert_allclose(shown["induction"], f.induction[:n], atol=1e-9)
     seconds = held["seconds"][two["step"].index(until)]
     with capsys.disabled():
         print(

@@ -16,7 +16,7 @@
 // window.__attnbookLive[<figure name>] exposes the run for the tests: step, the curves, the held-out log with the
 // training time at each point (seconds while playing), steps per second, and every head's previous-token and
 // induction (prefix-matching) scores on the held-out set at each point (runtime/tasks.mjs headScores).
-import {describe, field, plain, setColumns, textRows} from "./lib.mjs"
+import {describe, escapeHtml, field, plain, setColumns, textRows} from "./lib.mjs"
 import {adamwStep, clipGradNorm, evaluate, forward, headGradNorms, initParams, lossAndGrads, newAdamW, newModel,
   splitmix32} from "./runtime/train.mjs"
 import {headScores, heldOut, makeTask, TASK_WINDOWS, trainBatch} from "./runtime/tasks.mjs"
@@ -36,32 +36,18 @@ const statusCells = (step, rate, train, held, acc) => [`step ${step}`, `${fixed(
   `train loss ${fixed(train, 3)}`, `held-out loss ${fixed(held, 3)}`,
   `held-out accuracy ${fixed(acc === null ? null : 100 * acc, 1)}%`]
 
-// The notice, on its canvas: the first `bold` characters bold, the rest wrapped at about NOTICE_WIDTH characters a line.
-const NOTICE_WIDTH = 110
-const setNotice = (source, text, bold = 0) => {
-  const {columns, put} = textRows(), lines = [[]]
-  let n = 0
-  for (const word of text.split(" ")) {
-    if (n + word.length > NOTICE_WIDTH && lines[lines.length - 1].length) {
-      lines.push([])
-      n = 0
-    }
-    lines[lines.length - 1].push(word)
-    n += word.length + 1
-  }
-  let k = 0
-  lines.forEach((words, i) => {
-    const line = words.join(" ")
-    if (k < bold) {
-      const head = line.slice(0, bold - k)
-      put(4, -10 - 18 * i, head, "bold")
-      if (line.length > head.length) put(4 + 6.3 * head.length, -10 - 18 * i, line.slice(head.length))
-    } else put(4, -10 - 18 * i, line)
-    k += line.length + 1
-  })
-  setColumns(source, columns)
+// The notice, a Div under the readouts whose text wraps to the column: the first `bold` characters bold. It changes
+// only on a click (a Div's new text re-lays out the figure, which the training loop never waits for).
+// NOTICE_START is attnbook.viz.trainer.NOTICE_START.
+const NOTICE_START = "A new model, not trained yet: press Train or One step."
+const setNotice = (div, text, bold = 0) => {
+  const html = bold > 0 ? `<b>${escapeHtml(text.slice(0, bold))}</b>${escapeHtml(text.slice(bold))}` : escapeHtml(text)
+  if (div.text !== html) div.text = html
   S.log.notice = text
 }
+
+// The gradient bars' tick labels, bar l * H + h for head h of layer l; twin of attnbook.viz.trainer.grad_labels.
+const gradLabels = (L, H) => Array.from({length: L * H}, (_, k) => `L${Math.floor(k / H) + 1}H${(k % H) + 1}`)
 
 let S = null  // {name, settings, text, args, run, playing, timer, log}
 
@@ -85,6 +71,14 @@ const build = (w) => {
   for (const plot of S.args.plots) {  // the attention maps' axes: T keys, T queries (query 0 at the top)
     if (plot.x_range.end !== T - 0.5) plot.x_range.end = T - 0.5
     if (plot.y_range.start !== T - 0.5) plot.y_range.start = T - 0.5
+  }
+  // one gradient bar per head of this model: ticks, labels and range for L x H bars
+  const {grad_axis: axis, grad_range: range} = S.args, labels = gradLabels(cfg.n_layer, cfg.n_head)
+  if (S.gradLabels !== labels.join(" ")) {
+    S.gradLabels = labels.join(" ")
+    axis.ticker.ticks = labels.map((_, k) => k)
+    axis.major_label_overrides = new Map(labels.map((t, k) => [k, t]))
+    range.setv({start: -0.5, end: labels.length - 0.5})
   }
   measure()
 }
@@ -149,7 +143,7 @@ const draw = (parts = ALL) => {
   if (parts.includes("probe")) {
     const x = [], norm = []
     for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
-      x.push(l * SLOT_HEADS + h)
+      x.push(l * H + h)
       norm.push(r.grads[l * H + h])
     }
     setColumns(sources.grad, {x, norm})
@@ -229,7 +223,7 @@ const setPlaying = (on) => {
   }
 }
 
-export default ({payload, widgets, sources, att, plots, texts}, obj) => {
+export default ({payload, widgets, sources, att, plots, grad_axis, grad_range, texts}, obj) => {
   const name = payload.name.replace(/-payload$/, "")
   if (S === null) {
     window.__attnbookLive = window.__attnbookLive || {}
@@ -238,7 +232,7 @@ export default ({payload, widgets, sources, att, plots, texts}, obj) => {
       log: (window.__attnbookLive[name] = {draws: 0, resets: 0, stepMs: 0, drawMs: 0})}
   }
   if (S.presetting) return
-  S.args = {widgets, sources, att, plots, texts}
+  S.args = {widgets, sources, att, plots, grad_axis, grad_range, texts}
   S.lr = +widgets.lr.value
   if (S.lrNoticed === undefined) S.lrNoticed = S.lr
   if (obj?.event_name === "button_click") obj = obj.origin  // the button clicked
@@ -265,19 +259,20 @@ export default ({payload, widgets, sources, att, plots, texts}, obj) => {
     build(widgets)
     S.log.resets += 1
     const r = S.run
-    if (S.log.resets === 1) setNotice(sources.notice, "A new model, not trained yet: press Train or One step.")
+    if (S.log.resets === 1) setNotice(texts.notice, NOTICE_START)
     else {
       const what = obj === widgets.preset ? "Chapter 8's induction" : changed ? `New ${STRUCTURAL[changed]}` : "Reset"
       const head = `${what}: a new model`
-      setNotice(sources.notice, `${head} (${r.cfg.n_layer} layer${r.cfg.n_layer > 1 ? "s" : ""} × ${r.cfg.n_head} ` +
+      setNotice(texts.notice, `${head} (${r.cfg.n_layer} layer${r.cfg.n_layer > 1 ? "s" : ""} × ${r.cfg.n_head} ` +
         `head${r.cfg.n_head > 1 ? "s" : ""}, width ${r.cfg.d_model}, ${r.s.pos} positions, ${r.s.task} task, seed ` +
-        `${r.s.seed}), training restarted from step 0 (the old run stopped at step ${was}).`, head.length)
+        `${r.s.seed}), training restarted from step 0` + (was > 0 ? ` (the old run stopped at step ${was}).` : "."),
+      head.length)
     }
   } else if (obj === widgets.lr && S.lr !== S.lrNoticed) {
-    setNotice(sources.notice, `Learning rate ${widgets.lr.value} from step ${S.run.step + 1} on (the run goes on).`)
+    setNotice(texts.notice, `Learning rate ${widgets.lr.value} from step ${S.run.step + 1} on (the run goes on).`)
     S.lrNoticed = S.lr
   } else if (S.log.resets === 1 && S.run.step === 0 && (obj === widgets.step || obj === widgets.play)) {
-    setNotice(sources.notice, "")  // the run starts: the "not trained yet" notice goes
+    setNotice(texts.notice, "")  // the run starts: the "not trained yet" notice goes
   }
   if (obj === widgets.step) {
     if (S.playing) widgets.play.active = false  // its own callback stops the loop
