@@ -653,10 +653,11 @@ def _positions_panel(p: AblationPayload, name: str, intact):
     plot.xaxis.ticker = FixedTicker(ticks=list(range(T)), name=f"{name}-positions-ticks")
     plot.xaxis.major_label_overrides = dict(enumerate(tokens))
     plot.xaxis.name = f"{name}-positions-xaxis"  # the callback relabels it with the chosen seed's letters
-    plot.xaxis.major_label_text_font_size = "8pt"
-    # 32 letters crowd a phone's column: a letter too close to the last one drawn is left out (every other one);
-    # the tick stays, and the maps below name every position
-    plot.xaxis.major_label_policy = NoOverlap(min_distance=3)
+    # 32 letters, about 10 px apart from a phone's column to a laptop's: at 7 pt the widest (W) still leaves a gap;
+    # on a narrower column a letter that would touch the last one drawn is left out (its tick stays, and the maps
+    # below name every position)
+    plot.xaxis.major_label_text_font_size = "7pt"
+    plot.xaxis.major_label_policy = NoOverlap(min_distance=1)
     return plot, src
 
 
