@@ -358,6 +358,29 @@ def test_ablation_seed_select_picks_each_seeds_model():
         ablation_payload(ablations(), TOKENS, ln_v=3.0, others=[(ablations(), TOKENS[:-1])], seeds=("a", "b"))
 
 
+def test_ablation_intact_columns_are_the_chosen_seeds_model_with_every_head_kept():
+    others = _seed_ablations()
+    p = ablation_payload(ablations(), TOKENS, ln_v=3.0, others=others, seeds=("seed 0", "seed 1", "seed 2"))
+    for (a, _), label in zip([(ablations(), TOKENS), *others], p.seeds, strict=True):
+        _, k0 = _toggled(a, 0)  # the row of this seed's sweep with every head kept
+        kept = [a.repeat_loss[k0], a.fresh_loss[k0]]
+        for code in (0, 5, 15):  # whatever is ablated, grey is this seed's intact model
+            shown = p.view({"seed": label} | _toggled(a, code)[0])
+            np.testing.assert_allclose(shown["bars-source"]["intact"], kept, rtol=1e-6)
+            assert shown["bars-source"]["text_intact"] == [f"{np.float32(x):.2f}" for x in kept]
+            np.testing.assert_allclose(shown["positions-source"]["intact"], a.probe_loss[k0], rtol=1e-6)
+            if code == 0:  # nothing ablated: the red bars and line are the grey ones
+                np.testing.assert_array_equal(shown["bars-source"]["current"], shown["bars-source"]["intact"])
+                np.testing.assert_array_equal(
+                    shown["positions-source"]["current"], shown["positions-source"]["intact"]
+                )
+    # the seeds' intact models differ (so a callback stuck on the first seed's is caught)
+    kept_by_seed = {
+        tuple(p.view({"seed": s} | _toggled(ablations(), 0)[0])["bars-source"]["intact"]) for s in p.seeds
+    }
+    assert len(kept_by_seed) == 3
+
+
 def test_ablation_payload_refuses_bad_input():
     with pytest.raises(ValueError, match="each of the 16"):
         ablation_payload(ablations(masks=np.ones((16, L, H))), TOKENS, ln_v=3.0)

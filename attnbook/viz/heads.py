@@ -20,6 +20,7 @@ from bokeh.models import (
     Div,
     FixedTicker,
     Label,
+    NoOverlap,
     RadioButtonGroup,
     Range1d,
     Span,
@@ -469,15 +470,26 @@ class AblationPayload(NamedTuple):
     ln_v: float
 
     def view(p, state: dict) -> dict:
-        """Bars, per-position loss, last-layer maps (with the seed's letters) and the subtitle naming the ablated heads."""
+        """Bars and per-position loss (the chosen seed's intact model in grey, the ablated one in red), last-layer
+        maps (with the seed's letters) and the subtitle naming the ablated heads."""
         losses = pick(p, "losses", state)
         tokens = pick(p, "tokens", state) if len(p.seeds) > 1 else p.tokens[0]
         i, j = np.tril_indices(len(tokens))
         toggles = [c for c in p.controls if c.widget != "seed"]
         off = [h for c, h in zip(toggles, p.heads, strict=True) if state[c.widget]]
+        intact = _intact_state(p, state)  # the same seed, every head on
+        kept = pick(p, "losses", intact)
         return {
-            "bars-source": {"current": losses, "text_current": [f"{x:.2f}" for x in losses]},
-            "positions-source": {"current": pick(p, "position_loss", state)},
+            "bars-source": {
+                "current": losses,
+                "text_current": [f"{x:.2f}" for x in losses],
+                "intact": kept,
+                "text_intact": [f"{x:.2f}" for x in kept],
+            },
+            "positions-source": {
+                "current": pick(p, "position_loss", state),
+                "intact": pick(p, "position_loss", intact),
+            },
             "positions-xaxis": {"major_label_overrides": {str(k): t for k, t in enumerate(tokens)}},
             "cells": _causal_cells(pick(p, "attention", state))
             | {
@@ -498,6 +510,11 @@ class AblationPayload(NamedTuple):
 
 
 _ABLATIONS = ("masks", "repeat_loss", "fresh_loss", "probe_loss", "probe_attention")
+
+
+def _intact_state(p: AblationPayload, state: dict) -> dict:
+    """``state`` with every head kept: the chosen seed's intact model (JS twin in heads_ablation.mjs)."""
+    return {c.widget: state[c.widget] if c.widget == "seed" else False for c in p.controls}
 
 
 def _ablation_grids(ablations, tokens, where: str):
@@ -636,7 +653,11 @@ def _positions_panel(p: AblationPayload, name: str, intact):
     plot.xaxis.ticker = FixedTicker(ticks=list(range(T)), name=f"{name}-positions-ticks")
     plot.xaxis.major_label_overrides = dict(enumerate(tokens))
     plot.xaxis.name = f"{name}-positions-xaxis"  # the callback relabels it with the chosen seed's letters
-    plot.xaxis.major_label_text_font_size = "8pt"
+    # 32 letters, about 10 px apart from a phone's column to a laptop's: at 7 pt the widest (W) still leaves a gap;
+    # on a narrower column a letter that would touch the last one drawn is left out (its tick stays, and the maps
+    # below name every position)
+    plot.xaxis.major_label_text_font_size = "7pt"
+    plot.xaxis.major_label_policy = NoOverlap(min_distance=1)
     return plot, src
 
 
