@@ -10,6 +10,7 @@ from _callbacks import assert_callbacks_match_their_args
 from bokeh.models import ColumnDataSource, Widget
 
 from attnbook.data import grammar_corpus
+from attnbook.experiments.in_page import formation
 from attnbook.viz.core import js_module
 from attnbook.viz.figure import check_payload
 from attnbook.viz.trainer import (
@@ -17,7 +18,6 @@ from attnbook.viz.trainer import (
     INDUCTION_SETTINGS,
     NOTICE_START,
     TASKS,
-    formation,
     grad_labels,
     layout,
     payload,

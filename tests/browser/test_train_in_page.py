@@ -6,7 +6,7 @@
   batches (fed from Python): losses equal to 1e-3;
 * the tasks, the head scores against ``attnbook.analysis``, the page (reset, determinism, copy learned in budget);
 * chapter 11's induction claims: the preset's run (two layers, then one) in Chromium is the run Node makes for the
-  chapter (``attnbook.viz.trainer.trainer_run``), and the heads form in it; the page, driven by its preset button,
+  chapter (``attnbook.experiments.in_page.trainer_run``), and the heads form in it; the page, driven by its preset button,
   shows the same scores at the same steps. Everything runs in Chromium (about a minute): no Node-only check.
 """
 
@@ -498,13 +498,12 @@ def test_chapter_11_induction_heads_form_with_two_layers_not_one(chromium, blank
     loop (runtime/formation.mjs) in Chromium gives the very log Node gives the chapter (trainer_run), and in it a
     layer-1 head passes PREV_THRESHOLD (previous-token score) no later than a layer-2 head passes INDUCTION_THRESHOLD
     (prefix-matching), both within the steps, while one layer ends ACC_MARGIN lower and below INDUCTION_THRESHOLD."""
+    from attnbook.experiments.in_page import formation, trainer_run
     from attnbook.viz.trainer import (
         ACC_MARGIN,
         INDUCTION_SETTINGS,
         INDUCTION_THRESHOLD,
         PREV_THRESHOLD,
-        formation,
-        trainer_run,
     )
 
     S = INDUCTION_SETTINGS
@@ -542,8 +541,8 @@ def test_chapter_11_induction_heads_form_with_two_layers_not_one(chromium, blank
 @pytest.mark.browser
 def test_preset_button_trains_chapter_8s_induction_in_the_page(chromium, trainer_page, capsys):
     """One click sets chapter 8's induction; Train; the page's head-score curves are the Node run's at every step."""
+    from attnbook.experiments.in_page import formation, trainer_run
     from attnbook.viz.trainer import INDUCTION_SETTINGS as S
-    from attnbook.viz.trainer import formation, trainer_run
 
     two = trainer_run(S)
     f = formation(two, trainer_run(S | {"n_layer": 1}), S["n_head"])
