@@ -131,7 +131,7 @@ def test_the_heatmap_labels_its_characters_only_while_its_columns_are_wide_enoug
     )  # the labels' band: the same share of the plot for any n
     assert band == pytest.approx(HEAT_MARGIN * n) and v["heat-y"]["end"] - 0.5 == pytest.approx(band)
     # the lines and the end-to-end picture span 32 positions up to 32 characters, then the whole window
-    assert v["lines-x"]["end"] == v["model-x"]["end"] == (31.5 if n <= 32 else 63.5)
+    assert v["lines-x"]["end"] == v["model-x"]["end"] == pytest.approx(31.8 if n <= 32 else 63.8)
 
 
 @pytest.mark.parametrize(

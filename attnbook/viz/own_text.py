@@ -85,7 +85,8 @@ HEAT_MARGIN = (
 # The lines and the end-to-end picture keep about 10 px a position for a full window: on a narrower column they keep
 # that width and scroll sideways in their own box (their characters would otherwise run into one another).
 LINES_LEAST, MODEL_LEAST = 650, 680
-X_PAD = 0.8  # the lines and the end-to-end picture start this far left of position 0: room for its character
+X_PAD = 0.8  # the lines and the end-to-end picture reach this far beyond their first and last positions: room
+# for a wide character (⏎) there
 Y_BARS = (0, 1.15)  # the bar charts' probability axis: room above a bar of probability 1 for its character
 PICKED, OTHER, HIT = (
     "#e6550d",
@@ -202,10 +203,10 @@ class OwnTextPayload(NamedTuple):
 
 def _ranges(T: int, B: int) -> dict:
     """The plots' x (and the heatmap's y) ranges for a text of T characters: the heatmap spans the text and a label
-    band; the lines and the end-to-end picture span :func:`_span` positions, a little room left of the first."""
+    band; the lines and the end-to-end picture span :func:`_span` positions, with a little room at either end."""
     n = _heat_span(T)
     m = HEAT_MARGIN * n
-    w = _span(T, B) - 0.5
+    w = _span(T, B) - 1 + X_PAD
     return {
         "heat-x": {"start": -0.5 - m, "end": n - 0.5},
         "heat-y": {"start": -(n - 0.5), "end": 0.5 + m},

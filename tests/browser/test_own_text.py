@@ -498,7 +498,9 @@ def test_the_position_slider_spans_the_text(chromium, figure_page):
         text_box(page).press_sequentially("he")  # the slider stays where it was put
         wait_shown(page, text + "he")
         assert slider() == {"end": 30, "value": 23, "shown": 23}
-        keys("End")
+        page.evaluate(  # the reader drags it to its right end
+            """() => { const s = Bokeh.documents[0].get_model_by_name("live-position"); s.value = s.end }"""
+        )
         page.wait_for_function("() => window.__attnbookLive.live.view.position === 30")
         text_box(page).press("End")
         text_box(page).press_sequentially(" dog")  # at its right end it follows the last character

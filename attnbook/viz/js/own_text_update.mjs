@@ -106,8 +106,8 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   const n = heatSpan(T), m = HEAT_MARGIN * n  // m: the band of the labels, about 17 px whatever n
   setRange(plots.attention.x_range, -0.5 - m, n - 0.5)
   setRange(plots.attention.y_range, -(n - 0.5), 0.5 + m)
-  setRange(plots.lines.x_range, -X_PAD, w - 0.5)
-  setRange(plots.model.x_range, -X_PAD, w - 0.5)
+  setRange(plots.lines.x_range, -X_PAD, w - 1 + X_PAD)  // room for a wide character at either end
+  setRange(plots.model.x_range, -X_PAD, w - 1 + X_PAD)
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
 }
 
