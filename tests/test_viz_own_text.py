@@ -16,6 +16,7 @@ from attnbook.sample import next_token_distribution
 from attnbook.viz.core import js_module
 from attnbook.viz.own_text import (
     HEAT_LABELS,
+    HEAT_MARGIN,
     LINE_MIN,
     N_PREDICT,
     N_TOP,
@@ -122,8 +123,25 @@ def test_the_heatmap_labels_its_characters_only_while_its_columns_are_wide_enoug
     assert (
         len(v["chars"]["char"]) == len(v["flow-chars"]["char"]) == n
     )  # the lines and the end-to-end picture
-    # up to HEAT_LABELS characters the range spans HEAT_LABELS positions; one more and it spans 64
+    # the heatmap spans the text (its cells get narrower, the plot keeps its size): labels up to HEAT_LABELS
     assert v["heat-chars"] == (v["chars"] if n <= HEAT_LABELS else {"x": [], "y": [], "char": []})
+    assert v["heat-x"]["end"] == n - 0.5 and v["heat-y"]["start"] == -(n - 0.5)
+    band = (
+        v["heat-x"]["end"] - v["heat-x"]["start"] - n
+    )  # the labels' band: the same share of the plot for any n
+    assert band == pytest.approx(HEAT_MARGIN * n) and v["heat-y"]["end"] - 0.5 == pytest.approx(band)
+    # the lines and the end-to-end picture span 32 positions up to 32 characters, then the whole window
+    assert v["lines-x"]["end"] == v["model-x"]["end"] == pytest.approx(31.8 if n <= 32 else 63.8)
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "end", "value"), [("the cat", 63, 6, 6), ("the cat", 2, 6, 2), ("t", 5, 1, 1)]
+)
+def test_the_position_slider_spans_the_text(text, position, end, value):
+    m, p = make(text)
+    v = p.view(state(position=position))
+    assert v["position"] == {"end": end, "value": value}
+    assert v["pick"]["x"].tolist() == [min(value, len(text) - 1)]
 
 
 def test_caption_names_what_follows_and_marks_it_green():

@@ -1046,15 +1046,18 @@ def attention_views(
     )
     mapper = color_mapper(f"{name}-attention-mapper")
     heat.add_tools(hover(image_cells(heat, cells, mapper), ("weight", "@image{0.000}")))
-    heat.text("x", 0.9, "char", source=heat_chars, text_align="center", text_font_size="8pt")
+    # the labels sit just outside the cells, a few pixels off their edges (x = -0.5 is the left edge, y = 0.5 the
+    # top), in the band the ranges leave there, whatever the cells' size
+    heat.text("x", 0.5, "char", source=heat_chars, text_align="center", text_font_size="8pt", y_offset=-2)
     heat.text(
-        -1.1,
+        -0.5,
         "y",
         "char",
         source=heat_chars,
         text_align="center",
         text_baseline="middle",
         text_font_size="8pt",
+        x_offset=-7,
     )
     lines = diagram_figure(
         name=f"{name}-lines",

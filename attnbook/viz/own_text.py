@@ -36,6 +36,7 @@ from .kit import (
     image_columns,
     image_source,
     line_panel,
+    scroller,
     select,
     shown_char,
     slider,
@@ -46,6 +47,8 @@ from .kit import text_notice as notice
 
 __all__ = [
     "HEAT_LABELS",
+    "HEAT_MARGIN",
+    "HEAT_MIN",
     "LINE_MIN",
     "N_GENERATE",
     "N_TOP",
@@ -71,10 +74,20 @@ N_PREDICT = 5  # predictions shown for the picked position
 N_GENERATE = 80  # characters the Generate button samples
 SHOWN = SHOWN_CHARS  # how characters that print as nothing are drawn
 LINE_MIN = 0.05  # weights drawn as lines (fainter ones are near invisible; each line costs paint time)
-# The heatmap labels its rows and columns while its range spans at most this many positions: at 64 a column is
-# 5 px wide, too narrow for a character (the lines and the end-to-end picture label the same positions), and
-# 128 labels are a good part of a keystroke's painting.
+# The heatmap labels its rows and columns for texts of at most this many characters: its columns are then about
+# 10 px wide; past it they are too narrow for a character (the lines and the end-to-end picture label the same
+# positions), and 128 labels are a good part of a keystroke's painting.
 HEAT_LABELS = 32
+HEAT_MIN = 8  # the heatmap spans at least this many positions (a short text's cells stay a readable size)
+HEAT_MARGIN = (
+    0.05  # the heatmap's label band, a share of the positions it spans: about 17 px whatever the text
+)
+# The lines and the end-to-end picture keep about 10 px a position for a full window: on a narrower column they keep
+# that width and scroll sideways in their own box (their characters would otherwise run into one another).
+LINES_LEAST, MODEL_LEAST = 650, 680
+X_PAD = 0.8  # the lines and the end-to-end picture reach this far beyond their first and last positions: room
+# for a wide character (⏎) there
+Y_BARS = (0, 1.15)  # the bar charts' probability axis: room above a bar of probability 1 for its character
 PICKED, OTHER, HIT = (
     "#e6550d",
     "#3182bd",
@@ -89,6 +102,12 @@ def _span(T: int, block_size: int) -> int:
     """Positions the plots' ranges span for a text of T characters: 8, 16, 32... up to the window (the range changes
     seldom while you type: a new range makes Bokeh lay the plot out again). Twin of ``span`` in own_text_update.mjs."""
     return min(block_size, 2 ** int(np.ceil(np.log2(max(T, 8)))))
+
+
+def _heat_span(T: int) -> int:
+    """Positions the heatmap spans for a text of T characters: T itself (at least :data:`HEAT_MIN`), so the heatmap
+    keeps its size as you type and its cells are its width / T. Twin of ``heatSpan`` in own_text_update.mjs."""
+    return max(T, HEAT_MIN)
 
 
 def _html(s: str) -> str:
@@ -149,7 +168,7 @@ class OwnTextPayload(NamedTuple):
         out = {
             "notice": {"text": notice(p.text, p.window, p.folded, p.skipped, p.n_skipped, p.n_cut, B)},
             "chars": labels,
-            "heat-chars": labels if _span(T, B) <= HEAT_LABELS else {"x": [], "y": [], "char": []},
+            "heat-chars": labels if T <= HEAT_LABELS else {"x": [], "y": [], "char": []},
             "flow-chars": labels,
             "cells": att["cells"],  # masked keys: NaN, drawn grey
             "links": att["links"],
@@ -167,6 +186,9 @@ class OwnTextPayload(NamedTuple):
                 "prob": probs.max(-1) if T else np.zeros(0),
             },
             "pick": {"x": np.arange(T)[pos : pos + 1] if T else np.zeros(0)},
+            **_ranges(T, B),
+            # the slider spans the text (one position at least: a slider needs a range)
+            "position": {"end": max(T - 1, 1), "value": min(int(state["position"]), max(T - 1, 1))},
         }
         out["flow-mapper"] = {"high": max(1.0, float(rms.max(initial=0.0)))}
         out.update(_position_view(p, pos, probs, S))
@@ -177,6 +199,20 @@ class OwnTextPayload(NamedTuple):
         )
         out["description"] = described(_WHAT, html.escape(state_text))
         return out
+
+
+def _ranges(T: int, B: int) -> dict:
+    """The plots' x (and the heatmap's y) ranges for a text of T characters: the heatmap spans the text and a label
+    band; the lines and the end-to-end picture span :func:`_span` positions, with a little room at either end."""
+    n = _heat_span(T)
+    m = HEAT_MARGIN * n
+    w = _span(T, B) - 1 + X_PAD
+    return {
+        "heat-x": {"start": -0.5 - m, "end": n - 0.5},
+        "heat-y": {"start": -(n - 0.5), "end": 0.5 + m},
+        "lines-x": {"start": -X_PAD, "end": w},
+        "model-x": {"start": -X_PAD, "end": w},
+    }
 
 
 def _position_view(p: OwnTextPayload, pos: int, probs: np.ndarray, S: int) -> dict:
@@ -261,7 +297,6 @@ def _widgets(
     p: OwnTextPayload, name: str, layer: int, head: int, temperature: float, top_k: str, position: int
 ):
     """The text box, the controls of the payload (in its order) and the sampler's seed and button."""
-    cfg = p.config
     return {
         "text": text_input(f"{name}-text", "Your text (the model reads characters)", p.text, width=700),
         "layer": select(f"{name}-layer", "Layer", [c for c in p.controls[0].values], str(layer), width=80),
@@ -270,15 +305,15 @@ def _widgets(
             f"{name}-temperature", "Temperature (0: most likely)", 0, 2, temperature, step=0.25
         ),
         "top_k": select(f"{name}-top_k", "Top-k", list(TOP_KS), top_k, width=80),
-        # The slider spans the whole window; on a shorter text its right part means the last character. So it shows
-        # no number of its own (it would read 63 on a 9-character text): the caption under the stream says which
-        # position is shown.
+        # The slider spans the text (the callback sets its end as the text changes; at its right end it follows the
+        # last character as you type). It shows no number of its own: the caption under the stream says which
+        # position is shown, and which character it is.
         "position": slider(
             f"{name}-position",
             "Position (tap a character; right end: the last)",
             0,
-            cfg["block_size"] - 1,
-            position,
+            max(len(p.window) - 1, 1),
+            min(position, max(len(p.window) - 1, 1)),
             width=250,
         ),  # fmt: skip
         "seed": spinner(f"{name}-seed", "Seed", 0, low=0, high=2**31 - 1, width=90),
@@ -311,36 +346,31 @@ def _model_plot(p: OwnTextPayload, name: str, src: dict):
     S = len(p.stages)
     plot = diagram_figure(
         name=f"{name}-model",
+        width=740,
         height=60 + 34 * (S + 2),
         sizing_mode="stretch_width",
-        x_range=Range1d(-0.5, 7.5),
+        x_range=Range1d(-X_PAD, 7.5, name=f"{name}-model-x"),
         y_range=Range1d(-1.6, S + 0.6),
         title="The model end to end (tap a column)",
     )
     mapper = color_mapper(f"{name}-flow-mapper", high=1.0)
     flow = image_cells(plot, src["flow"], mapper, origin="bottom_left")  # row s: stage s, at y = s
     plot.add_tools(hover(flow, ("RMS of the stream", "@image{0.000}")))
-    plot.text("x", -1, "char", source=src["flow_chars"], text_align="center", text_baseline="middle")
-    plot.text(
-        "x",
-        S,
-        "char",
-        source=src["argmax"],
-        text_align="center",
-        text_baseline="middle",
-        text_alpha="prob",
-        text_color=PICKED,
-    )
+    font = {"text_align": "center", "text_baseline": "middle", "text_font_size": "9pt"}
+    plot.text("x", -1, "char", source=src["flow_chars"], **font)
+    plot.text("x", S, "char", source=src["argmax"], text_alpha="prob", text_color=PICKED, **font)
     plot.rect(
         "x", (S - 1) / 2, 0.98, S + 2.4, source=src["pick"], fill_alpha=0, line_color="black", line_width=2
     )
     plot.yaxis.visible = True
     short = [
-        s.replace("after the ", "").replace("after ", "").replace(" + position", " + pos.") for s in p.stages
+        s.replace("after the ", "").replace("after ", "").replace("embedding + position", "emb. + pos.")
+        for s in p.stages
     ]
     labels = ["character", *short, "prediction"]
     plot.yaxis.ticker = FixedTicker(ticks=list(range(-1, S + 1)), name=f"{name}-model-yticks")
     plot.yaxis.major_label_overrides = {i - 1: t for i, t in enumerate(labels)}
+    plot.min_border_left = 10  # the axis labels clear the plot's left edge
     return plot, mapper
 
 
@@ -350,12 +380,13 @@ def _prediction_plots(p: OwnTextPayload, name: str, src: dict):
     top, bars = bar_panel(
         src["top"],
         name=f"{name}-candidates",
-        title="Next character (dark: as sampled)",
+        title="Next character (narrow bars: as sampled)",
         x="x",
         top="prob",
         width=360,
         height=300,
         color="#c6dbef",
+        y_range=Y_BARS,
     )
     top.vbar("x", 0.45, "sample", source=src["top"], color="#08519c")
     top.add_tools(
@@ -386,6 +417,7 @@ def _prediction_plots(p: OwnTextPayload, name: str, src: dict):
         top="prob",
         width=360,
         height=220,
+        y_range=Y_BARS,
     )
     hits.glyph.fill_color = hits.glyph.line_color = "color"  # green: the character typed after the position
     predict.title.update(name=f"{name}-caption", text_font_size="11px")  # the caption, redrawn on the canvas
@@ -422,6 +454,11 @@ def layout(
     heat, lines = attention_views(
         name, src["chars"], src["cells"], src["links"], heat_chars=src["heat_chars"]
     )
+    lines.width = 740
+    # named ranges: the numbers check reads them (the callback sets them to the text's length)
+    heat.x_range = Range1d(-1.6, 7.5, name=f"{name}-heat-x")
+    heat.y_range = Range1d(-7.5, 1.6, name=f"{name}-heat-y")
+    lines.x_range = Range1d(-X_PAD, 7.5, name=f"{name}-lines-x")
     model, flow_mapper = _model_plot(p, name, src)
     top, vector, predict, stream_mapper = _prediction_plots(p, name, src)
     # Fixed-height text: a Div's new text re-renders its DOM, so it changes only with the notice or a new sample.
@@ -456,10 +493,10 @@ def layout(
         texts["notice"],
         row(w["layer"], w["head"], w["position"], name=f"{name}-view"),
         row(heat, top, name=f"{name}-row1"),
-        lines,
+        scroller(lines, least=LINES_LEAST),
         row(w["temperature"], w["top_k"], w["seed"], w["generate"], name=f"{name}-sampler"),
         texts["sample"],
-        model,
+        scroller(model, least=MODEL_LEAST),
         row(vector, predict, name=f"{name}-row2"),
         vocab,
         name=name,

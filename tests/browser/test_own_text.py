@@ -465,6 +465,53 @@ def test_a_tap_picks_the_position(chromium, figure_page):
         assert not report.problems(), report.describe()
 
 
+@pytest.mark.browser
+def test_the_position_slider_spans_the_text(chromium, figure_page):
+    """The slider ends at the last character (ArrowLeft from its right end moves at once) and, at its right end,
+    follows the text as it grows or shrinks; elsewhere it stays where the reader put it."""
+    text = "the girl hears the big dog. t"  # 29 characters
+
+    def slider() -> dict:
+        return page.evaluate(
+            """() => { const s = Bokeh.documents[0].get_model_by_name("live-position");
+                return {end: s.end, value: s.value, shown: window.__attnbookLive.live.view.position} }"""
+        )
+
+    def keys(*names: str) -> None:
+        page.evaluate(
+            """() => { const s = Bokeh.documents[0].get_model_by_name("live-position");
+                Bokeh.index.find_one(s).shadow_el.querySelector(".noUi-handle").focus() }"""
+        )
+        for k in names:
+            page.keyboard.press(k)
+
+    with _open(chromium, figure_page) as (page, report):
+        wait_for_book_page(page, report)
+        wait_shown(page, "the cat and the dogs see the ")
+        type_text(page, text)
+        wait_shown(page, text)
+        assert slider() == {"end": 28, "value": 28, "shown": 28}
+        keys(*["ArrowLeft"] * 5)
+        page.wait_for_function("() => window.__attnbookLive.live.view.position === 23")
+        assert slider() == {"end": 28, "value": 23, "shown": 23}
+        text_box(page).press("End")
+        text_box(page).press_sequentially("he")  # the slider stays where it was put
+        wait_shown(page, text + "he")
+        assert slider() == {"end": 30, "value": 23, "shown": 23}
+        page.evaluate(  # the reader drags it to its right end
+            """() => { const s = Bokeh.documents[0].get_model_by_name("live-position"); s.value = s.end }"""
+        )
+        page.wait_for_function("() => window.__attnbookLive.live.view.position === 30")
+        text_box(page).press("End")
+        text_box(page).press_sequentially(" dog")  # at its right end it follows the last character
+        wait_shown(page, text + "he dog")
+        assert slider() == {"end": 34, "value": 34, "shown": 34}
+        type_text(page, "the")
+        wait_shown(page, "the")
+        assert slider() == {"end": 2, "value": 2, "shown": 2}
+        assert not report.problems(), report.describe()
+
+
 # --- latency and weight -----------------------------------------------------------------------------------
 def _p95(xs):
     return float(np.percentile(xs, 95)) if xs else None

@@ -18,7 +18,8 @@ import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, s
   from "./runtime/gpt.mjs"
 
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
-const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, HEAT_LABELS = 32, FRAME_MS = 16
+const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, HEAT_LABELS = 32, HEAT_MIN = 8, HEAT_MARGIN = 0.05, X_PAD = 0.8
+const FRAME_MS = 16
 
 const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -40,10 +41,12 @@ const init = (payload) => {
     lastDone: -Infinity, channel: new MessageChannel()}
 }
 
-// Positions the plots' ranges span: 8, 16, 32, 64 (short texts stay readable, and a range that changes makes Bokeh
-// lay the plot out again, so they change seldom: characters stay where they are while you type). Python twin:
-// attnbook.viz.own_text._span.
+// Positions the lines and the end-to-end picture span: 8, 16, 32, 64 (short texts stay readable, and characters
+// stay where they are while you type). Python twin: attnbook.viz.own_text._span.
 const span = (T) => Math.min(S.model.cfg.block_size, 2 ** Math.ceil(Math.log2(Math.max(T, 8))))
+// Positions the heatmap spans: the text itself, so it keeps its size as you type (its cells are its width / T).
+// Python twin: attnbook.viz.own_text._heat_span.
+const heatSpan = (T) => Math.max(T, HEAT_MIN)
 
 // Set a range only when it moves (a range that is set makes its plot repaint).
 const setRange = (r, start, end) => {
@@ -56,13 +59,13 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
   const win = [...enc.window]
   const layer = Number(widgets.layer.value) - 1, head = Number(widgets.head.value) - 1
-  const pos = Math.min(Number(widgets.position.value), T - 1)
+  const pos = Math.min(fitSlider(widgets.position, T), T - 1)
   const idx = Float64Array.from({length: T}, (_, t) => t)
   const labels = {x: idx, y: idx.map((t) => -t), char: win.map(shown)}
   const w = span(T)
   texts.notice.text = textNotice(enc, model.cfg.block_size)
   setColumns(sources.chars, labels)
-  setColumns(sources.heat_chars, w <= HEAT_LABELS ? labels : {x: new Float64Array(0), y: new Float64Array(0), char: []})
+  setColumns(sources.heat_chars, T <= HEAT_LABELS ? labels : {x: new Float64Array(0), y: new Float64Array(0), char: []})
   setColumns(sources.flow_chars, labels)
 
   // The attention of the chosen head: the heatmap (keys after the query are masked: NaN, drawn grey) and the lines
@@ -100,10 +103,11 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   showPosition({sources, texts, mappers}, pos, probs, win)
   describe(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
-  setRange(plots.attention.x_range, -1.6, w - 0.5)
-  setRange(plots.attention.y_range, -(w - 0.5), 1.6)
-  setRange(plots.lines.x_range, -0.5, w - 0.5)
-  setRange(plots.model.x_range, -0.5, w - 0.5)
+  const n = heatSpan(T), m = HEAT_MARGIN * n  // m: the band of the labels, about 17 px whatever n
+  setRange(plots.attention.x_range, -0.5 - m, n - 0.5)
+  setRange(plots.attention.y_range, -(n - 0.5), 0.5 + m)
+  setRange(plots.lines.x_range, -X_PAD, w - 1 + X_PAD)  // room for a wide character at either end
+  setRange(plots.model.x_range, -X_PAD, w - 1 + X_PAD)
   S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
 }
 
@@ -130,6 +134,22 @@ const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
   const p = (v) => fmt(probs[pos][v], 2), q = (c) => `“${shown(c)}”`
   const next = `Position ${pos} ${q(win[pos])}: next ${q(chars[order[0]])} ${p(order[0])}`
   texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
+}
+
+// The position slider spans the text (a slider needs a range: one position at least); at its right end it stays
+// there, following the last character as the text grows. Returns its value. Setting it calls this callback again:
+// S.quiet makes that call return, this one goes on drawing.
+const fitSlider = (slider, T) => {
+  const end = Math.max(T - 1, 1)
+  const value = slider.end !== end && slider.value >= slider.end ? end : Math.min(slider.value, end)
+  if (slider.end === end && slider.value === value) return value
+  S.quiet = true
+  try {
+    slider.setv({end, value})
+  } finally {
+    S.quiet = false
+  }
+  return value
 }
 
 // Read the text box, bring the cache to its window (only the changed positions are computed) and redraw.
@@ -205,6 +225,7 @@ const sample = ({widgets, texts}) => {
 
 export default ({payload, widgets, sources, texts, mappers, plots}, obj) => {
   const args = {widgets, sources, texts, mappers, plots}
+  if (S?.quiet) return  // the slider, set by fitSlider while drawing
   if (S === null) {
     S = init(payload)
     S.n = field(payload, "n_generate")
