@@ -28,7 +28,7 @@ from .._checks import check_int
 from ..runs import cached_train
 from .extrapolation import ExtrapolationSetup
 from .induction import InductionSetup
-from .training import VARIANTS, chapter_setup, variant_configs, with_seed, xiong_configs
+from .training import chapter_jobs, chapter_setup
 
 __all__ = [
     "HEADS_SEEDS",
@@ -101,18 +101,13 @@ def book_jobs(chapters: Sequence[int] = (10, 8, 7)) -> list[Job]:
                     jobs.append(_job(8, f"{scheme} seed {s}", cfg, setup.train_config(), setup.data_spec))
         elif chapter == 7:
             base = chapter_setup()
-            ch7: list[Job] = []
-            for (
-                s
-            ) in XIONG_SEEDS:  # the chapter's order (chapter_runs): warm-up runs seed by seed, then variants
-                for lr, group in xiong_configs(with_seed(base, s), n_layer=XIONG_DEEP).items():
-                    for name, (cfg, tc, _) in group.items():
-                        ch7.append(_job(7, f"{name} lr {lr:g} seed {s}", cfg, tc, base.data_spec))
-            for s in VARIANT_SEEDS:
-                for name in VARIANTS:
-                    cfg, tc = variant_configs(name, with_seed(base, s))
-                    ch7.append(_job(7, f"variant {name} seed {s}", cfg, tc, base.data_spec))
-            jobs += ch7[::-1]
+            ch7 = chapter_jobs(  # the chapter's own list (chapter_runs), in its order
+                base, xiong_seeds=XIONG_SEEDS[1:], variant_seeds=VARIANT_SEEDS[1:], n_layer=XIONG_DEEP
+            )
+            jobs += [
+                _job(7, f"run {i + 1} of {len(ch7)} (lr {t.lr:g}, seed {t.seed})", c, t, base.data_spec)
+                for i, (c, t) in reversed(list(enumerate(ch7)))
+            ]
         else:
             raise ValueError(f"chapters[i] must be 7, 8 or 10 (the chapters that train), got {chapter}")
     return jobs

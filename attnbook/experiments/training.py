@@ -41,6 +41,7 @@ __all__ = [
     "Variant",
     "attention_before_after",
     "block_gradient_check",
+    "chapter_jobs",
     "chapter_runs",
     "chapter_setup",
     "figure_runs",
@@ -665,6 +666,29 @@ def with_seed(setup: Setup | None, seed: int) -> Setup:
     return setup._replace(train=setup.train.replace(seed=check_int("seed", seed, low=0)))
 
 
+def chapter_jobs(
+    setup: Setup | None = None,
+    *,
+    xiong_seeds: Sequence[int] = (),
+    variant_seeds: Sequence[int] = (),
+    **xiong_kwargs,
+) -> list[tuple[ModelConfig, TrainConfig]]:
+    """The ``(ModelConfig, TrainConfig)`` of every run :func:`chapter_runs` trains, in its order, once each: the
+    warm-up runs (:func:`xiong_configs`, ``xiong_kwargs`` go there) at ``setup``'s seed then at each of
+    ``xiong_seeds``, then the variants at ``setup``'s seed then at each of ``variant_seeds``."""
+    setup = _check_setup(setup)
+    for name, seeds in (("xiong_seeds", xiong_seeds), ("variant_seeds", variant_seeds)):
+        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+            raise TypeError(f"{name} must be a sequence of int")
+    jobs: list[tuple[ModelConfig, TrainConfig]] = []
+    for s in (setup.train.seed, *(check_int("xiong_seeds[i]", s, low=0) for s in xiong_seeds)):
+        groups = xiong_configs(with_seed(setup, s), **xiong_kwargs).values()
+        jobs += [(c, t) for group in groups for c, t, _ in group.values() if (c, t) not in jobs]
+    for s in (setup.train.seed, *(check_int("variant_seeds[i]", s, low=0) for s in variant_seeds)):
+        jobs += [j for j in (variant_configs(n, with_seed(setup, s)) for n in VARIANTS) if j not in jobs]
+    return jobs
+
+
 def chapter_runs(
     setup: Setup | None = None,
     *,
@@ -688,15 +712,7 @@ def chapter_runs(
         ``xiong[lr][name]``.
     """
     setup = _check_setup(setup)
-    for name, seeds in (("xiong_seeds", xiong_seeds), ("variant_seeds", variant_seeds)):
-        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-            raise TypeError(f"{name} must be a sequence of int")
-    jobs = []
-    for s in (setup.train.seed, *(check_int("xiong_seeds[i]", s, low=0) for s in xiong_seeds)):
-        groups = xiong_configs(with_seed(setup, s), **xiong_kwargs).values()
-        jobs += [(c, t) for group in groups for c, t, _ in group.values() if (c, t) not in jobs]
-    for s in (setup.train.seed, *(check_int("variant_seeds[i]", s, low=0) for s in variant_seeds)):
-        jobs += [j for j in (variant_configs(n, with_seed(setup, s)) for n in VARIANTS) if j not in jobs]
+    jobs = chapter_jobs(setup, xiong_seeds=xiong_seeds, variant_seeds=variant_seeds, **xiong_kwargs)
     prefetch_runs(jobs, setup.data_spec, workers=workers, cache_dir=cache_dir)
     return train_variants(setup=setup, cache_dir=cache_dir), xiong_runs(
         setup, cache_dir=cache_dir, **xiong_kwargs
