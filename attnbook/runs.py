@@ -15,9 +15,9 @@ import hashlib
 import json
 import os
 import platform
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -36,6 +36,7 @@ __all__ = [
     "numeric_environment",
     "openblas_runtime",
     "run_key",
+    "load_or_make",
     "run_lock",
     "source_hash",
 ]
@@ -172,6 +173,9 @@ def run_key(cfg: ModelConfig, train_cfg: TrainConfig, data_spec: Mapping[str, An
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+T = TypeVar("T")
+
+
 def default_cache_dir() -> Path:
     """``$ATTNBOOK_CACHE`` if set, else ``<repo>/.cache/runs`` next to the package."""
     env = os.environ.get("ATTNBOOK_CACHE")
@@ -197,6 +201,17 @@ def run_lock(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def load_or_make(path: str | os.PathLike, load: Callable[[], T | None], make: Callable[[], T]) -> T:
+    """``load()`` of the cache entry ``path`` if it gives a result, else, holding the entry's :func:`run_lock`,
+    ``load()`` again (another process may have made it while we waited) or ``make()`` (which stores it)."""
+    found = load()
+    if found is not None:
+        return found
+    with run_lock(path):
+        found = load()
+        return make() if found is None else found
 
 
 def _load(path: Path, key: str, cfg: ModelConfig, train_cfg: TrainConfig) -> TrainResult | None:
@@ -245,14 +260,11 @@ def cached_train(
     key = run_key(cfg, train_cfg, data_spec)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = root / f"{key}.npz"
-    cached = _load(path, key, cfg, train_cfg)
-    if cached is not None:
-        return cached
-    with run_lock(path):
-        cached = _load(path, key, cfg, train_cfg)  # trained by another process while we waited
-        if cached is None:
-            cached = _train_and_store(path, key, cfg, train_cfg, data_spec, progress)
-        return cached
+    return load_or_make(
+        path,
+        lambda: _load(path, key, cfg, train_cfg),
+        lambda: _train_and_store(path, key, cfg, train_cfg, data_spec, progress),
+    )
 
 
 def _train_and_store(path: Path, key: str, cfg, train_cfg, data_spec, progress: bool) -> TrainResult:

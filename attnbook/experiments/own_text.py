@@ -21,7 +21,7 @@ from .._checks import check_int
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ModelConfig, TrainConfig
 from ..data import CharTokenizer, make_dataset, normalize_data_spec
-from ..runs import default_cache_dir, run_key, run_lock
+from ..runs import default_cache_dir, load_or_make, run_key
 from ..train import train
 from .training import Setup, chapter_setup
 
@@ -100,24 +100,19 @@ def own_text_model(cache_dir: str | os.PathLike | None = None, *, progress: bool
     key = run_key(cfg, tc, spec)
     path = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"{key}.npz"
     ds = make_dataset(spec)
-    ck = _stored(path, key, cfg, tc)
-    if ck is None:
-        with run_lock(path):  # another process (the build's prefetch) may be training it: wait, then read
-            ck = _stored(path, key, cfg, tc)
-            if ck is None:
-                result = train(cfg, tc, ds, progress=progress)
-                if result.status != "done":
-                    raise RuntimeError(f"training the chapter 10 model ended with status {result.status!r}")
-                extra = {
-                    "run_key": key,
-                    "status": "done",
-                    "data_spec": spec,
-                    "tokenizer": ds.tokenizer.to_dict(),
-                }
-                save_checkpoint(
-                    path, result.params, cfg, tc, result.step, result.opt_state, result.history, extra=extra
-                )
-                ck = _stored(path, key, cfg, tc)
+
+    def make():
+        result = train(cfg, tc, ds, progress=progress)
+        if result.status != "done":
+            raise RuntimeError(f"training the chapter 10 model ended with status {result.status!r}")
+        extra = {"run_key": key, "status": "done", "data_spec": spec, "tokenizer": ds.tokenizer.to_dict()}
+        save_checkpoint(
+            path, result.params, cfg, tc, result.step, result.opt_state, result.history, extra=extra
+        )
+        return _stored(path, key, cfg, tc)
+
+    # another process (the build's prefetch) may be training it: load_or_make waits for it, then reads
+    ck = load_or_make(path, lambda: _stored(path, key, cfg, tc), make)
     params, history, opt_state, step = ck.params, ck.history, ck.opt_state, ck.step
     return OwnTextModel(params, cfg, tc, ds.tokenizer, step, opt_state, history, spec)
 
