@@ -95,7 +95,13 @@ mathjax_path = "mathjax/tex-chtml.js"
 # trains their runs into the run cache on the idle core, under the cache's per-run lock (a chapter that reaches
 # a run being trained waits for it and loads it). It ends with the build, also when the build fails (and with
 # the build's process, by PR_SET_PDEATHSIG). ATTNBOOK_PREFETCH=0 turns it off; its log is _build/prefetch.log.
-PREFETCH_CHAPTERS = {"chapters/07_training": 7, "chapters/08_heads": 8, "chapters/10_own_text": 10}
+# In the prefetch's order (attnbook.experiments.prefetch.book_jobs).
+PREFETCH_CHAPTERS = {
+    "chapters/10_own_text": 10,
+    "chapters/11_train_yourself": 11,
+    "chapters/08_heads": 8,
+    "chapters/07_training": 7,
+}
 _prefetch: list[subprocess.Popen] = []
 
 
@@ -112,7 +118,7 @@ def _stop_prefetch(*_args) -> None:
 
 
 def _start_prefetch(app, env, docnames) -> None:
-    chapters = sorted((c for d, c in PREFETCH_CHAPTERS.items() if d in docnames), reverse=True)
+    chapters = [c for d, c in PREFETCH_CHAPTERS.items() if d in docnames]
     if not chapters or _prefetch or os.environ.get("ATTNBOOK_PREFETCH", "1") == "0":
         return
     if app.config.nb_execution_mode == "off":

@@ -59,7 +59,12 @@ def test_chapter_8_jobs_are_the_runs_of_heads_seeds(monkeypatch):
 def test_order_and_bad_chapters():
     jobs = P.book_jobs()
     assert jobs[0].chapter == 10 and jobs[0].configs is None  # chapter 10 first: the chapter trains it alone
-    assert [j.chapter for j in jobs] == sorted((j.chapter for j in jobs), reverse=True)
+    order = [10, 11, 8, 7]  # chapter 11's Node runs next: the last chapter, nothing else would overlap them
+    assert [j.chapter for j in jobs] == sorted((j.chapter for j in jobs), key=order.index)
+    assert [j.label for j in jobs if j.chapter == 11] == [
+        "in-page induction run, 2 layers",
+        "in-page induction run, 1 layer",
+    ]
     with pytest.raises(ValueError, match="chapters"):
         P.book_jobs((5,))
     with pytest.raises(TypeError, match="chapters"):

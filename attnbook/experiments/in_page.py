@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .._checks import check_choice, check_int
-from ..runs import default_cache_dir
+from ..runs import default_cache_dir, load_or_make
 from ..viz.core import JS_DIR
 from ..viz.trainer import (
     HEADS,
@@ -73,29 +73,36 @@ def trainer_run(settings: dict, *, text: str = "", cache_dir=None) -> dict:
         Path(cache_dir if cache_dir is not None else default_cache_dir())
         / f"trainer-{h.hexdigest()[:20]}.json"
     )
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    node = shutil.which("node")
-    if node is None:
-        raise RuntimeError("node is not installed: chapter 11's training run needs it (or a cached result)")
-    code = _RUN_JS.format(
-        **{k: json.dumps(f.as_uri()) for k, f in zip(("train", "tasks", "formation"), files, strict=True)}
-    )
-    run = subprocess.run(
-        [node, "--input-type=module", "-e", code],
-        input=json.dumps(o),
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    if run.returncode != 0:
-        raise RuntimeError(f"node failed: {run.stderr[-2000:]}")
-    log = json.loads(run.stdout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(log), encoding="utf-8")
-    tmp.replace(path)
-    return log
+
+    def load():
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def make():
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError(
+                "node is not installed: chapter 11's training run needs it (or a cached result)"
+            )
+        code = _RUN_JS.format(
+            **{k: json.dumps(f.as_uri()) for k, f in zip(("train", "tasks", "formation"), files, strict=True)}
+        )
+        run = subprocess.run(
+            [node, "--input-type=module", "-e", code],
+            input=json.dumps(o),
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"node failed: {run.stderr[-2000:]}")
+        log = json.loads(run.stdout)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(log), encoding="utf-8")
+        tmp.replace(path)
+        return log
+
+    # one process runs it (the build's prefetch or the chapter); the other waits and reads it
+    return load_or_make(path, load, make)
 
 
 class Formation(NamedTuple):

@@ -3,7 +3,7 @@
 The chapters execute one after another, each in one kernel; while the early chapters run, the second core of
 the build machine would idle. ``book/conf.py`` starts ``python -m attnbook.experiments.prefetch`` at the start
 of a build that executes a training chapter: it trains, one after another and in this process, the runs of
-chapters 10, 8 and 7 (:func:`book_jobs`) that are not in the run cache yet. Every run goes through the run
+chapters 10, 11, 8 and 7 (:func:`book_jobs`) that are not in the run cache yet. Every run goes through the run
 cache's lock (:func:`attnbook.runs.run_lock`): a chapter that reaches a run the prefetch is training waits for
 it and loads it, and the prefetch waits for (then loads) a run a chapter is training. Training is deterministic, so the
 chapters read exactly what they would have trained themselves.
@@ -45,7 +45,7 @@ __all__ = [
 # and the depth of the warm-up experiment's models. Chapter 8: the seeds of every experiment.
 VARIANT_SEEDS = (0, 1, 2)
 XIONG_SEEDS = (0, 1, 2)
-XIONG_DEEP = 6
+XIONG_DEEP = 4
 HEADS_SEEDS = (0, 1, 2)
 
 
@@ -68,10 +68,18 @@ def _own_text() -> object:
     return own_text_model()
 
 
-def book_jobs(chapters: Sequence[int] = (10, 8, 7)) -> list[Job]:
+def _in_page(n_layer: int) -> object:
+    from ..viz.trainer import INDUCTION_SETTINGS
+    from .in_page import trainer_run  # Node, cached as JSON under the same lock
+
+    return trainer_run(INDUCTION_SETTINGS | {"n_layer": n_layer})
+
+
+def book_jobs(chapters: Sequence[int] = (10, 11, 8, 7)) -> list[Job]:
     """The runs of ``chapters`` in the order the prefetch trains them.
 
-    Chapter 10's model first (the chapter trains it in one process), then chapter 8's (its chapter trains two at
+    Chapter 10's model first (the chapter trains it in one process), chapter 11's two Node runs of the page's
+    trainer (the last chapter: nothing else would overlap them), then chapter 8's (its chapter trains two at
     a time), then chapter 7's from the end of the order the chapter trains them in (it starts at the other end,
     slowest first, two at a time), so that the prefetch and the chapter seldom reach the same run.
     """
@@ -82,6 +90,11 @@ def book_jobs(chapters: Sequence[int] = (10, 8, 7)) -> list[Job]:
     for chapter in chapters:
         if chapter == 10:
             jobs.append(Job(10, "own-text model", _own_text))
+        elif chapter == 11:
+            jobs += [
+                Job(11, f"in-page induction run, {n} layer{'s' if n > 1 else ''}", lambda n=n: _in_page(n))
+                for n in (2, 1)
+            ]
         elif chapter == 8:
             ind = InductionSetup()
             ex = ExtrapolationSetup()
@@ -109,7 +122,7 @@ def book_jobs(chapters: Sequence[int] = (10, 8, 7)) -> list[Job]:
                 for i, (c, t) in reversed(list(enumerate(ch7)))
             ]
         else:
-            raise ValueError(f"chapters[i] must be 7, 8 or 10 (the chapters that train), got {chapter}")
+            raise ValueError(f"chapters[i] must be 7, 8, 10 or 11 (the chapters that train), got {chapter}")
     return jobs
 
 
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m attnbook.experiments.prefetch", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--parent", type=int, default=None, help="stop when this process (the build) is gone")
-    ap.add_argument("--chapters", type=int, nargs="+", default=[10, 8, 7])
+    ap.add_argument("--chapters", type=int, nargs="+", default=[10, 11, 8, 7])
     args = ap.parse_args(argv)
     if args.parent is not None:
         _die_with_parent()

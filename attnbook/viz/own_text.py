@@ -478,7 +478,14 @@ def layout(
         sources=src,
         texts=texts,
         mappers={"stream": stream_mapper, "flow": flow_mapper},
-        plots={"attention": heat, "lines": lines, "model": model},
+        plots={
+            "attention": heat,
+            "top": top,
+            "lines": lines,
+            "model": model,
+            "vector": vector,
+            "predict": predict,
+        },
     )
     for key in ("text", "layer", "head", "temperature", "top_k", "position", "seed"):
         w[key].js_on_change("value", update)

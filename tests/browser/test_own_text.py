@@ -194,8 +194,8 @@ def figure_page(trained, tmp_path_factory):
     return _page(trained, tmp_path_factory.mktemp("page") / "own_text.html")
 
 
-def _open(chromium, path: Path):
-    return open_page(chromium, path.as_uri(), allowed_prefixes("file", None))
+def _open(chromium, path: Path, **context_options):
+    return open_page(chromium, path.as_uri(), allowed_prefixes("file", None), **context_options)
 
 
 # --- the runtime against NumPy, every configuration ---------------------------------------------------------
@@ -517,43 +517,39 @@ def _p95(xs):
     return float(np.percentile(xs, 95)) if xs else None
 
 
-@pytest.mark.browser
-def test_keystroke_to_updated_figure(chromium, figure_page, trained):
-    """Issue 12's number: keystroke to updated figure at the full window. Type 110 characters at a reader's pace: the
-    first 64 grow the window (one position each, the cache), the rest slide it (a full recompute of all 64 positions
-    each). Times from the keydown event to every source written and to the end of the frame that paints them (the
-    figure updated), the forward pass alone, and the main thread's CPU time per sliding key (Chromium's
-    ThreadTime, which also counts the key's own input handling); reported with the load average, and checked
-    against a loose bound only (the machine is shared; the 16 ms target is reported, not asserted)."""
-    block = trained[1].cfg.block_size
-    text = (
-        "the quiet girl hears the old king. the young boys follow the happy frogs. the bird sees the cats and "
-        "the dog."
-    )[:110]
-    with _open(chromium, figure_page) as (page, report):
-        wait_for_book_page(page, report)
-        type_text(page, "")
-        wait_shown(page, "")
-        page.evaluate(
-            "() => { window.__keys = []; document.addEventListener('keydown', (e) => "
-            "window.__keys.push(e.timeStamp), true) }"
-        )
-        n0 = len(live(page, "latency"))
-        text_box(page).press_sequentially(text[:block], delay=60, timeout=180_000)
-        wait_shown(page, text[:block])
-        page.wait_for_timeout(200)
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Performance.enable")
-        load0 = os.getloadavg()
-        before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        text_box(page).press_sequentially(text[block:], delay=60, timeout=180_000)
-        wait_shown(page, text)
-        page.wait_for_timeout(200)
-        after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        load1 = os.getloadavg()
-        keys = page.evaluate("() => window.__keys")
-        entries = live(page, "latency")[n0:]
-        assert not report.problems(), report.describe()
+LATENCY_TEXT = (
+    "the quiet girl hears the old king. the young boys follow the happy frogs. the bird sees the cats and the dog."
+)[:110]
+
+
+def _time_keys(page, text: str, block: int, *, draw_all: bool) -> dict:
+    """Type ``text`` at a reader's pace into the box (scrolled to the top of the window, the figure below it) and
+    time every key: the first ``block`` keys grow the window (one position each, the cache), the rest slide it (a
+    full recompute of all positions each). ``draw_all``: every plot is drawn on every key, on screen or not."""
+    page.evaluate("(all) => { window.__attnbookDrawAll = all }", draw_all)
+    type_text(page, "")
+    wait_shown(page, "")
+    text_box(page).evaluate("(e) => e.scrollIntoView({block: 'start'})")
+    page.evaluate(
+        "() => { window.__keys = []; document.addEventListener('keydown', (e) => "
+        "window.__keys.push(e.timeStamp), true) }"
+    )
+    n0 = len(live(page, "latency"))
+    text_box(page).press_sequentially(text[:block], delay=60, timeout=180_000)
+    wait_shown(page, text[:block])
+    page.wait_for_timeout(200)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    load0 = os.getloadavg()
+    before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    text_box(page).press_sequentially(text[block:], delay=60, timeout=180_000)
+    wait_shown(page, text)
+    page.wait_for_timeout(200)
+    after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    load1 = os.getloadavg()
+    keys = page.evaluate("() => window.__keys.splice(0)")
+    entries = live(page, "latency")[n0:]
+    cdp.detach()
     assert len(keys) == len(text) and 0.8 * len(keys) <= len(entries) <= len(keys)
 
     # Each key is shown by the first update that starts after it (keys typed while the page catches up are
@@ -566,10 +562,15 @@ def test_keystroke_to_updated_figure(chromium, figure_page, trained):
     full = [(k, e) for k, e in pairs if e["chars"] == block and e["computed"] == block]
     assert len(full) >= 30 and all(e["computed"] <= 2 for _, e in grow[1:])
     assert all(e["painted"] is not None and e["painted"] >= e["done"] for _, e in pairs)
+    plots = {p for _, e in full for p in e["drawn"]}
+    if draw_all:
+        assert all(len(e["drawn"]) == 6 for _, e in full), "every plot drawn on every key"
+    else:
+        assert {"attention", "top"} <= plots, "the heatmap and the next-character chart are on screen"
 
     def stats(group):
         model = [e["model_ms"] for _, e in group]
-        written = [e["done"] - k for k, e in group]  # every source of the figure written
+        written = [e["done"] - k for k, e in group]  # every source of the plots on screen written
         painted = [e["painted"] - k for k, e in group]  # ... and the frame that paints them over
         render = [e["render_ms"] for _, e in group]  # that frame's own work
         return {
@@ -591,29 +592,55 @@ def test_keystroke_to_updated_figure(chromium, figure_page, trained):
 
     full_stats = stats(full)
     full_stats.update(
+        plots=sorted(plots),
         cpu_ms_per_key=per_key("ThreadTime"),
         script_ms_per_key=per_key("ScriptDuration"),
         style_ms_per_key=per_key("RecalcStyleDuration"),
         layout_ms_per_key=per_key("LayoutDuration"),
         style_recalcs_per_key=(after["RecalcStyleCount"] - before["RecalcStyleCount"]) / n_slide,
+        load={"before": load0, "after": load1, "cpus": os.cpu_count()},
     )
+    return {"cache (one position)": stats(grow), f"full recompute at T={block}": full_stats}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_keystroke_to_updated_figure(chromium, figure_page, trained, width):
+    """Issue 12's number: keystroke to updated figure at the full window, on a laptop and a phone. Type 110
+    characters at a reader's pace with the text box at the top of the window. Times from the keydown event to the
+    sources of the plots on screen written and to the end of the frame that paints them (the figure the reader
+    sees, updated), the forward pass alone, and the main thread's CPU time per sliding key (Chromium's ThreadTime,
+    which also counts the key's own input handling); then the same with every plot drawn on every key (what the
+    visible-first drawing saves). Reported with the load average, and checked against a loose bound only (the
+    machine is shared; the 16 ms target is reported, not asserted)."""
+    block = trained[1].cfg.block_size
+    height = {1280: 900, 390: 844}[width]
+    with _open(chromium, figure_page, viewport={"width": width, "height": height}) as (page, report):
+        wait_for_book_page(page, report)
+        seen = _time_keys(page, LATENCY_TEXT, block, draw_all=False)
+        every = _time_keys(page, LATENCY_TEXT, block, draw_all=True)
+        assert not report.problems(), report.describe()
+    full = f"full recompute at T={block}"
     result = {
-        "cache (one position)": stats(grow),
-        f"full recompute at T={block}": full_stats,
+        "plots on screen": seen,
+        "every plot drawn": every,
         "target": "keystroke to painted figure, full recompute, p95 <= 16 ms (issue 12)",
-        "load": {"before": load0, "after": load1, "cpus": os.cpu_count()},
+        "viewport": [width, height],
     }
-    _record("latency", result)
+    _record(f"latency_{width}", result)
     print(json.dumps(result, indent=1))
-    print(
-        f"chapter 10, keystroke -> painted figure, full recompute at T={block} ({len(full)} keys): "
-        f"p50 {full_stats['painted_p50']:.1f} ms, p95 {full_stats['painted_p95']:.1f} ms (target p95 <= 16 ms); "
-        f"sources written p50/p95 {full_stats['written_p50']:.1f}/{full_stats['written_p95']:.1f} ms; forward pass "
-        f"p50/p95 {full_stats['model_p50']:.1f}/{full_stats['model_p95']:.1f} ms; main-thread CPU "
-        f"{full_stats['cpu_ms_per_key']:.1f} ms per key; load average {load0[0]:.1f} -> {load1[0]:.1f} "
-        f"on {os.cpu_count()} cores"
-    )
-    assert full_stats["written_p95"] < 400, result  # a loose bound: the machine is shared
+    for what, r in (("plots on screen", seen[full]), ("every plot", every[full])):
+        print(
+            f"chapter 10 at {width} px, keystroke -> painted figure ({what}: {', '.join(r['plots'])}), full "
+            f"recompute at T={block} ({r['n']} keys): p50 {r['painted_p50']:.1f} ms, p95 {r['painted_p95']:.1f} ms "
+            f"(target p95 <= 16 ms); sources written p50/p95 {r['written_p50']:.1f}/{r['written_p95']:.1f} ms; "
+            f"forward pass p50/p95 {r['model_p50']:.1f}/{r['model_p95']:.1f} ms; main-thread CPU "
+            f"{r['cpu_ms_per_key']:.1f} ms per key; load average {r['load']['before'][0]:.1f} -> "
+            f"{r['load']['after'][0]:.1f} on {os.cpu_count()} cores"
+        )
+    assert seen[full]["written_p95"] < 400 and every[full]["written_p95"] < 400, (
+        result
+    )  # loose: shared machine
 
 
 def test_the_figure_weighs_under_the_page_budget(trained):

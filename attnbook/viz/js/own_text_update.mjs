@@ -9,9 +9,11 @@
 //   - the layer, head, temperature, top-k and position widgets redraw from the cache (no model run);
 //   - a tap on the lines or on the end-to-end picture picks the position under it;
 //   - the Generate button (or a new seed) samples a continuation with the seed: the same seed gives the same text.
-// window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position), the generated text and
-// each update's timing (performance.now() when its sources were written and after the frame that paints them), for
-// the tests and the latency measurement.
+// A key repaints only the plots on screen: the others are brought up to date when they scroll into view or the reader
+// pauses (`draw`); the screen-reader description follows when the reader pauses.
+// window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position: once every plot shows it),
+// the generated text and each update's timing (performance.now() when the sources of the plots on screen were
+// written, after the frame that paints them, and when every plot was), for the tests and the latency measurement.
 import {attentionColumns, describe, escapeHtml, field, fmt, imageColumns, setColumns, shownChar, skipUnchangedStyleSheets,
   textNotice} from "./lib.mjs"
 import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, sampler, samplingProbs, streamAt}
@@ -19,7 +21,7 @@ import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, s
 
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
 const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, HEAT_LABELS = 32, HEAT_MIN = 8, HEAT_MARGIN = 0.05, X_PAD = 0.8
-const FRAME_MS = 16
+const FRAME_MS = 16, DESCRIBE_MS = 400, PAUSE_MS = 250
 
 const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -27,7 +29,7 @@ const plainText = (s) => html(s.replaceAll("\n", "⏎"))
 const image = imageColumns
 const ranked = (p, n) => Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, n)  // stable
 
-let S = null  // {model, cache, chars, name, enc, pending, t0, log}: made on the first call
+let S = null  // {model, cache, chars, name, enc, pending, t0, log, stale, onScreen, ...}: made on the first call
 
 const init = (payload) => {
   skipUnchangedStyleSheets()
@@ -38,7 +40,8 @@ const init = (payload) => {
   window.__attnbookLive = window.__attnbookLive || {}
   const log = (window.__attnbookLive[name] = {text: null, updates: 0, latency: [], sample: null, samples: 0})
   return {model, cache: newCache(model), chars, name, enc: null, pending: false, t0: null, log, lastValue: null,
-    lastDone: -Infinity, channel: new MessageChannel()}
+    lastDone: -Infinity, channel: new MessageChannel(),
+    stale: new Map(), onScreen: null, watching: false, shown: null, drawn: []}
 }
 
 // Positions the lines and the end-to-end picture span: 8, 16, 32, 64 (short texts stay readable, and characters
@@ -53,8 +56,9 @@ const setRange = (r, start, end) => {
   if (r.start !== start || r.end !== end) r.setv({start, end})
 }
 
-// Redraw from the cache and the widgets (no model run): every source of the figure, written in one task so that
-// one frame paints them all.
+// Redraw from the cache and the widgets (no model run). The numbers of every plot are computed at once (the cache
+// changes with the next key); each plot's sources are written by its own part (see `draw`), so that a key repaints
+// only the plots on screen.
 const show = ({widgets, sources, texts, mappers, plots}) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
   const win = [...enc.window]
@@ -62,28 +66,21 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   const pos = Math.min(fitSlider(widgets.position, T), T - 1)
   const idx = Float64Array.from({length: T}, (_, t) => t)
   const labels = {x: idx, y: idx.map((t) => -t), char: win.map(shown)}
-  const w = span(T)
+  const w = span(T), n = heatSpan(T), m = HEAT_MARGIN * n  // m: the band of the heatmap's labels, ~17 px whatever n
   texts.notice.text = textNotice(enc, model.cfg.block_size)
-  setColumns(sources.chars, labels)
-  setColumns(sources.heat_chars, T <= HEAT_LABELS ? labels : {x: new Float64Array(0), y: new Float64Array(0), char: []})
-  setColumns(sources.flow_chars, labels)
 
   // The attention of the chosen head: the heatmap (keys after the query are masked: NaN, drawn grey) and the lines
   // worth drawing.
   const att = attentionColumns(attention(model, cache, layer, head), T, LINE_MIN, (i) => (i === pos ? PICKED : OTHER))
-  setColumns(sources.cells, att.cells)
-  setColumns(sources.links, att.links)
 
-  // The next character: raw probabilities over the whole vocabulary, and the top candidates with what the sampler
-  // draws from at this temperature and top-k.
+  // The next character: raw probabilities over the whole vocabulary (live-next, not drawn: written at once), and the
+  // top candidates with what the sampler draws from at this temperature and top-k.
   const probs = Array.from({length: T}, (_, t) => logSoftmax(logitsAt(model, cache, t)).map(Math.exp))
   const next = T ? probs[T - 1] : new Float64Array(V).fill(NaN)
   setColumns(sources.next, {char: [...chars], prob: next})
   const top = T ? ranked(next, N_TOP) : []
   const k = widgets.top_k.value === "all" ? null : Number(widgets.top_k.value)
   const sample = T ? samplingProbs(logitsAt(model, cache, T - 1), widgets.temperature.value, k) : []
-  setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
-    prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])})
 
   // The model end to end: the stream's size at every stage and position, the most likely next character.
   const rms = new Float64Array(nS * T)  // (S, T): row s is stage s, drawn at y = s
@@ -94,46 +91,139 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
       for (let c = 0; c < C; c++) ss += v[c] * v[c]
       rms[s * T + t] = Math.sqrt(ss / C)
     }
-  setColumns(sources.flow, image(rms, nS, T, -0.5, -0.5))
-  mappers.flow.high = Math.max(1, ...rms)
   const best = probs.map((p) => ranked(p, 1)[0])
-  setColumns(sources.argmax, {x: idx, char: best.map((v) => shown(chars[v])),
-    prob: Float64Array.from(best, (v, t) => probs[t][v])})
-  setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
-  showPosition({sources, texts, mappers}, pos, probs, win)
-  describe(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
+  const picked = position(pos, probs, win)
+
+  draw({
+    attention: () => {
+      setColumns(sources.heat_chars, T <= HEAT_LABELS ? labels : {x: new Float64Array(0), y: new Float64Array(0), char: []})
+      setColumns(sources.cells, att.cells)
+      setRange(plots.attention.x_range, -0.5 - m, n - 0.5)
+      setRange(plots.attention.y_range, -(n - 0.5), 0.5 + m)
+    },
+    lines: () => {
+      setColumns(sources.chars, labels)
+      setColumns(sources.links, att.links)
+      setRange(plots.lines.x_range, -X_PAD, w - 1 + X_PAD)  // room for a wide character at either end
+    },
+    top: () => setColumns(sources.top, {x: Float64Array.from(top.keys()), char: top.map((v) => shown(chars[v])),
+      prob: Float64Array.from(top, (v) => next[v]), sample: Float64Array.from(top, (v) => sample[v])}),
+    model: () => {
+      setColumns(sources.flow_chars, labels)
+      setColumns(sources.flow, image(rms, nS, T, -0.5, -0.5))
+      mappers.flow.high = Math.max(1, ...rms)
+      setColumns(sources.argmax, {x: idx, char: best.map((v) => shown(chars[v])),
+        prob: Float64Array.from(best, (v, t) => probs[t][v])})
+      setColumns(sources.pick, {x: T ? Float64Array.of(pos) : new Float64Array(0)})
+      setRange(plots.model.x_range, -X_PAD, w - 1 + X_PAD)
+    },
+    vector: () => {
+      setColumns(sources.stream, picked.stream)
+      mappers.stream.setv(picked.range)  // one change: the image and the colour bar repaint once
+    },
+    predict: () => {
+      setColumns(sources.predict, picked.predict)
+      texts.caption.text = picked.caption
+    },
+  }, plots, {text: enc.text, layer: layer + 1, head: head + 1, position: pos})
+  describeWhenIdle(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
-  const n = heatSpan(T), m = HEAT_MARGIN * n  // m: the band of the labels, about 17 px whatever n
-  setRange(plots.attention.x_range, -0.5 - m, n - 0.5)
-  setRange(plots.attention.y_range, -(n - 0.5), 0.5 + m)
-  setRange(plots.lines.x_range, -X_PAD, w - 1 + X_PAD)  // room for a wide character at either end
-  setRange(plots.model.x_range, -X_PAD, w - 1 + X_PAD)
-  S.log.view = {text: enc.text, layer: layer + 1, head: head + 1, position: pos}
+}
+
+// Write the parts of the plots on screen now and keep the others (the latest of each) for when their plot scrolls
+// into view or the reader pauses (PAUSE_MS). What is drawn is recorded in S.log.view once every part is written.
+// window.__attnbookDrawAll = true draws every plot on every key (the latency test measures both ways).
+const draw = (parts, plots, view) => {
+  const onScreen = watch(plots), all = window.__attnbookDrawAll === true || onScreen === null
+  S.drawn = []
+  for (const [part, write] of Object.entries(parts)) {
+    if (all || onScreen.has(part)) {
+      S.stale.delete(part)
+      write()
+      S.drawn.push(part)
+    } else S.stale.set(part, write)
+  }
+  S.shown = view
+  clearTimeout(S.pausing)
+  if (S.stale.size === 0) return drawn()
+  S.log.view = null  // not all shown yet
+  S.pausing = setTimeout(() => {
+    for (const write of S.stale.values()) write()
+    S.stale.clear()
+    drawn()
+  }, PAUSE_MS)
+}
+
+const drawn = () => {
+  S.log.view = S.shown
+  const last = S.log.latency.at(-1)
+  if (last && last.complete === null) last.complete = performance.now()
+}
+
+// The parts whose plot is on screen (at least one pixel in the viewport), kept up to date by an IntersectionObserver;
+// null until it has reported (then everything is drawn). A part that scrolls into view is written then.
+const watch = (plots) => {
+  if (S.watching) return S.onScreen
+  S.watching = true
+  const part = new Map()
+  const observer = new IntersectionObserver((seen) => {
+    S.onScreen ??= new Set()
+    for (const e of seen) {
+      const k = part.get(e.target)
+      if (!e.isIntersecting) S.onScreen.delete(k)
+      else {
+        S.onScreen.add(k)
+        const write = S.stale.get(k)
+        if (write) {
+          S.stale.delete(k)
+          write()
+          if (S.stale.size === 0) {
+            clearTimeout(S.pausing)
+            drawn()
+          }
+        }
+      }
+    }
+  })
+  for (const [k, plot] of Object.entries(plots)) {
+    const el = Bokeh.index.find_one(plot)?.el
+    if (el) {
+      part.set(el, k)
+      observer.observe(el)
+    }
+  }
+  return S.onScreen
+}
+
+// The description for screen readers (a live region) follows once the reader pauses: a live region rewritten on
+// every key would be read out on every key, and each rewrite costs the page a layout.
+const describeWhenIdle = (description, text) => {
+  clearTimeout(S.describing)
+  S.describing = setTimeout(() => describe(description, text), DESCRIBE_MS)
 }
 
 // The picked position: its residual stream at every stage, its top predictions, the caption (the title of the
 // predictions: a plot's title redraws on the canvas, where a Div would re-render its DOM and the page's layout).
-const showPosition = ({sources, texts, mappers}, pos, probs, win) => {
+const position = (pos, probs, win) => {
   const {model, cache, chars} = S, T = cache.T, C = model.C, nS = model.stages
-  if (T === 0) {
-    setColumns(sources.stream, image(new Float64Array(0), nS, 0, 0, 0))
-    mappers.stream.setv({low: -1, high: 1})
-    setColumns(sources.predict, {x: new Float64Array(0), char: [], prob: new Float64Array(0), color: []})
-    texts.caption.text = "Position: nothing to show"
-    return
-  }
+  if (T === 0)
+    return {stream: image(new Float64Array(0), nS, 0, 0, 0), range: {low: -1, high: 1},
+      predict: {x: new Float64Array(0), char: [], prob: new Float64Array(0), color: []},
+      caption: "Position: nothing to show"}
   const value = new Float64Array(nS * C)
   for (let s = 0; s < nS; s++) value.set(streamAt(model, cache, s, pos), s * C)
   let m = 0
   for (const v of value) m = Math.max(m, Math.abs(v))
-  setColumns(sources.stream, image(value, nS, C, -0.5, 0.5 - nS))
-  mappers.stream.setv({low: -(m || 1), high: m || 1})  // one change: the image and the colour bar repaint once
   const order = ranked(probs[pos], N_PREDICT), after = pos + 1 < T ? win[pos + 1] : null
-  setColumns(sources.predict, {x: Float64Array.from(order.keys()), char: order.map((v) => shown(chars[v])),
-    prob: Float64Array.from(order, (v) => probs[pos][v]), color: order.map((v) => (chars[v] === after ? HIT : OTHER))})
   const p = (v) => fmt(probs[pos][v], 2), q = (c) => `“${shown(c)}”`
   const next = `Position ${pos} ${q(win[pos])}: next ${q(chars[order[0]])} ${p(order[0])}`
-  texts.caption.text = after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`
+  return {
+    stream: image(value, nS, C, -0.5, 0.5 - nS),
+    range: {low: -(m || 1), high: m || 1},
+    predict: {x: Float64Array.from(order.keys()), char: order.map((v) => shown(chars[v])),
+      prob: Float64Array.from(order, (v) => probs[pos][v]), color: order.map((v) => (chars[v] === after ? HIT : OTHER))},
+    caption: after === null ? `${next} (nothing typed yet)` : `${next}, typed ${q(after)} ${p(chars.indexOf(after))}`,
+  }
 }
 
 // The position slider spans the text (a slider needs a range: one position at least); at its right end it stays
@@ -161,15 +251,17 @@ const update = (args) => {
   const ran = performance.now()
   const frame = {}
   requestAnimationFrame(() => (frame.start = performance.now()))  // before Bokeh's repaint (asked for in show)
+  // start: the first key not yet shown; model_ms: the forward pass; done: the sources of the plots on screen written
+  // (`drawn`: their parts); painted: after the frame that paints them; render_ms: that frame's own work (not the wait
+  // for it); complete: every plot's sources written (later, if some were off screen).
+  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: null, done: null,
+    update_ms: null, painted: null, paint_ms: null, render_ms: null, complete: null, drawn: null}
+  S.log.latency.push(entry)
   show(args)
   const done = performance.now()
+  Object.assign(entry, {show_ms: done - ran, done, update_ms: done - t0, drawn: S.drawn})
   S.t0 = null
   S.lastDone = done
-  // start: the first key not yet shown; model_ms: the forward pass; done: every source written; painted: after the
-  // frame that paints them; render_ms: that frame's own work (not the wait for it).
-  const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: done - ran, done,
-    update_ms: done - t0, painted: null, paint_ms: null, render_ms: null}
-  S.log.latency.push(entry)
   S.log.text = text
   S.log.updates += 1
   // Bokeh asks for its repaint once its sources have taken the data (a few promises later), for the same frame as
