@@ -531,8 +531,8 @@ def _time_keys(page, text: str, block: int, *, draw_all: bool) -> dict:
     wait_shown(page, "")
     text_box(page).evaluate("(e) => e.scrollIntoView({block: 'start'})")
     page.evaluate(
-        "() => { window.__keys = []; document.addEventListener('keydown', (e) => "
-        "window.__keys.push(e.timeStamp), true) }"
+        "() => { if (!window.__keys) document.addEventListener('keydown', (e) => window.__keys.push(e.timeStamp), "
+        "true); window.__keys = [] }"
     )
     n0 = len(live(page, "latency"))
     text_box(page).press_sequentially(text[:block], delay=60, timeout=180_000)
