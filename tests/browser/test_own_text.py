@@ -458,7 +458,7 @@ def test_a_tap_picks_the_position(chromium, figure_page):
             page.wait_for_timeout(400)  # two quick taps would be a double tap
             page.mouse.click(*where)
             page.wait_for_function(
-                "(x) => window.__attnbookLive.live.view.position === x", arg=x, timeout=5000
+                "(x) => window.__attnbookLive.live.view?.position === x", arg=x, timeout=5000
             )
             caption = page.evaluate("() => Bokeh.documents[0].get_model_by_name('live-caption').text")
             assert caption.startswith(f"Position {x} “")
@@ -492,7 +492,7 @@ def test_the_position_slider_spans_the_text(chromium, figure_page):
         wait_shown(page, text)
         assert slider() == {"end": 28, "value": 28, "shown": 28}
         keys(*["ArrowLeft"] * 5)
-        page.wait_for_function("() => window.__attnbookLive.live.view.position === 23")
+        page.wait_for_function("() => window.__attnbookLive.live.view?.position === 23")
         assert slider() == {"end": 28, "value": 23, "shown": 23}
         text_box(page).press("End")
         text_box(page).press_sequentially("he")  # the slider stays where it was put
@@ -501,7 +501,7 @@ def test_the_position_slider_spans_the_text(chromium, figure_page):
         page.evaluate(  # the reader drags it to its right end
             """() => { const s = Bokeh.documents[0].get_model_by_name("live-position"); s.value = s.end }"""
         )
-        page.wait_for_function("() => window.__attnbookLive.live.view.position === 30")
+        page.wait_for_function("() => window.__attnbookLive.live.view?.position === 30")
         text_box(page).press("End")
         text_box(page).press_sequentially(" dog")  # at its right end it follows the last character
         wait_shown(page, text + "he dog")
