@@ -161,6 +161,7 @@ def test_caption_names_what_follows_and_marks_it_green():
     [
         ("", ["Type some text"]),
         ("!?", ["None of these characters", "Skipped 2 characters outside the vocabulary: <code>!</code>"]),
+        ("!?!", ["Skipped 3 characters outside the vocabulary: <code>!</code> ×2 <code>?</code>."]),
         (
             "The cat<",
             [

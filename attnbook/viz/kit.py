@@ -960,10 +960,16 @@ def shown_char(ch: str) -> str:
     return SHOWN_CHARS.get(ch, ch)
 
 
-def _code(chars: str) -> str:
-    # a space or a new line is drawn as ␣ or ⏎: the reader must see what was skipped or folded
-    esc = (shown_char(c).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c in chars)
-    return " ".join(f"<code>{c}</code>" for c in esc)
+def _code(chars: str, counts: dict | None = None) -> str:
+    # a space or a new line is drawn as ␣ or ⏎: the reader must see what was skipped or folded; a character
+    # that occurs more than once is listed once, with its count (z ×2)
+    counts = counts or {}
+
+    def one(c):
+        esc = shown_char(c).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"<code>{esc}</code>" + (f" ×{counts[c]}" if counts.get(c, 1) > 1 else "")
+
+    return " ".join(one(c) for c in chars)
 
 
 def text_notice(
@@ -983,7 +989,8 @@ def text_notice(
         parts.append(f"Capitals folded to lower case (the training text has none): {_code(folded)}.")
     if skipped:
         s = "" if n_skipped == 1 else "s"
-        parts.append(f"Skipped {n_skipped} character{s} outside the vocabulary: {_code(skipped)}.")
+        counts = {c: text.count(c) for c in skipped}
+        parts.append(f"Skipped {n_skipped} character{s} outside the vocabulary: {_code(skipped, counts)}.")
     if n_cut:
         parts.append(
             f"The text is longer than the model's window of {block_size} characters: it reads only the last "

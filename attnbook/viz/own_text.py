@@ -193,7 +193,8 @@ class OwnTextPayload(NamedTuple):
         out["flow-mapper"] = {"high": max(1.0, float(rms.max(initial=0.0)))}
         out.update(_position_view(p, pos, probs, S))
         state_text = (
-            f"Text of {T} characters; the most likely next character is \u201c{_shown(p.chars[top[0]])}\u201d."
+            f"Text of {T} character{'' if T == 1 else 's'}; the most likely next character is "
+            f"\u201c{_shown(p.chars[top[0]])}\u201d."
             if T
             else "No text yet."
         )

@@ -1002,11 +1002,11 @@ def _xiong_grad_plot(p: XiongPayload, source: ColumnDataSource, name: str):
     return plot
 
 
-def _xiong_loss_plot(p: XiongPayload, sources: list, name: str):
+def _xiong_loss_plot(p: XiongPayload, sources: list, name: str, blocks: int | None = None):
     """Validation loss of each run: Post-LN red, Pre-LN blue, no warm-up dashed."""
     plot = line_panel(
         name=f"{name}-loss-plot",
-        title="Validation loss during training",
+        title="Validation loss during training" + (f" ({blocks} blocks)" if blocks else ""),
         x_label="step",
         y_label="validation loss (nats)",
         width=740,
@@ -1024,10 +1024,11 @@ def _xiong_loss_plot(p: XiongPayload, sources: list, name: str):
     return plot
 
 
-def xiong_layout(p: XiongPayload, *, init: str | None = None, name: str = "xiong"):
-    """The init select, its readout and the gradient norms per block; the learning-rate select, its readout and
-    the runs' validation losses."""
+def xiong_layout(p: XiongPayload, *, init: str | None = None, name: str = "xiong", blocks: int | None = None):
+    """The init select, its readout and the gradient norms per block; the learning-rate (and seed) select, its
+    readout and the runs' validation losses (``blocks``: the runs' depth, named in their title if given)."""
     check_name(name)
+    blocks = None if blocks is None else check_int("blocks", blocks, low=1)
     check_payload(p)
     inits, settings = p.controls[0].values, p.controls[1].values
     init = inits[0] if init is None else check_choice("init", init, inits)
@@ -1036,7 +1037,7 @@ def xiong_layout(p: XiongPayload, *, init: str | None = None, name: str = "xiong
     options = list(zip(inits, p.init_labels, strict=True))
     widgets = {
         "init": labelled_select(f"{name}-init", "Initialisation", options, init, width=420),
-        "setting": select(f"{name}-setting", "Peak learning rate", settings, settings[0], width=200),
+        "setting": select(f"{name}-setting", "Peak learning rate, seed", settings, settings[0], width=200),
     }
     grad_text, loss_text = (
         Div(text=shown[r]["text"], name=f"{name}-{r}", width=740, height=48)
@@ -1070,7 +1071,7 @@ def xiong_layout(p: XiongPayload, *, init: str | None = None, name: str = "xiong
         _xiong_grad_plot(p, grad_src, name),
         widgets["setting"],
         loss_text,
-        _xiong_loss_plot(p, run_srcs, name),
+        _xiong_loss_plot(p, run_srcs, name, blocks),
         name=name,
     )
     on_document_ready(fit(fig), update_grad)
@@ -1084,6 +1085,9 @@ def xiong_figure(
     init_labels: Mapping[str, str] | None = None,
     init: str | None = None,
     name: str = "xiong",
+    blocks: int | None = None,
 ):
     """``xiong_layout(xiong_payload(init_norms, runs))``: Pre-LN vs Post-LN at initialisation and in training."""
-    return xiong_layout(xiong_payload(init_norms, runs, init_labels=init_labels), init=init, name=name)
+    return xiong_layout(
+        xiong_payload(init_norms, runs, init_labels=init_labels), init=init, name=name, blocks=blocks
+    )

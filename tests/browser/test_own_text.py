@@ -328,7 +328,7 @@ def test_the_notice_says_what_happened(chromium, figure_page, trained):
         "": "Type some text",
         "!!!": "None of these characters is in the model's vocabulary",
         "The Zebra sees 3!": "Capitals folded to lower case (the training text has none): <code>T</code>.",
-        "x" * 3 + "the dog": "Skipped 3 characters outside the vocabulary: <code>x</code>.",
+        "x" * 3 + "the dog": "Skipped 3 characters outside the vocabulary: <code>x</code> ×3.",
         "the dog. " * 9: f"longer than the model's window of {block} characters: it reads only the last",
     }
     with _open(chromium, figure_page) as (page, report):

@@ -21,7 +21,7 @@ import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, s
 
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
 const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, HEAT_LABELS = 32, HEAT_MIN = 8, HEAT_MARGIN = 0.05, X_PAD = 0.8
-const FRAME_MS = 16, DESCRIBE_MS = 400, PAUSE_MS = 250
+const FRAME_MS = 16, DESCRIBE_MS = 400, PAUSE_MS = 250, NEAR_PX = 100
 
 const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -126,7 +126,7 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
       texts.caption.text = picked.caption
     },
   }, plots, {text: enc.text, layer: layer + 1, head: head + 1, position: pos})
-  describeWhenIdle(texts.description, escapeHtml(T ? `Text of ${T} characters; the most likely next character is ` +
+  describeWhenIdle(texts.description, escapeHtml(T ? `Text of ${T} character${T === 1 ? "" : "s"}; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
 }
 
@@ -156,12 +156,14 @@ const draw = (parts, plots, view) => {
 
 const drawn = () => {
   S.log.view = S.shown
-  const last = S.log.latency.at(-1)
-  if (last && last.complete === null) last.complete = performance.now()
+  const now = performance.now()
+  for (let i = S.log.latency.length - 1; i >= 0 && S.log.latency[i].complete === null; i--)
+    S.log.latency[i].complete = now  // with the keys a later update took over
 }
 
-// The parts whose plot is on screen (at least one pixel in the viewport), kept up to date by an IntersectionObserver;
-// null until it has reported (then everything is drawn). A part that scrolls into view is written then.
+// The parts whose plot is on screen or within NEAR_PX of it (written before it scrolls in, so that no frame shows it
+// stale), kept up to date by an IntersectionObserver; null until it has reported (then everything is drawn). A part
+// that comes near is written then.
 const watch = (plots) => {
   if (S.watching) return S.onScreen
   S.watching = true
@@ -184,7 +186,7 @@ const watch = (plots) => {
         }
       }
     }
-  })
+  }, {rootMargin: `${NEAR_PX}px 0px`})
   for (const [k, plot] of Object.entries(plots)) {
     const el = Bokeh.index.find_one(plot)?.el
     if (el) {
@@ -303,8 +305,8 @@ const sample = ({widgets, texts}) => {
     do out += chars[it.next().value]
     while (out.length < S.n && performance.now() - t0 < FRAME_MS)
     const done = out.length >= S.n
-    texts.sample.text = `<span style="color:#636363">${plainText(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
-      `</b>${done ? "" : "…"} <span style="color:#636363">${settings}</span>`
+    texts.sample.text = `<span style="opacity:0.72">${plainText(e.window)}</span><b>${html(out).replaceAll("\n", "⏎<br>")}` +
+      `</b>${done ? "" : "…"} <span style="opacity:0.72">${settings}</span>`
     if (!done) setTimeout(slice, 0)
     else {
       S.log.sample = {window: e.window, text: out, seed, temperature, top_k: k}
