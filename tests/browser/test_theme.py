@@ -79,7 +79,9 @@ def _move_widgets(page) -> None:
         })"""
     )
     page.wait_for_function("() => Bokeh.documents.every((d) => d.is_idle)")
-    page.wait_for_timeout(100)
+    # and what a figure finishes when the reader pauses: chapter 10 writes the plots off screen 250 ms and its
+    # screen-reader description 400 ms after the last change
+    page.wait_for_timeout(600)
 
 
 def _readings(page) -> dict:
