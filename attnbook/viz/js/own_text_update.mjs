@@ -10,7 +10,7 @@
 //   - a tap on the lines or on the end-to-end picture picks the position under it;
 //   - the Generate button (or a new seed) samples a continuation with the seed: the same seed gives the same text.
 // A key repaints only the plots on screen: the others are brought up to date when they scroll into view or the reader
-// pauses (`draw`); the screen-reader description follows when the reader pauses.
+// pauses (`draw`, `watch`); the screen-reader description follows when the reader pauses.
 // window.__attnbookLive[<figure name>] records what is shown (text, layer, head, position: once every plot shows it),
 // the generated text and each update's timing (performance.now() when the sources of the plots on screen were
 // written, after the frame that paints them, and when every plot was), for the tests and the latency measurement.
@@ -21,7 +21,7 @@ import {attention, encodeText, loadModel, logitsAt, logSoftmax, newCache, run, s
 
 const PICKED = "#e6550d", OTHER = "#3182bd", HIT = "#31a354"
 const N_TOP = 10, N_PREDICT = 5, LINE_MIN = 0.05, HEAT_LABELS = 32, HEAT_MIN = 8, HEAT_MARGIN = 0.05, X_PAD = 0.8
-const FRAME_MS = 16, DESCRIBE_MS = 400, PAUSE_MS = 250, NEAR_PX = 100
+const FRAME_MS = 16, DESCRIBE_MS = 400, PAUSE_MS = 250
 
 const shown = shownChar
 const html = (s) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -161,13 +161,24 @@ const drawn = () => {
     S.log.latency[i].complete = now  // with the keys a later update took over
 }
 
-// The parts whose plot is on screen or within NEAR_PX of it (written before it scrolls in, so that no frame shows it
-// stale), kept up to date by an IntersectionObserver; null until it has reported (then everything is drawn). A part
-// that comes near is written then.
+// The parts whose plot is on screen, kept up to date by an IntersectionObserver; null until it has reported (then
+// everything is drawn). A stale part is written when its plot scrolls into view: from the scroll event (which runs
+// before the frame that shows the new scroll position is painted, so no frame shows it stale), else from the
+// observer (a resize, a layout change).
 const watch = (plots) => {
   if (S.watching) return S.onScreen
   S.watching = true
-  const part = new Map()
+  const part = new Map(), els = new Map()
+  const catchUp = (k) => {
+    const write = S.stale.get(k)
+    if (!write) return
+    S.stale.delete(k)
+    write()
+    if (S.stale.size === 0) {
+      clearTimeout(S.pausing)
+      drawn()
+    }
+  }
   const observer = new IntersectionObserver((seen) => {
     S.onScreen ??= new Set()
     for (const e of seen) {
@@ -175,25 +186,26 @@ const watch = (plots) => {
       if (!e.isIntersecting) S.onScreen.delete(k)
       else {
         S.onScreen.add(k)
-        const write = S.stale.get(k)
-        if (write) {
-          S.stale.delete(k)
-          write()
-          if (S.stale.size === 0) {
-            clearTimeout(S.pausing)
-            drawn()
-          }
-        }
+        catchUp(k)
       }
     }
-  }, {rootMargin: `${NEAR_PX}px 0px`})
+  })
   for (const [k, plot] of Object.entries(plots)) {
     const el = Bokeh.index.find_one(plot)?.el
     if (el) {
       part.set(el, k)
+      els.set(k, el)
       observer.observe(el)
     }
   }
+  const inView = (el) => {
+    const r = el.getBoundingClientRect()
+    return r.bottom > 0 && r.top < window.innerHeight && r.right > 0 && r.left < window.innerWidth
+  }
+  // capture: the scroll of the page and of a panel's own scroll box (scroll events do not bubble)
+  document.addEventListener("scroll", () => {
+    for (const k of [...S.stale.keys()]) if (els.has(k) && inView(els.get(k))) catchUp(k)
+  }, {capture: true, passive: true})
   return S.onScreen
 }
 
