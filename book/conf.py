@@ -95,12 +95,12 @@ mathjax_path = "mathjax/tex-chtml.js"
 # trains their runs into the run cache on the idle core, under the cache's per-run lock (a chapter that reaches
 # a run being trained waits for it and loads it). It ends with the build, also when the build fails (and with
 # the build's process, by PR_SET_PDEATHSIG). ATTNBOOK_PREFETCH=0 turns it off; its log is _build/prefetch.log.
-# In the prefetch's order (attnbook.experiments.prefetch.book_jobs).
+# The chapters that train (the prefetch orders their runs itself: attnbook.experiments.prefetch.book_jobs).
 PREFETCH_CHAPTERS = {
+    "chapters/07_training": 7,
+    "chapters/08_heads": 8,
     "chapters/10_own_text": 10,
     "chapters/11_train_yourself": 11,
-    "chapters/08_heads": 8,
-    "chapters/07_training": 7,
 }
 _prefetch: list[subprocess.Popen] = []
 

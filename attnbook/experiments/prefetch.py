@@ -31,6 +31,7 @@ from .induction import InductionSetup
 from .training import chapter_jobs, chapter_setup
 
 __all__ = [
+    "CHAPTER_ORDER",
     "HEADS_SEEDS",
     "VARIANT_SEEDS",
     "XIONG_DEEP",
@@ -75,8 +76,12 @@ def _in_page(n_layer: int) -> object:
     return trainer_run(INDUCTION_SETTINGS | {"n_layer": n_layer})
 
 
-def book_jobs(chapters: Sequence[int] = (10, 11, 8, 7)) -> list[Job]:
-    """The runs of ``chapters`` in the order the prefetch trains them.
+# The chapters that train, in the order the prefetch trains their runs (see book_jobs).
+CHAPTER_ORDER = (10, 11, 8, 7)
+
+
+def book_jobs(chapters: Sequence[int] = CHAPTER_ORDER) -> list[Job]:
+    """The runs of ``chapters`` (any order) in the order the prefetch trains them, :data:`CHAPTER_ORDER`.
 
     Chapter 10's model first (the chapter trains it in one process), chapter 11's two Node runs of the page's
     trainer (the last chapter: nothing else would overlap them), then chapter 8's (its chapter trains two at
@@ -86,8 +91,11 @@ def book_jobs(chapters: Sequence[int] = (10, 11, 8, 7)) -> list[Job]:
     if isinstance(chapters, (str, bytes)) or not isinstance(chapters, Sequence):
         raise TypeError("chapters must be a sequence of int")
     chapters = tuple(check_int("chapters[i]", c, low=1) for c in chapters)
-    jobs: list[Job] = []
     for chapter in chapters:
+        if chapter not in CHAPTER_ORDER:
+            raise ValueError(f"chapters[i] must be 7, 8, 10 or 11 (the chapters that train), got {chapter}")
+    jobs: list[Job] = []
+    for chapter in sorted(chapters, key=CHAPTER_ORDER.index):
         if chapter == 10:
             jobs.append(Job(10, "own-text model", _own_text))
         elif chapter == 11:
@@ -121,8 +129,6 @@ def book_jobs(chapters: Sequence[int] = (10, 11, 8, 7)) -> list[Job]:
                 _job(7, f"run {i + 1} of {len(ch7)} (lr {t.lr:g}, seed {t.seed})", c, t, base.data_spec)
                 for i, (c, t) in reversed(list(enumerate(ch7)))
             ]
-        else:
-            raise ValueError(f"chapters[i] must be 7, 8, 10 or 11 (the chapters that train), got {chapter}")
     return jobs
 
 
@@ -162,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m attnbook.experiments.prefetch", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--parent", type=int, default=None, help="stop when this process (the build) is gone")
-    ap.add_argument("--chapters", type=int, nargs="+", default=[10, 11, 8, 7])
+    ap.add_argument("--chapters", type=int, nargs="+", default=list(CHAPTER_ORDER))
     args = ap.parse_args(argv)
     if args.parent is not None:
         _die_with_parent()

@@ -246,16 +246,18 @@ export const imageColumns = (flat, h, w, x, y) => (flat.length === 0 ? {image: [
 // characters folded or skipped, the window used. Python twin: attnbook.viz.kit.text_notice.
 export const textNotice = (e, blockSize) => {
   // a character that occurs more than once is listed once, with its count (z ×2)
-  const count = (c) => [...e.text].filter((ch) => ch === c).length
-  const code = (chars, counted = false) => [...chars].map((c) => `<code>${shownChar(c).replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;").replaceAll(">", "&gt;")}</code>` + (counted && count(c) > 1 ? ` ×${count(c)}` : "")).join(" ")
+  const code = (chars, count = () => 1) => [...chars].map((c) => {
+    const n = count(c)
+    return `<code>${shownChar(c).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")}</code>` +
+      (n > 1 ? ` ×${n}` : "")
+  }).join(" ")
   const parts = []
   if (!e.text) parts.push("Type some text: the model needs at least one character to predict the next one (it has " +
     "no start-of-text token).")
   else if (!e.window) parts.push("None of these characters is in the model's vocabulary, so there is nothing to read.")
   if (e.folded) parts.push(`Capitals folded to lower case (the training text has none): ${code(e.folded)}.`)
   if (e.skipped) parts.push(`Skipped ${e.nSkipped} character${e.nSkipped === 1 ? "" : "s"} outside the vocabulary: ` +
-    `${code(e.skipped, true)}.`)
+    `${code(e.skipped, (c) => [...e.text].filter((ch) => ch === c).length)}.`)
   if (e.nCut) parts.push(`The text is longer than the model's window of ${blockSize} characters: it reads only the ` +
     `last ${blockSize}, the ones shown below.`)
   if (parts.length === 0) parts.push("Every character is in the model's vocabulary.")

@@ -41,7 +41,7 @@ const init = (payload) => {
   const log = (window.__attnbookLive[name] = {text: null, updates: 0, latency: [], sample: null, samples: 0})
   return {model, cache: newCache(model), chars, name, enc: null, pending: false, t0: null, log, lastValue: null,
     lastDone: -Infinity, channel: new MessageChannel(),
-    stale: new Map(), onScreen: null, watching: false, shown: null, drawn: []}
+    stale: new Map(), onScreen: null, watching: false, shown: null}
 }
 
 // Positions the lines and the end-to-end picture span: 8, 16, 32, 64 (short texts stay readable, and characters
@@ -58,7 +58,7 @@ const setRange = (r, start, end) => {
 
 // Redraw from the cache and the widgets (no model run). The numbers of every plot are computed at once (the cache
 // changes with the next key); each plot's sources are written by its own part (see `draw`), so that a key repaints
-// only the plots on screen.
+// only the plots on screen. Returns the parts written now.
 const show = ({widgets, sources, texts, mappers, plots}) => {
   const {model, cache, chars, enc} = S, T = cache.T, V = model.V, C = model.C, nS = model.stages
   const win = [...enc.window]
@@ -94,7 +94,7 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   const best = probs.map((p) => ranked(p, 1)[0])
   const picked = position(pos, probs, win)
 
-  draw({
+  const now = draw({
     attention: () => {
       setColumns(sources.heat_chars, T <= HEAT_LABELS ? labels : {x: new Float64Array(0), y: new Float64Array(0), char: []})
       setColumns(sources.cells, att.cells)
@@ -128,33 +128,33 @@ const show = ({widgets, sources, texts, mappers, plots}) => {
   }, plots, {text: enc.text, layer: layer + 1, head: head + 1, position: pos})
   describeWhenIdle(texts.description, escapeHtml(T ? `Text of ${T} character${T === 1 ? "" : "s"}; the most likely next character is ` +
     `\u201c${shown(chars[top[0]])}\u201d.` : "No text yet."))
+  return now
 }
 
 // Write the parts of the plots on screen now and keep the others (the latest of each) for when their plot scrolls
 // into view or the reader pauses (PAUSE_MS). What is drawn is recorded in S.log.view once every part is written.
-// window.__attnbookDrawAll = true draws every plot on every key (the latency test measures both ways).
+// window.__attnbookDrawAll = true draws every plot on every key (the latency test measures both ways). Returns the
+// parts written now.
 const draw = (parts, plots, view) => {
   const onScreen = watch(plots), all = window.__attnbookDrawAll === true || onScreen === null
-  S.drawn = []
-  for (const [part, write] of Object.entries(parts)) {
-    if (all || onScreen.has(part)) {
-      S.stale.delete(part)
-      write()
-      S.drawn.push(part)
-    } else S.stale.set(part, write)
-  }
+  const now = Object.keys(parts).filter((part) => all || onScreen.has(part))
+  for (const [part, write] of Object.entries(parts)) S.stale.set(part, write)
   S.shown = view
-  clearTimeout(S.pausing)
-  if (S.stale.size === 0) return drawn()
   S.log.view = null  // not all shown yet
-  S.pausing = setTimeout(() => {
-    for (const write of S.stale.values()) write()
-    S.stale.clear()
-    drawn()
-  }, PAUSE_MS)
+  clearTimeout(S.pausing)
+  for (const part of now) catchUp(part)
+  if (S.stale.size > 0) S.pausing = setTimeout(() => [...S.stale.keys()].forEach(catchUp), PAUSE_MS)
+  return now
 }
 
-const drawn = () => {
+// Write the part kept for `part`, if any; once none is left, every plot shows S.shown.
+const catchUp = (part) => {
+  const write = S.stale.get(part)
+  if (!write) return
+  S.stale.delete(part)
+  write()
+  if (S.stale.size > 0) return
+  clearTimeout(S.pausing)
   S.log.view = S.shown
   const now = performance.now()
   for (let i = S.log.latency.length - 1; i >= 0 && S.log.latency[i].complete === null; i--)
@@ -168,17 +168,7 @@ const drawn = () => {
 const watch = (plots) => {
   if (S.watching) return S.onScreen
   S.watching = true
-  const part = new Map(), els = new Map()
-  const catchUp = (k) => {
-    const write = S.stale.get(k)
-    if (!write) return
-    S.stale.delete(k)
-    write()
-    if (S.stale.size === 0) {
-      clearTimeout(S.pausing)
-      drawn()
-    }
-  }
+  const part = new Map()  // a plot's element -> its part
   const observer = new IntersectionObserver((seen) => {
     S.onScreen ??= new Set()
     for (const e of seen) {
@@ -194,7 +184,6 @@ const watch = (plots) => {
     const el = Bokeh.index.find_one(plot)?.el
     if (el) {
       part.set(el, k)
-      els.set(k, el)
       observer.observe(el)
     }
   }
@@ -204,7 +193,7 @@ const watch = (plots) => {
   }
   // capture: the scroll of the page and of a panel's own scroll box (scroll events do not bubble)
   document.addEventListener("scroll", () => {
-    for (const k of [...S.stale.keys()]) if (els.has(k) && inView(els.get(k))) catchUp(k)
+    if (S.stale.size > 0) for (const [el, k] of part) if (S.stale.has(k) && inView(el)) catchUp(k)
   }, {capture: true, passive: true})
   return S.onScreen
 }
@@ -271,9 +260,9 @@ const update = (args) => {
   const entry = {chars: S.enc.ids.length, computed, start: t0, model_ms: ran - begin, show_ms: null, done: null,
     update_ms: null, painted: null, paint_ms: null, render_ms: null, complete: null, drawn: null}
   S.log.latency.push(entry)
-  show(args)
+  const drawn = show(args)
   const done = performance.now()
-  Object.assign(entry, {show_ms: done - ran, done, update_ms: done - t0, drawn: S.drawn})
+  Object.assign(entry, {show_ms: done - ran, done, update_ms: done - t0, drawn})
   S.t0 = null
   S.lastDone = done
   S.log.text = text
